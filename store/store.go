@@ -160,8 +160,8 @@ type Timer struct {
 type AuditEntry struct {
 	Seq      int64             `json:"seq"`
 	Time     time.Time         `json:"time"`
-	Actor    string            `json:"actor"`   // Slack user id, "nexo" for the bot itself
-	Action   string            `json:"action"`  // e.g. "promote.approve", "rollback.refused"
+	Actor    string            `json:"actor"`  // Slack user id, "nexo" for the bot itself
+	Action   string            `json:"action"` // e.g. "promote.approve", "rollback.refused"
 	Service  string            `json:"service,omitempty"`
 	Env      string            `json:"env,omitempty"`
 	Target   string            `json:"target,omitempty"` // workflow id, PR number, ...
