@@ -1,0 +1,239 @@
+// Package argocd is a small typed client of argocd-server's REST API (the
+// argo-cd module is not imported; see DESIGN.md). Shapes follow
+// ../shared/contracts/argocd-swagger.json (v1alpha1Application & co).
+package argocd
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Application is the subset of v1alpha1Application nexo reads.
+type Application struct {
+	Metadata ObjectMeta        `json:"metadata"`
+	Spec     ApplicationSpec   `json:"spec"`
+	Status   ApplicationStatus `json:"status"`
+	// Operation is set while an operation is requested/running.
+	Operation *Operation `json:"operation,omitempty"`
+}
+
+// ObjectMeta is the subset of v1ObjectMeta nexo reads.
+type ObjectMeta struct {
+	Name            string `json:"name"`
+	Namespace       string `json:"namespace,omitempty"`
+	ResourceVersion string `json:"resourceVersion,omitempty"`
+}
+
+// ApplicationSpec is v1alpha1ApplicationSpec's subset.
+type ApplicationSpec struct {
+	Source      *ApplicationSource     `json:"source,omitempty"`
+	Destination ApplicationDestination `json:"destination"`
+	Project     string                 `json:"project"`
+	SyncPolicy  *SyncPolicy            `json:"syncPolicy,omitempty"`
+}
+
+// ApplicationSource is v1alpha1ApplicationSource's subset.
+type ApplicationSource struct {
+	RepoURL        string `json:"repoURL"`
+	Path           string `json:"path,omitempty"`
+	TargetRevision string `json:"targetRevision,omitempty"`
+}
+
+// ApplicationDestination is v1alpha1ApplicationDestination.
+type ApplicationDestination struct {
+	Server    string `json:"server,omitempty"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name,omitempty"`
+}
+
+// SyncPolicy is v1alpha1SyncPolicy's subset.
+type SyncPolicy struct {
+	Automated   *SyncPolicyAutomated `json:"automated,omitempty"`
+	SyncOptions []string             `json:"syncOptions,omitempty"`
+}
+
+// SyncPolicyAutomated is v1alpha1SyncPolicyAutomated.
+type SyncPolicyAutomated struct {
+	Prune    bool  `json:"prune,omitempty"`
+	SelfHeal bool  `json:"selfHeal,omitempty"`
+	Enabled  *bool `json:"enabled,omitempty"`
+}
+
+// ApplicationStatus is v1alpha1ApplicationStatus's subset.
+type ApplicationStatus struct {
+	Sync           SyncStatus         `json:"sync"`
+	Health         HealthStatus       `json:"health"`
+	History        []RevisionHistory  `json:"history,omitempty"`
+	Conditions     []Condition        `json:"conditions,omitempty"`
+	OperationState *OperationState    `json:"operationState,omitempty"`
+	Resources      []ResourceStatus   `json:"resources,omitempty"`
+	Summary        ApplicationSummary `json:"summary"`
+	ReconciledAt   *time.Time         `json:"reconciledAt,omitempty"`
+}
+
+// SyncStatus is v1alpha1SyncStatus's subset. Status: Synced, OutOfSync, Unknown.
+type SyncStatus struct {
+	Status   string `json:"status"`
+	Revision string `json:"revision,omitempty"`
+}
+
+// HealthStatus: Healthy, Progressing, Degraded, Suspended, Missing, Unknown.
+type HealthStatus struct {
+	Status  string `json:"status"`
+	Message string `json:"message,omitempty"`
+}
+
+// RevisionHistory is v1alpha1RevisionHistory. The swagger types id as int64
+// encoded as a string in some versions; UnmarshalJSON accepts both.
+type RevisionHistory struct {
+	ID              int64               `json:"id"`
+	Revision        string              `json:"revision"`
+	DeployedAt      time.Time           `json:"deployedAt"`
+	DeployStartedAt *time.Time          `json:"deployStartedAt,omitempty"`
+	Source          *ApplicationSource  `json:"source,omitempty"`
+	InitiatedBy     *OperationInitiator `json:"initiatedBy,omitempty"`
+}
+
+// OperationInitiator is v1alpha1OperationInitiator.
+type OperationInitiator struct {
+	Username  string `json:"username,omitempty"`
+	Automated bool   `json:"automated,omitempty"`
+}
+
+// Condition is v1alpha1ApplicationCondition (e.g. ComparisonError).
+type Condition struct {
+	Type               string     `json:"type"`
+	Message            string     `json:"message"`
+	LastTransitionTime *time.Time `json:"lastTransitionTime,omitempty"`
+}
+
+// OperationState is v1alpha1OperationState's subset. Phase: Running,
+// Succeeded, Failed, Error, Terminating.
+type OperationState struct {
+	Phase      string      `json:"phase"`
+	Message    string      `json:"message,omitempty"`
+	StartedAt  time.Time   `json:"startedAt"`
+	FinishedAt *time.Time  `json:"finishedAt,omitempty"`
+	SyncResult *SyncResult `json:"syncResult,omitempty"`
+	Operation  *Operation  `json:"operation,omitempty"`
+}
+
+// SyncResult is v1alpha1SyncOperationResult's subset.
+type SyncResult struct {
+	Revision  string           `json:"revision"`
+	Resources []ResourceResult `json:"resources,omitempty"`
+}
+
+// ResourceResult is v1alpha1ResourceResult's subset.
+type ResourceResult struct {
+	Kind      string `json:"kind"`
+	Name      string `json:"name"`
+	Namespace string `json:"namespace,omitempty"`
+	Status    string `json:"status,omitempty"`
+	Message   string `json:"message,omitempty"`
+}
+
+// Operation is v1alpha1Operation's subset.
+type Operation struct {
+	Sync        *SyncOperation      `json:"sync,omitempty"`
+	InitiatedBy *OperationInitiator `json:"initiatedBy,omitempty"`
+}
+
+// SyncOperation is v1alpha1SyncOperation's subset.
+type SyncOperation struct {
+	Revision string `json:"revision,omitempty"`
+	Prune    bool   `json:"prune,omitempty"`
+}
+
+// ResourceStatus is v1alpha1ResourceStatus's subset.
+type ResourceStatus struct {
+	Group     string        `json:"group,omitempty"`
+	Version   string        `json:"version,omitempty"`
+	Kind      string        `json:"kind"`
+	Namespace string        `json:"namespace,omitempty"`
+	Name      string        `json:"name"`
+	Status    string        `json:"status,omitempty"` // Synced / OutOfSync
+	Health    *HealthStatus `json:"health,omitempty"`
+}
+
+// ApplicationSummary is v1alpha1ApplicationSummary.
+type ApplicationSummary struct {
+	Images       []string `json:"images,omitempty"`
+	ExternalURLs []string `json:"externalURLs,omitempty"`
+}
+
+// ResourceTree is v1alpha1ApplicationTree's subset.
+type ResourceTree struct {
+	Nodes []ResourceNode `json:"nodes,omitempty"`
+}
+
+// ResourceNode is v1alpha1ResourceNode's subset.
+type ResourceNode struct {
+	Group      string        `json:"group,omitempty"`
+	Version    string        `json:"version,omitempty"`
+	Kind       string        `json:"kind"`
+	Namespace  string        `json:"namespace,omitempty"`
+	Name       string        `json:"name"`
+	Health     *HealthStatus `json:"health,omitempty"`
+	Images     []string      `json:"images,omitempty"`
+	ParentRefs []ResourceRef `json:"parentRefs,omitempty"`
+}
+
+// ResourceRef is v1alpha1ResourceRef's subset.
+type ResourceRef struct {
+	Kind string `json:"kind"`
+	Name string `json:"name"`
+}
+
+// SyncRequest is applicationApplicationSyncRequest's subset.
+type SyncRequest struct {
+	Revision string `json:"revision,omitempty"`
+	Prune    bool   `json:"prune,omitempty"`
+	DryRun   bool   `json:"dryRun,omitempty"`
+}
+
+// APIError is argocd-server's error body (runtimeError): {"error","code","message"}.
+// Code is the gRPC code (e.g. 9 FailedPrecondition, 5 NotFound).
+type APIError struct {
+	HTTPStatus int    `json:"-"`
+	Code       int    `json:"code"`
+	Message    string `json:"message"`
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("argocd: %s (code %d, HTTP %d)", e.Message, e.Code, e.HTTPStatus)
+}
+
+// gRPC codes argocd-server returns.
+const (
+	CodeNotFound           = 5
+	CodeFailedPrecondition = 9
+	CodePermissionDenied   = 7
+)
+
+// Client is what nexo needs from Argo CD.
+type Client interface {
+	// GetApp reads an application; refresh is "", "normal" or "hard".
+	GetApp(ctx context.Context, name, refresh string) (*Application, error)
+	// Sync starts a sync (POST /api/v1/applications/{name}/sync).
+	Sync(ctx context.Context, name string, req SyncRequest) (*Application, error)
+	// Rollback rolls back to a history id (POST …/rollback).
+	Rollback(ctx context.Context, name string, id int64) (*Application, error)
+	// SetAutoSync turns automated sync on or off (PATCH the app's
+	// spec.syncPolicy.automated with a merge patch).
+	SetAutoSync(ctx context.Context, name string, enabled bool) (*Application, error)
+	// ResourceTree reads GET …/resource-tree.
+	ResourceTree(ctx context.Context, name string) (*ResourceTree, error)
+}
+
+// AutoSyncEnabled reports whether the app has automated sync on.
+func (a *Application) AutoSyncEnabled() bool {
+	if a.Spec.SyncPolicy == nil || a.Spec.SyncPolicy.Automated == nil {
+		return false
+	}
+	if e := a.Spec.SyncPolicy.Automated.Enabled; e != nil {
+		return *e
+	}
+	return true
+}
