@@ -1,0 +1,64 @@
+package chat
+
+import (
+	"context"
+	"time"
+)
+
+// Command is a slash command invocation ("/nexo promote nexo-be staging").
+type Command struct {
+	UserID    string
+	UserName  string
+	ChannelID string
+	TeamID    string
+	Text      string // everything after the command word
+	TriggerID string
+}
+
+// Click is a button press (Slack block_actions).
+type Click struct {
+	UserID    string
+	ChannelID string
+	MessageTS string
+	ThreadTS  string
+	Action    string // Button.Action
+	Value     string // Button.Value
+	TriggerID string
+}
+
+// Submission is a modal submission (Slack view_submission).
+type Submission struct {
+	UserID          string
+	CallbackID      string
+	PrivateMetadata string
+	Values          map[string]string // ModalInput.ID → text
+}
+
+// Event is a channel event nexo listens to (Slack Events API).
+type Event struct {
+	Type      string // "pin_added", "reaction_added", "message", "member_joined_channel"
+	UserID    string
+	ChannelID string
+	TS        string // the message concerned
+	Reaction  string // for reaction_added, without colons
+	Text      string
+	Time      time.Time
+}
+
+// Reply is the immediate answer to a command.
+type Reply struct {
+	// Ephemeral replies are seen by the invoking user only.
+	Ephemeral bool
+	Message   Message
+}
+
+// Handler is what the transport calls. Implemented by commands.Router.
+type Handler interface {
+	HandleCommand(ctx context.Context, c Command) (*Reply, error)
+	// HandleClick may answer the clicking user with an ephemeral reply.
+	HandleClick(ctx context.Context, c Click) (*Reply, error)
+	// HandleSubmission returns per-input validation errors (shown in the
+	// modal) or nil to close it.
+	HandleSubmission(ctx context.Context, s Submission) (map[string]string, error)
+	HandleEvent(ctx context.Context, e Event) error
+}
