@@ -1,0 +1,47 @@
+package commands
+
+import (
+	"log/slog"
+
+	"github.com/nexo-org/nexo-bot/commands/chat"
+	"github.com/nexo-org/nexo-bot/commands/workflow"
+	"github.com/nexo-org/nexo-bot/config"
+	"github.com/nexo-org/nexo-bot/integrations/argocd"
+	"github.com/nexo-org/nexo-bot/integrations/github"
+	"github.com/nexo-org/nexo-bot/integrations/gitops"
+	"github.com/nexo-org/nexo-bot/integrations/kube"
+	"github.com/nexo-org/nexo-bot/integrations/loki"
+	"github.com/nexo-org/nexo-bot/integrations/pagerduty"
+	"github.com/nexo-org/nexo-bot/integrations/prom"
+	"github.com/nexo-org/nexo-bot/integrations/registry"
+	"github.com/nexo-org/nexo-bot/integrations/secretstore"
+	"github.com/nexo-org/nexo-bot/store"
+)
+
+// Deps is everything the scenarios use. A nil integration means "not
+// configured": commands that need it say so instead of failing.
+type Deps struct {
+	Config   *config.Config
+	Store    store.Store
+	Chat     chat.Chat
+	Engine   *workflow.Engine
+	Members  *Members
+	Log      *slog.Logger
+	GitOps   gitops.Repo
+	GitHub   github.Client
+	ArgoCD   argocd.Client
+	Registry registry.Client
+	Kube     kube.Cluster
+	Prom     prom.Client
+	Loki     loki.Client
+	Pager    pagerduty.Pager
+	Secrets  secretstore.Store
+}
+
+// Clock is the engine's clock (the wall clock outside tests).
+func (d *Deps) Clock() workflow.Clock {
+	if d.Engine != nil {
+		return d.Engine.Clock()
+	}
+	return workflow.SystemClock{}
+}

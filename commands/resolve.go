@@ -1,0 +1,69 @@
+package commands
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/nexo-org/nexo-bot/config"
+)
+
+func closest(s string, candidates []string) string { return config.Closest(s, candidates) }
+
+// RefusalError is a refusal for the user (bad input, policy): shown as an
+// ephemeral reply, not logged as a system error.
+type RefusalError struct{ Text string }
+
+func (e *RefusalError) Error() string { return e.Text }
+
+// Refusalf builds a RefusalError.
+func Refusalf(format string, args ...any) error {
+	return &RefusalError{Text: fmt.Sprintf(format, args...)}
+}
+
+var safeName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// ResolveService checks a service name against config ("did you mean").
+func ResolveService(cfg *config.Config, name string) (*config.Service, error) {
+	n := strings.ToLower(strings.TrimSpace(name))
+	if s, ok := cfg.Service(n); ok && safeName.MatchString(n) {
+		return s, nil
+	}
+	if !safeName.MatchString(n) {
+		return nil, Refusalf("`%s` is not a valid service name.%s Services: %s", clip(name, 40), didYouMean(n, cfg.ServiceNames(), "`%s`"), strings.Join(cfg.ServiceNames(), ", "))
+	}
+	return nil, Refusalf("Unknown service `%s`.%s Services: %s", n, didYouMean(n, cfg.ServiceNames(), "`%s`"), strings.Join(cfg.ServiceNames(), ", "))
+}
+
+// ResolveEnv checks an environment name or alias.
+func ResolveEnv(cfg *config.Config, name string) (*config.Environment, error) {
+	n := strings.ToLower(strings.TrimSpace(name))
+	if e, ok := cfg.Env(n); ok {
+		return e, nil
+	}
+	names := make([]string, 0, len(cfg.Environments))
+	for _, e := range cfg.Environments {
+		names = append(names, e.Name)
+	}
+	return nil, Refusalf("Unknown environment `%s`.%s Environments: %s", clip(name, 40), didYouMean(n, cfg.EnvNames(), "`%s`"), strings.Join(names, ", "))
+}
+
+// ValidateTag checks a tag against the configured pattern.
+func ValidateTag(cfg *config.Config, tag string) error {
+	re, err := regexp.Compile(cfg.Tags.Pattern)
+	if err != nil {
+		return err
+	}
+	if !re.MatchString(tag) {
+		return Refusalf("`%s` is not a valid image tag (expected CalVer YYYY.MM.DD[-suffix], e.g. 2026.02.17).", clip(tag, 60))
+	}
+	return nil
+}
+
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}

@@ -1,0 +1,495 @@
+// Package workflow runs nexo's persisted state machines: promotions,
+// hotfixes, rollbacks, incidents, rotations. A workflow is a store record
+// with a state, a JSON payload and a step log. A replica takes the
+// workflow's lease (with a fencing token) before it runs a step; every step
+// is idempotent, so a crash or a second replica never doubles an action and a
+// restart resumes where it stopped. Waits are timers in the store.
+package workflow
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nexo-org/nexo-bot/store"
+)
+
+// Outcome is what a step decided.
+type Outcome struct {
+	// Next is the next state; empty keeps the current one.
+	Next string
+	// Wait re-runs the workflow after this long (a poll or a soak).
+	Wait time.Duration
+	// Until re-runs the workflow at this time (wins over Wait when later).
+	Until time.Time
+	// Park stops running until an outside event (a click) wakes it.
+	Park bool
+	// Done ends the workflow.
+	Done bool
+	// Detail is written to the step log.
+	Detail string
+}
+
+// Definition is one kind of workflow.
+type Definition interface {
+	// Kind is the workflow kind (store.Workflow.Kind).
+	Kind() string
+	// Step performs the work of wf.State, idempotently, and may change
+	// wf.Data (persisted with the outcome).
+	Step(ctx context.Context, wf *store.Workflow) (Outcome, error)
+}
+
+// PermanentError ends a workflow as failed instead of retrying.
+type PermanentError struct{ Err error }
+
+func (e *PermanentError) Error() string { return e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// Permanent marks err as not worth retrying.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &PermanentError{Err: err}
+}
+
+// Failer is implemented by definitions that want to react to a permanent
+// failure (post in the thread, record the deployment as failed).
+type Failer interface {
+	Failed(ctx context.Context, wf *store.Workflow, err error)
+}
+
+// Retrier is implemented by definitions that want to say in the thread what
+// they are waiting for when a step keeps failing transiently.
+type Retrier interface {
+	Retrying(ctx context.Context, wf *store.Workflow, attempt int, err error)
+}
+
+// Clock tells the time; tests use a manual one.
+type Clock interface {
+	Now() time.Time
+}
+
+// SystemClock is the wall clock.
+type SystemClock struct{}
+
+// Now is time.Now.
+func (SystemClock) Now() time.Time { return time.Now() }
+
+// TimerFunc handles a due timer of a given kind.
+type TimerFunc func(ctx context.Context, t store.Timer) error
+
+// Timer kinds owned by the engine.
+const timerWorkflow = "workflow"
+
+// Engine runs workflows.
+type Engine struct {
+	st     store.Store
+	clock  Clock
+	log    *slog.Logger
+	owner  string
+	defs   map[string]Definition
+	timers map[string]TimerFunc
+
+	// LeaseTTL bounds how long a crashed replica blocks a workflow.
+	LeaseTTL time.Duration
+	// MaxSteps bounds steps per Advance (guards against a loop).
+	MaxSteps int
+	// MaxRetryDelay caps the back-off of transient errors.
+	MaxRetryDelay time.Duration
+	// PollInterval is how often RunTimers looks for due timers.
+	PollInterval time.Duration
+
+	mu      sync.Mutex
+	running map[string]bool // workflows being advanced by this replica
+	wg      sync.WaitGroup
+}
+
+// New builds an engine. owner identifies this replica in leases.
+func New(st store.Store, clock Clock, log *slog.Logger, owner string) *Engine {
+	if clock == nil {
+		clock = SystemClock{}
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	if owner == "" {
+		owner = randomID("replica-")
+	}
+	return &Engine{
+		st: st, clock: clock, log: log, owner: owner,
+		defs: map[string]Definition{}, timers: map[string]TimerFunc{},
+		LeaseTTL: 30 * time.Second, MaxSteps: 64, MaxRetryDelay: time.Minute,
+		PollInterval: 250 * time.Millisecond,
+		running:      map[string]bool{},
+	}
+}
+
+// Owner is this replica's lease owner name.
+func (e *Engine) Owner() string { return e.owner }
+
+// Clock is the engine's clock.
+func (e *Engine) Clock() Clock { return e.clock }
+
+// Store is the engine's store.
+func (e *Engine) Store() store.Store { return e.st }
+
+// Register adds a workflow definition.
+func (e *Engine) Register(d Definition) { e.defs[d.Kind()] = d }
+
+// HandleTimer registers the handler of a timer kind.
+func (e *Engine) HandleTimer(kind string, fn TimerFunc) { e.timers[kind] = fn }
+
+// ErrLocked is returned by Start when an open workflow holds the lock key.
+type ErrLocked struct{ Open *store.Workflow }
+
+func (e *ErrLocked) Error() string {
+	return fmt.Sprintf("workflow %s is already open for %s", e.Open.ID, e.Open.LockKey)
+}
+
+// Start creates a workflow (refusing when its LockKey is held by an open
+// one) and advances it in the background.
+func (e *Engine) Start(ctx context.Context, wf *store.Workflow) error {
+	if wf.ID == "" {
+		wf.ID = NewID(wf.Kind)
+	}
+	if wf.LockKey != "" {
+		lease, ok, err := e.acquire(ctx, "lock:"+wf.LockKey, 10*time.Second)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("another request for %s is being created; try again in a moment", wf.LockKey)
+		}
+		defer e.st.ReleaseLease(context.WithoutCancel(ctx), lease)
+		open, err := e.st.FindOpenWorkflow(ctx, wf.LockKey)
+		if err == nil {
+			return &ErrLocked{Open: open}
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	if err := e.st.CreateWorkflow(ctx, wf); err != nil {
+		return err
+	}
+	e.Kick(wf.ID)
+	return nil
+}
+
+// Kick advances a workflow in the background.
+func (e *Engine) Kick(id string) {
+	e.mu.Lock()
+	if e.running[id] {
+		e.mu.Unlock()
+		// Someone is on it; make sure it is looked at again soon in case
+		// the running advance already passed the point this kick is for.
+		_ = e.st.ScheduleTimer(context.Background(), store.Timer{ID: "wf:" + id, Due: e.clock.Now(), Kind: timerWorkflow, Payload: mustJSON(id)})
+		return
+	}
+	e.running[id] = true
+	e.mu.Unlock()
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		defer func() {
+			e.mu.Lock()
+			delete(e.running, id)
+			e.mu.Unlock()
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		if err := e.Advance(ctx, id); err != nil {
+			e.log.Warn("workflow advance", "workflow", id, "err", err)
+		}
+	}()
+}
+
+// Wait blocks until background advances started by Kick have finished.
+func (e *Engine) Wait() { e.wg.Wait() }
+
+// Advance runs a workflow's steps until it waits, parks or ends. It is safe
+// to call from any replica at any time: the lease makes one of them run it.
+func (e *Engine) Advance(ctx context.Context, id string) error {
+	lease, ok, err := e.acquire(ctx, "wf:"+id, e.LeaseTTL)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		// Another replica is running it; it will schedule what comes next.
+		return nil
+	}
+	defer e.st.ReleaseLease(context.WithoutCancel(ctx), lease)
+
+	for i := 0; i < e.MaxSteps; i++ {
+		wf, err := e.st.GetWorkflow(ctx, id)
+		if err != nil {
+			return err
+		}
+		if wf.Done {
+			_ = e.st.CancelTimer(ctx, "wf:"+id)
+			return nil
+		}
+		def, ok := e.defs[wf.Kind]
+		if !ok {
+			return fmt.Errorf("workflow %s: no definition for kind %q", id, wf.Kind)
+		}
+		if err := e.st.RenewLease(ctx, lease, e.LeaseTTL); err != nil {
+			return err
+		}
+		before := wf.State
+		out, stepErr := e.safeStep(ctx, def, wf)
+		wf.Fence = lease.Token
+		now := e.clock.Now()
+		var due time.Time
+		switch {
+		case stepErr != nil:
+			var perm *PermanentError
+			if errors.As(stepErr, &perm) {
+				wf.Steps = append(wf.Steps, store.StepLog{Time: now, State: before, Result: "error", Detail: stepErr.Error()})
+				wf.State = "failed"
+				wf.Done = true
+				if err := e.st.UpdateWorkflow(ctx, wf); err != nil {
+					if errors.Is(err, store.ErrConflict) {
+						continue
+					}
+					return err
+				}
+				if f, ok := def.(Failer); ok {
+					f.Failed(ctx, wf, stepErr)
+				}
+				_ = e.st.CancelTimer(ctx, "wf:"+id)
+				return nil
+			}
+			attempt := retries(wf, before) + 1
+			delay := backoff(attempt, e.MaxRetryDelay)
+			wf.Steps = append(wf.Steps, store.StepLog{Time: now, State: before, Result: "retry", Detail: stepErr.Error()})
+			if err := e.st.UpdateWorkflow(ctx, wf); err != nil {
+				if errors.Is(err, store.ErrConflict) {
+					continue
+				}
+				return err
+			}
+			if r, ok := def.(Retrier); ok {
+				r.Retrying(ctx, wf, attempt, stepErr)
+			}
+			return e.st.ScheduleTimer(ctx, store.Timer{ID: "wf:" + id, Due: now.Add(delay), Kind: timerWorkflow, Payload: mustJSON(id)})
+		default:
+			if out.Next != "" {
+				wf.State = out.Next
+			}
+			if out.Done {
+				wf.Done = true
+			}
+			result := "ok"
+			if out.Wait > 0 || !out.Until.IsZero() || out.Park {
+				result = "wait"
+			}
+			// Log transitions and notable waits, not every poll.
+			if wf.State != before || out.Done || (out.Detail != "" && lastDetail(wf) != out.Detail) {
+				wf.Steps = append(wf.Steps, store.StepLog{Time: now, State: before, Result: result, Detail: out.Detail})
+			}
+			if err := e.st.UpdateWorkflow(ctx, wf); err != nil {
+				if errors.Is(err, store.ErrConflict) {
+					continue
+				}
+				return err
+			}
+			if wf.Done {
+				_ = e.st.CancelTimer(ctx, "wf:"+id)
+				return nil
+			}
+			if out.Wait > 0 {
+				due = now.Add(out.Wait)
+			}
+			if out.Until.After(due) {
+				due = out.Until
+			}
+			if !due.IsZero() {
+				return e.st.ScheduleTimer(ctx, store.Timer{ID: "wf:" + id, Due: due, Kind: timerWorkflow, Payload: mustJSON(id)})
+			}
+			if out.Park {
+				_ = e.st.CancelTimer(ctx, "wf:"+id)
+				return nil
+			}
+		}
+	}
+	// Too many steps in a row: yield and come back.
+	return e.st.ScheduleTimer(ctx, store.Timer{ID: "wf:" + id, Due: e.clock.Now().Add(time.Second), Kind: timerWorkflow, Payload: mustJSON(id)})
+}
+
+func (e *Engine) safeStep(ctx context.Context, def Definition, wf *store.Workflow) (out Outcome, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = Permanent(fmt.Errorf("internal error in step %s: %v", wf.State, r))
+		}
+	}()
+	return def.Step(ctx, wf)
+}
+
+// Mutate applies fn to the stored workflow with compare-and-swap, retrying
+// on conflicts, then advances it. fn returns a refusal (shown to the user)
+// or an error. fn must be a pure function of the workflow.
+func (e *Engine) Mutate(ctx context.Context, id string, fn func(wf *store.Workflow) error) (*store.Workflow, error) {
+	for attempt := 0; attempt < 20; attempt++ {
+		wf, err := e.st.GetWorkflow(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if err := fn(wf); err != nil {
+			return wf, err
+		}
+		err = e.st.UpdateWorkflow(ctx, wf)
+		if errors.Is(err, store.ErrConflict) {
+			time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		e.Kick(id)
+		return wf, nil
+	}
+	return nil, fmt.Errorf("workflow %s is busy; try again", id)
+}
+
+// Schedule adds a timer handled by the TimerFunc registered for kind.
+func (e *Engine) Schedule(ctx context.Context, id string, due time.Time, kind string, payload any) error {
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		return err
+	}
+	return e.st.ScheduleTimer(ctx, store.Timer{ID: id, Due: due, Kind: kind, Payload: raw})
+}
+
+// Resume advances every open workflow (on start, after a crash).
+func (e *Engine) Resume(ctx context.Context) error {
+	wfs, err := e.st.ListWorkflows(ctx, store.WorkflowFilter{OpenOnly: true})
+	if err != nil {
+		return err
+	}
+	for _, wf := range wfs {
+		e.Kick(wf.ID)
+	}
+	return nil
+}
+
+// RunTimers claims due timers and handles them until ctx ends.
+func (e *Engine) RunTimers(ctx context.Context) {
+	t := time.NewTicker(e.PollInterval)
+	defer t.Stop()
+	for {
+		e.FireDue(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// FireDue handles the timers due now once (tests call it after moving a
+// manual clock).
+func (e *Engine) FireDue(ctx context.Context) int {
+	due, err := e.st.ClaimDueTimers(ctx, e.clock.Now(), e.owner, 2*time.Minute, 64)
+	if err != nil {
+		if ctx.Err() == nil {
+			e.log.Warn("claim timers", "err", err)
+		}
+		return 0
+	}
+	for _, t := range due {
+		switch t.Kind {
+		case timerWorkflow:
+			var id string
+			_ = json.Unmarshal(t.Payload, &id)
+			// Complete first: Advance may schedule the same timer id again.
+			_ = e.st.CompleteTimer(ctx, t)
+			e.Kick(id)
+		default:
+			fn, ok := e.timers[t.Kind]
+			if !ok {
+				e.log.Warn("timer without handler", "kind", t.Kind, "id", t.ID)
+				_ = e.st.CompleteTimer(ctx, t)
+				continue
+			}
+			if err := fn(ctx, t); err != nil {
+				e.log.Warn("timer", "kind", t.Kind, "id", t.ID, "err", err)
+				continue // claim expires, retried later
+			}
+			_ = e.st.CompleteTimer(ctx, t)
+		}
+	}
+	return len(due)
+}
+
+func (e *Engine) acquire(ctx context.Context, name string, ttl time.Duration) (store.Lease, bool, error) {
+	return e.st.AcquireLease(ctx, name, e.owner, ttl)
+}
+
+func retries(wf *store.Workflow, state string) int {
+	n := 0
+	for i := len(wf.Steps) - 1; i >= 0; i-- {
+		s := wf.Steps[i]
+		if s.State != state || s.Result != "retry" {
+			break
+		}
+		n++
+	}
+	return n
+}
+
+func lastDetail(wf *store.Workflow) string {
+	if len(wf.Steps) == 0 {
+		return ""
+	}
+	return wf.Steps[len(wf.Steps)-1].Detail
+}
+
+func backoff(attempt int, max time.Duration) time.Duration {
+	d := time.Second << min(attempt-1, 10)
+	if d > max {
+		d = max
+	}
+	return d
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, _ := json.Marshal(v)
+	return b
+}
+
+// NewID returns a short unique workflow id with a kind prefix.
+func NewID(kind string) string { return randomID(kind + "-") }
+
+func randomID(prefix string) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+// Decode reads a workflow's payload into T.
+func Decode[T any](wf *store.Workflow) (T, error) {
+	var v T
+	if len(wf.Data) == 0 {
+		return v, nil
+	}
+	err := json.Unmarshal(wf.Data, &v)
+	return v, err
+}
+
+// Encode writes v as a workflow's payload.
+func Encode(wf *store.Workflow, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	wf.Data = b
+	return nil
+}
