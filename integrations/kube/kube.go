@@ -42,10 +42,19 @@ type Cluster interface {
 	// RolloutRestart sets spec.template.metadata.annotations
 	// kubectl.kubernetes.io/restartedAt (strategic merge patch), as kubectl does.
 	RolloutRestart(ctx context.Context, namespace, deployment string, at time.Time) error
+	// RolloutStatus reads a Deployment and summarises its rollout the way
+	// `kubectl rollout status` does.
+	RolloutStatus(ctx context.Context, namespace, deployment string) (RolloutStatus, error)
 }
 
 // RolloutStatus summarises a Deployment like `kubectl rollout status`.
 type RolloutStatus struct {
-	Done    bool
+	// Done: every replica runs the new template and is available.
+	Done bool
+	// Failed: the Deployment exceeded its progress deadline
+	// (Progressing=False, reason ProgressDeadlineExceeded).
+	Failed bool
+	// Message is kubectl's sentence, e.g. "Waiting for deployment "nexo-be"
+	// rollout to finish: 1 of 3 updated replicas are available...".
 	Message string
 }
