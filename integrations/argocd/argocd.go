@@ -176,27 +176,52 @@ type ResourceNode struct {
 	Namespace  string        `json:"namespace,omitempty"`
 	Name       string        `json:"name"`
 	Health     *HealthStatus `json:"health,omitempty"`
+	UID        string        `json:"uid,omitempty"`
 	Images     []string      `json:"images,omitempty"`
 	ParentRefs []ResourceRef `json:"parentRefs,omitempty"`
 }
 
 // ResourceRef is v1alpha1ResourceRef's subset.
 type ResourceRef struct {
-	Kind string `json:"kind"`
-	Name string `json:"name"`
+	Group     string `json:"group,omitempty"`
+	Version   string `json:"version,omitempty"`
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+	UID       string `json:"uid,omitempty"`
 }
 
-// SyncRequest is applicationApplicationSyncRequest's subset.
+// SyncRequest is applicationApplicationSyncRequest's subset. The client
+// fills Name from the path argument.
 type SyncRequest struct {
+	Name     string `json:"name,omitempty"`
 	Revision string `json:"revision,omitempty"`
 	Prune    bool   `json:"prune,omitempty"`
 	DryRun   bool   `json:"dryRun,omitempty"`
+}
+
+// RollbackRequest is applicationApplicationRollbackRequest's subset.
+type RollbackRequest struct {
+	Name   string `json:"name,omitempty"`
+	ID     int64  `json:"id"`
+	Prune  bool   `json:"prune,omitempty"`
+	DryRun bool   `json:"dryRun,omitempty"`
+}
+
+// PatchRequest is applicationApplicationPatchRequest's subset. Patch is the
+// patch document as a string; PatchType is "merge" (RFC 7396) or "json"
+// (RFC 6902, the server's default when empty).
+type PatchRequest struct {
+	Name      string `json:"name,omitempty"`
+	Patch     string `json:"patch"`
+	PatchType string `json:"patchType,omitempty"`
 }
 
 // APIError is argocd-server's error body (runtimeError): {"error","code","message"}.
 // Code is the gRPC code (e.g. 9 FailedPrecondition, 5 NotFound).
 type APIError struct {
 	HTTPStatus int    `json:"-"`
+	Err        string `json:"error,omitempty"`
 	Code       int    `json:"code"`
 	Message    string `json:"message"`
 }
@@ -207,9 +232,11 @@ func (e *APIError) Error() string {
 
 // gRPC codes argocd-server returns.
 const (
+	CodeInvalidArgument    = 3
 	CodeNotFound           = 5
-	CodeFailedPrecondition = 9
 	CodePermissionDenied   = 7
+	CodeFailedPrecondition = 9
+	CodeUnauthenticated    = 16
 )
 
 // Client is what nexo needs from Argo CD.
