@@ -1,0 +1,219 @@
+package dora
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/nexo-org/nexo-bot/commands/records"
+	"github.com/nexo-org/nexo-bot/integrations/gitops"
+)
+
+// HistoryTarget is one values file whose history is read: the deployments
+// of Service in Env (Path as config.ValuesPath gives it).
+type HistoryTarget struct {
+	Service string
+	Env     string
+	Path    string
+}
+
+// ImportOptions tune ImportHistory.
+type ImportOptions struct {
+	// TagKey is the yq-style path of the image tag (default ".image.tag").
+	TagKey string
+	// Known are the deployments nexo recorded; commits matching one of them
+	// are not returned again.
+	Known []records.Deployment
+	// MatchWindow is how far apart a recorded deployment (merge time, else
+	// deploy time) and a commit with the same service, env and tag may be
+	// to be the same deployment when the record has no GitOps SHA
+	// (default 6 hours).
+	MatchWindow time.Duration
+}
+
+// subjectRE reads "promote(nexo-be): production → 2026.02.17 (#42)".
+var subjectRE = regexp.MustCompile(`^(promote|rollback|hotfix|fix)\(([^)]*)\)!?:\s*(.*)$`)
+
+// prRE finds the "(#42)" GitHub adds to squash-merge subjects.
+var prRE = regexp.MustCompile(`\(#(\d+)\)\s*$`)
+
+// KindOf classifies a GitOps commit subject: promote, rollback, hotfix, fix
+// (nexo's and the playbook's Conventional Commit types); `git revert`
+// subjects ("Revert \"promote(…)…\"") are rollbacks; anything else is
+// records.KindImported.
+func KindOf(subject string) string {
+	if strings.HasPrefix(subject, `Revert "`) {
+		return records.KindRollback
+	}
+	if m := subjectRE.FindStringSubmatch(subject); m != nil {
+		return m[1]
+	}
+	return records.KindImported
+}
+
+// ImportHistory turns the GitOps history into deployments: every commit of
+// a target's values file that changed the tag is one successful deployment
+// at the commit time, classified by its subject (KindOf), with ID
+// "git:<sha>". Commits that only changed other values are skipped, and so
+// are those nexo already recorded (opt.Known: same GitOps SHA, or same
+// service, env and tag within opt.MatchWindow). The repository is read as
+// it is: call repo.Sync first for the remote's latest state. The result is
+// oldest first per target, targets in the given order.
+func ImportHistory(ctx context.Context, repo gitops.Repo, targets []HistoryTarget, opt ImportOptions) ([]records.Deployment, error) {
+	if repo == nil {
+		return nil, errors.New("dora: no GitOps repository")
+	}
+	if opt.TagKey == "" {
+		opt.TagKey = ".image.tag"
+	}
+	keys, err := splitTagKey(opt.TagKey)
+	if err != nil {
+		return nil, err
+	}
+	if opt.MatchWindow <= 0 {
+		opt.MatchWindow = 6 * time.Hour
+	}
+	for _, t := range targets {
+		if t.Service == "" || t.Env == "" || t.Path == "" {
+			return nil, fmt.Errorf("dora: history target %+v needs a service, an env and a path", t)
+		}
+	}
+	m := newMatcher(opt.Known, opt.MatchWindow)
+	var out []records.Deployment
+	for _, t := range targets {
+		commits, err := repo.Log(ctx, t.Path, 0)
+		if err != nil {
+			return nil, fmt.Errorf("dora: history of %s: %w", t.Path, err)
+		}
+		prev := ""
+		for i := len(commits) - 1; i >= 0; i-- { // oldest first
+			c := commits[i]
+			content, err := repo.ShowFile(ctx, c.SHA, t.Path)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
+				prev = "" // the file was deleted in this commit
+				continue
+			}
+			tag, err := tagIn(content, keys)
+			if err != nil || tag == "" || tag == prev {
+				if err == nil && tag == "" {
+					prev = ""
+				}
+				continue // unreadable YAML at that commit, or tag unchanged
+			}
+			d := deploymentFromCommit(t, c, tag, prev)
+			prev = tag
+			if m.known(d) {
+				continue
+			}
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+func deploymentFromCommit(t HistoryTarget, c gitops.Commit, tag, prev string) records.Deployment {
+	at := c.Time
+	d := records.Deployment{
+		ID: "git:" + c.SHA, Service: t.Service, Env: t.Env, Tag: tag, Previous: prev,
+		Kind: KindOf(c.Subject), Result: records.ResultSuccess, GitOpsSHA: c.SHA,
+		Requester: c.Author, RequestedAt: at, MergedAt: &at, FinishedAt: &at,
+	}
+	if m := prRE.FindStringSubmatch(c.Subject); m != nil {
+		d.PR, _ = strconv.Atoi(m[1])
+	}
+	return d
+}
+
+// matcher finds recorded deployments a commit corresponds to.
+type matcher struct {
+	bySHA  map[string]bool
+	byKey  map[string][]time.Time
+	window time.Duration
+}
+
+func newMatcher(known []records.Deployment, window time.Duration) *matcher {
+	m := &matcher{bySHA: map[string]bool{}, byKey: map[string][]time.Time{}, window: window}
+	for _, k := range known {
+		if k.GitOpsSHA != "" {
+			m.bySHA[k.GitOpsSHA] = true
+		}
+		if strings.HasPrefix(k.ID, "git:") {
+			m.bySHA[strings.TrimPrefix(k.ID, "git:")] = true
+		}
+		at := k.DeployedAt()
+		if k.MergedAt != nil {
+			at = *k.MergedAt
+		}
+		key := k.Service + "\x00" + k.Env + "\x00" + k.Tag
+		m.byKey[key] = append(m.byKey[key], at)
+	}
+	return m
+}
+
+// known reports whether d was recorded; a record matched by time is used up
+// so two commits cannot both match it.
+func (m *matcher) known(d records.Deployment) bool {
+	if m.bySHA[d.GitOpsSHA] {
+		return true
+	}
+	key := d.Service + "\x00" + d.Env + "\x00" + d.Tag
+	times := m.byKey[key]
+	for i, t := range times {
+		diff := t.Sub(*d.MergedAt)
+		if diff < 0 {
+			diff = -diff
+		}
+		if diff <= m.window {
+			m.byKey[key] = append(times[:i:i], times[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+func splitTagKey(key string) ([]string, error) {
+	if !strings.HasPrefix(key, ".") || len(key) < 2 || strings.Contains(key, "..") {
+		return nil, fmt.Errorf("dora: tag key %q must be a path such as .image.tag", key)
+	}
+	return strings.Split(key[1:], "."), nil
+}
+
+// tagIn reads the scalar at keys in a YAML document ("" when absent).
+func tagIn(content []byte, keys []string) (string, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(content, &doc); err != nil {
+		return "", err
+	}
+	if len(doc.Content) == 0 {
+		return "", nil
+	}
+	n := doc.Content[0]
+	for _, k := range keys {
+		if n.Kind != yaml.MappingNode {
+			return "", nil
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == k {
+				next = n.Content[i+1]
+			}
+		}
+		if next == nil {
+			return "", nil
+		}
+		n = next
+	}
+	if n.Kind != yaml.ScalarNode {
+		return "", nil
+	}
+	return n.Value, nil
+}

@@ -1,0 +1,363 @@
+package dora
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nexo-org/nexo-bot/commands/chat"
+)
+
+const rule = "━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━"
+
+// Title is the report's one-line title: "DORA Metrics - nexo-be production
+// (Jan 2026)".
+func Title(r Report) string {
+	return fmt.Sprintf("DORA Metrics - %s %s (%s)", r.Service, r.Env, PeriodLabel(r))
+}
+
+// PeriodLabel names the period: "Jan 2026" for one whole calendar month,
+// "2026" for a whole year, otherwise "2026-01-05 → 2026-01-18" (last day
+// inclusive), in the report's location.
+func PeriodLabel(r Report) string {
+	loc := r.location()
+	s, u := r.Since.In(loc), r.Until.In(loc)
+	midnight := func(t time.Time) bool {
+		return t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0 && t.Nanosecond() == 0
+	}
+	if midnight(s) && midnight(u) && s.Day() == 1 && u.Day() == 1 {
+		if s.AddDate(0, 1, 0).Equal(u) {
+			return s.Format("Jan 2006")
+		}
+		if s.Month() == time.January && s.AddDate(1, 0, 0).Equal(u) {
+			return s.Format("2006")
+		}
+	}
+	last := r.Until.Add(-time.Nanosecond).In(loc)
+	return s.Format("2006-01-02") + " → " + last.Format("2006-01-02")
+}
+
+func (r Report) location() *time.Location {
+	if r.loc != nil {
+		return r.loc
+	}
+	if loc, err := time.LoadLocation(r.Location); err == nil && r.Location != "" {
+		return loc
+	}
+	return time.UTC
+}
+
+// Line values, as RenderText shows them.
+
+// FrequencyText is "2.3 deploys/day" (or "no deployments").
+func FrequencyText(r Report) string {
+	if r.NoDeployments {
+		return "no deployments"
+	}
+	pd := r.DeploymentFrequency.PerDay
+	switch {
+	case pd >= 0.95:
+		return fmt.Sprintf("%.1f deploys/day", pd)
+	case pd*7 >= 0.95:
+		return fmt.Sprintf("%.1f deploys/week", pd*7)
+	}
+	return fmt.Sprintf("%.1f deploys/month", pd*30)
+}
+
+// LeadTimeText is the median lead time ("45 minutes") or why it is missing.
+func LeadTimeText(r Report) string {
+	switch {
+	case r.NoDeployments:
+		return "no deployments"
+	case r.LeadTime.Samples == 0:
+		return "no commit data"
+	}
+	return HumanDuration(r.LeadTime.Median)
+}
+
+// RestoreText is the median time to restore ("18 minutes") or why it is
+// missing.
+func RestoreText(r Report) string {
+	t := r.TimeToRestore
+	switch {
+	case t.Resolved == 0 && t.Unresolved == 0:
+		return "no incidents"
+	case t.Resolved == 0:
+		return fmt.Sprintf("%d unresolved", t.Unresolved)
+	case t.Unresolved > 0:
+		return fmt.Sprintf("%s (+%d unresolved)", HumanDuration(t.Median), t.Unresolved)
+	}
+	return HumanDuration(t.Median)
+}
+
+// FailureText is "3.2%" (or "no deployments").
+func FailureText(r Report) string {
+	if r.NoDeployments {
+		return "no deployments"
+	}
+	return strconv.FormatFloat(r.ChangeFailureRate.Rate*100, 'f', 1, 64) + "%"
+}
+
+// HumanDuration writes a duration the way people say it: "40 seconds",
+// "45 minutes", "5.5 hours", "3.2 days".
+func HumanDuration(d time.Duration) string {
+	plural := func(n float64, unit string, prec int) string {
+		s := strconv.FormatFloat(n, 'f', prec, 64)
+		if s == "1" || s == "1.0" {
+			return s + " " + unit
+		}
+		return s + " " + unit + "s"
+	}
+	switch {
+	case d < time.Minute:
+		return plural(float64(d/time.Second), "second", 0)
+	case d < 2*time.Hour:
+		return plural(float64(d/time.Minute), "minute", 0)
+	case d < 48*time.Hour:
+		return plural(d.Hours(), "hour", 1)
+	}
+	return plural(d.Hours()/24, "day", 1)
+}
+
+// Mark is the band's sign: ✅ for Elite and High, ⚠️ for Medium and Low,
+// "–" for N/A.
+func Mark(b Band) string {
+	switch b {
+	case Elite, High:
+		return "✅"
+	case Medium, Low:
+		return "⚠️"
+	}
+	return "–"
+}
+
+// OverallText is "🏆 ELITE PERFORMER", "✅ HIGH PERFORMER", …
+func OverallText(b Band) string {
+	switch b {
+	case Elite:
+		return "🏆 ELITE PERFORMER"
+	case High:
+		return "✅ HIGH PERFORMER"
+	case Medium, Low:
+		return "⚠️ " + strings.ToUpper(b.String()) + " PERFORMER"
+	}
+	return "N/A (not enough data)"
+}
+
+// DisplayTag is a tag as the playbook shows it: CalVer tags get a "v".
+func DisplayTag(tag string) string {
+	if tag != "" && tag[0] >= '0' && tag[0] <= '9' {
+		return "v" + tag
+	}
+	return tag
+}
+
+// RenderText renders the report in the playbook's terminal layout.
+func RenderText(r Report) string {
+	var b strings.Builder
+	b.WriteString(rule + "\n" + Title(r) + "\n" + rule + "\n\n")
+	line := func(name, value string, band Band) {
+		fmt.Fprintf(&b, "%-25s%-19s%s %s\n", name+":", value, Mark(band), band)
+	}
+	line("Deployment Frequency", FrequencyText(r), r.DeploymentFrequency.Band)
+	line("Lead Time for Changes", LeadTimeText(r), r.LeadTime.Band)
+	line("Time to Restore Service", RestoreText(r), r.TimeToRestore.Band)
+	line("Change Failure Rate", FailureText(r), r.ChangeFailureRate.Band)
+	fmt.Fprintf(&b, "\n%-25s%s\n", "Overall Performance:", OverallText(r.Overall))
+	if r.NoDeployments {
+		b.WriteString("\nNo deployments to " + r.Env + " in this period.\n")
+		return b.String()
+	}
+	fmt.Fprintf(&b, "\n%d deployments on %d days · %d failed (%d rolled back, %d hotfixed, %d with incidents) · bands %s\n",
+		r.ChangeFailureRate.Deployments, r.DeploymentFrequency.DeployDays, r.ChangeFailureRate.Failed,
+		r.ChangeFailureRate.RolledBack, r.ChangeFailureRate.Hotfixed, r.ChangeFailureRate.Incidents, r.Bands)
+	if len(r.Fastest) > 0 {
+		fmt.Fprintf(&b, "\nTop %d Fastest Deploys:\n", len(r.Fastest))
+		for i, f := range r.Fastest {
+			name := DisplayTag(f.Tag)
+			if r.Service == "all" {
+				name = f.Service + " " + name
+			}
+			fmt.Fprintf(&b, "%d. %-12s (commit → prod: %s)\n", i+1, name, HumanDuration(f.LeadTime))
+		}
+	}
+	return b.String()
+}
+
+// jsonReport is the stable JSON shape: durations in seconds.
+type jsonReport struct {
+	Service       string     `json:"service"`
+	Env           string     `json:"env"`
+	Since         string     `json:"since"`
+	Until         string     `json:"until"`
+	Location      string     `json:"location"`
+	Bands         string     `json:"bands"`
+	Period        string     `json:"period"`
+	NoDeployments bool       `json:"no_deployments"`
+	Overall       Band       `json:"overall"`
+	Frequency     jsonDF     `json:"deployment_frequency"`
+	LeadTime      jsonLT     `json:"lead_time"`
+	Restore       jsonTTR    `json:"time_to_restore"`
+	Failure       jsonCFR    `json:"change_failure_rate"`
+	Fastest       []jsonFast `json:"fastest"`
+	Weeks         []jsonWeek `json:"weeks"`
+}
+
+type jsonDF struct {
+	Deployments        int     `json:"deployments"`
+	PerDay             float64 `json:"per_day"`
+	DeployDays         int     `json:"deploy_days"`
+	MedianDaysPerWeek  int     `json:"median_deploy_days_per_week"`
+	MedianDaysPerMonth int     `json:"median_deploy_days_per_month"`
+	Band               Band    `json:"band"`
+}
+
+type jsonLT struct {
+	MedianSeconds float64 `json:"median_seconds"`
+	Samples       int     `json:"samples"`
+	Band          Band    `json:"band"`
+}
+
+type jsonTTR struct {
+	MedianSeconds float64 `json:"median_seconds"`
+	Resolved      int     `json:"resolved"`
+	Unresolved    int     `json:"unresolved"`
+	Band          Band    `json:"band"`
+}
+
+type jsonCFR struct {
+	Rate        float64 `json:"rate"`
+	Failed      int     `json:"failed"`
+	Deployments int     `json:"deployments"`
+	RolledBack  int     `json:"rolled_back"`
+	Hotfixed    int     `json:"hotfixed"`
+	Incidents   int     `json:"incidents"`
+	Band        Band    `json:"band"`
+}
+
+type jsonFast struct {
+	ID              string  `json:"id"`
+	Service         string  `json:"service"`
+	Tag             string  `json:"tag"`
+	DeployedAt      string  `json:"deployed_at"`
+	LeadTimeSeconds float64 `json:"lead_time_seconds"`
+}
+
+type jsonWeek struct {
+	Start                 string  `json:"start"`
+	Deployments           int     `json:"deployments"`
+	DeployDays            int     `json:"deploy_days"`
+	MedianLeadTimeSeconds float64 `json:"median_lead_time_seconds"`
+	LeadSamples           int     `json:"lead_samples"`
+	Whole                 bool    `json:"whole"`
+}
+
+// RenderJSON renders the report as indented JSON (durations in seconds,
+// times RFC 3339, bands lower-case).
+func RenderJSON(r Report) ([]byte, error) {
+	j := jsonReport{
+		Service: r.Service, Env: r.Env, Since: r.Since.Format(time.RFC3339), Until: r.Until.Format(time.RFC3339),
+		Location: r.Location, Bands: r.Bands, Period: PeriodLabel(r), NoDeployments: r.NoDeployments, Overall: r.Overall,
+		Frequency: jsonDF{Deployments: r.DeploymentFrequency.Deployments, PerDay: round(r.DeploymentFrequency.PerDay, 3),
+			DeployDays: r.DeploymentFrequency.DeployDays, MedianDaysPerWeek: r.DeploymentFrequency.MedianDaysPerWeek,
+			MedianDaysPerMonth: r.DeploymentFrequency.MedianDaysPerMonth, Band: r.DeploymentFrequency.Band},
+		LeadTime: jsonLT{MedianSeconds: r.LeadTime.Median.Seconds(), Samples: r.LeadTime.Samples, Band: r.LeadTime.Band},
+		Restore: jsonTTR{MedianSeconds: r.TimeToRestore.Median.Seconds(), Resolved: r.TimeToRestore.Resolved,
+			Unresolved: r.TimeToRestore.Unresolved, Band: r.TimeToRestore.Band},
+		Failure: jsonCFR{Rate: round(r.ChangeFailureRate.Rate, 4), Failed: r.ChangeFailureRate.Failed,
+			Deployments: r.ChangeFailureRate.Deployments, RolledBack: r.ChangeFailureRate.RolledBack,
+			Hotfixed: r.ChangeFailureRate.Hotfixed, Incidents: r.ChangeFailureRate.Incidents, Band: r.ChangeFailureRate.Band},
+		Fastest: []jsonFast{}, Weeks: []jsonWeek{},
+	}
+	for _, f := range r.Fastest {
+		j.Fastest = append(j.Fastest, jsonFast{ID: f.ID, Service: f.Service, Tag: f.Tag,
+			DeployedAt: f.DeployedAt.Format(time.RFC3339), LeadTimeSeconds: f.LeadTime.Seconds()})
+	}
+	for _, w := range r.Weeks {
+		j.Weeks = append(j.Weeks, jsonWeek{Start: w.Start.Format("2006-01-02"), Deployments: w.Deployments,
+			DeployDays: w.DeployDays, MedianLeadTimeSeconds: w.MedianLeadTime.Seconds(), LeadSamples: w.LeadSamples, Whole: w.Whole})
+	}
+	return json.MarshalIndent(j, "", "  ")
+}
+
+func round(f float64, digits int) float64 {
+	v, _ := strconv.ParseFloat(strconv.FormatFloat(f, 'f', digits, 64), 64)
+	return v
+}
+
+// RenderCSV renders one row per metric plus the overall rating:
+// service,env,since,until,metric,value,unit,band,samples.
+func RenderCSV(r Report) ([]byte, error) {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	since, until := r.Since.Format(time.RFC3339), r.Until.Format(time.RFC3339)
+	row := func(metric, value, unit string, band Band, samples int) {
+		_ = w.Write([]string{r.Service, r.Env, since, until, metric, value, unit, band.String(), strconv.Itoa(samples)})
+	}
+	_ = w.Write([]string{"service", "env", "since", "until", "metric", "value", "unit", "band", "samples"})
+	f := func(v float64, p int) string { return strconv.FormatFloat(v, 'f', p, 64) }
+	empty := func(ok bool, v string) string {
+		if !ok {
+			return ""
+		}
+		return v
+	}
+	row("deployment_frequency", empty(!r.NoDeployments, f(r.DeploymentFrequency.PerDay, 3)), "deploys_per_day",
+		r.DeploymentFrequency.Band, r.DeploymentFrequency.Deployments)
+	row("median_deploy_days_per_week", empty(!r.NoDeployments, strconv.Itoa(r.DeploymentFrequency.MedianDaysPerWeek)), "days",
+		r.DeploymentFrequency.Band, len(r.Weeks))
+	row("lead_time_for_changes", empty(r.LeadTime.Samples > 0, f(r.LeadTime.Median.Seconds(), 0)), "seconds",
+		r.LeadTime.Band, r.LeadTime.Samples)
+	row("time_to_restore_service", empty(r.TimeToRestore.Resolved > 0, f(r.TimeToRestore.Median.Seconds(), 0)), "seconds",
+		r.TimeToRestore.Band, r.TimeToRestore.Resolved)
+	row("change_failure_rate", empty(!r.NoDeployments, f(r.ChangeFailureRate.Rate*100, 2)), "percent",
+		r.ChangeFailureRate.Band, r.ChangeFailureRate.Deployments)
+	row("overall", "", "", r.Overall, 0)
+	w.Flush()
+	return buf.Bytes(), w.Error()
+}
+
+// Card is the Slack message: a header, the four metrics as fields, the
+// overall rating, the fastest deployments and a context line.
+func Card(r Report) chat.Message {
+	field := func(name, value string, band Band) string {
+		return fmt.Sprintf("*%s*\n%s  %s %s", name, value, Mark(band), band)
+	}
+	m := chat.Message{
+		Text: fmt.Sprintf("%s: %s", Title(r), OverallText(r.Overall)),
+		Blocks: []chat.Block{
+			{Header: Title(r)},
+			{Section: &chat.Section{Fields: []string{
+				field("Deployment frequency", FrequencyText(r), r.DeploymentFrequency.Band),
+				field("Lead time for changes", LeadTimeText(r), r.LeadTime.Band),
+				field("Time to restore service", RestoreText(r), r.TimeToRestore.Band),
+				field("Change failure rate", FailureText(r), r.ChangeFailureRate.Band),
+			}}},
+			{Section: &chat.Section{Text: "*Overall performance:* " + OverallText(r.Overall)}},
+		},
+	}
+	if r.NoDeployments {
+		m.Blocks = append(m.Blocks, chat.Block{Section: &chat.Section{Text: "No deployments to " + r.Env + " in this period."}})
+	} else if len(r.Fastest) > 0 {
+		var b strings.Builder
+		fmt.Fprintf(&b, "*Top %d fastest deploys*", len(r.Fastest))
+		for i, f := range r.Fastest {
+			name := "`" + DisplayTag(f.Tag) + "`"
+			if r.Service == "all" {
+				name = f.Service + " " + name
+			}
+			fmt.Fprintf(&b, "\n%d. %s  commit → prod: %s", i+1, name, HumanDuration(f.LeadTime))
+		}
+		m.Blocks = append(m.Blocks, chat.Block{Section: &chat.Section{Text: b.String()}})
+	}
+	m.Blocks = append(m.Blocks, chat.Block{Context: []string{
+		fmt.Sprintf("%d deployments on %d days · %d failed · %d incidents resolved",
+			r.ChangeFailureRate.Deployments, r.DeploymentFrequency.DeployDays, r.ChangeFailureRate.Failed, r.TimeToRestore.Resolved),
+		fmt.Sprintf("DORA %s bands · %s", r.Bands, r.Location),
+	}})
+	return m
+}
