@@ -78,8 +78,10 @@ type reporter interface {
 // fakeT collects errors instead of failing.
 type fakeT struct{ errs []string }
 
-func (f *fakeT) Helper()                           {}
-func (f *fakeT) Errorf(format string, args ...any) { f.errs = append(f.errs, fmt.Sprintf(format, args...)) }
+func (f *fakeT) Helper() {}
+func (f *fakeT) Errorf(format string, args ...any) {
+	f.errs = append(f.errs, fmt.Sprintf(format, args...))
+}
 func (f *fakeT) Fatalf(format string, args ...any) { f.Errorf(format, args...) }
 
 var timeType = reflect.TypeOf(time.Time{})
