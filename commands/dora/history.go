@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/nexo-org/nexo-bot/commands/records"
 	"github.com/nexo-org/nexo-bot/integrations/gitops"
 )
@@ -72,9 +70,8 @@ func ImportHistory(ctx context.Context, repo gitops.Repo, targets []HistoryTarge
 	if opt.TagKey == "" {
 		opt.TagKey = ".image.tag"
 	}
-	keys, err := splitTagKey(opt.TagKey)
-	if err != nil {
-		return nil, err
+	if _, err := gitops.GetTag([]byte("{}"), opt.TagKey); !errors.Is(err, gitops.ErrKeyNotFound) {
+		return nil, fmt.Errorf("dora: tag key %q: %w", opt.TagKey, err)
 	}
 	if opt.MatchWindow <= 0 {
 		opt.MatchWindow = 6 * time.Hour
@@ -95,19 +92,20 @@ func ImportHistory(ctx context.Context, repo gitops.Repo, targets []HistoryTarge
 		for i := len(commits) - 1; i >= 0; i-- { // oldest first
 			c := commits[i]
 			content, err := repo.ShowFile(ctx, c.SHA, t.Path)
-			if err != nil {
-				if ctx.Err() != nil {
-					return nil, ctx.Err()
-				}
-				prev = "" // the file was deleted in this commit
+			if errors.Is(err, gitops.ErrNotFound) {
+				prev = "" // the file was deleted by this commit
 				continue
 			}
-			tag, err := tagIn(content, keys)
-			if err != nil || tag == "" || tag == prev {
-				if err == nil && tag == "" {
-					prev = ""
-				}
-				continue // unreadable YAML at that commit, or tag unchanged
+			if err != nil {
+				return nil, fmt.Errorf("dora: %s at %.12s: %w", t.Path, c.SHA, err)
+			}
+			tag, err := gitops.GetTag(content, opt.TagKey)
+			switch {
+			case errors.Is(err, gitops.ErrKeyNotFound) || (err == nil && tag == ""):
+				prev = "" // no tag at this commit
+				continue
+			case err != nil, tag == prev:
+				continue // YAML that did not parse then, or the tag did not change
 			}
 			d := deploymentFromCommit(t, c, tag, prev)
 			prev = tag
@@ -178,42 +176,4 @@ func (m *matcher) known(d records.Deployment) bool {
 		}
 	}
 	return false
-}
-
-func splitTagKey(key string) ([]string, error) {
-	if !strings.HasPrefix(key, ".") || len(key) < 2 || strings.Contains(key, "..") {
-		return nil, fmt.Errorf("dora: tag key %q must be a path such as .image.tag", key)
-	}
-	return strings.Split(key[1:], "."), nil
-}
-
-// tagIn reads the scalar at keys in a YAML document ("" when absent).
-func tagIn(content []byte, keys []string) (string, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(content, &doc); err != nil {
-		return "", err
-	}
-	if len(doc.Content) == 0 {
-		return "", nil
-	}
-	n := doc.Content[0]
-	for _, k := range keys {
-		if n.Kind != yaml.MappingNode {
-			return "", nil
-		}
-		var next *yaml.Node
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == k {
-				next = n.Content[i+1]
-			}
-		}
-		if next == nil {
-			return "", nil
-		}
-		n = next
-	}
-	if n.Kind != yaml.ScalarNode {
-		return "", nil
-	}
-	return n.Value, nil
 }
