@@ -67,3 +67,5 @@ func clip(s string, n int) string {
 	}
 	return string(r[:n]) + "…"
 }
+
+var safeIncident = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$`)

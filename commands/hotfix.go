@@ -1,0 +1,313 @@
+package commands
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nexo-org/nexo-bot/commands/chat"
+	"github.com/nexo-org/nexo-bot/commands/policy"
+	"github.com/nexo-org/nexo-bot/commands/records"
+	"github.com/nexo-org/nexo-bot/commands/workflow"
+	"github.com/nexo-org/nexo-bot/integrations/pagerduty"
+	"github.com/nexo-org/nexo-bot/store"
+)
+
+// Timer kinds of the hotfix SLA.
+const (
+	HotfixRemindTimer = "hotfix.remind"
+	HotfixPageTimer   = "hotfix.page"
+)
+
+func init() {
+	setupHooks = append(setupHooks, func(ctx context.Context, a *App) error {
+		d := a.deps
+		a.Router.Register(HotfixSpec(d))
+		d.Engine.HandleTimer(HotfixRemindTimer, func(ctx context.Context, t store.Timer) error { return hotfixSLA(ctx, d, t, false) })
+		d.Engine.HandleTimer(HotfixPageTimer, func(ctx context.Context, t store.Timer) error { return hotfixSLA(ctx, d, t, true) })
+		a.Router.OnClick("hotfix.backfill", func(ctx context.Context, c chat.Click) (*chat.Reply, error) {
+			id, env, _ := strings.Cut(c.Value, "|")
+			return Backfill(ctx, d, id, env, c.UserID, c.ChannelID)
+		})
+		a.Change.OnFinished = append(a.Change.OnFinished, func(ctx context.Context, wf *store.Workflow, c *Change) {
+			hotfixFinished(ctx, d, a.Change, wf, c)
+		})
+		return nil
+	})
+}
+
+// HotfixSpec is `/nexo hotfix <svc> <version> --incident <id> [--reason "…"]`.
+func HotfixSpec(d *Deps) *Spec {
+	return &Spec{
+		Name:     "hotfix",
+		Usage:    "hotfix <service> <version> --incident <id> [--reason \"…\"]",
+		Summary:  "Fast track a fix straight to production (SRE approvals, 15-minute SLA)",
+		Help:     "Skips develop, qa and staging and their soak gates. Branch `hotfix/prod-<tag>`, PR labelled `hotfix,P0`, 2 approvals from sre-team with reminders at 5 and 10 minutes and a page at 15. After the deploy: recovery figures and Backfill buttons for staging, qa and develop.\nExample: `/nexo hotfix nexo-be 2026.02.17-hotfix --incident 456 --reason \"connection pool exhaustion\"`",
+		Flags:    []string{"incident", "reason"},
+		Mutating: true,
+		Run: func(ctx context.Context, r Request) (*chat.Reply, error) {
+			if len(r.Args.Words) != 2 {
+				return Refuse("Usage: `%s hotfix <service> <version> --incident <id> [--reason \"…\"]`", d.Config.Slack.Command), nil
+			}
+			incident := strings.TrimPrefix(strings.TrimSpace(r.Args.Flag("incident")), "#")
+			if incident == "" {
+				return Refuse("A hotfix needs `--incident <id>`: the fast track is for incidents only."), nil
+			}
+			if !safeIncident.MatchString(incident) {
+				return Refuse("`%s` is not an incident id.", clip(incident, 40)), nil
+			}
+			_, err := StartHotfix(ctx, d, r.Args.Words[0], r.Args.Words[1], incident, r.Args.Flag("reason"), r.UserID, r.ChannelID)
+			if err != nil {
+				return RefusalReply(err)
+			}
+			return nil, nil
+		},
+	}
+}
+
+// StartHotfix validates and starts a hotfix.
+func StartHotfix(ctx context.Context, d *Deps, service, tag, incident, reason, requester, channel string) (*store.Workflow, error) {
+	cfg := d.Config
+	svc, err := ResolveService(cfg, service)
+	if err != nil {
+		return nil, err
+	}
+	prod := &cfg.Environments[len(cfg.Environments)-1]
+	if err := ValidateTag(cfg, tag); err != nil {
+		return nil, err
+	}
+	if err := d.GitOps.Sync(ctx); err != nil {
+		return nil, fmt.Errorf("reading the GitOps repo: %w", err)
+	}
+	current, err := ReadTag(ctx, d, svc.Name, prod.Name)
+	if err != nil {
+		return nil, err
+	}
+	if current == tag {
+		return nil, Refusalf("%s already runs `%s` in %s.", svc.Name, tag, prod.Name)
+	}
+	if d.Registry != nil {
+		ok, err := d.Registry.TagExists(ctx, cfg.ImageRepository(svc.Name), tag)
+		if err != nil {
+			return nil, fmt.Errorf("asking the registry: %w", err)
+		}
+		if !ok {
+			return nil, Refusalf("The image `%s:%s` does not exist in the registry.", cfg.ImageRepository(svc.Name), tag)
+		}
+	}
+	if reason == "" {
+		reason = "hotfix for incident #" + incident
+	}
+	c := Change{
+		Flavor: records.KindHotfix, Service: svc.Name, Env: prod.Name, Tag: tag, Previous: current,
+		Incident: incident, Reason: reason, Requester: requester, RequestedAt: d.Clock().Now(),
+		Need:   policy.Requirement{Approvals: cfg.Hotfix.Approvals, Group: cfg.Hotfix.ApproverGroup, Requester: requester},
+		Branch: fmt.Sprintf("hotfix/%s-%s", BranchEnv(cfg, prod.Name), tag),
+		Labels: []string{"hotfix", "P0"}, Teams: []string{"nexo-" + cfg.Hotfix.ApproverGroup},
+		AdminMerge: true,
+	}
+	c.Subject = fmt.Sprintf("hotfix(%s): %s → %s (%s)", svc.Name, prod.Name, tag, clip(reason, 60))
+	AddChangelog(ctx, d, svc, &c)
+	c.Body = HotfixBody(&c)
+	wf := &store.Workflow{ID: workflow.NewID("hotfix"), Kind: ChangeKind, LockKey: LockKey(svc.Name, prod.Name), State: StCard, Channel: channel, CreatedBy: requester}
+	if wf.Channel == "" {
+		wf.Channel = cfg.ServiceChannel(svc.Name)
+	}
+	if err := workflow.Encode(wf, c); err != nil {
+		return nil, err
+	}
+	if err := d.Engine.Start(ctx, wf); err != nil {
+		var locked *workflow.ErrLocked
+		if errors.As(err, &locked) {
+			return nil, Refusalf("A change of %s in %s is already open: %s.", svc.Name, prod.Name, ThreadLink(ctx, d, locked.Open))
+		}
+		return nil, err
+	}
+	now := d.Clock().Now()
+	for i, r := range cfg.Hotfix.Reminders {
+		_ = d.Engine.Schedule(ctx, fmt.Sprintf("%s/remind/%d", wf.ID, i), now.Add(r.D()), HotfixRemindTimer, wf.ID)
+	}
+	_ = d.Engine.Schedule(ctx, wf.ID+"/page", now.Add(cfg.Hotfix.SLA.D()), HotfixPageTimer, wf.ID)
+	Audit(ctx, d, requester, "hotfix.request", svc.Name, prod.Name, wf.ID, "ok", fmt.Sprintf("%s → %s, incident %s", current, tag, incident))
+	IncidentNote(ctx, d, incident, "deploy", requester, fmt.Sprintf("Hotfix requested: %s %s → `%s` (%s)", svc.Name, prod.Name, tag, reason))
+	return wf, nil
+}
+
+// HotfixBody is the playbook's hotfix commit body.
+func HotfixBody(c *Change) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "URGENT: P0 incident #%s\nFix: %s\n", c.Incident, c.Reason)
+	if len(c.Changelog) > 0 {
+		b.WriteString("\n## Changelog\n")
+		for _, l := range c.Changelog {
+			fmt.Fprintf(&b, "- %s\n", l)
+		}
+	}
+	fmt.Fprintf(&b, "\n## Rollback Plan\n1. /nexo rollback %s %s --to %s\n", c.Service, c.Env, orDash(c.Previous))
+	if len(c.Approvals) > 0 {
+		var who []string
+		for _, a := range c.Approvals {
+			who = append(who, a.User)
+		}
+		fmt.Fprintf(&b, "\nApproved by: %s\n", strings.Join(who, " "))
+	} else {
+		b.WriteString("\nApproved by: (filled in when approved in Slack)\n")
+	}
+	return b.String()
+}
+
+// hotfixSLA reminds the approvers, or pages on-call, while approvals are missing.
+func hotfixSLA(ctx context.Context, d *Deps, t store.Timer, page bool) error {
+	var id string
+	if err := json.Unmarshal(t.Payload, &id); err != nil {
+		return nil
+	}
+	wf, err := d.Store.GetWorkflow(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if wf.Done || (wf.State != StApproval && wf.State != StPR && wf.State != StCard) {
+		return nil
+	}
+	c, err := workflow.Decode[Change](wf)
+	if err != nil {
+		return nil
+	}
+	dec := policy.Evaluate(c.Need, c.Approvals)
+	if dec.Satisfied {
+		return nil
+	}
+	waited := d.Clock().Now().Sub(c.RequestedAt).Round(time.Minute)
+	group := d.Members.Mentions(ctx, c.Need.Group)
+	if !page {
+		_, err := d.Chat.Post(ctx, wf.Channel, wf.ThreadTS, chat.Message{Text: fmt.Sprintf(":alarm_clock: Hotfix %s `%s` has waited %s for approval: %s. %s, please review <%s|#%d>.", c.Service, c.Tag, waited, dec.Missing, group, c.PRURL, c.PR)})
+		return err
+	}
+	text := fmt.Sprintf(":rotating_light: Hotfix %s `%s` is past its %s approval SLA (%s).", c.Service, c.Tag, d.Config.Hotfix.SLA, dec.Missing)
+	if d.Pager != nil {
+		if _, err := d.Pager.Send(ctx, pagerduty.Event{Action: "trigger", DedupKey: "nexo-" + wf.ID + "-sla", Summary: text, Source: "nexo", Severity: "critical",
+			Links: []pagerduty.Link{{Href: c.PRURL, Text: fmt.Sprintf("PR #%d", c.PR)}}}); err != nil {
+			return err
+		}
+		text += " On-call has been paged."
+	} else {
+		text += " " + d.Members.Mentions(ctx, d.Config.Incidents.OnCallGroup)
+	}
+	_, err = d.Chat.Post(ctx, wf.Channel, wf.ThreadTS, chat.Message{Text: text})
+	Audit(ctx, d, "nexo", "hotfix.sla-page", c.Service, c.Env, wf.ID, "ok", dec.Missing)
+	return err
+}
+
+// hotfixFinished posts recovery figures and the Backfill buttons after a
+// hotfix, and notes every finished change in its incident.
+func hotfixFinished(ctx context.Context, d *Deps, f *ChangeFlow, wf *store.Workflow, c *Change) {
+	if c.Incident != "" {
+		IncidentNote(ctx, d, c.Incident, c.Flavor, c.Requester, fmt.Sprintf("%s %s %s → `%s`: %s", titleCase(c.Flavor), c.Service, c.Env, c.Tag, orDash(c.Result)))
+	}
+	if c.Flavor != records.KindHotfix || c.Result != records.ResultSuccess {
+		return
+	}
+	text := fmt.Sprintf(":white_check_mark: Hotfix `%s` is live in %s.", c.Tag, c.Env)
+	if rec := RecoveryReport(ctx, d, c); rec != "" {
+		text += "\n" + rec
+	}
+	var btns []chat.Button
+	for i := len(d.Config.Environments) - 2; i >= 0; i-- {
+		e := d.Config.Environments[i].Name
+		btns = append(btns, chat.Button{Text: "Backfill " + e, Action: "hotfix.backfill", Value: wf.ID + "|" + e})
+	}
+	m := chat.Message{Text: text, Blocks: []chat.Block{{Section: &chat.Section{Text: text}}, {Context: []string{"Promote the same tag to the earlier environments (the reverse of the normal flow), as ordinary promotions without soak gates:"}}, {Actions: btns}}}
+	f.replyMsg(ctx, wf, c, "backfill", m)
+}
+
+// RecoveryReport compares error rate and p95 latency before the sync and
+// now, and counts ready pods.
+func RecoveryReport(ctx context.Context, d *Deps, c *Change) string {
+	var parts []string
+	ns := d.Config.Namespace(c.Service, c.Env)
+	expand := func(q string) string {
+		return strings.NewReplacer("{service}", c.Service, "{namespace}", ns, "{env}", c.Env).Replace(q)
+	}
+	if d.Prom != nil && c.SyncedAt != nil {
+		now := d.Clock().Now()
+		before := c.SyncedAt.Add(-time.Minute)
+		if b, ok1, err1 := d.Prom.Scalar(ctx, expand(d.Config.Prometheus.ErrorRateQuery), before); err1 == nil {
+			if a, ok2, err2 := d.Prom.Scalar(ctx, expand(d.Config.Prometheus.ErrorRateQuery), now); err2 == nil && ok1 && ok2 {
+				parts = append(parts, fmt.Sprintf("error rate %.2f%% → %.2f%%", b*100, a*100))
+			}
+		}
+		if b, ok1, err1 := d.Prom.Scalar(ctx, expand(d.Config.Prometheus.LatencyQuery), before); err1 == nil {
+			if a, ok2, err2 := d.Prom.Scalar(ctx, expand(d.Config.Prometheus.LatencyQuery), now); err2 == nil && ok1 && ok2 {
+				parts = append(parts, fmt.Sprintf("p95 latency %s → %s", seconds(b), seconds(a)))
+			}
+		}
+	}
+	if d.Kube != nil {
+		sel := strings.NewReplacer("{service}", c.Service, "{env}", c.Env).Replace(d.Config.Kubernetes.LabelSelector)
+		if pods, err := d.Kube.Pods(ctx, ns, sel); err == nil {
+			ready := 0
+			for _, p := range pods {
+				for _, cond := range p.Status.Conditions {
+					if cond.Type == "Ready" && cond.Status == "True" {
+						ready++
+					}
+				}
+			}
+			parts = append(parts, fmt.Sprintf("pods ready %d/%d", ready, len(pods)))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "Recovery: " + strings.Join(parts, " · ")
+}
+
+func seconds(v float64) string {
+	if v < 1 {
+		return fmt.Sprintf("%dms", int(v*1000))
+	}
+	return fmt.Sprintf("%.1fs", v)
+}
+
+// Backfill promotes a hotfix's tag to an earlier environment, without soak gates.
+func Backfill(ctx context.Context, d *Deps, hotfixID, env, user, channel string) (*chat.Reply, error) {
+	wf, err := d.Store.GetWorkflow(ctx, hotfixID)
+	if err != nil {
+		return Refuse("That hotfix no longer exists."), nil
+	}
+	c, err := workflow.Decode[Change](wf)
+	if err != nil || c.Flavor != records.KindHotfix || c.Result != records.ResultSuccess {
+		return Refuse("Backfill is offered after a successful hotfix only."), nil
+	}
+	nw, err := StartPromotion(ctx, d, PromoteRequest{Service: c.Service, Env: env, Tag: c.Tag, Requester: user, Channel: wf.Channel, Flavor: "backfill", Incident: c.Incident})
+	if err != nil {
+		return RefusalReply(err)
+	}
+	return Ephemeral(chat.Message{Text: fmt.Sprintf("Backfill of `%s` to %s started: `%s`.", c.Tag, env, nw.ID)}), nil
+}
+
+// IncidentNote adds an entry to a nexo incident's timeline and posts it in
+// the incident's channel, when the incident exists in nexo.
+func IncidentNote(ctx context.Context, d *Deps, incident, kind, actor, text string) {
+	if incident == "" {
+		return
+	}
+	var inc records.Incident
+	if err := d.Store.GetDoc(ctx, records.IncidentsCollection, incident, &inc); err != nil {
+		// Incidents are also known by their channel-less number ("456").
+		if err := d.Store.GetDoc(ctx, records.IncidentsCollection, "inc-"+incident, &inc); err != nil {
+			return
+		}
+	}
+	now := d.Clock().Now()
+	_ = d.Store.AppendTimeline(ctx, inc.ID, store.TimelineEntry{Key: kind + ":" + text, Time: now, Kind: kind, Actor: actor, Text: text})
+	if inc.Channel != "" {
+		_, _ = d.Chat.Post(ctx, inc.Channel, "", chat.Message{Text: text})
+	}
+}
