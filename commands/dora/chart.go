@@ -26,6 +26,7 @@ var (
 	colText       = color.RGBA{32, 33, 36, 255}
 	colMuted      = color.RGBA{95, 99, 104, 255}
 	colBar        = color.RGBA{66, 133, 244, 255}
+	colBarPartial = color.RGBA{161, 194, 250, 255} // weeks cut by the period
 	colLine       = color.RGBA{234, 110, 0, 255}
 )
 
@@ -48,6 +49,9 @@ func ChartPNG(r Report) ([]byte, error) {
 	thickLine(img, lx, 69, lx+24, 69, colLine)
 	fillRect(img, lx+9, 66, lx+15, 72, colLine)
 	drawText(img, lx+32, 62, "MEDIAN LEAD TIME", fontScale, colText)
+	lx += 32 + textWidth("MEDIAN LEAD TIME", fontScale) + 40
+	fillRect(img, lx, 62, lx+16, 76, colBarPartial)
+	drawText(img, lx+24, 62, "PARTIAL WEEK", fontScale, colMuted)
 
 	weeks := r.Weeks
 	maxDeps := 0
@@ -89,7 +93,11 @@ func ChartPNG(r Report) ([]byte, error) {
 		cx := plotL + int(slot*(float64(i)+0.5))
 		if w.Deployments > 0 {
 			h := int(math.Round(float64(w.Deployments) / depTop * float64(plotB-plotT)))
-			fillRect(img, cx-barW/2, plotB-h, cx-barW/2+barW, plotB, colBar)
+			c := colBar
+			if !w.Whole {
+				c = colBarPartial
+			}
+			fillRect(img, cx-barW/2, plotB-h, cx-barW/2+barW, plotB, c)
 		}
 		if w.LeadSamples > 0 {
 			v := float64(w.MedianLeadTime) / float64(unit)
@@ -153,7 +161,7 @@ func niceScale(maxV float64) (step, top float64) {
 		step = 1
 	}
 	top = math.Ceil(maxV/step) * step
-	if top < maxV || top == 0 {
+	if top <= maxV { // headroom above the tallest value
 		top += step
 	}
 	return step, top

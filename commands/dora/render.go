@@ -177,12 +177,17 @@ func RenderText(r Report) string {
 		r.ChangeFailureRate.RolledBack, r.ChangeFailureRate.Hotfixed, r.ChangeFailureRate.Incidents, r.Bands)
 	if len(r.Fastest) > 0 {
 		fmt.Fprintf(&b, "\nTop %d Fastest Deploys:\n", len(r.Fastest))
+		names := make([]string, len(r.Fastest))
+		width := 0
 		for i, f := range r.Fastest {
-			name := DisplayTag(f.Tag)
+			names[i] = DisplayTag(f.Tag)
 			if r.Service == "all" {
-				name = f.Service + " " + name
+				names[i] = f.Service + " " + names[i]
 			}
-			fmt.Fprintf(&b, "%d. %-12s (commit → prod: %s)\n", i+1, name, HumanDuration(f.LeadTime))
+			width = max(width, len([]rune(names[i])))
+		}
+		for i, f := range r.Fastest {
+			fmt.Fprintf(&b, "%d. %-*s  (commit → prod: %s)\n", i+1, width, names[i], HumanDuration(f.LeadTime))
 		}
 	}
 	return b.String()
