@@ -541,9 +541,14 @@ func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req) {
 		return
 	}
-	if req.PatchType != "merge" {
-		writeError(w, http.StatusBadRequest, argocd.CodeInvalidArgument,
-			fmt.Sprintf("argocdfake: patchType %q is not supported (only \"merge\")", req.PatchType))
+	switch req.PatchType {
+	case "merge":
+	case "json", "":
+		// argocd-server applies RFC 6902 patches; this fake does not.
+		writeError(w, http.StatusBadRequest, argocd.CodeInvalidArgument, "argocdfake: JSON patch (RFC 6902) is not implemented, use patchType merge")
+		return
+	default:
+		writeError(w, http.StatusBadRequest, argocd.CodeInvalidArgument, fmt.Sprintf("Patch type '%s' is not supported", req.PatchType))
 		return
 	}
 	var patch any
