@@ -81,6 +81,7 @@ func init() {
 	setupHooks = append(setupHooks, func(ctx context.Context, a *App) error {
 		d := a.deps
 		flow := &RollbackFlow{D: d}
+		a.Rollback = flow
 		d.Engine.Register(flow)
 		a.Router.Register(RollbackSpec(d))
 		a.Router.OnClick("rollback.run", func(ctx context.Context, c chat.Click) (*chat.Reply, error) {

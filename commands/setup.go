@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"time"
 )
 
 // App is the wired command layer: the router (chat.Handler) and the
@@ -10,6 +11,8 @@ type App struct {
 	Router *Router
 	Change *ChangeFlow
 	Auto   *AutoPromoter
+	// Rollback runs the Argo CD and blue/green rollbacks.
+	Rollback *RollbackFlow
 	// extra are registration hooks of scenarios added in their own files.
 	deps *Deps
 }
@@ -43,3 +46,11 @@ func Setup(ctx context.Context, d *Deps) (*App, error) {
 
 // Deps returns the app's dependencies.
 func (a *App) Deps() *Deps { return a.deps }
+
+// SetPollEvery sets how often the workflows poll Argo CD and Prometheus.
+func (a *App) SetPollEvery(d time.Duration) {
+	a.Change.PollEvery = d
+	if a.Rollback != nil {
+		a.Rollback.PollEvery = d
+	}
+}

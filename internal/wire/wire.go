@@ -1,0 +1,277 @@
+// Package wire builds nexo from a config and the environment's tokens: the
+// store, the real clients of every configured system, the commands and the
+// Slack transport. cmd/nexo-bot, the end-to-end tests and the sandbox all go
+// through it, so what is tested is what runs.
+package wire
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/nexo-org/nexo-bot/bot"
+	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/commands/chat"
+	"github.com/nexo-org/nexo-bot/commands/workflow"
+	"github.com/nexo-org/nexo-bot/config"
+	"github.com/nexo-org/nexo-bot/integrations/argocd"
+	"github.com/nexo-org/nexo-bot/integrations/github"
+	"github.com/nexo-org/nexo-bot/integrations/gitops"
+	"github.com/nexo-org/nexo-bot/integrations/kube"
+	"github.com/nexo-org/nexo-bot/integrations/loki"
+	"github.com/nexo-org/nexo-bot/integrations/pagerduty"
+	"github.com/nexo-org/nexo-bot/integrations/prom"
+	"github.com/nexo-org/nexo-bot/integrations/registry"
+	"github.com/nexo-org/nexo-bot/integrations/secretstore"
+	"github.com/nexo-org/nexo-bot/store"
+	"github.com/nexo-org/nexo-bot/store/storeopen"
+)
+
+// Options tune the build (tests and the sandbox set them).
+type Options struct {
+	Logger *slog.Logger
+	// Registry receives nexo's metrics (default: a new registry).
+	Registry *prometheus.Registry
+	// Clock replaces the wall clock (tests).
+	Clock workflow.Clock
+	// Store replaces the configured store (tests sharing one store).
+	Store store.Store
+	// Owner names this replica in leases (default hostname-pid).
+	Owner string
+	// Chat replaces the Slack Web API chat (the sandbox console).
+	Chat chat.Chat
+	// Override lets a caller replace integrations after they are built.
+	Override func(d *commands.Deps)
+	// PollEvery overrides the change workflow's Argo CD / Prometheus poll.
+	PollEvery time.Duration
+	// NoSlack builds everything but the socket-mode transport.
+	NoSlack bool
+}
+
+// Runtime is a built nexo.
+type Runtime struct {
+	Config  *config.Config
+	Deps    *commands.Deps
+	App     *commands.App
+	Engine  *workflow.Engine
+	Bot     *bot.Bot
+	Store   store.Store
+	Metrics *prometheus.Registry
+	Log     *slog.Logger
+
+	ready atomic.Bool
+}
+
+// Build wires everything; nothing is started yet.
+func Build(ctx context.Context, cfg *config.Config, sec config.Secrets, o Options) (*Runtime, error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	reg := o.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	st := o.Store
+	if st == nil {
+		var err error
+		st, err = storeopen.Open(ctx, cfg.Store)
+		if err != nil {
+			return nil, err
+		}
+	}
+	owner := o.Owner
+	if owner == "" {
+		h, _ := os.Hostname()
+		owner = fmt.Sprintf("%s-%d", h, os.Getpid())
+	}
+	engine := workflow.New(st, o.Clock, log, owner)
+	rt := &Runtime{Config: cfg, Engine: engine, Store: st, Metrics: reg, Log: log}
+
+	d := &commands.Deps{Config: cfg, Store: st, Engine: engine, Log: log}
+	var err error
+	if d.GitOps, err = buildGitOps(cfg, sec); err != nil {
+		return nil, err
+	}
+	if d.GitHub, err = buildGitHub(cfg, sec); err != nil {
+		return nil, err
+	}
+	if cfg.ArgoCD.Server != "" {
+		if d.ArgoCD, err = argocd.NewClient(argocd.Options{Server: cfg.ArgoCD.Server, Token: sec.ArgoCDToken, Insecure: cfg.ArgoCD.Insecure, Timeout: 30 * time.Second}); err != nil {
+			return nil, fmt.Errorf("argocd: %w", err)
+		}
+	}
+	if d.Registry, err = registry.NewClient(registry.Options{BaseURL: cfg.Registry.URL, Token: sec.RegistryToken, Timeout: 15 * time.Second}); err != nil {
+		return nil, fmt.Errorf("registry: %w", err)
+	}
+	if cfg.Prometheus.URL != "" {
+		if d.Prom, err = prom.NewClient(cfg.Prometheus.URL, prom.Options{Timeout: 15 * time.Second, BearerToken: sec.PrometheusToken, Logger: log}); err != nil {
+			return nil, fmt.Errorf("prometheus: %w", err)
+		}
+	}
+	if cfg.Loki.URL != "" {
+		if d.Loki, err = loki.NewClient(cfg.Loki.URL, loki.Options{Timeout: 15 * time.Second, Tenant: cfg.Loki.Tenant, BearerToken: sec.LokiToken}); err != nil {
+			return nil, fmt.Errorf("loki: %w", err)
+		}
+	}
+	if sec.PagerDutyRoutingKey != "" {
+		if d.Pager, err = pagerduty.NewClient(cfg.PagerDuty.URL, sec.PagerDutyRoutingKey, 10*time.Second); err != nil {
+			return nil, err
+		}
+	}
+	if k, err := buildKube(cfg); err != nil {
+		log.Warn("kubernetes not available; diagnose, blue/green and rotation are off", "err", err)
+	} else {
+		d.Kube = k
+	}
+	if hasSecrets(cfg) {
+		ss, err := secretstore.NewAWS(ctx, secretstore.AWSOptions{Region: cfg.AWS.Region, Endpoint: cfg.AWS.Endpoint, Timeout: 15 * time.Second})
+		if err != nil {
+			log.Warn("secret store not available; rotate-secret is off", "err", err)
+		} else {
+			d.Secrets = ss
+		}
+	}
+
+	metrics, err := bot.NewMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	var slackChat *bot.SlackChat
+	if o.Chat != nil {
+		d.Chat = o.Chat
+	} else {
+		slackChat, err = bot.NewSlackChat(bot.ChatOptions{APIURL: cfg.Slack.APIURL, BotToken: sec.SlackBotToken, Logger: log, Metrics: metrics})
+		if err != nil {
+			return nil, err
+		}
+		d.Chat = slackChat
+	}
+	if o.Override != nil {
+		o.Override(d)
+	}
+	app, err := commands.Setup(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	if o.PollEvery > 0 {
+		app.SetPollEvery(o.PollEvery)
+	}
+	rt.Deps, rt.App = d, app
+
+	if !o.NoSlack && o.Chat == nil {
+		if sec.SlackBotToken == "" || sec.SlackAppToken == "" {
+			return nil, errors.New("set SLACK_BOT_TOKEN (xoxb-…) and SLACK_APP_TOKEN (xapp-…, scope connections:write); or run `nexo-bot sandbox` to try nexo without Slack")
+		}
+		rt.Bot, err = bot.New(bot.Options{
+			APIURL: cfg.Slack.APIURL, BotToken: sec.SlackBotToken, AppToken: sec.SlackAppToken,
+			Handler: app.Router, Dedupe: st, Chat: slackChat, Workers: cfg.Slack.Workers,
+			Connections: cfg.Slack.Connections, Logger: log, Metrics: metrics,
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return rt, nil
+}
+
+func hasSecrets(cfg *config.Config) bool {
+	for _, s := range cfg.Services {
+		if len(s.Secrets) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func buildGitOps(cfg *config.Config, sec config.Secrets) (gitops.Repo, error) {
+	if cfg.GitOps.RepoURL == "" {
+		return nil, nil
+	}
+	repo, err := gitops.NewCLI(gitops.CLIOptions{
+		RepoURL: cfg.GitOps.RepoURL, Branch: cfg.GitOps.Branch, Workdir: cfg.GitOps.Workdir,
+		AuthorName: cfg.GitOps.AuthorName, AuthorEmail: cfg.GitOps.AuthorEmail, Token: sec.GitHubToken, Timeout: cfg.GitOps.Timeout.D(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("gitops: %w", err)
+	}
+	return repo, nil
+}
+
+func buildGitHub(cfg *config.Config, sec config.Secrets) (github.Client, error) {
+	if cfg.GitHub.Owner == "" {
+		return nil, nil
+	}
+	c, err := github.NewClient(github.Options{BaseURL: cfg.GitHub.BaseURL, Token: sec.GitHubToken, Owner: cfg.GitHub.Owner, Repo: cfg.GitHub.Repo, Timeout: 30 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("github: %w", err)
+	}
+	return c, nil
+}
+
+func buildKube(cfg *config.Config) (kube.Cluster, error) {
+	return kube.New(kube.Options{Kubeconfig: cfg.Kubernetes.Kubeconfig, Context: cfg.Kubernetes.Context, Timeout: 15 * time.Second})
+}
+
+// Start resumes open workflows and runs the timer loop until ctx ends.
+func (rt *Runtime) Start(ctx context.Context) error {
+	if err := rt.Engine.Resume(ctx); err != nil {
+		return fmt.Errorf("resuming workflows: %w", err)
+	}
+	go rt.Engine.RunTimers(ctx)
+	rt.ready.Store(true)
+	return nil
+}
+
+// Run starts the engine and the Slack transport and blocks until ctx ends,
+// then drains.
+func (rt *Runtime) Run(ctx context.Context) error {
+	if err := rt.Start(ctx); err != nil {
+		return err
+	}
+	var err error
+	if rt.Bot != nil {
+		err = rt.Bot.Run(ctx)
+	} else {
+		<-ctx.Done()
+	}
+	rt.ready.Store(false)
+	rt.Engine.Wait()
+	return err
+}
+
+// Close releases the store.
+func (rt *Runtime) Close() error { return rt.Store.Close() }
+
+// Handler serves /healthz, /readyz and /metrics.
+func (rt *Runtime) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if !rt.ready.Load() {
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+			return
+		}
+		if err := rt.Store.Ping(ctx); err != nil {
+			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(rt.Metrics, promhttp.HandlerOpts{}))
+	return mux
+}
