@@ -34,7 +34,7 @@ func TestErrorRateOnRealPrometheus(t *testing.T) {
 	const ns, svc = "nexo-production", "nexo-be"
 	exp := promtest.NewErrorExporter(t, ns, svc)
 	exp.SetLatency(200 * time.Millisecond)
-	exp.SetRates(10, 0)
+	exp.SetRates(5, 0)
 	url := promtest.StartPrometheus(t, []string{exp.Target()}, time.Second)
 
 	c, err := prom.NewClient(url, prom.Options{Timeout: 5 * time.Second})
