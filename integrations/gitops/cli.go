@@ -67,6 +67,7 @@ type CLI struct {
 	flight  *fetchCall
 	fetches atomic.Int64 // fetches run (tests)
 	waiters atomic.Int64 // Sync callers that joined a running fetch (tests)
+	pushes  atomic.Int64 // pushes of new commits (tests)
 	// beforeFetch, when set, runs in the leading Sync before it fetches (tests).
 	beforeFetch func()
 }
@@ -322,6 +323,12 @@ func (c *CLI) Sync(ctx context.Context) error {
 		return ctx.Err()
 	}
 	return f.err
+}
+
+func (c *CLI) flightRunning() bool {
+	c.fmu.Lock()
+	defer c.fmu.Unlock()
+	return c.flight != nil
 }
 
 // baseLocked returns the SHA of origin/<branch>, fetching when the clone has
@@ -673,6 +680,7 @@ func (c *CLI) PushBranch(ctx context.Context, branch string, files map[string][]
 	if _, err := c.run(ctx, nil, nil, "push", "-q", lease, "origin", sha+":refs/heads/"+branch); err != nil {
 		return "", fmt.Errorf("gitops: push %s: %w", branch, err)
 	}
+	c.pushes.Add(1)
 	_, _ = c.run(ctx, nil, nil, "update-ref", "refs/remotes/origin/"+branch, sha)
 	return sha, nil
 }

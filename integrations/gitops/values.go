@@ -131,7 +131,9 @@ type keySeg struct {
 
 // parseKey parses ".a.b", ".a[0].b" and ."quoted.key".
 func parseKey(key string) ([]keySeg, error) {
-	bad := func(why string) error { return fmt.Errorf("gitops: key %q: %s (want a yq-style path such as .image.tag)", key, why) }
+	bad := func(why string) error {
+		return fmt.Errorf("gitops: key %q: %s (want a yq-style path such as .image.tag)", key, why)
+	}
 	if !strings.HasPrefix(key, ".") || len(key) < 2 {
 		return nil, bad("must start with '.'")
 	}

@@ -7,6 +7,7 @@ package gitopstest
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,8 +45,8 @@ func newBare(t testing.TB) *Remote {
 	return &Remote{Path: dir, URL: "file://" + dir}
 }
 
-// Commit adds one commit on main writing files, with author and committer
-// date when, and returns its SHA.
+// Commit adds one commit on main writing files (over the current tree), with
+// author and committer date when, and returns its SHA.
 func (r *Remote) Commit(t testing.TB, files map[string]string, message string, when time.Time) string {
 	t.Helper()
 	return r.CommitOn(t, Branch, files, message, when)
@@ -54,35 +55,52 @@ func (r *Remote) Commit(t testing.TB, files map[string]string, message string, w
 // CommitOn is Commit on another branch, created from main when missing.
 func (r *Remote) CommitOn(t testing.TB, branch string, files map[string]string, message string, when time.Time) string {
 	t.Helper()
-	work := filepath.Join(t.TempDir(), "clone")
-	Git(t, "", nil, "clone", "-q", r.Path, work)
-	if branch != Branch {
-		if strings.TrimSpace(GitOut(t, work, nil, "ls-remote", "--heads", "origin", "refs/heads/"+branch)) != "" {
-			Git(t, work, nil, "checkout", "-q", branch)
-		} else {
-			Git(t, work, nil, "checkout", "-q", "-b", branch)
+	return r.CommitMany(t, branch, []CommitSpec{{Files: files, Message: message, When: when}})
+}
+
+// CommitSpec is one commit for CommitMany.
+type CommitSpec struct {
+	Files   map[string]string // path → content, written over the parent's tree
+	Message string
+	When    time.Time // author and committer date
+	Author  string    // "Name <email>"; default "Nexo Test <test@nexo.example>"
+}
+
+// CommitMany appends commits to branch (created from main when missing) in
+// one git fast-import run, and returns the SHA of the last one.
+func (r *Remote) CommitMany(t testing.TB, branch string, commits []CommitSpec) string {
+	t.Helper()
+	var b strings.Builder
+	for i, c := range commits {
+		who := c.Author
+		if who == "" {
+			who = "Nexo Test <test@nexo.example>"
 		}
-	}
-	paths := make([]string, 0, len(files))
-	for p := range files {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
-	for _, p := range paths {
-		full := filepath.Join(work, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
+		stamp := fmt.Sprintf("%s %d +0000", who, c.When.Unix())
+		fmt.Fprintf(&b, "commit refs/heads/%s\nauthor %s\ncommitter %s\ndata %d\n%s\n", branch, stamp, stamp, len(c.Message), c.Message)
+		if i == 0 {
+			switch {
+			case r.HasBranch(t, branch):
+				fmt.Fprintf(&b, "from refs/heads/%s^0\n", branch)
+			case r.HasBranch(t, Branch):
+				fmt.Fprintf(&b, "from refs/heads/%s^0\n", Branch)
+			}
 		}
-		if err := os.WriteFile(full, []byte(files[p]), 0o644); err != nil {
-			t.Fatal(err)
+		paths := make([]string, 0, len(c.Files))
+		for p := range c.Files {
+			if p == "" || strings.ContainsAny(p, "\"\n\x00") || strings.HasPrefix(p, "/") {
+				t.Fatalf("gitopstest: unsupported path %q", p)
+			}
+			paths = append(paths, p)
 		}
+		sort.Strings(paths)
+		for _, p := range paths {
+			fmt.Fprintf(&b, "M 100644 inline %s\ndata %d\n%s\n", p, len(c.Files[p]), c.Files[p])
+		}
+		b.WriteString("\n")
 	}
-	Git(t, work, nil, append([]string{"add", "--"}, paths...)...)
-	date := when.Format(time.RFC3339)
-	env := []string{"GIT_AUTHOR_DATE=" + date, "GIT_COMMITTER_DATE=" + date}
-	Git(t, work, env, "commit", "-q", "--allow-empty", "-m", message)
-	Git(t, work, nil, "push", "-q", "origin", "HEAD:refs/heads/"+branch)
-	return strings.TrimSpace(GitOut(t, work, nil, "rev-parse", "HEAD"))
+	gitIn(t, r.Path, []byte(b.String()), "fast-import", "--quiet")
+	return r.Head(t, branch)
 }
 
 // Head is the SHA of branch in the remote.
@@ -144,11 +162,24 @@ func Git(t testing.TB, dir string, env []string, args ...string) {
 // GitOut runs git in dir and returns stdout; it fails the test on error.
 func GitOut(t testing.TB, dir string, env []string, args ...string) string {
 	t.Helper()
+	return gitRun(t, dir, env, nil, args...)
+}
+
+func gitIn(t testing.TB, dir string, stdin []byte, args ...string) string {
+	t.Helper()
+	return gitRun(t, dir, nil, stdin, args...)
+}
+
+func gitRun(t testing.TB, dir string, env []string, stdin []byte, args ...string) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "git", append([]string{"-c", "init.defaultBranch=" + Branch}, args...)...)
 	cmd.Dir = dir
 	cmd.Env = Env(env)
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {

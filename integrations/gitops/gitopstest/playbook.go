@@ -100,7 +100,8 @@ func SeedPlaybook(t testing.TB) *Remote {
 			files[PlaybookValuesPath(svc, env)] = PlaybookValues(svc, env, first)
 		}
 	}
-	r := NewRemoteAt(t, files, "chore: bootstrap nexo-gitops", day(first).Add(9*time.Hour))
+	r := newBare(t)
+	commits := []CommitSpec{{Files: files, Message: "chore: bootstrap nexo-gitops", When: day(first).Add(9 * time.Hour)}}
 	for i, tag := range playbookWeeks[1:] {
 		last := i == len(playbookWeeks)-2
 		d := day(tag)
@@ -113,12 +114,16 @@ func SeedPlaybook(t testing.TB) *Remote {
 				continue
 			}
 			for k, svc := range PlaybookServices {
-				msg := fmt.Sprintf("promote(%s): %s → %s", svc, st.env, tag)
-				r.Commit(t, map[string]string{PlaybookValuesPath(svc, st.env): PlaybookValues(svc, st.env, tag)},
-					msg, d.Add(st.at+time.Duration(k)*7*time.Minute))
+				commits = append(commits, CommitSpec{
+					Files:   map[string]string{PlaybookValuesPath(svc, st.env): PlaybookValues(svc, st.env, tag)},
+					Message: fmt.Sprintf("promote(%s): %s → %s", svc, st.env, tag),
+					When:    d.Add(st.at + time.Duration(k)*7*time.Minute),
+					Author:  "nexo <nexo@users.noreply.github.com>",
+				})
 			}
 		}
 	}
+	r.CommitMany(t, Branch, commits)
 	return r
 }
 
