@@ -251,7 +251,7 @@ func (s *Server) dispatch(method string, p map[string]string) result {
 	return failResult("unknown_method")
 }
 
-var idShaped = regexp.MustCompile(`^[CGD][A-Z0-9]{2,}$`)
+var idShaped = regexp.MustCompile(`^[CGD][A-Z0-9]+$`)
 
 // channelFor resolves a channel parameter; callers hold s.mu.
 func (s *Server) channelFor(ch string) (*Channel, string) {
