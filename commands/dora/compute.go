@@ -144,10 +144,13 @@ const (
 	causeIncident
 )
 
+// dep is a deployment being measured; at is DeployedAt in Unix nanoseconds
+// and svc a dense service number, so sorting compares integers only.
 type dep struct {
 	d     *records.Deployment
-	at    time.Time
-	cause int
+	at    int64
+	svc   int32
+	cause int32
 }
 
 // Normalize fills defaults and checks the input: the period must be set,
@@ -198,30 +201,36 @@ func Compute(in Input) (Report, error) {
 	// Successful deployments of the env (and service), every time, sorted
 	// by service then time: failures are attached across the period's edges.
 	deps := make([]dep, 0, len(in.Deployments))
+	svcIDs := map[string]int32{}
 	for i := range in.Deployments {
 		d := &in.Deployments[i]
 		if d.Result != records.ResultSuccess || d.Env != in.Env || (in.Service != "" && d.Service != in.Service) {
 			continue
 		}
-		deps = append(deps, dep{d: d, at: d.DeployedAt()})
+		id, ok := svcIDs[d.Service]
+		if !ok {
+			id = int32(len(svcIDs))
+			svcIDs[d.Service] = id
+		}
+		deps = append(deps, dep{d: d, at: d.DeployedAt().UnixNano(), svc: id})
 	}
 	slices.SortFunc(deps, func(a, b dep) int {
-		if c := strings.Compare(a.d.Service, b.d.Service); c != 0 {
-			return c
+		if a.svc != b.svc {
+			return int(a.svc - b.svc)
 		}
-		if c := a.at.Compare(b.at); c != 0 {
-			return c
+		if a.at != b.at {
+			return cmpInt64(a.at, b.at)
 		}
 		return strings.Compare(a.d.ID, b.d.ID)
 	})
 	type span struct{ lo, hi int }
-	bySvc := map[string]span{}
+	bySvc := make([]span, len(svcIDs))
 	for lo := 0; lo < len(deps); {
 		hi := lo + 1
-		for hi < len(deps) && deps[hi].d.Service == deps[lo].d.Service {
+		for hi < len(deps) && deps[hi].svc == deps[lo].svc {
 			hi++
 		}
-		bySvc[deps[lo].d.Service] = span{lo, hi}
+		bySvc[deps[lo].svc] = span{lo, hi}
 		// Rollbacks and hotfixes mark the last change before them.
 		last := -1
 		for i := lo; i < hi; i++ {
@@ -245,8 +254,30 @@ func Compute(in Input) (Report, error) {
 		lo = hi
 	}
 
-	// Incidents: attach, and measure time to restore.
+	// Incidents: attach, and measure time to restore. Explicit references
+	// (an id, or "git:<sha>") are resolved in one pass over the deployments.
 	var byID map[string]int
+	for i := range in.Incidents {
+		if ref := in.Incidents[i].Deployment; ref != "" {
+			if byID == nil {
+				byID = map[string]int{}
+			}
+			byID[ref] = -1
+		}
+	}
+	if byID != nil {
+		for j := range deps {
+			d := deps[j].d
+			if k, ok := byID[d.ID]; ok && k < 0 {
+				byID[d.ID] = j
+			}
+			if d.GitOpsSHA != "" {
+				if k, ok := byID["git:"+d.GitOpsSHA]; ok && k < 0 {
+					byID["git:"+d.GitOpsSHA] = j
+				}
+			}
+		}
+	}
 	var restore []time.Duration
 	for i := range in.Incidents {
 		inc := &in.Incidents[i]
@@ -263,26 +294,17 @@ func Compute(in Input) (Report, error) {
 		}
 		target := -1
 		if inc.Deployment != "" {
-			if byID == nil {
-				byID = make(map[string]int, 2*len(deps))
-				for j := range deps {
-					byID[deps[j].d.ID] = j
-					if deps[j].d.GitOpsSHA != "" {
-						byID["git:"+deps[j].d.GitOpsSHA] = j
-					}
-				}
-			}
-			if j, ok := byID[inc.Deployment]; ok {
-				target = j
-			}
+			target = byID[inc.Deployment] // -1 when unknown
 		}
 		if target < 0 {
-			s, ok := bySvc[inc.Service]
+			id, ok := svcIDs[inc.Service]
 			if !ok {
 				continue
 			}
+			s := bySvc[id]
 			// Last deployment that finished strictly before the declaration.
-			k := sort.Search(s.hi-s.lo, func(k int) bool { return !deps[s.lo+k].at.Before(inc.DeclaredAt) })
+			declared := inc.DeclaredAt.UnixNano()
+			k := sort.Search(s.hi-s.lo, func(k int) bool { return deps[s.lo+k].at >= declared })
 			if k == 0 {
 				continue
 			}
@@ -309,12 +331,15 @@ func Compute(in Input) (Report, error) {
 	var leads []leadSample
 	var fastest []FastDeploy
 	cfr := &r.ChangeFailureRate
+	since, until := in.Since.UnixNano(), in.Until.UnixNano()
 	for i := range deps {
 		x := &deps[i]
-		if x.at.Before(in.Since) || !x.at.Before(in.Until) {
+		if x.at < since || x.at >= until {
 			continue
 		}
-		dayN := localDay(x.at, loc)
+		when := time.Unix(0, x.at).In(loc)
+		y, m, dd := when.Date()
+		dayN := civilDays(y, m, dd)
 		perDay[dayN-firstDay]++
 		cfr.Deployments++
 		switch x.cause {
@@ -326,12 +351,12 @@ func Compute(in Input) (Report, error) {
 			cfr.Incidents++
 		}
 		d := x.d
-		if d.Kind == records.KindRollback || d.FirstCommitAt == nil || x.at.Before(*d.FirstCommitAt) {
+		if d.Kind == records.KindRollback || d.FirstCommitAt == nil || when.Before(*d.FirstCommitAt) {
 			continue
 		}
-		lt := x.at.Sub(*d.FirstCommitAt)
+		lt := when.Sub(*d.FirstCommitAt)
 		leads = append(leads, leadSample{week: weekOf(dayN), lt: lt})
-		fastest = insertFastest(fastest, FastDeploy{ID: d.ID, Service: d.Service, Tag: d.Tag, DeployedAt: x.at, LeadTime: lt})
+		fastest = insertFastest(fastest, FastDeploy{ID: d.ID, Service: d.Service, Tag: d.Tag, DeployedAt: when, LeadTime: lt})
 	}
 	cfr.Failed = cfr.RolledBack + cfr.Hotfixed + cfr.Incidents
 	r.Fastest = fastest
