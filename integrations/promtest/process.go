@@ -44,8 +44,9 @@ func binary(t testing.TB, env, def, hint string) string {
 
 // server is a started process with its log.
 type server struct {
-	cmd *exec.Cmd
-	log string
+	cmd  *exec.Cmd
+	log  string
+	done chan struct{} // closed when the process has ended
 }
 
 // start runs bin with args, logs to dir/name.log, and stops it (SIGTERM,
@@ -66,7 +67,7 @@ func start(t testing.TB, dir, name, bin string, args ...string) *server {
 	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); logf.Close(); close(done) }()
-	s := &server{cmd: cmd, log: logPath}
+	s := &server{cmd: cmd, log: logPath, done: done}
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
@@ -90,7 +91,12 @@ func (s *server) tail() string {
 
 // exited reports whether the process has ended.
 func (s *server) exited() bool {
-	return s.cmd.ProcessState != nil || s.cmd.Process.Signal(syscall.Signal(0)) != nil
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // waitReady polls url until it answers 200, the process dies, or
