@@ -88,7 +88,8 @@ func (a *AutoPromoter) scanOne(ctx context.Context, service, from, to string, af
 	if err != nil {
 		return err
 	}
-	if tag == target {
+	// Only forward: a newer tag (CalVer sorts as text) in the previous env.
+	if tag <= target {
 		return nil
 	}
 	app, err := d.ArgoCD.GetApp(ctx, d.Config.AppName(service, from), "")
