@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nexo-org/nexo-bot/commands/rotation"
+	"github.com/nexo-org/nexo-bot/commands/rotation/rotationtest"
 	"github.com/nexo-org/nexo-bot/integrations/dbrotate"
 	"github.com/nexo-org/nexo-bot/integrations/dbrotate/pgtemp"
 	"github.com/nexo-org/nexo-bot/integrations/secretstore"
@@ -44,7 +45,7 @@ type env struct {
 	pg      *pgtemp.Server
 	fake    *secretstorefake.Server
 	store   *secretstore.AWS
-	cluster *cluster
+	cluster *rotationtest.Cluster
 	clock   *clock
 	first   string // the version id before the rotation
 
@@ -74,9 +75,9 @@ func setup(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.cluster = newCluster(e.fake, secretID, e.clock.Now().Add(-time.Hour))
-	if !strings.Contains(e.cluster.logs[e.cluster.pods[0].Name], "Database connected successfully") {
-		t.Fatalf("pods do not connect before the rotation: %v", e.cluster.logs)
+	e.cluster = rotationtest.NewCluster(e.fake, secretID, "nexo-production", "nexo-be", e.clock.Now().Add(-time.Hour))
+	if !e.cluster.Connected() {
+		t.Fatalf("pods do not connect before the rotation: %v", e.cluster.PodLog(e.cluster.PodNames()[0]))
 	}
 	return e
 }
@@ -172,11 +173,11 @@ func TestFullRotationLeaksNothing(t *testing.T) {
 	if err := dbrotate.CheckLogin(ctx, e.conn(oldPassword)); err == nil {
 		t.Fatal("old password still logs in")
 	}
-	if string(e.cluster.data["password"]) != newPassword {
+	if e.cluster.Data("password") != newPassword {
 		t.Fatal("the Kubernetes Secret was not synced")
 	}
-	if len(e.cluster.restarts) != 1 || e.cluster.syncs != 1 {
-		t.Fatalf("restarts %d, syncs %d; want 1 and 1", len(e.cluster.restarts), e.cluster.syncs)
+	if len(e.cluster.Restarts()) != 1 || e.cluster.Syncs() != 1 {
+		t.Fatalf("restarts %d, syncs %d; want 1 and 1", len(e.cluster.Restarts()), e.cluster.Syncs())
 	}
 	if n := e.fake.CallCount(secretstorefake.TargetPutSecretValue); n != 1 {
 		t.Fatalf("%d PutSecretValue calls, want 1", n)
@@ -224,7 +225,7 @@ func TestPromoteFailureAfterAlterRestoresOldPassword(t *testing.T) {
 			t.Fatalf("report %q does not say %q", rep.Summary, want)
 		}
 	}
-	if len(e.cluster.restarts) != 0 {
+	if len(e.cluster.Restarts()) != 0 {
 		t.Fatal("pods restarted although the rotation never reached the restart")
 	}
 	if redact.Contains(e.captured(), newPassword) || redact.Contains(e.captured(), oldPassword) {
@@ -234,7 +235,7 @@ func TestPromoteFailureAfterAlterRestoresOldPassword(t *testing.T) {
 
 func TestSyncTimeoutRollsBackStoreAndDB(t *testing.T) {
 	e := setup(t)
-	e.cluster.esoBroken = true
+	e.cluster.SetESOBroken(true)
 	r := e.rotation(t, spec())
 	rep, err := e.run(t, r)
 	if err == nil || rep.Phase != rotation.PhaseRolledBack || r.State().FailedStep != rotation.StepWaitSecret {
@@ -246,8 +247,8 @@ func TestSyncTimeoutRollsBackStoreAndDB(t *testing.T) {
 	if err := dbrotate.CheckLogin(context.Background(), e.conn(oldPassword)); err != nil {
 		t.Fatalf("old password: %v", err)
 	}
-	if e.cluster.syncs != 2 || !strings.Contains(rep.Summary, "re-synced") {
-		t.Fatalf("syncs %d, summary %q", e.cluster.syncs, rep.Summary)
+	if e.cluster.Syncs() != 2 || !strings.Contains(rep.Summary, "re-synced") {
+		t.Fatalf("syncs %d, summary %q", e.cluster.Syncs(), rep.Summary)
 	}
 }
 
