@@ -155,6 +155,10 @@ func (c *SlackChat) call(ctx context.Context, method string, fn func(ctx context
 		if !retry || attempt >= c.opts.MaxAttempts || wait > c.opts.MaxRetryWait {
 			c.m.APICalls.WithLabelValues(method, "error").Inc()
 			c.m.Errors.WithLabelValues("slack_api").Inc()
+			var se slack.SlackErrorResponse
+			if errors.As(err, &se) && len(se.ResponseMetadata.Messages) > 0 {
+				return fmt.Errorf("slack %s: %w (%s)", method, err, strings.Join(se.ResponseMetadata.Messages, "; "))
+			}
 			return fmt.Errorf("slack %s: %w", method, err)
 		}
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {

@@ -148,10 +148,10 @@ func checkButton(v any, ptr string, seen map[string]bool, add func(string, strin
 		}
 		seen[aid] = true
 	}
-	if val, _ := m["value"].(string); len(val) > 2000 {
+	if val, _ := m["value"].(string); len([]rune(val)) > 2000 {
 		add(ptr+"/value", "must be less than 2001 characters")
 	}
-	if u, _ := m["url"].(string); len(u) > 3000 {
+	if u, _ := m["url"].(string); len([]rune(u)) > 3000 {
 		add(ptr+"/url", "must be less than 3001 characters")
 	}
 	if st, ok := m["style"].(string); ok && st != "primary" && st != "danger" {

@@ -181,12 +181,12 @@ func (s *Server) checkToken(token, prefix, want string) result {
 	switch {
 	case token == "":
 		return failResult("not_authed")
-	case want != "" && token != want:
-		return failResult("invalid_auth")
 	case !strings.HasPrefix(token, prefix):
-		if prefix == "xapp-" {
+		if prefix == "xapp-" || strings.HasPrefix(token, "xapp-") {
 			return failResult("not_allowed_token_type")
 		}
+		return failResult("invalid_auth")
+	case want != "" && token != want:
 		return failResult("invalid_auth")
 	}
 	return nil
