@@ -330,4 +330,3 @@ func TestCommandLabelHasBoundedCardinality(t *testing.T) {
 	assert.Equal(t, "other", commandLabel("<@U123> 😀"))
 	assert.Equal(t, "other", commandLabel(strings.Repeat("a", 40)))
 }
-
