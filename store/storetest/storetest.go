@@ -608,9 +608,16 @@ func testTimerClaimComplete(t *testing.T, s store.Store) {
 	forged := soak
 	forged.Claim = "b/forged"
 	must(t, s.CompleteTimer(ctx, forged))
-	must(t, s.CompleteTimer(ctx, soak))
-	must(t, s.CompleteTimer(ctx, got[0]))
-	must(t, s.CompleteTimer(ctx, soak)) // already gone: no error
+	// After the claims expire (claimed at +1m for 10m) both are back.
+	again, err := s.ClaimDueTimers(ctx, base.Add(12*time.Minute), "b", 10*time.Minute, 10)
+	must(t, err)
+	if claimIDs(again) != "remind/inc-1,soak/wf-1" {
+		t.Fatalf("after claim expiry claimed %q; a forged claim completed a timer?", claimIDs(again))
+	}
+	must(t, s.CompleteTimer(ctx, soak)) // a's claim expired: no effect
+	must(t, s.CompleteTimer(ctx, again[0]))
+	must(t, s.CompleteTimer(ctx, again[1]))
+	must(t, s.CompleteTimer(ctx, again[1])) // already gone: no error
 
 	left, err := s.ClaimDueTimers(ctx, base.Add(24*time.Hour), "b", time.Minute, 10)
 	must(t, err)
