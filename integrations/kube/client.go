@@ -79,11 +79,11 @@ func (o Options) withDefaults() Options {
 
 // Client is the client-go implementation of Cluster.
 type Client struct {
-	core    kubernetes.Interface
-	dyn     dynamic.Interface
-	opts    Options
-	esMu    sync.Mutex
-	esGVR   *schema.GroupVersionResource
+	core  kubernetes.Interface
+	dyn   dynamic.Interface
+	opts  Options
+	esMu  sync.Mutex
+	esGVR *schema.GroupVersionResource
 }
 
 var _ Cluster = (*Client)(nil)
