@@ -52,6 +52,8 @@ func (h *testHandler) HandleCommand(ctx context.Context, c chat.Command) (*chat.
 	switch word {
 	case "echo":
 		return &chat.Reply{Message: chat.Message{Text: rest, Blocks: []chat.Block{{Section: &chat.Section{Text: rest}}}}}, nil
+	case "noop":
+		return nil, nil
 	case "whisper":
 		return &chat.Reply{Ephemeral: true, Message: chat.Message{Text: rest}}, nil
 	case "card":
