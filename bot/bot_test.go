@@ -17,7 +17,11 @@ import (
 	"github.com/nexo-org/nexo-bot/bot"
 	"github.com/nexo-org/nexo-bot/bot/slackfake"
 	"github.com/nexo-org/nexo-bot/commands/chat"
+	"github.com/nexo-org/nexo-bot/store"
 )
+
+// The store is what production passes as Options.Dedupe.
+var _ bot.Deduper = store.Store(nil)
 
 const (
 	botToken = "xoxb-test-bot-token"
