@@ -177,6 +177,12 @@ func (e *Engine) Start(ctx context.Context, wf *store.Workflow) error {
 		}
 	}
 	if err := e.st.CreateWorkflow(ctx, wf); err != nil {
+		// The store enforces lock keys too (another replica won the race).
+		if errors.Is(err, store.ErrExists) && wf.LockKey != "" {
+			if open, ferr := e.st.FindOpenWorkflow(ctx, wf.LockKey); ferr == nil {
+				return &ErrLocked{Open: open}
+			}
+		}
 		return err
 	}
 	e.Kick(wf.ID)
