@@ -1,0 +1,405 @@
+// Package e2e starts the real nexo — wire.Build from a config, real
+// clients, the socket-mode transport — against the in-repo fakes of Slack,
+// GitHub, Argo CD, the registry and Prometheus, and a real bare git repo
+// seeded like the playbook's nexo-gitops. Tests drive it like users do:
+// slash commands and button clicks through the fake Slack.
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nexo-org/nexo-bot/bot/slackfake"
+	"github.com/nexo-org/nexo-bot/commands/workflow"
+	"github.com/nexo-org/nexo-bot/config"
+	"github.com/nexo-org/nexo-bot/integrations/argocdfake"
+	"github.com/nexo-org/nexo-bot/integrations/githubfake"
+	"github.com/nexo-org/nexo-bot/integrations/gitops/gitopstest"
+	"github.com/nexo-org/nexo-bot/integrations/registryfake"
+	"github.com/nexo-org/nexo-bot/internal/wire"
+	"github.com/nexo-org/nexo-bot/store"
+	"github.com/nexo-org/nexo-bot/store/boltstore"
+	"github.com/nexo-org/nexo-bot/store/redisstore"
+)
+
+// Users of the example config (docs/examples/nexo.yaml).
+const (
+	Alice   = "U0ALICE01" // sre-team
+	Bob     = "U0BOB0001" // sre-team
+	Carol   = "U0CAROL01" // platform-team
+	Platf   = "U0PLATF01" // platform-team
+	Channel = "C0DEPLOYS"
+)
+
+// Start time of the simulated clock: the playbook's deploy day.
+var Start = time.Date(2026, 2, 18, 10, 0, 0, 0, time.UTC)
+
+// Options shape an environment.
+type Options struct {
+	// Redis runs the store on Redis (REDIS_URL or 127.0.0.1:6379) with a
+	// unique prefix instead of bbolt.
+	Redis bool
+	// Mutate edits the config before the bot starts.
+	Mutate func(c *config.Config)
+	// Prometheus, when set, is the prometheus.url.
+	PrometheusURL string
+}
+
+// Env is a running nexo and its simulated platform.
+type Env struct {
+	T        testing.TB
+	Slack    *slackfake.Server
+	Argo     *argocdfake.Server
+	Registry *registryfake.Server
+	GitHub   *githubfake.Server
+	Remote   *gitopstest.Remote
+	Config   *config.Config
+	Secrets  config.Secrets
+	Clock    *workflow.ManualClock
+	Store    store.Store
+	Runtime  *wire.Runtime
+	Logs     *LogBuffer
+
+	cancel context.CancelFunc
+	done   chan error
+	opts   Options
+}
+
+// LogBuffer keeps everything the bot logged.
+type LogBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+// Write implements io.Writer.
+func (l *LogBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// String returns the logs so far.
+func (l *LogBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// New builds the platform and starts nexo.
+func New(t testing.TB, o Options) *Env {
+	t.Helper()
+	e := &Env{T: t, opts: o, Clock: workflow.NewManualClock(Start), Logs: &LogBuffer{}}
+	e.Remote = gitopstest.SeedPlaybook(t)
+	e.Slack = slackfake.New(slackfake.Options{PingInterval: 2 * time.Second})
+	t.Cleanup(e.Slack.Close)
+	for _, u := range []slackfake.User{{ID: Alice, Name: "alice-sre"}, {ID: Bob, Name: "bob-sre"}, {ID: Carol, Name: "carol-dev"}, {ID: Platf, Name: "paula-platform"}} {
+		e.Slack.AddUser(u)
+	}
+	e.Slack.AddUserGroup("S0SREONCALL", Alice, Bob)
+	e.Slack.AddChannel(Channel, "deploys", Alice, Bob, Carol, Platf)
+
+	e.Registry = registryfake.New(registryfake.Options{})
+	t.Cleanup(e.Registry.Close)
+	for _, svc := range gitopstest.PlaybookServices {
+		e.Registry.AddTags("nexo-org/"+svc, "2026.01.20", "2026.01.27", "2026.02.03", "2026.02.10", "2026.02.17", "2026.02.17-hotfix", "2026.02.18")
+	}
+
+	e.GitHub = githubfake.New(githubfake.Options{Owner: "nexo-org", Repo: "nexo-gitops", RemotePath: e.Remote.Path})
+	t.Cleanup(e.GitHub.Close)
+
+	valuesPath := func(app string) string {
+		for _, svc := range gitopstest.PlaybookServices {
+			for _, env := range gitopstest.PlaybookEnvs {
+				if app == svc+"-"+env {
+					return gitopstest.PlaybookValuesPath(svc, env)
+				}
+			}
+		}
+		return ""
+	}
+	e.Argo = argocdfake.New(argocdfake.Options{
+		Now:             e.Clock.Now,
+		ResolveRevision: argocdfake.GitResolver(e.Remote.Path, valuesPath),
+	})
+	t.Cleanup(e.Argo.Close)
+	head := e.Remote.Head(t, "main")
+	for _, svc := range gitopstest.PlaybookServices {
+		for _, env := range gitopstest.PlaybookEnvs {
+			e.Argo.AddApp(svc+"-"+env, argocdfake.AppSpec{
+				Namespace: "nexo-" + env, RepoURL: e.Remote.URL, Path: "helm/" + svc,
+				AutoSync: env == "develop" || env == "qa", Revision: head,
+				Images: []string{"ghcr.io/nexo-org/" + svc + ":" + gitopstest.PlaybookTag(svc, env)},
+			})
+		}
+	}
+
+	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", "examples", "nexo.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Slack.APIURL = e.Slack.APIURL()
+	cfg.Slack.Channel = Channel
+	cfg.GitOps.RepoURL = e.Remote.URL
+	cfg.GitOps.Workdir = filepath.Join(t.TempDir(), "gitops")
+	cfg.GitHub.BaseURL = e.GitHub.URL() + "/"
+	cfg.ArgoCD.Server = e.Argo.URL()
+	cfg.Registry.URL = e.Registry.URL()
+	cfg.Prometheus.URL = o.PrometheusURL
+	cfg.Loki.URL = ""
+	cfg.Kubernetes.Kubeconfig = filepath.Join(t.TempDir(), "no-kubeconfig")
+	cfg.Services[0].Secrets = nil
+	if o.Mutate != nil {
+		o.Mutate(cfg)
+	}
+	e.Config = cfg
+	e.Secrets = config.Secrets{SlackBotToken: "xoxb-e2e", SlackAppToken: "xapp-e2e", GitHubToken: e.GitHub.Token(), ArgoCDToken: e.Argo.Token()}
+
+	if o.Redis {
+		url := os.Getenv("REDIS_URL")
+		if url == "" {
+			url = "redis://127.0.0.1:6379/0"
+		}
+		st, err := redisstore.OpenURL(url, fmt.Sprintf("e2e-%d", time.Now().UnixNano()))
+		if err != nil {
+			t.Fatalf("redis: %v", err)
+		}
+		e.Store = st
+	} else {
+		st, err := boltstore.Open(filepath.Join(t.TempDir(), "nexo.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Store = st
+	}
+	t.Cleanup(func() { e.Store.Close() })
+	e.StartBot()
+	t.Cleanup(e.StopBot)
+	return e
+}
+
+// StartBot builds and runs nexo (again, after StopBot: a restart).
+func (e *Env) StartBot() {
+	e.T.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	log := slog.New(slog.NewJSONHandler(io.MultiWriter(e.Logs), &slog.HandlerOptions{Level: slog.LevelInfo}))
+	rt, err := wire.Build(ctx, e.Config, e.Secrets, wire.Options{Logger: log, Clock: e.Clock, Store: nopClose{e.Store}, Owner: fmt.Sprintf("e2e-%d", time.Now().UnixNano()), PollEvery: 10 * time.Second})
+	if err != nil {
+		cancel()
+		e.T.Fatal(err)
+	}
+	rt.Engine.PollInterval = 5 * time.Millisecond
+	rt.Engine.LeaseTTL = 2 * time.Second
+	e.Runtime, e.cancel = rt, cancel
+	e.done = make(chan error, 1)
+	go func() { e.done <- rt.Run(ctx) }()
+	if !e.Slack.WaitFor(func() bool { return e.Slack.CallCount("apps.connections.open") > 0 }, 5*time.Second) {
+		e.T.Fatal("the bot never opened a socket-mode connection")
+	}
+}
+
+// StopBot stops nexo (cancel and drain) without touching the store.
+func (e *Env) StopBot() {
+	if e.cancel == nil {
+		return
+	}
+	e.cancel()
+	select {
+	case <-e.done:
+	case <-time.After(30 * time.Second):
+		e.T.Error("the bot did not stop within 30s")
+	}
+	e.cancel = nil
+}
+
+// Command sends `/nexo <text>` and waits for its ack.
+func (e *Env) Command(user, text string) string {
+	e.T.Helper()
+	id := e.Slack.SendSlashCommand(user, Channel, text)
+	if _, err := e.Slack.WaitAck(id, 3*time.Second); err != nil {
+		e.T.Fatal(err)
+	}
+	return id
+}
+
+// Eventually advances the simulated clock by step until cond holds (at most
+// max steps), letting the timer loop fire in between.
+func (e *Env) Eventually(what string, step time.Duration, max int, cond func() bool) {
+	e.T.Helper()
+	for i := 0; i < max; i++ {
+		if e.settle(cond) {
+			return
+		}
+		e.Clock.Advance(step)
+	}
+	if !e.settle(cond) {
+		e.T.Fatalf("timed out waiting for %s (simulated %s)", what, time.Duration(max)*step)
+	}
+}
+
+// settle waits a little real time for cond.
+func (e *Env) settle(cond func() bool) bool {
+	deadline := time.Now().Add(300 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return true
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return cond()
+}
+
+// Find returns the newest message in the channel whose text or blocks
+// contain all of the words.
+func (e *Env) Find(words ...string) (slackfake.Message, bool) {
+	msgs := e.Slack.Messages(Channel)
+	for i := len(msgs) - 1; i >= 0; i-- {
+		if containsAll(Content(msgs[i]), words) {
+			return msgs[i], true
+		}
+	}
+	return slackfake.Message{}, false
+}
+
+// WaitFind waits (real time) for a message containing all words.
+func (e *Env) WaitFind(words ...string) slackfake.Message {
+	e.T.Helper()
+	var m slackfake.Message
+	ok := e.Slack.WaitFor(func() bool {
+		var found bool
+		m, found = e.Find(words...)
+		return found
+	}, 10*time.Second)
+	if !ok {
+		e.T.Fatalf("no message with %q; messages:\n%s", words, e.Dump())
+	}
+	return m
+}
+
+// Ephemeral waits for an ephemeral to user containing all words.
+func (e *Env) Ephemeral(user string, words ...string) slackfake.Ephemeral {
+	e.T.Helper()
+	var got slackfake.Ephemeral
+	ok := e.Slack.WaitFor(func() bool {
+		for _, m := range e.Slack.Ephemerals(user) {
+			if containsAll(m.Text+string(m.Blocks), words) {
+				got = m
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second)
+	if !ok {
+		e.T.Fatalf("no ephemeral to %s with %q; got %+v", user, words, e.Slack.Ephemerals(user))
+	}
+	return got
+}
+
+// Click presses a button (by action id) on a message, as user.
+func (e *Env) Click(user string, m slackfake.Message, action string) {
+	e.T.Helper()
+	cur, ok := e.Slack.Message(m.Channel, m.TS)
+	if !ok {
+		e.T.Fatalf("message %s is gone", m.TS)
+	}
+	id, err := e.Slack.ClickButton(user, cur.Channel, cur.TS, action, "")
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	if _, err := e.Slack.WaitAck(id, 3*time.Second); err != nil {
+		e.T.Fatal(err)
+	}
+}
+
+// PR returns the fake GitHub's pull request by number.
+func (e *Env) PR(number int) githubfake.PR {
+	e.T.Helper()
+	for _, p := range e.GitHub.PullRequests() {
+		if p.Number == number {
+			return p
+		}
+	}
+	e.T.Fatalf("no PR #%d", number)
+	return githubfake.PR{}
+}
+
+// Content is a message's text and blocks as one string.
+func Content(m slackfake.Message) string {
+	return m.Text + "\n" + string(m.Blocks)
+}
+
+// Dump lists the channel's messages (for failure output).
+func (e *Env) Dump() string {
+	var b strings.Builder
+	for _, m := range e.Slack.Messages(Channel) {
+		fmt.Fprintf(&b, "- ts=%s thread=%s %s\n", m.TS, m.ThreadTS, clip(m.Text, 200))
+	}
+	return b.String()
+}
+
+// Workflow loads the store's record of a workflow by id prefix match on kind.
+func (e *Env) Workflows(kind string) []*store.Workflow {
+	wfs, err := e.Store.ListWorkflows(context.Background(), store.WorkflowFilter{Kind: kind})
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	return wfs
+}
+
+// Decode unmarshals a workflow's data.
+func Decode(t testing.TB, wf *store.Workflow, out any) {
+	t.Helper()
+	if err := json.Unmarshal(wf.Data, out); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func containsAll(s string, words []string) bool {
+	for _, w := range words {
+		if !strings.Contains(s, w) {
+			return false
+		}
+	}
+	return true
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+func repoRoot(t testing.TB) string {
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found")
+		}
+		dir = parent
+	}
+}
+
+// nopClose keeps the shared store open across bot restarts.
+type nopClose struct{ store.Store }
+
+func (nopClose) Close() error { return nil }

@@ -1,0 +1,232 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/commands/records"
+	"github.com/nexo-org/nexo-bot/integrations/gitops/gitopstest"
+	"github.com/nexo-org/nexo-bot/store"
+)
+
+func changeState(t testing.TB, e *Env, id string) (string, commands.Change) {
+	wf, err := e.Store.GetWorkflow(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c commands.Change
+	Decode(t, wf, &c)
+	return wf.State, c
+}
+
+func onlyChange(t testing.TB, e *Env, service, env string) *store.Workflow {
+	t.Helper()
+	var found *store.Workflow
+	ok := e.Slack.WaitFor(func() bool {
+		for _, wf := range e.Workflows(commands.ChangeKind) {
+			var c commands.Change
+			Decode(t, wf, &c)
+			if c.Service == service && c.Env == env {
+				found = wf
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second)
+	if !ok {
+		t.Fatalf("no change workflow for %s/%s", service, env)
+	}
+	return found
+}
+
+// promoteStaging walks the playbook's step 13–15: promote nexo-be to
+// staging, platform-team approval, 30 min soak in qa, merge, sync, Healthy.
+func promoteStaging(t *testing.T, e *Env) {
+	e.Command(Carol, "promote nexo-be stg")
+	card := e.WaitFind("Promote", "nexo-be", "staging", "2026.02.17")
+	wf := onlyChange(t, e, "nexo-be", "staging")
+	e.Eventually("the PR", time.Second, 20, func() bool { st, _ := changeState(t, e, wf.ID); return st == commands.StApproval })
+
+	// The requester's own approval does not count.
+	e.Click(Carol, card, "change.approve")
+	e.Ephemeral(Carol, "your approval does not count")
+	// An SRE is not platform-team: refused, naming who can approve.
+	e.Click(Alice, card, "change.approve")
+	e.Ephemeral(Alice, "Only members of platform-team")
+	e.Click(Platf, card, "change.approve")
+	e.Click(Platf, card, "change.approve") // counts once
+	// qa has run 2026.02.17 since the start: the 30m soak gate opens at +30m.
+	e.Eventually("staging Healthy", time.Minute, 60, func() bool {
+		st, c := changeState(t, e, wf.ID)
+		return st == commands.StDone && c.Result == records.ResultSuccess
+	})
+	_, c := changeState(t, e, wf.ID)
+	if len(c.Approvals) != 3 || c.HealthyAt == nil || c.ApprovedAt == nil || c.ApprovedAt.Sub(Start) < 30*time.Minute {
+		t.Fatalf("approvals %d, healthy %v, approved %v", len(c.Approvals), c.HealthyAt, c.ApprovedAt)
+	}
+	if got := e.Remote.File(t, "main", "helm/nexo-be/values-staging.yaml"); got != gitopstest.PlaybookValues("nexo-be", "staging", "2026.02.17") {
+		t.Fatalf("values-staging.yaml after merge:\n%s", got)
+	}
+}
+
+func TestPromoteToProductionThroughTheThread(t *testing.T) {
+	prom := NewPromFake()
+	defer prom.Close()
+	prom.Set(0.002)
+	e := New(t, Options{PrometheusURL: prom.URL()})
+	before := e.Remote.File(t, "main", "helm/nexo-be/values-prod.yaml")
+
+	promoteStaging(t, e)
+
+	// Production: 2 sre-team approvals, and 24h Healthy in staging.
+	e.Command(Carol, "promote nexo-be production")
+	card := e.WaitFind("Promote", "nexo-be", "production", "2026.02.17")
+	wf := onlyChange(t, e, "nexo-be", "production")
+	e.Eventually("the PR", time.Second, 20, func() bool { st, _ := changeState(t, e, wf.ID); return st == commands.StApproval })
+	e.Click(Carol, card, "change.approve")
+	e.Ephemeral(Carol, "your approval does not count")
+	e.Click(Alice, card, "change.approve")
+	e.Click(Bob, card, "change.approve")
+	// Approved, but the gate is closed: staging has been Healthy for minutes.
+	e.Eventually("the gate sentence", time.Second, 10, func() bool {
+		m, _ := e.Slack.Message(card.Channel, card.TS)
+		return strings.Contains(Content(m), "soak ends at")
+	})
+	if st, _ := changeState(t, e, wf.ID); st != commands.StApproval {
+		t.Fatalf("merged before the soak: %s", st)
+	}
+	// A day later the gate opens; merge, sync, Healthy, 30 min watch.
+	e.Eventually("production done", 10*time.Minute, 200, func() bool { st, _ := changeState(t, e, wf.ID); return st == commands.StDone })
+
+	_, c := changeState(t, e, wf.ID)
+	after := e.Remote.File(t, "main", "helm/nexo-be/values-prod.yaml")
+	want := strings.Replace(before, `tag: "2026.02.10"`, `tag: "2026.02.17"`, 1)
+	if after != want || after == before {
+		t.Fatalf("values-prod.yaml bytes:\n%s\nwant:\n%s", after, want)
+	}
+	pr := e.PR(c.PR)
+	if !pr.Merged || !has(pr.Labels, "production-deploy") || !has(pr.Teams, "nexo-sre-team") {
+		t.Fatalf("PR: %+v", pr)
+	}
+	if pr.Title != "promote(nexo-be): production → 2026.02.17" || !strings.Contains(pr.Body, "## Rollback Plan") || !strings.Contains(pr.Body, "Previous version: 2026.02.10") {
+		t.Fatalf("PR title/body: %q\n%s", pr.Title, pr.Body)
+	}
+	final, _ := e.Slack.Message(card.Channel, card.TS)
+	text := Content(final)
+	for _, w := range []string{"Done", "2/2", "<@U0ALICE01>", "<@U0BOB0001>", "Error rate", "0.20%"} {
+		if !strings.Contains(text, w) {
+			t.Errorf("final card lacks %q:\n%s", w, text)
+		}
+	}
+	if strings.Contains(text, "change.approve") {
+		t.Error("the final card still has the Approve button")
+	}
+	var dep records.Deployment
+	if err := e.Store.GetDoc(context.Background(), records.DeploymentsCollection, wf.ID, &dep); err != nil {
+		t.Fatal(err)
+	}
+	if dep.Tag != "2026.02.17" || dep.Previous != "2026.02.10" || dep.Result != records.ResultSuccess || dep.Requester != Carol ||
+		len(dep.Approvers) != 3 || dep.MergedAt == nil || dep.HealthyAt == nil || dep.GitOpsSHA == "" || dep.ApprovedAt == nil {
+		t.Fatalf("deployment record: %+v", dep)
+	}
+	if len(prom.Queries()) == 0 || !strings.Contains(prom.Queries()[0], `service="nexo-be"`) || !strings.Contains(prom.Queries()[0], `namespace="nexo-production"`) {
+		t.Fatalf("PromQL: %q", prom.Queries())
+	}
+	// The audit log has the request and every approval and refusal.
+	audit, _ := e.Store.ListAudit(context.Background(), store.AuditFilter{Service: "nexo-be"})
+	refused := 0
+	for _, a := range audit {
+		if a.Outcome == "refused" {
+			refused++
+		}
+	}
+	if len(audit) < 6 || refused < 3 {
+		t.Fatalf("audit: %+v", audit)
+	}
+	t.Logf("Slack calls: %v; GitHub calls: %d; Argo CD calls: %d", slackCallCounts(e), len(e.GitHub.Calls()), len(e.Argo.Calls()))
+}
+
+func TestSecondPromotionOfTheSameEnvGetsALink(t *testing.T) {
+	e := New(t, Options{})
+	e.Command(Carol, "promote nexo-be staging")
+	e.WaitFind("Promote", "nexo-be", "staging")
+	e.Command(Platf, "promote nexo-be staging 2026.02.18")
+	e.Ephemeral(Platf, "already open")
+	// Another service proceeds in parallel.
+	e.Command(Carol, "promote nexo-fe staging")
+	e.WaitFind("Promote", "nexo-fe", "staging")
+	// Bad input changes nothing.
+	e.Command(Carol, "promote nexo-bee staging")
+	e.Ephemeral(Carol, "Unknown service", "nexo-be")
+	e.Command(Carol, "promote nexo-be production 2026.13.01")
+	e.Ephemeral(Carol, "not a valid image tag")
+	e.Command(Carol, "promote nexo-be production 2026.03.01")
+	e.Ephemeral(Carol, "does not exist in the registry")
+	e.Command(Carol, "promote nexo-be qa 2026.02.17")
+	e.Ephemeral(Carol, "already runs")
+	if n := len(e.Workflows(commands.ChangeKind)); n != 2 {
+		t.Fatalf("%d change workflows, want 2", n)
+	}
+}
+
+// Kill the bot after every step of a production promotion: it resumes from
+// the store and never opens a second PR, merges or syncs twice.
+func TestPromotionSurvivesRestartsBetweenEverySteps(t *testing.T) {
+	e := New(t, Options{})
+	e.Command(Carol, "promote nexo-be qa 2026.02.18")
+	wf := onlyChange(t, e, "nexo-be", "qa")
+	seen := map[string]bool{}
+	restarts := 0
+	e.Eventually("qa done", time.Second, 200, func() bool {
+		st, _ := changeState(t, e, wf.ID)
+		if !seen[st] {
+			seen[st] = true
+			e.StopBot()
+			e.StartBot()
+			restarts++
+		}
+		return st == commands.StDone
+	})
+	_, c := changeState(t, e, wf.ID)
+	if restarts < 5 || c.Result != records.ResultSuccess {
+		t.Fatalf("restarts %d, result %q, states %v", restarts, c.Result, seen)
+	}
+	if n := e.GitHub.Count("POST", "/repos/nexo-org/nexo-gitops/pulls"); n != 1 {
+		t.Fatalf("%d PRs created", n)
+	}
+	if n := e.GitHub.Count("PUT", "/repos/nexo-org/nexo-gitops/pulls/1/merge"); n != 1 {
+		t.Fatalf("%d merges", n)
+	}
+	if n := e.Argo.CallCount("POST", "/api/v1/applications/nexo-be-qa/sync"); n != 1 {
+		t.Fatalf("%d syncs", n)
+	}
+	cards := 0
+	for _, m := range e.Slack.Messages(Channel) {
+		if m.ThreadTS == "" && strings.Contains(m.Text, "nexo-be → qa") {
+			cards++
+		}
+	}
+	if cards != 1 {
+		t.Fatalf("%d cards posted", cards)
+	}
+}
+
+func has(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func slackCallCounts(e *Env) map[string]int {
+	out := map[string]int{}
+	for _, c := range e.Slack.Calls() {
+		out[c.Method]++
+	}
+	return out
+}
