@@ -9,6 +9,7 @@ import (
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/commands/records"
 	"github.com/nexo-org/nexo-bot/integrations/gitops/gitopstest"
+	"github.com/nexo-org/nexo-bot/integrations/promfake"
 	"github.com/nexo-org/nexo-bot/store"
 )
 
@@ -73,7 +74,7 @@ func promoteStaging(t *testing.T, e *Env) {
 }
 
 func TestPromoteToProductionThroughTheThread(t *testing.T) {
-	prom := NewPromFake()
+	prom := promfake.New()
 	defer prom.Close()
 	prom.Set(0.002)
 	e := New(t, Options{PrometheusURL: prom.URL()})
