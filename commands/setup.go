@@ -13,6 +13,8 @@ type App struct {
 	Auto   *AutoPromoter
 	// Rollback runs the Argo CD and blue/green rollbacks.
 	Rollback *RollbackFlow
+	// Rotate runs `/nexo rotate-secret` (set by the rotation setup hook).
+	Rotate *RotateFlow
 	// extra are registration hooks of scenarios added in their own files.
 	deps *Deps
 }
@@ -52,5 +54,8 @@ func (a *App) SetPollEvery(d time.Duration) {
 	a.Change.PollEvery = d
 	if a.Rollback != nil {
 		a.Rollback.PollEvery = d
+	}
+	if a.Rotate != nil {
+		a.Rotate.PollEvery = d
 	}
 }
