@@ -32,6 +32,7 @@ import (
 	"github.com/nexo-org/nexo-bot/integrations/prom"
 	"github.com/nexo-org/nexo-bot/integrations/registry"
 	"github.com/nexo-org/nexo-bot/integrations/secretstore"
+	"github.com/nexo-org/nexo-bot/internal/alerts"
 	"github.com/nexo-org/nexo-bot/store"
 	"github.com/nexo-org/nexo-bot/store/storeopen"
 )
@@ -69,6 +70,8 @@ type Runtime struct {
 	Log     *slog.Logger
 
 	ready atomic.Bool
+	// alertToken guards POST /hooks/alertmanager (ALERTMANAGER_WEBHOOK_TOKEN).
+	alertToken string
 }
 
 // Build wires everything; nothing is started yet.
@@ -96,7 +99,7 @@ func Build(ctx context.Context, cfg *config.Config, sec config.Secrets, o Option
 		owner = fmt.Sprintf("%s-%d", h, os.Getpid())
 	}
 	engine := workflow.New(st, o.Clock, log, owner)
-	rt := &Runtime{Config: cfg, Engine: engine, Store: st, Metrics: reg, Log: log}
+	rt := &Runtime{Config: cfg, Engine: engine, Store: st, Metrics: reg, Log: log, alertToken: sec.AlertmanagerToken}
 
 	d := &commands.Deps{Config: cfg, Store: st, Engine: engine, Log: log}
 	var err error
@@ -253,7 +256,7 @@ func (rt *Runtime) Run(ctx context.Context) error {
 // Close releases the store.
 func (rt *Runtime) Close() error { return rt.Store.Close() }
 
-// Handler serves /healthz, /readyz and /metrics.
+// Handler serves /healthz, /readyz, /metrics and the Alertmanager webhook.
 func (rt *Runtime) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -273,5 +276,6 @@ func (rt *Runtime) Handler() http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(rt.Metrics, promhttp.HandlerOpts{}))
+	mux.Handle("POST /hooks/alertmanager", alerts.ForDeps(rt.alertToken, rt.Deps))
 	return mux
 }
