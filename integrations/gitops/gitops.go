@@ -1,6 +1,7 @@
 // Package gitops reads and changes the GitOps repository of Helm values
-// through the git CLI (see docs/gitops.md for why the CLI and not go-git). The remote is the truth: every read is of origin/<branch> after a
-// fetch; every change is a new branch pushed to the remote.
+// through the git CLI (see docs/gitops.md for why the CLI and not go-git).
+// The remote is the truth: every read is of origin/<branch> after a fetch;
+// every change is a new branch pushed to the remote.
 package gitops
 
 import (
