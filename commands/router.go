@@ -62,6 +62,7 @@ type Router struct {
 	clicks  map[string]ClickFunc
 	submits map[string]SubmitFunc
 	events  []EventFunc
+	guard   Guard
 	// Timeout bounds one command's handling.
 	Timeout time.Duration
 }
@@ -90,6 +91,10 @@ func (r *Router) OnClick(prefix string, fn ClickFunc) { r.clicks[prefix] = fn }
 
 // OnSubmit routes modals whose callback id is prefix or starts with prefix+".".
 func (r *Router) OnSubmit(prefix string, fn SubmitFunc) { r.submits[prefix] = fn }
+
+// SetGuard installs the authorization check run before every mutating
+// command and every button (see Authz).
+func (r *Router) SetGuard(g Guard) { r.guard = g }
 
 // OnEvent adds an event listener.
 func (r *Router) OnEvent(fn EventFunc) { r.events = append(r.events, fn) }
@@ -136,6 +141,11 @@ func (r *Router) HandleCommand(ctx context.Context, c chat.Command) (*chat.Reply
 		}
 	}
 	req := Request{Command: c, Name: spec.Name, Args: args}
+	if spec.Mutating && r.guard != nil {
+		if refusal := r.guard.AllowCommand(ctx, req, spec); refusal != nil {
+			return refusal, nil
+		}
+	}
 	start := time.Now()
 	reply, err := spec.Run(ctx, req)
 	r.log.Info("command", "command", spec.Name, "user", c.UserID, "channel", c.ChannelID, "duration_ms", time.Since(start).Milliseconds(), "err", errString(err))
@@ -153,6 +163,11 @@ func (r *Router) HandleClick(ctx context.Context, c chat.Click) (*chat.Reply, er
 	ctx, cancel := context.WithTimeout(ctx, r.Timeout)
 	defer cancel()
 	if fn := r.match(r.clicksKeys(), c.Action); fn != "" {
+		if r.guard != nil {
+			if refusal := r.guard.AllowClick(ctx, c); refusal != nil {
+				return refusal, nil
+			}
+		}
 		reply, err := r.clicks[fn](ctx, c)
 		if errors.Is(err, store.ErrUnavailable) {
 			return Refuse("The state store is unavailable, so nothing was changed. Try again in a moment."), nil

@@ -1,0 +1,184 @@
+package commands
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/nexo-org/nexo-bot/commands/chat"
+	"github.com/nexo-org/nexo-bot/store"
+)
+
+// Guard decides, before anything runs, whether a user may run a mutating
+// command or press a button. A non-nil reply is the refusal shown to the
+// user; nothing else happens then. The router calls it centrally, so no
+// command can forget it.
+type Guard interface {
+	// AllowCommand is called before spec.Run of every Mutating spec.
+	AllowCommand(ctx context.Context, r Request, spec *Spec) *chat.Reply
+	// AllowClick is called before every button handler.
+	AllowClick(ctx context.Context, c chat.Click) *chat.Reply
+}
+
+// Authz is nexo's Guard:
+//
+//   - the user must be an admin or a member of at least one configured
+//     group (user ids, and Slack user groups resolved through
+//     usergroups.users.list and cached by Members);
+//   - an environment whose policy lists channels accepts changes only from
+//     those channels (admins excepted);
+//   - a button acting on a workflow is accepted only in the workflow's own
+//     channel (a payload replayed from another channel is refused).
+//
+// Every refusal is written to the audit log with who, what and when.
+type Authz struct {
+	D *Deps
+}
+
+func init() {
+	setupHooks = append(setupHooks, func(ctx context.Context, a *App) error {
+		a.Router.SetGuard(&Authz{D: a.deps})
+		return nil
+	})
+}
+
+// AllowCommand implements Guard.
+func (z *Authz) AllowCommand(ctx context.Context, r Request, spec *Spec) *chat.Reply {
+	svc, env := z.target(r.Args.Words)
+	what := fmt.Sprintf("%s %s", z.D.Config.Slack.Command, clip(r.Text, 200))
+	if why := z.check(ctx, r.UserID, r.ChannelID, env); why != "" {
+		Audit(ctx, z.D, r.UserID, spec.Name+".authz", svc, env, r.ChannelID, "refused", why+" — "+what)
+		return Refuse("%s", why)
+	}
+	return nil
+}
+
+// AllowClick implements Guard.
+func (z *Authz) AllowClick(ctx context.Context, c chat.Click) *chat.Reply {
+	var svc, env string
+	id, _, _ := strings.Cut(c.Value, "|")
+	var wf *store.Workflow
+	if id != "" && len(id) <= 200 {
+		got, err := z.D.Store.GetWorkflow(ctx, id)
+		switch {
+		case err == nil:
+			wf = got
+			svc, env = workflowTarget(wf)
+		case errors.Is(err, store.ErrUnavailable):
+			return Refuse("The state store is unavailable, so nothing was changed. Try again in a moment.")
+		}
+	}
+	why := z.check(ctx, c.UserID, c.ChannelID, env)
+	if why == "" && wf != nil && idShaped(wf.Channel) && idShaped(c.ChannelID) && wf.Channel != c.ChannelID {
+		why = fmt.Sprintf("This button belongs to a thread in <#%s>; it cannot be used from <#%s>.", wf.Channel, c.ChannelID)
+	}
+	if why != "" {
+		target := c.ChannelID
+		if wf != nil {
+			target = wf.ID
+		}
+		Audit(ctx, z.D, c.UserID, c.Action+".authz", svc, env, target, "refused", why)
+		return Refuse("%s", why)
+	}
+	return nil
+}
+
+// check returns why user may not change env from channel ("" when allowed).
+func (z *Authz) check(ctx context.Context, user, channel, env string) string {
+	if user == "" {
+		return "nexo could not tell who you are, so nothing was changed."
+	}
+	if z.D.Members.IsAdmin(ctx, user) {
+		return ""
+	}
+	groups := z.D.Config.GroupNames()
+	member, lookupErr := false, error(nil)
+	for _, g := range groups {
+		in, err := z.D.Members.Is(ctx, user, g)
+		if err != nil {
+			lookupErr = err
+			continue
+		}
+		if in {
+			member = true
+			break
+		}
+	}
+	if !member {
+		if lookupErr != nil {
+			return "nexo could not check your groups right now (" + clip(lookupErr.Error(), 120) + "), so nothing was changed. Try again in a moment."
+		}
+		return fmt.Sprintf("Only members of %s (or admins) can change things with nexo.", strings.Join(groups, ", "))
+	}
+	if env == "" {
+		return ""
+	}
+	e, ok := z.D.Config.Env(env)
+	if !ok || len(e.Policy.Channels) == 0 {
+		return ""
+	}
+	for _, ch := range e.Policy.Channels {
+		if ch == channel || strings.TrimPrefix(ch, "#") == channel {
+			return ""
+		}
+	}
+	list := make([]string, 0, len(e.Policy.Channels))
+	for _, ch := range e.Policy.Channels {
+		if idShaped(ch) {
+			list = append(list, "<#"+ch+">")
+		} else {
+			list = append(list, ch)
+		}
+	}
+	return fmt.Sprintf("Changes to %s are only accepted in %s.", e.Name, strings.Join(list, ", "))
+}
+
+// target finds the service and environment a command names (the first
+// words that resolve), for the channel policy and the audit log.
+func (z *Authz) target(words []string) (svc, env string) {
+	for _, w := range words {
+		n := strings.ToLower(strings.TrimSpace(w))
+		if svc == "" {
+			if s, ok := z.D.Config.Service(n); ok {
+				svc = s.Name
+				continue
+			}
+		}
+		if env == "" {
+			if e, ok := z.D.Config.Env(n); ok {
+				env = e.Name
+			}
+		}
+	}
+	return svc, env
+}
+
+// workflowTarget reads the service and env most workflow payloads carry.
+func workflowTarget(wf *store.Workflow) (string, string) {
+	var v struct {
+		Service string `json:"service"`
+		Env     string `json:"env"`
+	}
+	_ = json.Unmarshal(wf.Data, &v)
+	return v.Service, v.Env
+}
+
+// idShaped reports whether s looks like a Slack conversation id (C…, G…, D…).
+func idShaped(s string) bool {
+	if len(s) < 2 || len(s) > 24 {
+		return false
+	}
+	switch s[0] {
+	case 'C', 'G', 'D':
+	default:
+		return false
+	}
+	for _, r := range s[1:] {
+		if (r < 'A' || r > 'Z') && (r < '0' || r > '9') {
+			return false
+		}
+	}
+	return true
+}
