@@ -56,12 +56,12 @@ type Change struct {
 	// Files overrides the values edit (e.g. a revert restores whole bytes).
 	Files map[string]string `json:"files,omitempty"`
 
-	Requester string            `json:"requester"`
-	Need      policy.Requirement `json:"need"`
-	Approvals []policy.Approval `json:"approvals,omitempty"`
-	SkipSoak  bool              `json:"skip_soak,omitempty"`
-	Soak      time.Duration     `json:"soak,omitempty"` // gate in FromEnv
-	AdminMerge bool             `json:"admin_merge,omitempty"`
+	Requester  string             `json:"requester"`
+	Need       policy.Requirement `json:"need"`
+	Approvals  []policy.Approval  `json:"approvals,omitempty"`
+	SkipSoak   bool               `json:"skip_soak,omitempty"`
+	Soak       time.Duration      `json:"soak,omitempty"` // gate in FromEnv
+	AdminMerge bool               `json:"admin_merge,omitempty"`
 
 	Changelog     []string   `json:"changelog,omitempty"`
 	CommitSHAs    []string   `json:"commit_shas,omitempty"`
@@ -72,8 +72,8 @@ type Change struct {
 	HeadSHA  string `json:"head_sha,omitempty"`
 	MergeSHA string `json:"merge_sha,omitempty"`
 
-	Gate        string    `json:"gate,omitempty"` // sentence for the card
-	RequestedAt time.Time `json:"requested_at"`
+	Gate        string     `json:"gate,omitempty"` // sentence for the card
+	RequestedAt time.Time  `json:"requested_at"`
 	ApprovedAt  *time.Time `json:"approved_at,omitempty"`
 	MergedAt    *time.Time `json:"merged_at,omitempty"`
 	SyncedAt    *time.Time `json:"synced_at,omitempty"`
@@ -315,10 +315,18 @@ func (f *ChangeFlow) sync(ctx context.Context, wf *store.Workflow, c *Change) (w
 	if err != nil {
 		return workflow.Outcome{}, err
 	}
-	already := cur.Status.Sync.Revision == c.MergeSHA ||
-		(cur.Status.OperationState != nil && cur.Status.OperationState.Phase == "Running" && cur.Status.OperationState.SyncResult != nil && cur.Status.OperationState.SyncResult.Revision == c.MergeSHA)
+	running := cur.Status.OperationState != nil && cur.Status.OperationState.Phase == "Running"
+	already := f.carriesChange(ctx, c, cur.Status.Sync.Revision) ||
+		(running && cur.Status.OperationState.SyncResult != nil && f.carriesChange(ctx, c, cur.Status.OperationState.SyncResult.Revision))
 	if !already {
-		if _, err := d.ArgoCD.Sync(ctx, app, argocd.SyncRequest{Revision: c.MergeSHA}); err != nil {
+		// With automated sync on, Argo CD refuses a sync to a pinned
+		// revision ("auto-sync currently set to HEAD"): sync the target
+		// revision, which now carries the merge.
+		req := argocd.SyncRequest{Revision: c.MergeSHA}
+		if cur.AutoSyncEnabled() {
+			req.Revision = ""
+		}
+		if _, err := d.ArgoCD.Sync(ctx, app, req); err != nil {
 			var apiErr *argocd.APIError
 			if errors.As(err, &apiErr) && strings.Contains(apiErr.Message, "another operation is already in progress") {
 				c.Note = "waiting: Argo CD is running another operation on " + app
@@ -333,6 +341,23 @@ func (f *ChangeFlow) sync(ctx context.Context, wf *store.Workflow, c *Change) (w
 	return workflow.Outcome{Next: StRollout, Wait: f.poll()}, nil
 }
 
+// carriesChange reports whether a GitOps revision deploys this change: it is
+// the merge commit, or a later one whose values file has the change's tag.
+func (f *ChangeFlow) carriesChange(ctx context.Context, c *Change, rev string) bool {
+	if rev == "" {
+		return false
+	}
+	if rev == c.MergeSHA {
+		return true
+	}
+	doc, err := f.D.GitOps.ShowFile(ctx, rev, f.D.Config.ValuesPath(c.Service, c.Env))
+	if err != nil {
+		return false
+	}
+	tag, err := gitops.GetTag(doc, f.D.Config.GitOps.TagKey)
+	return err == nil && tag == c.Tag && len(c.Files) == 0
+}
+
 func (f *ChangeFlow) rollout(ctx context.Context, wf *store.Workflow, c *Change) (workflow.Outcome, error) {
 	d := f.D
 	app, err := d.ArgoCD.GetApp(ctx, d.Config.AppName(c.Service, c.Env), "")
@@ -340,7 +365,7 @@ func (f *ChangeFlow) rollout(ctx context.Context, wf *store.Workflow, c *Change)
 		return workflow.Outcome{}, err
 	}
 	c.Health = app.Status.Health.Status
-	onRevision := app.Status.Sync.Revision == c.MergeSHA
+	onRevision := f.carriesChange(ctx, c, app.Status.Sync.Revision)
 	switch {
 	case onRevision && app.Status.Sync.Status == "Synced" && app.Status.Health.Status == "Healthy":
 		now := f.now()

@@ -71,6 +71,9 @@ type Retrier interface {
 	Retrying(ctx context.Context, wf *store.Workflow, attempt int, err error)
 }
 
+// ErrCrash is returned by a BeforeStep hook to simulate a crash.
+var ErrCrash = errors.New("workflow: simulated crash")
+
 // Clock tells the time; tests use a manual one.
 type Clock interface {
 	Now() time.Time
@@ -105,6 +108,10 @@ type Engine struct {
 	MaxRetryDelay time.Duration
 	// PollInterval is how often RunTimers looks for due timers.
 	PollInterval time.Duration
+	// BeforeStep, when set, runs before every step; returning ErrCrash
+	// stops this replica's advance as a crash would (the lease is kept
+	// until it expires). Tests use it to kill nexo between steps.
+	BeforeStep func(wf *store.Workflow) error
 
 	mu      sync.Mutex
 	running map[string]bool // workflows being advanced by this replica
@@ -228,10 +235,16 @@ func (e *Engine) Advance(ctx context.Context, id string) error {
 		return err
 	}
 	if !ok {
-		// Another replica is running it; it will schedule what comes next.
-		return nil
+		// Another replica holds it: it will schedule what comes next, and
+		// if it crashed its lease expires; look again after that.
+		return e.st.ScheduleTimer(ctx, store.Timer{ID: "wf:" + id, Due: e.clock.Now().Add(e.LeaseTTL), Kind: timerWorkflow, Payload: mustJSON(id)})
 	}
-	defer e.st.ReleaseLease(context.WithoutCancel(ctx), lease)
+	crashed := false
+	defer func() {
+		if !crashed {
+			e.st.ReleaseLease(context.WithoutCancel(ctx), lease)
+		}
+	}()
 
 	for i := 0; i < e.MaxSteps; i++ {
 		wf, err := e.st.GetWorkflow(ctx, id)
@@ -248,6 +261,12 @@ func (e *Engine) Advance(ctx context.Context, id string) error {
 		}
 		if err := e.st.RenewLease(ctx, lease, e.LeaseTTL); err != nil {
 			return err
+		}
+		if e.BeforeStep != nil {
+			if err := e.BeforeStep(wf); errors.Is(err, ErrCrash) {
+				crashed = true
+				return err
+			}
 		}
 		before := wf.State
 		out, stepErr := e.safeStep(ctx, def, wf)
