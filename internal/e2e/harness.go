@@ -69,6 +69,10 @@ type Env struct {
 	Runtime  *wire.Runtime
 	Logs     *LogBuffer
 
+	// BeforeStep is installed on every (re)started engine; see
+	// workflow.Engine.BeforeStep.
+	BeforeStep func(wf *store.Workflow) error
+
 	cancel context.CancelFunc
 	done   chan error
 	opts   Options
@@ -202,6 +206,7 @@ func (e *Env) StartBot() {
 	}
 	rt.Engine.PollInterval = 5 * time.Millisecond
 	rt.Engine.LeaseTTL = 2 * time.Second
+	rt.Engine.BeforeStep = e.BeforeStep
 	e.Runtime, e.cancel = rt, cancel
 	e.done = make(chan error, 1)
 	go func() { e.done <- rt.Run(ctx) }()
