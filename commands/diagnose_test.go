@@ -42,19 +42,19 @@ import (
 
 // Users of the test config.
 const (
-	carol = "U0CAROL01" // developer, not an approver
-	platf = "U0PLATF01" // platform-team: approves staging
-	alice = "U0ALICE01" // sre-team
+	dgCarol = "U0CAROL01" // developer, not an approver
+	dgPlatf = "U0PLATF01" // platform-team: approves staging
+	dgAlice = "U0ALICE01" // sre-team
 )
 
 // now is the fixtures' "now": two minutes after the bad pod was created.
-var now = time.Date(2026, 2, 18, 10, 30, 0, 0, time.UTC)
+var dgNow = time.Date(2026, 2, 18, 10, 30, 0, 0, time.UTC)
 
-var releaseTags = []string{"2026.01.20", "2026.01.27", "2026.02.03", "2026.02.10", "2026.02.17"}
+var dgTags = []string{"2026.01.20", "2026.01.27", "2026.02.03", "2026.02.10", "2026.02.17"}
 
 // ---- fixtures ----
 
-func loadJSON[T any](t testing.TB, name string) T {
+func dgLoad[T any](t testing.TB, name string) T {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join("testdata", "diagnose", name))
 	if err != nil {
@@ -67,15 +67,15 @@ func loadJSON[T any](t testing.TB, name string) T {
 	return v
 }
 
-func pods(t testing.TB, cause string) []corev1.Pod {
-	return loadJSON[[]corev1.Pod](t, "pods-"+cause+".json")
+func dgPods(t testing.TB, cause string) []corev1.Pod {
+	return dgLoad[[]corev1.Pod](t, "pods-"+cause+".json")
 }
 
-func events(t testing.TB, cause string) []corev1.Event {
-	return loadJSON[[]corev1.Event](t, "events-"+cause+".json")
+func dgEvents(t testing.TB, cause string) []corev1.Event {
+	return dgLoad[[]corev1.Event](t, "events-"+cause+".json")
 }
 
-func crashLog(t testing.TB) string {
+func dgCrashLog(t testing.TB) string {
 	raw, err := os.ReadFile(filepath.Join("testdata", "diagnose", "previous-log-crashloop.txt"))
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +84,7 @@ func crashLog(t testing.TB) string {
 }
 
 // deployment builds the nexo-be Deployment with a rollout state.
-func deployment(ns string, replicas, updated, available int32, deadlineExceeded bool) *appsv1.Deployment {
+func dgDeployment(ns string, replicas, updated, available int32, deadlineExceeded bool) *appsv1.Deployment {
 	d := &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: "nexo-be", Namespace: ns, Generation: 7, Labels: map[string]string{"app": "nexo-be"}},
 		Spec:       appsv1.DeploymentSpec{Replicas: &replicas},
@@ -103,24 +103,24 @@ func deployment(ns string, replicas, updated, available int32, deadlineExceeded 
 // logCluster is a kube.Client over client-go's fake clientset whose Logs
 // serves canned text (the fake clientset answers "fake logs" to every
 // GetLogs) and records what was asked.
-type logCluster struct {
+type dgCluster struct {
 	*kube.Client
 	mu   sync.Mutex
 	logs map[string]string // pod → log
-	asks []logAsk
+	asks []dgLogAsk
 }
 
-type logAsk struct {
+type dgLogAsk struct {
 	Namespace, Pod, Container string
 	Previous                  bool
 	Tail                      int64
 	Since                     time.Duration
 }
 
-func (c *logCluster) Logs(ctx context.Context, ns, pod, container string, previous bool, tail int64, since time.Duration) (string, error) {
+func (c *dgCluster) Logs(ctx context.Context, ns, pod, container string, previous bool, tail int64, since time.Duration) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.asks = append(c.asks, logAsk{ns, pod, container, previous, tail, since})
+	c.asks = append(c.asks, dgLogAsk{ns, pod, container, previous, tail, since})
 	text, ok := c.logs[pod]
 	if !ok {
 		return "", fmt.Errorf("pods %q not found", pod)
@@ -132,14 +132,14 @@ func (c *logCluster) Logs(ctx context.Context, ns, pod, container string, previo
 	return strings.Join(lines, "") + "\n", nil
 }
 
-func (c *logCluster) asked() []logAsk {
+func (c *dgCluster) asked() []dgLogAsk {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]logAsk(nil), c.asks...)
+	return append([]dgLogAsk(nil), c.asks...)
 }
 
 // newCluster loads pods, events and objects into client-go's fake clientset.
-func newCluster(t testing.TB, ps []corev1.Pod, evs []corev1.Event, objs ...runtime.Object) *logCluster {
+func newDgCluster(t testing.TB, ps []corev1.Pod, evs []corev1.Event, objs ...runtime.Object) *dgCluster {
 	t.Helper()
 	for i := range ps {
 		objs = append(objs, &ps[i])
@@ -148,11 +148,11 @@ func newCluster(t testing.TB, ps []corev1.Pod, evs []corev1.Event, objs ...runti
 		objs = append(objs, &evs[i])
 	}
 	cs := fake.NewClientset(objs...)
-	return &logCluster{Client: kube.NewFromClients(cs, nil, kube.Options{Timeout: 5 * time.Second}), logs: map[string]string{}}
+	return &dgCluster{Client: kube.NewFromClients(cs, nil, kube.Options{Timeout: 5 * time.Second}), logs: map[string]string{}}
 }
 
 // promServer answers /api/v1/query with one vector sample, as Prometheus does.
-func promServer(t testing.TB, value string) (*httptest.Server, *[]string) {
+func dgPromServer(t testing.TB, value string) (*httptest.Server, *[]string) {
 	t.Helper()
 	var mu sync.Mutex
 	var queries []string
@@ -166,75 +166,75 @@ func promServer(t testing.TB, value string) (*httptest.Server, *[]string) {
 		queries = append(queries, r.Form.Get("query"))
 		mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[%d,"%s"]}]}}`, now.Unix(), value)
+		fmt.Fprintf(w, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[%d,"%s"]}]}}`, dgNow.Unix(), value)
 	}))
 	t.Cleanup(srv.Close)
 	return srv, &queries
 }
 
 // recChat records what nexo posts.
-type recChat struct {
+type dgChat struct {
 	mu      sync.Mutex
 	n       int
-	posts   []posted
+	posts   []dgPost
 	updates map[string]chat.Message
-	uploads []upload
+	uploads []dgUpload
 }
 
-type posted struct {
+type dgPost struct {
 	Channel, Thread, TS string
 	Msg                 chat.Message
 }
 
-type upload struct {
+type dgUpload struct {
 	Channel, Name, Title string
 	Content              []byte
 }
 
-func newRecChat() *recChat { return &recChat{updates: map[string]chat.Message{}} }
+func newDgChat() *dgChat { return &dgChat{updates: map[string]chat.Message{}} }
 
-func (c *recChat) Post(ctx context.Context, channel, thread string, m chat.Message) (string, error) {
+func (c *dgChat) Post(ctx context.Context, channel, thread string, m chat.Message) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.n++
 	ts := fmt.Sprintf("1771400000.%06d", c.n)
-	c.posts = append(c.posts, posted{channel, thread, ts, m})
+	c.posts = append(c.posts, dgPost{channel, thread, ts, m})
 	return ts, nil
 }
 
-func (c *recChat) Update(ctx context.Context, channel, ts string, m chat.Message) error {
+func (c *dgChat) Update(ctx context.Context, channel, ts string, m chat.Message) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.updates[ts] = m
 	return nil
 }
 
-func (c *recChat) PostEphemeral(ctx context.Context, channel, user string, m chat.Message) error {
+func (c *dgChat) PostEphemeral(ctx context.Context, channel, user string, m chat.Message) error {
 	_, err := c.Post(ctx, channel, "ephemeral:"+user, m)
 	return err
 }
 
-func (c *recChat) Upload(ctx context.Context, channel, thread, filename, title string, content []byte) error {
+func (c *dgChat) Upload(ctx context.Context, channel, thread, filename, title string, content []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.uploads = append(c.uploads, upload{channel, filename, title, content})
+	c.uploads = append(c.uploads, dgUpload{channel, filename, title, content})
 	return nil
 }
 
-func (c *recChat) CreateChannel(ctx context.Context, name string) (string, error) {
+func (c *dgChat) CreateChannel(ctx context.Context, name string) (string, error) {
 	return "C" + name, nil
 }
-func (c *recChat) Invite(ctx context.Context, channel string, users []string) error {
+func (c *dgChat) Invite(ctx context.Context, channel string, users []string) error {
 	return nil
 }
-func (c *recChat) OpenModal(ctx context.Context, trigger string, m chat.Modal) error { return nil }
-func (c *recChat) Permalink(ctx context.Context, channel, ts string) (string, error) {
+func (c *dgChat) OpenModal(ctx context.Context, trigger string, m chat.Modal) error { return nil }
+func (c *dgChat) Permalink(ctx context.Context, channel, ts string) (string, error) {
 	return "https://chat.example/" + channel + "/" + ts, nil
 }
-func (c *recChat) GroupMembers(ctx context.Context, id string) ([]string, error) { return nil, nil }
+func (c *dgChat) GroupMembers(ctx context.Context, id string) ([]string, error) { return nil, nil }
 
 // all is every post and card update as text.
-func (c *recChat) all() string {
+func (c *dgChat) all() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var b strings.Builder
@@ -249,22 +249,22 @@ func (c *recChat) all() string {
 
 // ---- a wired command layer ----
 
-type rig struct {
+type dgRig struct {
 	t        *testing.T
 	ctx      context.Context
 	cfg      *config.Config
 	deps     *commands.Deps
 	app      *commands.App
-	chat     *recChat
+	chat     *dgChat
 	remote   *gitopstest.Remote
 	argo     *argocdfake.Server
 	registry *registryfake.Server
 	github   *githubfake.Server
-	cluster  *logCluster
+	cluster  *dgCluster
 	store    store.Store
 }
 
-type rigOptions struct {
+type dgRigOptions struct {
 	pods     []corev1.Pod
 	events   []corev1.Event
 	objs     []runtime.Object
@@ -273,28 +273,28 @@ type rigOptions struct {
 	stageTag string // staging's tag in git (default: the seeded one)
 }
 
-func testConfig() *config.Config {
+func dgConfig() *config.Config {
 	cfg := &config.Config{
 		Services: []config.Service{{Name: "nexo-be"}, {Name: "nexo-fe"}},
-		Groups:   config.Groups{"platform-team": {platf}, "sre-team": {alice}},
+		Groups:   config.Groups{"platform-team": {dgPlatf}, "sre-team": {dgAlice}},
 	}
 	cfg.Slack.Channel = "C0DEPLOYS"
 	cfg.ApplyDefaults()
 	return cfg
 }
 
-func newRig(t *testing.T, o rigOptions) *rig {
+func newDgRig(t *testing.T, o dgRigOptions) *dgRig {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	r := &rig{t: t, ctx: ctx, chat: newRecChat()}
+	r := &dgRig{t: t, ctx: ctx, chat: newDgChat()}
 	r.remote = gitopstest.SeedPlaybook(t)
 	if o.stageTag != "" {
 		path := gitopstest.PlaybookValuesPath("nexo-be", "staging")
 		r.remote.Commit(t, map[string]string{path: gitopstest.PlaybookValues("nexo-be", "staging", o.stageTag)},
-			"promote(nexo-be): staging → "+o.stageTag, now.Add(-3*time.Minute))
+			"promote(nexo-be): staging → "+o.stageTag, dgNow.Add(-3*time.Minute))
 	}
-	cfg := testConfig()
+	cfg := dgConfig()
 	cfg.GitOps.RepoURL = r.remote.URL
 	cfg.GitOps.Workdir = filepath.Join(t.TempDir(), "gitops")
 	r.cfg = cfg
@@ -315,7 +315,7 @@ func newRig(t *testing.T, o rigOptions) *rig {
 
 	r.registry = registryfake.New(registryfake.Options{})
 	t.Cleanup(r.registry.Close)
-	r.registry.AddTags("nexo-org/nexo-be", releaseTags...)
+	r.registry.AddTags("nexo-org/nexo-be", dgTags...)
 	reg, err := registry.NewClient(registry.Options{BaseURL: r.registry.URL(), Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -328,7 +328,7 @@ func newRig(t *testing.T, o rigOptions) *rig {
 		t.Fatal(err)
 	}
 
-	r.cluster = newCluster(t, o.pods, o.events, o.objs...)
+	r.cluster = newDgCluster(t, o.pods, o.events, o.objs...)
 	d := &commands.Deps{Config: cfg, Store: st, Chat: r.chat, Engine: eng, Log: log, GitOps: repo, GitHub: gh, Registry: reg, Kube: r.cluster}
 	if !o.noArgo {
 		r.argo = argocdfake.New(argocdfake.Options{ResolveRevision: argocdfake.GitResolver(r.remote.Path, func(app string) string {
@@ -362,7 +362,7 @@ func newRig(t *testing.T, o rigOptions) *rig {
 }
 
 // addStagingApp seeds nexo-be-staging in the Argo CD fake.
-func (r *rig) addStagingApp(tag, health string) {
+func (r *dgRig) addStagingApp(tag, health string) {
 	head := r.remote.Head(r.t, "main")
 	r.argo.AddApp("nexo-be-staging", argocdfake.AppSpec{
 		Namespace: "nexo-staging", RepoURL: r.remote.URL, Path: "helm/nexo-be", Revision: head, Health: health,
@@ -370,7 +370,7 @@ func (r *rig) addStagingApp(tag, health string) {
 	})
 }
 
-func (r *rig) command(user, text string) *chat.Reply {
+func (r *dgRig) command(user, text string) *chat.Reply {
 	r.t.Helper()
 	reply, err := r.app.Router.HandleCommand(r.ctx, chat.Command{UserID: user, ChannelID: "C0DEPLOYS", Text: text})
 	if err != nil {
@@ -379,7 +379,7 @@ func (r *rig) command(user, text string) *chat.Reply {
 	return reply
 }
 
-func (r *rig) click(user, action, value string) *chat.Reply {
+func (r *dgRig) click(user, action, value string) *chat.Reply {
 	r.t.Helper()
 	reply, err := r.app.Router.HandleClick(r.ctx, chat.Click{UserID: user, ChannelID: "C0DEPLOYS", Action: action, Value: value})
 	if err != nil {
@@ -389,7 +389,7 @@ func (r *rig) click(user, action, value string) *chat.Reply {
 }
 
 // waitFor polls cond (bounded, not a timing assertion).
-func (r *rig) waitFor(what string, cond func() bool) {
+func (r *dgRig) waitFor(what string, cond func() bool) {
 	r.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
@@ -400,7 +400,7 @@ func (r *rig) waitFor(what string, cond func() bool) {
 	}
 }
 
-func (r *rig) workflows(t *testing.T) []*store.Workflow {
+func (r *dgRig) workflows(t *testing.T) []*store.Workflow {
 	t.Helper()
 	wfs, err := r.store.ListWorkflows(r.ctx, store.WorkflowFilter{Kind: commands.ChangeKind})
 	if err != nil {
@@ -409,7 +409,7 @@ func (r *rig) workflows(t *testing.T) []*store.Workflow {
 	return wfs
 }
 
-func buttons(m chat.Message) []chat.Button {
+func dgButtons(m chat.Message) []chat.Button {
 	var out []chat.Button
 	for _, b := range m.Blocks {
 		out = append(out, b.Actions...)
@@ -417,7 +417,7 @@ func buttons(m chat.Message) []chat.Button {
 	return out
 }
 
-func firstLine(m chat.Message) string {
+func dgFirstLine(m chat.Message) string {
 	if len(m.Blocks) > 0 && m.Blocks[0].Section != nil {
 		return m.Blocks[0].Section.Text
 	}
@@ -426,24 +426,24 @@ func firstLine(m chat.Message) string {
 
 // ---- Judge: table tests over fixtures ----
 
-func appWith(health, sync string, conds ...argocd.Condition) *argocd.Application {
+func dgApp(health, sync string, conds ...argocd.Condition) *argocd.Application {
 	a := &argocd.Application{}
 	a.Metadata.Name = "nexo-be-staging"
 	a.Status.Health.Status, a.Status.Sync.Status = health, sync
 	a.Status.Conditions = conds
 	a.Status.Summary.Images = []string{"ghcr.io/nexo-org/nexo-be:2026.02.17"}
-	a.Status.History = []argocd.RevisionHistory{{ID: 11, Revision: "0a1b2c3d4e5f", DeployedAt: now.Add(-26 * time.Hour)}, {ID: 12, Revision: "9f8e7d6c5b4a", DeployedAt: now.Add(-3 * time.Hour)}}
+	a.Status.History = []argocd.RevisionHistory{{ID: 11, Revision: "0a1b2c3d4e5f", DeployedAt: dgNow.Add(-26 * time.Hour)}, {ID: 12, Revision: "9f8e7d6c5b4a", DeployedAt: dgNow.Add(-3 * time.Hour)}}
 	return a
 }
 
-func facts(t testing.TB, fixture string) *commands.DiagnoseFacts {
+func dgFacts(t testing.TB, fixture string) *commands.DiagnoseFacts {
 	f := &commands.DiagnoseFacts{
 		Service: "nexo-be", Env: "staging", Namespace: "nexo-staging", Selector: "app=nexo-be", Deployment: "nexo-be",
-		AppName: "nexo-be-staging", ImageRepo: "nexo-org/nexo-be", Now: now, GitTag: "2026.02.17", PrevEnv: "qa", PrevEnvTag: "2026.02.17",
+		AppName: "nexo-be-staging", ImageRepo: "nexo-org/nexo-be", Now: dgNow, GitTag: "2026.02.17", PrevEnv: "qa", PrevEnvTag: "2026.02.17",
 	}
 	if fixture != "" {
-		f.Pods = pods(t, fixture)
-		f.Events = commands.WorkloadEvents(events(t, fixture), "nexo-be", f.Pods)
+		f.Pods = dgPods(t, fixture)
+		f.Events = commands.WorkloadEvents(dgEvents(t, fixture), "nexo-be", f.Pods)
 	}
 	return f
 }
@@ -462,10 +462,10 @@ func TestJudgeNamesEveryCause(t *testing.T) {
 		{
 			name: "playbook: tag does not exist, nearest tags offered, qa's tag first",
 			facts: func() *commands.DiagnoseFacts {
-				f := facts(t, "imagepull")
-				f.App = appWith("Degraded", "Synced", argocd.Condition{Type: "ComparisonError", Message: "Failed to load target state"})
+				f := dgFacts(t, "imagepull")
+				f.App = dgApp("Degraded", "Synced", argocd.Condition{Type: "ComparisonError", Message: "Failed to load target state"})
 				f.GitTag = "2026.02.99"
-				f.TagChecked, f.TagExists, f.RegistryTags = true, false, releaseTags
+				f.TagChecked, f.TagExists, f.RegistryTags = true, false, dgTags
 				return f
 			},
 			cause:   commands.CauseImagePull,
@@ -477,9 +477,9 @@ func TestJudgeNamesEveryCause(t *testing.T) {
 		{
 			name: "tag missing but git already wants another: no fix PR",
 			facts: func() *commands.DiagnoseFacts {
-				f := facts(t, "imagepull")
+				f := dgFacts(t, "imagepull")
 				f.GitTag = "2026.02.17"
-				f.TagChecked, f.RegistryTags = true, releaseTags
+				f.TagChecked, f.RegistryTags = true, dgTags
 				return f
 			},
 			cause:   commands.CauseImagePull,
@@ -489,7 +489,7 @@ func TestJudgeNamesEveryCause(t *testing.T) {
 		{
 			name: "tag exists: the pull itself fails",
 			facts: func() *commands.DiagnoseFacts {
-				f := facts(t, "imagepull")
+				f := dgFacts(t, "imagepull")
 				f.TagChecked, f.TagExists = true, true
 				return f
 			},
@@ -501,7 +501,7 @@ func TestJudgeNamesEveryCause(t *testing.T) {
 		{
 			name: "registry unreachable",
 			facts: func() *commands.DiagnoseFacts {
-				f := facts(t, "imagepull")
+				f := dgFacts(t, "imagepull")
 				f.TagErr = errors.New("registry: HTTP 503 Service Unavailable")
 				return f
 			},
@@ -511,8 +511,8 @@ func TestJudgeNamesEveryCause(t *testing.T) {
 		{
 			name: "CrashLoopBackOff shows the previous log with error lines marked",
 			facts: func() *commands.DiagnoseFacts {
-				f := facts(t, "crashloop")
-				f.PreviousLog = crashLog(t)
+				f := dgFacts(t, "crashloop")
+				f.PreviousLog = dgCrashLog(t)
 				return f
 			},
 			cause:   commands.CauseCrashLoop,
@@ -522,7 +522,7 @@ func TestJudgeNamesEveryCause(t *testing.T) {
 		{
 			name: "OOMKilled with Prometheus' peak",
 			facts: func() *commands.DiagnoseFacts {
-				f := facts(t, "oomkilled")
+				f := dgFacts(t, "oomkilled")
 				f.MemoryPeak, f.MemoryPeakOK = 531628032, true // 507Mi
 				return f
 			},
@@ -532,20 +532,20 @@ func TestJudgeNamesEveryCause(t *testing.T) {
 		},
 		{
 			name:    "OOMKilled without Prometheus",
-			facts:   func() *commands.DiagnoseFacts { return facts(t, "oomkilled") },
+			facts:   func() *commands.DiagnoseFacts { return dgFacts(t, "oomkilled") },
 			cause:   commands.CauseOOMKilled,
 			details: []string{"reached the limit when it was killed"},
 		},
 		{
 			name:    "Pending: the scheduling events",
-			facts:   func() *commands.DiagnoseFacts { return facts(t, "pending") },
+			facts:   func() *commands.DiagnoseFacts { return dgFacts(t, "pending") },
 			cause:   commands.CausePending,
 			line:    []string{"cannot be scheduled", "2 Insufficient memory"},
 			details: []string{"FailedScheduling (5m ago): 0/3 nodes are available"},
 		},
 		{
 			name:    "CreateContainerConfigError names the Secret",
-			facts:   func() *commands.DiagnoseFacts { return facts(t, "configerror") },
+			facts:   func() *commands.DiagnoseFacts { return dgFacts(t, "configerror") },
 			cause:   commands.CauseConfigError,
 			line:    []string{"Secret nexo-be-db is missing in `nexo-staging`"},
 			details: []string{`secret "nexo-be-db" not found`},
@@ -553,8 +553,8 @@ func TestJudgeNamesEveryCause(t *testing.T) {
 		{
 			name: "ComparisonError when the pods are fine",
 			facts: func() *commands.DiagnoseFacts {
-				f := facts(t, "healthy")
-				f.App = appWith("Degraded", "Unknown", argocd.Condition{Type: "ComparisonError", Message: "Failed to load target state: failed to generate manifest for source 1 of 1: rpc error: code = Unknown desc = `helm template` failed: values-staging.yaml: yaml: line 12: did not find expected key"})
+				f := dgFacts(t, "healthy")
+				f.App = dgApp("Degraded", "Unknown", argocd.Condition{Type: "ComparisonError", Message: "Failed to load target state: failed to generate manifest for source 1 of 1: rpc error: code = Unknown desc = `helm template` failed: values-staging.yaml: yaml: line 12: did not find expected key"})
 				return f
 			},
 			cause: commands.CauseComparisonError,
@@ -563,8 +563,8 @@ func TestJudgeNamesEveryCause(t *testing.T) {
 		{
 			name: "failed sync operation",
 			facts: func() *commands.DiagnoseFacts {
-				f := facts(t, "healthy")
-				f.App = appWith("Healthy", "OutOfSync")
+				f := dgFacts(t, "healthy")
+				f.App = dgApp("Healthy", "OutOfSync")
 				f.App.Status.OperationState = &argocd.OperationState{Phase: "Failed", Message: "one or more objects failed to apply",
 					SyncResult: &argocd.SyncResult{Resources: []argocd.ResourceResult{{Kind: "Deployment", Name: "nexo-be", Status: "SyncFailed", Message: `Deployment.apps "nexo-be" is invalid: spec.template.spec.containers[0].image: Required value`}}}}
 				return f
@@ -576,8 +576,8 @@ func TestJudgeNamesEveryCause(t *testing.T) {
 		{
 			name: "rollout past its deadline without a pod cause",
 			facts: func() *commands.DiagnoseFacts {
-				f := facts(t, "healthy")
-				f.App = appWith("Progressing", "Synced")
+				f := dgFacts(t, "healthy")
+				f.App = dgApp("Progressing", "Synced")
 				f.Rollout = &kube.RolloutStatus{Failed: true, Message: `deployment "nexo-be" exceeded its progress deadline`}
 				return f
 			},
@@ -587,8 +587,8 @@ func TestJudgeNamesEveryCause(t *testing.T) {
 		{
 			name: "healthy app shows the last deploy",
 			facts: func() *commands.DiagnoseFacts {
-				f := facts(t, "healthy")
-				f.App = appWith("Healthy", "Synced")
+				f := dgFacts(t, "healthy")
+				f.App = dgApp("Healthy", "Synced")
 				f.Rollout = &kube.RolloutStatus{Done: true, Message: `deployment "nexo-be" successfully rolled out`}
 				return f
 			},
@@ -598,8 +598,8 @@ func TestJudgeNamesEveryCause(t *testing.T) {
 		{
 			name: "progressing",
 			facts: func() *commands.DiagnoseFacts {
-				f := facts(t, "healthy")
-				f.App = appWith("Progressing", "Synced")
+				f := dgFacts(t, "healthy")
+				f.App = dgApp("Progressing", "Synced")
 				f.Rollout = &kube.RolloutStatus{Message: `Waiting for deployment "nexo-be" rollout to finish: 1 of 2 updated replicas are available...`}
 				return f
 			},
@@ -609,8 +609,8 @@ func TestJudgeNamesEveryCause(t *testing.T) {
 		{
 			name: "no pods",
 			facts: func() *commands.DiagnoseFacts {
-				f := facts(t, "")
-				f.App = appWith("Missing", "OutOfSync")
+				f := dgFacts(t, "")
+				f.App = dgApp("Missing", "OutOfSync")
 				return f
 			},
 			cause: commands.CauseNoPods,
@@ -619,8 +619,8 @@ func TestJudgeNamesEveryCause(t *testing.T) {
 		{
 			name: "degraded without a known cause",
 			facts: func() *commands.DiagnoseFacts {
-				f := facts(t, "healthy")
-				f.App = appWith("Degraded", "Synced")
+				f := dgFacts(t, "healthy")
+				f.App = dgApp("Degraded", "Synced")
 				f.App.Status.Health.Message = "Readiness probe failed"
 				return f
 			},
@@ -646,7 +646,7 @@ func TestJudgeNamesEveryCause(t *testing.T) {
 					t.Errorf("details lack %q:\n%s", s, details)
 				}
 			}
-			card := commands.DiagnoseCard(testConfig(), f, v)
+			card := commands.DiagnoseCard(dgConfig(), f, v)
 			text := card.PlainText()
 			for _, s := range tc.notIn {
 				if strings.Contains(text, s) {
@@ -656,7 +656,7 @@ func TestJudgeNamesEveryCause(t *testing.T) {
 			if v.Fixable != tc.fixable {
 				t.Errorf("fixable %v, want %v", v.Fixable, tc.fixable)
 			}
-			btns := buttons(card)
+			btns := dgButtons(card)
 			if tc.fixable != (len(btns) > 0) {
 				t.Errorf("buttons %+v with fixable %v", btns, tc.fixable)
 			}
@@ -669,15 +669,15 @@ func TestJudgeNamesEveryCause(t *testing.T) {
 				}
 			}
 			// The verdict comes first.
-			if !strings.Contains(firstLine(card), v.Line) {
-				t.Errorf("first block is not the verdict: %q", firstLine(card))
+			if !strings.Contains(dgFirstLine(card), v.Line) {
+				t.Errorf("first block is not the verdict: %q", dgFirstLine(card))
 			}
 		})
 	}
 }
 
 func TestCrashLogMarksErrorLines(t *testing.T) {
-	marked, last := commands.MarkErrorLines(crashLog(t), 50)
+	marked, last := commands.MarkErrorLines(dgCrashLog(t), 50)
 	lines := strings.Split(marked, "\n")
 	if len(lines) != 50 {
 		t.Fatalf("%d lines, want the last 50", len(lines))
@@ -715,8 +715,8 @@ func TestMissingReference(t *testing.T) {
 }
 
 func TestWorkloadEventsKeepsOnlyThisService(t *testing.T) {
-	all := events(t, "imagepull")
-	kept := commands.WorkloadEvents(all, "nexo-be", pods(t, "imagepull"))
+	all := dgEvents(t, "imagepull")
+	kept := commands.WorkloadEvents(all, "nexo-be", dgPods(t, "imagepull"))
 	if len(kept) != len(all)-1 {
 		t.Fatalf("kept %d of %d", len(kept), len(all))
 	}
@@ -739,8 +739,8 @@ func TestHumanBytes(t *testing.T) {
 
 func TestGatherDiagnosisAsksTheRightFollowUps(t *testing.T) {
 	t.Run("image pull asks the registry and lists tags", func(t *testing.T) {
-		r := newRig(t, rigOptions{pods: pods(t, "imagepull"), events: events(t, "imagepull"),
-			objs: []runtime.Object{deployment("nexo-staging", 2, 1, 2, false)}, stageTag: "2026.02.99"})
+		r := newDgRig(t, dgRigOptions{pods: dgPods(t, "imagepull"), events: dgEvents(t, "imagepull"),
+			objs: []runtime.Object{dgDeployment("nexo-staging", 2, 1, 2, false)}, stageTag: "2026.02.99"})
 		r.addStagingApp("2026.02.99", "Degraded")
 		f := commands.GatherDiagnosis(r.ctx, r.deps, "nexo-be", "staging")
 		if f.PodsErr != nil || f.EventsErr != nil || f.AppErr != nil || f.RolloutErr != nil || f.GitErr != nil {
@@ -749,7 +749,7 @@ func TestGatherDiagnosisAsksTheRightFollowUps(t *testing.T) {
 		if len(f.Pods) != 3 || f.GitTag != "2026.02.99" || f.PrevEnvTag != "2026.02.17" {
 			t.Fatalf("pods %d, git %q, qa %q", len(f.Pods), f.GitTag, f.PrevEnvTag)
 		}
-		if !f.TagChecked || f.TagExists || len(f.RegistryTags) != len(releaseTags) {
+		if !f.TagChecked || f.TagExists || len(f.RegistryTags) != len(dgTags) {
 			t.Fatalf("registry: checked %v exists %v tags %v", f.TagChecked, f.TagExists, f.RegistryTags)
 		}
 		if r.registry.CallCount(http.MethodHead, "/v2/nexo-org/nexo-be/manifests/2026.02.99") == 0 {
@@ -771,11 +771,11 @@ func TestGatherDiagnosisAsksTheRightFollowUps(t *testing.T) {
 		}
 	})
 	t.Run("crash loop reads the previous container's last 50 lines", func(t *testing.T) {
-		r := newRig(t, rigOptions{pods: pods(t, "crashloop"), events: events(t, "crashloop"), noArgo: true})
-		r.cluster.logs["nexo-be-6f7a8b9c0d-k3j5h"] = crashLog(t)
+		r := newDgRig(t, dgRigOptions{pods: dgPods(t, "crashloop"), events: dgEvents(t, "crashloop"), noArgo: true})
+		r.cluster.logs["nexo-be-6f7a8b9c0d-k3j5h"] = dgCrashLog(t)
 		f := commands.GatherDiagnosis(r.ctx, r.deps, "nexo-be", "staging")
 		asks := r.cluster.asked()
-		if len(asks) != 1 || asks[0] != (logAsk{"nexo-staging", "nexo-be-6f7a8b9c0d-k3j5h", "nexo-be", true, 50, 0}) {
+		if len(asks) != 1 || asks[0] != (dgLogAsk{"nexo-staging", "nexo-be-6f7a8b9c0d-k3j5h", "nexo-be", true, 50, 0}) {
 			t.Fatalf("log asks %+v", asks)
 		}
 		v := commands.Judge(f)
@@ -787,8 +787,8 @@ func TestGatherDiagnosisAsksTheRightFollowUps(t *testing.T) {
 		}
 	})
 	t.Run("OOM asks Prometheus for the peak working set", func(t *testing.T) {
-		srv, queries := promServer(t, "531628032")
-		r := newRig(t, rigOptions{pods: pods(t, "oomkilled"), events: events(t, "oomkilled"), promURL: srv.URL, noArgo: true})
+		srv, queries := dgPromServer(t, "531628032")
+		r := newDgRig(t, dgRigOptions{pods: dgPods(t, "oomkilled"), events: dgEvents(t, "oomkilled"), promURL: srv.URL, noArgo: true})
 		f := commands.GatherDiagnosis(r.ctx, r.deps, "nexo-be", "staging")
 		if len(*queries) != 1 || (*queries)[0] != `max(max_over_time(container_memory_working_set_bytes{namespace="nexo-staging",pod="nexo-be-8a9b0c1d2e-p4r6s",container="nexo-be"}[1h]))` {
 			t.Fatalf("queries %q", *queries)
@@ -799,7 +799,7 @@ func TestGatherDiagnosisAsksTheRightFollowUps(t *testing.T) {
 		}
 	})
 	t.Run("Argo CD down still diagnoses from the cluster", func(t *testing.T) {
-		r := newRig(t, rigOptions{pods: pods(t, "configerror"), events: events(t, "configerror")})
+		r := newDgRig(t, dgRigOptions{pods: dgPods(t, "configerror"), events: dgEvents(t, "configerror")})
 		// no app seeded: argocd-server answers 403 for an unknown app
 		f := commands.GatherDiagnosis(r.ctx, r.deps, "nexo-be", "staging")
 		if f.AppErr == nil {
@@ -819,16 +819,16 @@ func TestGatherDiagnosisAsksTheRightFollowUps(t *testing.T) {
 // ---- the playbook's case, command to merged PR ----
 
 func TestPlaybookScenario4FixTagThroughApprovalToHealthy(t *testing.T) {
-	r := newRig(t, rigOptions{pods: pods(t, "imagepull"), events: events(t, "imagepull"),
-		objs: []runtime.Object{deployment("nexo-staging", 2, 1, 2, false)}, stageTag: "2026.02.99"})
+	r := newDgRig(t, dgRigOptions{pods: dgPods(t, "imagepull"), events: dgEvents(t, "imagepull"),
+		objs: []runtime.Object{dgDeployment("nexo-staging", 2, 1, 2, false)}, stageTag: "2026.02.99"})
 	r.addStagingApp("2026.02.99", "Degraded")
 
 	// 1. /nexo diagnose names the missing tag and offers the fix.
-	reply := r.command(carol, "diagnose nexo-be staging")
+	reply := r.command(dgCarol, "diagnose nexo-be staging")
 	if reply == nil || reply.Ephemeral {
 		t.Fatalf("reply %+v", reply)
 	}
-	verdict := firstLine(reply.Message)
+	verdict := dgFirstLine(reply.Message)
 	for _, s := range []string{"ImagePullBackOff", "`2026.02.99` does not exist", "nexo-be-5d8f9c7b6d-abc12"} {
 		if !strings.Contains(verdict, s) {
 			t.Errorf("verdict lacks %q: %s", s, verdict)
@@ -840,13 +840,13 @@ func TestPlaybookScenario4FixTagThroughApprovalToHealthy(t *testing.T) {
 			t.Errorf("evidence lacks %q:\n%s", s, text)
 		}
 	}
-	btns := buttons(reply.Message)
+	btns := dgButtons(reply.Message)
 	if len(btns) == 0 || btns[0].Text != "Fix tag → 2026.02.17" {
 		t.Fatalf("buttons %+v", btns)
 	}
 
 	// 2. A tampered button is re-checked: a tag that does not exist is refused.
-	if rep := r.click(carol, "diagnose.fix", "nexo-be|staging|2026.02.18"); rep == nil || !strings.Contains(rep.Message.Text, "does not exist in the registry either") {
+	if rep := r.click(dgCarol, "diagnose.fix", "nexo-be|staging|2026.02.18"); rep == nil || !strings.Contains(rep.Message.Text, "does not exist in the registry either") {
 		t.Fatalf("tampered click: %+v", rep)
 	}
 	if len(r.workflows(t)) != 0 {
@@ -854,7 +854,7 @@ func TestPlaybookScenario4FixTagThroughApprovalToHealthy(t *testing.T) {
 	}
 
 	// 3. The click starts the fix change; Carol is the requester.
-	if rep := r.click(carol, "diagnose.fix", btns[0].Value); rep != nil {
+	if rep := r.click(dgCarol, "diagnose.fix", btns[0].Value); rep != nil {
 		t.Fatalf("click: %+v", rep.Message.Text)
 	}
 	var wf *store.Workflow
@@ -870,7 +870,7 @@ func TestPlaybookScenario4FixTagThroughApprovalToHealthy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Flavor != records.KindFix || c.Requester != carol || c.Branch != "fix/nexo-be-staging-image-tag" ||
+	if c.Flavor != records.KindFix || c.Requester != dgCarol || c.Branch != "fix/nexo-be-staging-image-tag" ||
 		c.Subject != "fix(nexo-be): corrige image tag em staging" || c.Previous != "2026.02.99" || c.Tag != "2026.02.17" ||
 		c.Need.Approvals != 1 || c.Need.Group != "platform-team" {
 		t.Fatalf("change %+v", c)
@@ -881,15 +881,15 @@ func TestPlaybookScenario4FixTagThroughApprovalToHealthy(t *testing.T) {
 		}
 	}
 	// A second click while it is open is refused with a link.
-	if rep := r.click(carol, "diagnose.fix", btns[0].Value); rep == nil || !strings.Contains(rep.Message.Text, "already open") {
+	if rep := r.click(dgCarol, "diagnose.fix", btns[0].Value); rep == nil || !strings.Contains(rep.Message.Text, "already open") {
 		t.Fatalf("second click: %+v", rep)
 	}
 
 	// 4. The requester cannot approve their own fix; platform-team can.
-	if rep := r.click(carol, "change.approve", wf.ID); rep == nil || !rep.Ephemeral {
+	if rep := r.click(dgCarol, "change.approve", wf.ID); rep == nil || !rep.Ephemeral {
 		t.Fatalf("self-approval was not refused: %+v", rep)
 	}
-	if rep := r.click(platf, "change.approve", wf.ID); rep != nil {
+	if rep := r.click(dgPlatf, "change.approve", wf.ID); rep != nil {
 		t.Fatalf("approval: %s", rep.Message.Text)
 	}
 
@@ -919,23 +919,23 @@ func TestPlaybookScenario4FixTagThroughApprovalToHealthy(t *testing.T) {
 	}
 
 	// 6. Kubernetes rolls the new pods; diagnose now says Healthy with the last deploy.
-	healthy := pods(t, "healthy")
+	healthy := dgPods(t, "healthy")
 	for i := range healthy {
 		healthy[i].Spec.Containers[0].Image = "ghcr.io/nexo-org/nexo-be:2026.02.17"
 	}
-	cs := fake.NewClientset(deployment("nexo-staging", 2, 2, 2, false), &healthy[0], &healthy[1])
+	cs := fake.NewClientset(dgDeployment("nexo-staging", 2, 2, 2, false), &healthy[0], &healthy[1])
 	r.deps.Kube = kube.NewFromClients(cs, nil, kube.Options{})
-	reply = r.command(carol, "diagnose nexo-be staging")
-	if v := firstLine(reply.Message); !strings.Contains(v, "Synced and Healthy on `2026.02.17`") || !strings.Contains(v, "last deploy") {
+	reply = r.command(dgCarol, "diagnose nexo-be staging")
+	if v := dgFirstLine(reply.Message); !strings.Contains(v, "Synced and Healthy on `2026.02.17`") || !strings.Contains(v, "last deploy") {
 		t.Fatalf("after the fix: %s", v)
 	}
-	if len(buttons(reply.Message)) != 0 {
+	if len(dgButtons(reply.Message)) != 0 {
 		t.Error("a healthy app offers a fix")
 	}
 }
 
 func TestFixRefusals(t *testing.T) {
-	r := newRig(t, rigOptions{stageTag: "2026.02.18"}) // valid CalVer, never pushed
+	r := newDgRig(t, dgRigOptions{stageTag: "2026.02.18"}) // valid CalVer, never pushed
 	r.addStagingApp("2026.02.18", "Degraded")
 	cases := []struct{ value, want string }{
 		{"nexo-be|staging", "malformed"},
@@ -946,14 +946,14 @@ func TestFixRefusals(t *testing.T) {
 		{"nexo-be|staging|2026.02.18", "already wants `2026.02.18`"},
 	}
 	for _, tc := range cases {
-		rep := r.click(carol, "diagnose.fix", tc.value)
+		rep := r.click(dgCarol, "diagnose.fix", tc.value)
 		if rep == nil || !rep.Ephemeral || !strings.Contains(rep.Message.Text, tc.want) {
 			t.Errorf("%s: %+v, want %q", tc.value, rep, tc.want)
 		}
 	}
 	// The tag in git exists after all (pushed meanwhile): nothing to fix.
 	r.registry.AddTags("nexo-org/nexo-be", "2026.02.18")
-	rep := r.click(carol, "diagnose.fix", "nexo-be|staging|2026.02.17")
+	rep := r.click(dgCarol, "diagnose.fix", "nexo-be|staging|2026.02.17")
 	if rep == nil || !strings.Contains(rep.Message.Text, "exists in the registry now") {
 		t.Errorf("existing tag: %+v", rep)
 	}
@@ -966,7 +966,7 @@ func TestFixRefusals(t *testing.T) {
 }
 
 func TestDiagnoseCommandRefusals(t *testing.T) {
-	r := newRig(t, rigOptions{})
+	r := newDgRig(t, dgRigOptions{})
 	for text, want := range map[string]string{
 		"diagnose nexo-be":                   "Usage",
 		"diagnose nexo-be staging extra":     "Usage",
@@ -974,7 +974,7 @@ func TestDiagnoseCommandRefusals(t *testing.T) {
 		"diagnose ../etc staging":            "not a valid service name",
 		"diagnose nexo-be staging --ns kube": "not an option",
 	} {
-		rep := r.command(carol, text)
+		rep := r.command(dgCarol, text)
 		if rep == nil || !rep.Ephemeral || !strings.Contains(rep.Message.Text, want) {
 			t.Errorf("%q: %+v, want %q", text, rep, want)
 		}
@@ -983,9 +983,9 @@ func TestDiagnoseCommandRefusals(t *testing.T) {
 
 // BenchmarkJudge measures the pure verdict over the playbook's facts.
 func BenchmarkJudge(b *testing.B) {
-	f := facts(b, "imagepull")
+	f := dgFacts(b, "imagepull")
 	f.GitTag = "2026.02.99"
-	f.TagChecked, f.RegistryTags = true, releaseTags
+	f.TagChecked, f.RegistryTags = true, dgTags
 	for b.Loop() {
 		commands.Judge(f)
 	}

@@ -30,14 +30,14 @@ func TestPodsTableLikeKubectl(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.fixture, func(t *testing.T) {
-			ps := pods(t, tc.fixture)
+			ps := dgPods(t, tc.fixture)
 			// the kube client sorts by name; so does kubectl
-			r := newRig(t, rigOptions{pods: ps, noArgo: true})
+			r := newDgRig(t, dgRigOptions{pods: ps, noArgo: true})
 			list, err := r.deps.Kube.Pods(r.ctx, "nexo-staging", "app=nexo-be")
 			if err != nil {
 				t.Fatal(err)
 			}
-			table := commands.PodsTable(list, now)
+			table := commands.PodsTable(list, dgNow)
 			lines := strings.Split(table, "\n")
 			if got := strings.Fields(lines[0]); strings.Join(got, " ") != "NAME READY STATUS RESTARTS AGE" {
 				t.Fatalf("header %q", lines[0])
@@ -61,13 +61,13 @@ func TestPodsTableLikeKubectl(t *testing.T) {
 }
 
 func TestPodStatusEdgeCases(t *testing.T) {
-	p := pods(t, "healthy")[0]
+	p := dgPods(t, "healthy")[0]
 	del := p.CreationTimestamp
 	p.DeletionTimestamp = &del
 	if s := commands.PodStatus(p); s != "Terminating" {
 		t.Errorf("deleting pod: %s", s)
 	}
-	p = pods(t, "healthy")[0]
+	p = dgPods(t, "healthy")[0]
 	p.Spec.InitContainers = []corev1.Container{{Name: "migrate"}}
 	p.Status.InitContainerStatuses = []corev1.ContainerStatus{{Name: "migrate", State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 2, Reason: "Error"}}}}
 	if s := commands.PodStatus(p); s != "Init:Error" {
@@ -76,8 +76,8 @@ func TestPodStatusEdgeCases(t *testing.T) {
 }
 
 func TestPodsCommand(t *testing.T) {
-	r := newRig(t, rigOptions{pods: pods(t, "imagepull"), noArgo: true})
-	rep := r.command(carol, "pods nexo-be stg")
+	r := newDgRig(t, dgRigOptions{pods: dgPods(t, "imagepull"), noArgo: true})
+	rep := r.command(dgCarol, "pods nexo-be stg")
 	if rep == nil || rep.Ephemeral {
 		t.Fatalf("reply %+v", rep)
 	}
@@ -88,10 +88,10 @@ func TestPodsCommand(t *testing.T) {
 		}
 	}
 	// Nothing but the configured namespace and label: another namespace's pods never show.
-	other := pods(t, "crashloop")
+	other := dgPods(t, "crashloop")
 	other[0].Namespace = "kube-system"
-	r2 := newRig(t, rigOptions{pods: other, noArgo: true})
-	if text := r2.command(carol, "pods nexo-be staging").Message.PlainText(); !strings.Contains(text, "No pods match `app=nexo-be` in `nexo-staging`") {
+	r2 := newDgRig(t, dgRigOptions{pods: other, noArgo: true})
+	if text := r2.command(dgCarol, "pods nexo-be staging").Message.PlainText(); !strings.Contains(text, "No pods match `app=nexo-be` in `nexo-staging`") {
 		t.Errorf("other namespace leaked:\n%s", text)
 	}
 	for cmd, want := range map[string]string{
@@ -99,18 +99,18 @@ func TestPodsCommand(t *testing.T) {
 		"pods nexo-be staging -n kube-system": "Usage", // "-n" is a word, not a flag: three words
 		"pods nexo-be staging --namespace x":  "not an option",
 	} {
-		if rep := r.command(carol, cmd); rep == nil || !rep.Ephemeral || !strings.Contains(rep.Message.Text, want) {
+		if rep := r.command(dgCarol, cmd); rep == nil || !rep.Ephemeral || !strings.Contains(rep.Message.Text, want) {
 			t.Errorf("%q: %+v", cmd, rep)
 		}
 	}
 }
 
 func TestHistoryCommand(t *testing.T) {
-	r := newRig(t, rigOptions{})
+	r := newDgRig(t, dgRigOptions{})
 	// Argo CD deployed the qa-era revision, then the current head.
 	head := r.remote.Head(t, "main")
 	r.addStagingApp("2026.02.10", "Healthy")
-	rep := r.command(carol, "history nexo-be staging")
+	rep := r.command(dgCarol, "history nexo-be staging")
 	text := rep.Message.PlainText()
 	for _, s := range []string{"History of nexo-be in staging", "ID", "DEPLOYED", head[:7], "← current"} {
 		if !strings.Contains(text, s) {
@@ -119,8 +119,8 @@ func TestHistoryCommand(t *testing.T) {
 	}
 
 	// Without Argo CD, the git log of the values file is the history.
-	r2 := newRig(t, rigOptions{noArgo: true})
-	text = r2.command(carol, "history nexo-be staging").Message.PlainText()
+	r2 := newDgRig(t, dgRigOptions{noArgo: true})
+	text = r2.command(dgCarol, "history nexo-be staging").Message.PlainText()
 	lines := strings.Split(text, "\n")
 	var rows []string
 	for _, l := range lines {
@@ -143,17 +143,17 @@ func TestHistoryCommand(t *testing.T) {
 
 func TestDiffCommand(t *testing.T) {
 	t.Run("in sync", func(t *testing.T) {
-		r := newRig(t, rigOptions{})
+		r := newDgRig(t, dgRigOptions{})
 		r.addStagingApp(gitopstest.PlaybookTag("nexo-be", "staging"), "Healthy")
-		text := r.command(carol, "diff nexo-be staging").Message.PlainText()
+		text := r.command(dgCarol, "diff nexo-be staging").Message.PlainText()
 		if !strings.Contains(text, "In sync: git wants `2026.02.10` and Argo CD runs `2026.02.10`") {
 			t.Errorf("diff:\n%s", text)
 		}
 	})
 	t.Run("git ahead of the cluster, OutOfSync resources", func(t *testing.T) {
-		r := newRig(t, rigOptions{stageTag: "2026.02.17"})
-		r.argo.AddApp("nexo-be-staging", argocdfakeSpec(r, "2026.02.10")) // no deployed revision: OutOfSync
-		rep := r.command(carol, "diff nexo-be staging")
+		r := newDgRig(t, dgRigOptions{stageTag: "2026.02.17"})
+		r.argo.AddApp("nexo-be-staging", dgOutOfSyncApp(r, "2026.02.10")) // no deployed revision: OutOfSync
+		rep := r.command(dgCarol, "diff nexo-be staging")
 		text := rep.Message.PlainText()
 		for _, s := range []string{"Git wants `2026.02.17`, Argo CD runs `2026.02.10`", "OutOfSync resources", "OutOfSync  apps/Deployment/nexo-be", "`helm/nexo-be/values-staging.yaml`", "images: `ghcr.io/nexo-org/nexo-be:2026.02.10`"} {
 			if !strings.Contains(text, s) {
@@ -173,14 +173,14 @@ func TestDiffCommand(t *testing.T) {
 		if rep.RunningTag != "2026.02.17" || rep.InSync() {
 			t.Fatalf("running %q, in sync %v", rep.RunningTag, rep.InSync())
 		}
-		text := commands.DiffCard(testConfig(), rep).PlainText()
+		text := commands.DiffCard(dgConfig(), rep).PlainText()
 		if !strings.Contains(text, "Same tag `2026.02.17`, but Argo CD says OutOfSync with 1 OutOfSync resource(s)") || !strings.Contains(text, "ConfigMap/nexo-be-config") {
 			t.Errorf("diff:\n%s", text)
 		}
 	})
 }
 
-func logLines(n int, format string) string {
+func dgLogLines(n int, format string) string {
 	var b strings.Builder
 	for i := 1; i <= n; i++ {
 		fmt.Fprintf(&b, format+"\n", i)
@@ -189,17 +189,17 @@ func logLines(n int, format string) string {
 }
 
 func TestLogsCommand(t *testing.T) {
-	ps := pods(t, "healthy") // two pods
-	newLogRig := func(t *testing.T) *rig {
-		r := newRig(t, rigOptions{pods: ps, noArgo: true})
-		r.cluster.logs[ps[0].Name] = logLines(30, `time=2026-02-18T10:29:%02d level=info msg="GET /api/v1/orders 200"`) +
+	ps := dgPods(t, "healthy") // two pods
+	newLogRig := func(t *testing.T) *dgRig {
+		r := newDgRig(t, dgRigOptions{pods: ps, noArgo: true})
+		r.cluster.logs[ps[0].Name] = dgLogLines(30, `time=2026-02-18T10:29:%02d level=info msg="GET /api/v1/orders 200"`) +
 			`time=2026-02-18T10:29:59 level=error msg="upstream timeout" path=/api/v1/pay` + "\n"
-		r.cluster.logs[ps[1].Name] = logLines(20, `time=2026-02-18T10:28:%02d level=info msg="GET /health 200 (a.*b)"`)
+		r.cluster.logs[ps[1].Name] = dgLogLines(20, `time=2026-02-18T10:28:%02d level=info msg="GET /health 200 (a.*b)"`)
 		return r
 	}
 	t.Run("short output inline with pod prefixes", func(t *testing.T) {
 		r := newLogRig(t)
-		rep := r.command(carol, "logs nexo-be staging")
+		rep := r.command(dgCarol, "logs nexo-be staging")
 		var code string
 		for _, b := range rep.Message.Blocks {
 			code += b.Code
@@ -220,20 +220,20 @@ func TestLogsCommand(t *testing.T) {
 	})
 	t.Run("grep is a plain substring", func(t *testing.T) {
 		r := newLogRig(t)
-		text := r.command(carol, `logs nexo-be staging --grep "upstream TIMEOUT"`).Message.PlainText()
+		text := r.command(dgCarol, `logs nexo-be staging --grep "upstream TIMEOUT"`).Message.PlainText()
 		if !strings.Contains(text, "1 lines from 2 pod(s)") || !strings.Contains(text, "upstream timeout") || strings.Contains(text, "/health") {
 			t.Errorf("grep:\n%s", text)
 		}
 		// a regex is matched literally
-		text = r.command(carol, `logs nexo-be staging --grep a.*b`).Message.PlainText()
+		text = r.command(dgCarol, `logs nexo-be staging --grep a.*b`).Message.PlainText()
 		if !strings.Contains(text, "20 lines from 2 pod(s)") {
 			t.Errorf("regex grep:\n%s", text)
 		}
 	})
 	t.Run("long output is uploaded, a preview inline", func(t *testing.T) {
 		r := newLogRig(t)
-		r.cluster.logs[ps[0].Name] = logLines(400, `line %d of a chatty pod`) // x7k2p: read last (pods go by name)
-		rep := r.command(carol, "logs nexo-be staging --since 2h --previous")
+		r.cluster.logs[ps[0].Name] = dgLogLines(400, `line %d of a chatty pod`) // x7k2p: read last (pods go by name)
+		rep := r.command(dgCarol, "logs nexo-be staging --since 2h --previous")
 		if len(r.chat.uploads) != 1 {
 			t.Fatalf("uploads %d", len(r.chat.uploads))
 		}
@@ -258,7 +258,7 @@ func TestLogsCommand(t *testing.T) {
 	})
 	t.Run("since is capped and checked", func(t *testing.T) {
 		r := newLogRig(t)
-		text := r.command(carol, "logs nexo-be staging --since 7d").Message.PlainText()
+		text := r.command(dgCarol, "logs nexo-be staging --since 7d").Message.PlainText()
 		if !strings.Contains(text, "capped at 24h") || r.cluster.asked()[0].Since != 24*time.Hour {
 			t.Errorf("cap: %s / %+v", text, r.cluster.asked())
 		}
@@ -269,22 +269,22 @@ func TestLogsCommand(t *testing.T) {
 			"logs nexo-be staging --tail 5000":                        "not an option",
 			"logs nexo-be staging --grep " + strings.Repeat("x", 201): "limited to 200",
 		} {
-			if rep := r.command(carol, cmd); rep == nil || !rep.Ephemeral || !strings.Contains(rep.Message.Text, want) {
-				t.Errorf("%q: %+v, want %q", clipStr(cmd, 60), rep, want)
+			if rep := r.command(dgCarol, cmd); rep == nil || !rep.Ephemeral || !strings.Contains(rep.Message.Text, want) {
+				t.Errorf("%q: %+v, want %q", dgClip(cmd, 60), rep, want)
 			}
 		}
 	})
 	t.Run("a pod that fails is named, the others still show", func(t *testing.T) {
 		r := newLogRig(t)
 		delete(r.cluster.logs, ps[1].Name)
-		text := r.command(carol, "logs nexo-be staging").Message.PlainText()
+		text := r.command(dgCarol, "logs nexo-be staging").Message.PlainText()
 		if !strings.Contains(text, "could not read "+ps[1].Name) || !strings.Contains(text, "31 lines from 2 pod(s)") {
 			t.Errorf("partial failure:\n%s", text)
 		}
 	})
 }
 
-func clipStr(s string, n int) string {
+func dgClip(s string, n int) string {
 	if len(s) > n {
 		return s[:n] + "…"
 	}
@@ -292,7 +292,7 @@ func clipStr(s string, n int) string {
 }
 
 // argocdfakeSpec is nexo-be-staging never synced (OutOfSync) running tag.
-func argocdfakeSpec(r *rig, tag string) argocdfake.AppSpec {
+func dgOutOfSyncApp(r *dgRig, tag string) argocdfake.AppSpec {
 	return argocdfake.AppSpec{Namespace: "nexo-staging", RepoURL: r.remote.URL, Path: "helm/nexo-be", Workload: "nexo-be",
 		Images: []string{"ghcr.io/nexo-org/nexo-be:" + tag}}
 }
