@@ -581,7 +581,7 @@ func IncidentCard(d *Deps, s *IncidentState) chat.Message {
 	}
 	ctxLine := []string{fmt.Sprintf("Declared %s UTC", s.DeclaredAt.UTC().Format("2006-01-02 15:04"))}
 	if s.ResolvedAt != nil {
-		ctxLine = append(ctxLine, fmt.Sprintf("resolved %s UTC (time to restore %s)", s.ResolvedAt.UTC().Format("15:04"), humanDuration(s.ResolvedAt.Sub(s.DeclaredAt))))
+		ctxLine = append(ctxLine, fmt.Sprintf("resolved %s UTC (time to restore %s)", s.ResolvedAt.UTC().Format("15:04"), Minutes(s.ResolvedAt.Sub(s.DeclaredAt))))
 	}
 	if s.AckedBy != "" {
 		ctxLine = append(ctxLine, "page acknowledged by "+chat.Mention(s.AckedBy))
@@ -704,7 +704,7 @@ func SetIncidentStatus(ctx context.Context, d *Deps, id, user, to, text string) 
 	refreshIncidentCard(ctx, d, s)
 	msg := ":arrows_counterclockwise: " + line
 	if to == records.StatusResolved {
-		msg = fmt.Sprintf(":white_check_mark: Resolved by %s after %s. Drafting the post-mortem…", chat.Mention(user), humanDuration(now.Sub(s.DeclaredAt)))
+		msg = fmt.Sprintf(":white_check_mark: Resolved by %s after %s. Drafting the post-mortem…", chat.Mention(user), Minutes(now.Sub(s.DeclaredAt)))
 		if text != "" {
 			msg += "\n" + text
 		}
@@ -717,7 +717,7 @@ func SetIncidentStatus(ctx context.Context, d *Deps, id, user, to, text string) 
 		resolvePage(ctx, d, s)
 		cancelFollowUps(ctx, d, s)
 		if d.Config.Incidents.Channel != "" {
-			_, _ = d.Chat.Post(ctx, d.Config.Incidents.Channel, s.AnnounceTS, chat.Message{Text: fmt.Sprintf(":white_check_mark: <#%s> resolved after %s.", s.Channel, humanDuration(now.Sub(s.DeclaredAt)))})
+			_, _ = d.Chat.Post(ctx, d.Config.Incidents.Channel, s.AnnounceTS, chat.Message{Text: fmt.Sprintf(":white_check_mark: <#%s> resolved after %s.", s.Channel, Minutes(now.Sub(s.DeclaredAt)))})
 		}
 		return d.Engine.Schedule(ctx, s.ID+"/postmortem", now, IncidentPostmortemTimer, s.ID)
 	case records.StatusInvestigating:
@@ -843,4 +843,19 @@ func lastDeployBefore(ctx context.Context, d *Deps, service, env string, t time.
 		}
 	}
 	return best.ID
+}
+
+// Minutes formats a duration for people, rounded to the minute: "6min",
+// "1h", "2h05min"; under a minute, "<1min".
+func Minutes(d time.Duration) string {
+	d = d.Round(time.Minute)
+	switch {
+	case d < time.Minute:
+		return "<1min"
+	case d < time.Hour:
+		return fmt.Sprintf("%dmin", int(d.Minutes()))
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dh%02dmin", int(d.Hours()), int(d.Minutes())%60)
 }

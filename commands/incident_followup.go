@@ -213,7 +213,7 @@ func remindUpdate(ctx context.Context, d *Deps, s *IncidentState) error {
 			who = chat.Mention(s.Commander)
 		}
 		if _, err := d.Chat.Post(ctx, s.Channel, "", chat.Message{Text: fmt.Sprintf(":alarm_clock: %s, no status update for %s on this %s. Post one: `%s incident update <what we know, what we do next>`.",
-			who, humanDuration(now.Sub(s.LastUpdateAt)), s.Severity, d.Config.Slack.Command)}); err != nil {
+			who, Minutes(now.Sub(s.LastUpdateAt)), s.Severity, d.Config.Slack.Command)}); err != nil {
 			return err
 		}
 		next = now.Add(every)

@@ -344,7 +344,7 @@ func (inv *Investigation) Message(d *Deps, service, env string) chat.Message {
 			if inv.Onset == nil {
 				what = "declaration"
 			}
-			line += fmt.Sprintf("  ← DEPLOY %s before %s!", humanDuration(x.Before.Round(time.Minute)), what)
+			line += fmt.Sprintf("  ← DEPLOY %s before %s!", Minutes(x.Before), what)
 		}
 		dl = append(dl, line)
 	}
@@ -408,7 +408,7 @@ func (inv *Investigation) Message(d *Deps, service, env string) chat.Message {
 	summary := "Investigation: " + inv.RateNote
 	for _, x := range inv.Deploys {
 		if x.Suspect {
-			summary += fmt.Sprintf(" DEPLOY %s (%s) %s before the spike!", orDash(x.Tag), x.Time.Format("15:04"), humanDuration(x.Before.Round(time.Minute)))
+			summary += fmt.Sprintf(" DEPLOY %s (%s) %s before the spike!", orDash(x.Tag), x.Time.Format("15:04"), Minutes(x.Before))
 			break
 		}
 	}

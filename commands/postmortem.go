@@ -51,7 +51,7 @@ func RenderPostmortem(s *IncidentState, entries []store.TimelineEntry) string {
 		fmt.Fprintf(&b, "- Commander: %s\n", person(s.Commander))
 	}
 	if s.ResolvedAt != nil {
-		fmt.Fprintf(&b, "- Resolved: %s (time to restore: %s)\n", stamp(*s.ResolvedAt), humanDuration(s.ResolvedAt.Sub(s.DeclaredAt)))
+		fmt.Fprintf(&b, "- Resolved: %s (time to restore: %s)\n", stamp(*s.ResolvedAt), Minutes(s.ResolvedAt.Sub(s.DeclaredAt)))
 	}
 	if s.Deployment != "" {
 		fmt.Fprintf(&b, "- Deployment: %s\n", s.Deployment)
@@ -130,17 +130,17 @@ func RenderPostmortem(s *IncidentState, entries []store.TimelineEntry) string {
 		}
 	}
 	if onset != nil && s.DeclaredAt.After(*onset) {
-		fmt.Fprintf(&b, "- Detected %s after the error spike began (%s → declared %s)\n", humanDuration(s.DeclaredAt.Sub(*onset)), stamp(*onset), stamp(s.DeclaredAt))
+		fmt.Fprintf(&b, "- Detected %s after the error spike began (%s → declared %s)\n", Minutes(s.DeclaredAt.Sub(*onset)), stamp(*onset), stamp(s.DeclaredAt))
 	}
 	if s.AckedAt != nil {
-		fmt.Fprintf(&b, "- On-call acknowledged the page in %s\n", humanDuration(s.AckedAt.Sub(s.DeclaredAt)))
+		fmt.Fprintf(&b, "- On-call acknowledged the page in %s\n", Minutes(s.AckedAt.Sub(s.DeclaredAt)))
 	}
 	if s.ResolvedAt != nil {
 		from, what := s.DeclaredAt, "declaration"
 		if onset != nil {
 			from, what = *onset, "spike"
 		}
-		fmt.Fprintf(&b, "- Recovered %s after the %s\n", humanDuration(s.ResolvedAt.Sub(from)), what)
+		fmt.Fprintf(&b, "- Recovered %s after the %s\n", Minutes(s.ResolvedAt.Sub(from)), what)
 	}
 	b.WriteString("- _What went well, what did not, where we got lucky._\n")
 	return b.String()
