@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -80,6 +81,14 @@ type Options struct {
 	// HTTPClient is used for apps.connections.open (default 30 s timeout).
 	HTTPClient *http.Client
 	Logger     *slog.Logger
+	// HTTP serves Slack over HTTP (Events API, interactivity and slash
+	// commands, see HTTPHandler) instead of opening Socket Mode
+	// connections; AppToken is then not needed but SigningSecret is.
+	HTTP bool
+	// SigningSecret verifies Slack's v0 request signatures (http mode).
+	SigningSecret string
+	// MaxBody bounds an HTTP request body (default 1 MiB).
+	MaxBody int64
 	// Metrics are shared with Chat when Chat is built here (default:
 	// unregistered collectors).
 	Metrics *Metrics
@@ -110,6 +119,8 @@ type Bot struct {
 
 	runMu   sync.Mutex
 	running bool
+	// serving is true while Run accepts work (http mode answers 503 otherwise).
+	serving atomic.Bool
 }
 
 // work is one acked envelope waiting for a worker.
@@ -125,7 +136,11 @@ func New(opts Options) (*Bot, error) {
 	if opts.Handler == nil {
 		return nil, errors.New("bot: a Handler is required")
 	}
-	if !strings.HasPrefix(opts.AppToken, "xapp-") {
+	if opts.HTTP {
+		if opts.SigningSecret == "" {
+			return nil, errors.New("bot: http mode needs the Slack signing secret (SLACK_SIGNING_SECRET)")
+		}
+	} else if !strings.HasPrefix(opts.AppToken, "xapp-") {
 		return nil, errors.New("bot: the Slack app token must be an xapp- token (Socket Mode)")
 	}
 	if opts.Workers <= 0 {
@@ -216,7 +231,7 @@ func (b *Bot) Run(ctx context.Context) error {
 		return fmt.Errorf("bot: slack auth.test: %w", err)
 	}
 	b.botUser = auth.UserID
-	b.log.Info("slack connected", "team", auth.Team, "bot_user", auth.UserID, "connections", b.opts.Connections)
+	b.log.Info("slack connected", "team", auth.Team, "bot_user", auth.UserID, "connections", b.opts.Connections, "http", b.opts.HTTP)
 
 	b.workCtx, b.stopWork = context.WithCancel(context.WithoutCancel(ctx))
 	defer b.stopWork()
@@ -228,7 +243,11 @@ func (b *Bot) Run(ctx context.Context) error {
 	connCtx, stopConns := context.WithCancel(ctx)
 	fatal := make(chan error, b.opts.Connections)
 	var conns sync.WaitGroup
+	b.serving.Store(true)
 	for i := range b.opts.Connections {
+		if b.opts.HTTP {
+			break // Slack calls HTTPHandler instead
+		}
 		smc := socketmode.New(b.appAPI,
 			socketmode.OptionPingInterval(b.opts.PingInterval),
 			socketmode.OptionLog(log.New(io.Discard, "", 0)))
@@ -245,6 +264,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	case runErr = <-fatal:
 	}
+	b.serving.Store(false)
 	stopConns()
 	conns.Wait()
 	b.drain()

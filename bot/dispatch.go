@@ -66,7 +66,7 @@ func (b *Bot) onEvent(smc *socketmode.Client, ev socketmode.Event) {
 					b.ack(smc, req.EnvelopeID, nil, received)
 					return
 				}
-				go b.answerSubmission(smc, w, ic)
+				go b.answerSubmission(w, ic, func(payload any) { b.ack(smc, req.EnvelopeID, payload, received) })
 			default:
 				// Too many submissions at once: close the modal now and
 				// handle it like any other work.
@@ -260,13 +260,15 @@ func submissionOf(ic slack.InteractionCallback) chat.Submission {
 // answerSubmission runs the handler and acks with its validation errors
 // ({"response_action":"errors",…}) when it answers within the budget; a
 // slower handler gets an empty ack (the modal closes) and keeps running.
-func (b *Bot) answerSubmission(smc *socketmode.Client, w *work, ic slack.InteractionCallback) {
+// ack answers Slack: the Socket Mode ack or the HTTP response (one path for
+// both modes).
+func (b *Bot) answerSubmission(w *work, ic slack.InteractionCallback, ack func(payload any)) {
 	defer b.inflight.Done()
 	defer func() { <-b.subSem }()
 	budget, cancel := context.WithDeadline(b.workCtx, w.received.Add(b.opts.SubmissionBudget))
 	defer cancel()
 	if !b.firstDelivery(budget, dedupeKey(w.req)) {
-		b.ack(smc, w.req.EnvelopeID, nil, w.received)
+		ack(nil)
 		return
 	}
 	type result struct {
@@ -297,12 +299,12 @@ func (b *Bot) answerSubmission(smc *socketmode.Client, w *work, ic slack.Interac
 			}
 		}
 		if len(errs) > 0 {
-			b.ack(smc, w.req.EnvelopeID, slack.NewErrorsViewSubmissionResponse(errs), w.received)
+			ack(slack.NewErrorsViewSubmissionResponse(errs))
 			return
 		}
-		b.ack(smc, w.req.EnvelopeID, nil, w.received)
+		ack(nil)
 	case <-budget.Done():
-		b.ack(smc, w.req.EnvelopeID, nil, w.received)
+		ack(nil)
 		b.log.Warn("submission handler slower than the ack budget; modal closed without validation", "callback_id", sub.CallbackID, "budget", b.opts.SubmissionBudget)
 		// Wait for the handler so drain accounts for it.
 		r := <-res

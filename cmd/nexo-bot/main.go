@@ -141,7 +141,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		return 1
 	}
 	sec := config.SecretsFromEnv()
-	if sec.SlackBotToken == "" || (cfg.Slack.Mode == "socket" && sec.SlackAppToken == "") {
+	if cfg.Slack.Mode == "http" && (sec.SlackBotToken == "" || sec.SlackSigningSecret == "") {
+		fmt.Fprintln(stderr, "nexo-bot: slack.mode is http: set SLACK_BOT_TOKEN (xoxb-…) and SLACK_SIGNING_SECRET; Slack's requests arrive on "+cfg.Server.Listen+" under /slack/events, /slack/interactive and /slack/commands.")
+		return 1
+	}
+	if sec.SlackBotToken == "" || (cfg.Slack.Mode != "http" && sec.SlackAppToken == "") {
 		fmt.Fprintln(stderr, "nexo-bot: set SLACK_BOT_TOKEN (xoxb-…) and SLACK_APP_TOKEN (xapp-…, with connections:write) to connect to Slack;\n  or run `nexo-bot sandbox` (what `make run` does without tokens) to try nexo with a simulated platform.")
 		return 1
 	}

@@ -56,6 +56,9 @@ type Options struct {
 	PollEvery time.Duration
 	// NoSlack builds everything but the socket-mode transport.
 	NoSlack bool
+	// WrapHandler wraps the router before the Slack transport gets it
+	// (tests count what each replica handles).
+	WrapHandler func(chat.Handler) chat.Handler
 }
 
 // Runtime is a built nexo.
@@ -173,13 +176,22 @@ func Build(ctx context.Context, cfg *config.Config, sec config.Secrets, o Option
 	rt.Deps, rt.App = d, app
 
 	if !o.NoSlack && o.Chat == nil {
-		if sec.SlackBotToken == "" || sec.SlackAppToken == "" {
+		httpMode := cfg.Slack.Mode == "http"
+		switch {
+		case httpMode && (sec.SlackBotToken == "" || sec.SlackSigningSecret == ""):
+			return nil, errors.New("slack.mode is http: set SLACK_BOT_TOKEN (xoxb-…) and SLACK_SIGNING_SECRET; or run `nexo-bot sandbox` to try nexo without Slack")
+		case !httpMode && (sec.SlackBotToken == "" || sec.SlackAppToken == ""):
 			return nil, errors.New("set SLACK_BOT_TOKEN (xoxb-…) and SLACK_APP_TOKEN (xapp-…, scope connections:write); or run `nexo-bot sandbox` to try nexo without Slack")
+		}
+		var handler chat.Handler = app.Router
+		if o.WrapHandler != nil {
+			handler = o.WrapHandler(handler)
 		}
 		rt.Bot, err = bot.New(bot.Options{
 			APIURL: cfg.Slack.APIURL, BotToken: sec.SlackBotToken, AppToken: sec.SlackAppToken,
-			Handler: app.Router, Dedupe: st, Chat: slackChat, Workers: cfg.Slack.Workers,
+			Handler: handler, Dedupe: st, Chat: slackChat, Workers: cfg.Slack.Workers,
 			Connections: cfg.Slack.Connections, Logger: log, Metrics: metrics,
+			HTTP: httpMode, SigningSecret: sec.SlackSigningSecret,
 		})
 		if err != nil {
 			return nil, err
@@ -276,6 +288,9 @@ func (rt *Runtime) Handler() http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(rt.Metrics, promhttp.HandlerOpts{}))
+	if rt.Bot != nil && rt.Config.Slack.Mode == "http" {
+		mux.Handle("POST /slack/", rt.Bot.HTTPHandler())
+	}
 	mux.Handle("POST /hooks/alertmanager", alerts.ForDeps(rt.alertToken, rt.Deps))
 	return mux
 }
