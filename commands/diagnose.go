@@ -149,6 +149,12 @@ func init() {
 			if len(parts) != 3 {
 				return Refuse("That button is malformed."), nil
 			}
+			// The router's guard cannot see the env in this button's value:
+			// check membership and the env's channel policy here.
+			if why := (&Authz{D: d}).check(ctx, c.UserID, c.ChannelID, parts[1]); why != "" {
+				Audit(ctx, d, c.UserID, "diagnose.fix.authz", parts[0], parts[1], c.ChannelID, "refused", why)
+				return Refuse("%s", why), nil
+			}
 			_, err := StartFix(ctx, d, FixRequest{Service: parts[0], Env: parts[1], Tag: parts[2], Requester: c.UserID, Channel: c.ChannelID})
 			if err != nil {
 				return RefusalReply(err)

@@ -276,7 +276,7 @@ type dgRigOptions struct {
 func dgConfig() *config.Config {
 	cfg := &config.Config{
 		Services: []config.Service{{Name: "nexo-be"}, {Name: "nexo-fe"}},
-		Groups:   config.Groups{"platform-team": {dgPlatf}, "sre-team": {dgAlice}},
+		Groups:   config.Groups{"platform-team": {dgPlatf}, "sre-team": {dgAlice}, "developers": {dgCarol}},
 	}
 	cfg.Slack.Channel = "C0DEPLOYS"
 	cfg.ApplyDefaults()
@@ -951,6 +951,16 @@ func TestFixRefusals(t *testing.T) {
 			t.Errorf("%s: %+v, want %q", tc.value, rep, tc.want)
 		}
 	}
+	// Only members may press it, and only where the env accepts changes.
+	if rep := r.click("U0OUTSIDER", "diagnose.fix", "nexo-be|staging|2026.02.17"); rep == nil || !strings.Contains(rep.Message.Text, "Only members of") {
+		t.Errorf("outsider: %+v", rep)
+	}
+	stg, _ := r.cfg.Env("staging")
+	stg.Policy.Channels = []string{"C0STAGING"}
+	if rep := r.click(dgCarol, "diagnose.fix", "nexo-be|staging|2026.02.17"); rep == nil || !strings.Contains(rep.Message.Text, "only accepted in <#C0STAGING>") {
+		t.Errorf("wrong channel: %+v", rep)
+	}
+	stg.Policy.Channels = nil
 	// The tag in git exists after all (pushed meanwhile): nothing to fix.
 	r.registry.AddTags("nexo-org/nexo-be", "2026.02.18")
 	rep := r.click(dgCarol, "diagnose.fix", "nexo-be|staging|2026.02.17")
