@@ -776,7 +776,13 @@ func DiagnoseCard(cfg *config.Config, f *DiagnoseFacts, v Verdict) chat.Message 
 			if i == maxFixButtons {
 				break
 			}
-			b := chat.Button{Text: "Fix tag → " + t, Action: "diagnose.fix", Value: strings.Join([]string{f.Service, f.Env, t}, "|"),
+			// Action ids must be unique within a block; the router routes
+			// "diagnose.fix.<n>" to the "diagnose.fix" handler.
+			action := "diagnose.fix"
+			if i > 0 {
+				action = fmt.Sprintf("diagnose.fix.%d", i+1)
+			}
+			b := chat.Button{Text: "Fix tag → " + t, Action: action, Value: strings.Join([]string{f.Service, f.Env, t}, "|"),
 				Confirm: fmt.Sprintf("Open the fix PR setting %s in %s from %s to %s?", f.Service, f.Env, v.BadTag, t)}
 			if i == 0 {
 				b.Style = chat.StylePrimary

@@ -667,6 +667,11 @@ func TestJudgeNamesEveryCause(t *testing.T) {
 				if btns[0].Text != "Fix tag → "+tc.suggest[0] || btns[0].Action != "diagnose.fix" || btns[0].Value != "nexo-be|staging|"+tc.suggest[0] {
 					t.Errorf("first button %+v", btns[0])
 				}
+				for i, b := range btns[1:] {
+					if b.Action != fmt.Sprintf("diagnose.fix.%d", i+2) || b.Value != "nexo-be|staging|"+v.Suggestions[i+1] {
+						t.Errorf("button %d: %+v", i+2, b)
+					}
+				}
 			}
 			// The verdict comes first.
 			if !strings.Contains(dgFirstLine(card), v.Line) {
@@ -945,14 +950,18 @@ func TestFixRefusals(t *testing.T) {
 		{"nexo-be|staging|2026.02.99", "not a valid image tag"},
 		{"nexo-be|staging|2026.02.18", "already wants `2026.02.18`"},
 	}
-	for _, tc := range cases {
-		rep := r.click(dgCarol, "diagnose.fix", tc.value)
+	for i, tc := range cases {
+		action := "diagnose.fix"
+		if i%2 == 1 {
+			action = "diagnose.fix.2" // the alternative buttons reach the same handler
+		}
+		rep := r.click(dgCarol, action, tc.value)
 		if rep == nil || !rep.Ephemeral || !strings.Contains(rep.Message.Text, tc.want) {
 			t.Errorf("%s: %+v, want %q", tc.value, rep, tc.want)
 		}
 	}
 	// Only members may press it, and only where the env accepts changes.
-	if rep := r.click("U0OUTSIDER", "diagnose.fix", "nexo-be|staging|2026.02.17"); rep == nil || !strings.Contains(rep.Message.Text, "Only members of") {
+	if rep := r.click("U0OUTSIDER", "diagnose.fix.2", "nexo-be|staging|2026.02.17"); rep == nil || !strings.Contains(rep.Message.Text, "Only members of") {
 		t.Errorf("outsider: %+v", rep)
 	}
 	stg, _ := r.cfg.Env("staging")
