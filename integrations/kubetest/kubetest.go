@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/rest"
 )
 
@@ -400,3 +401,5 @@ func tail(path string) string {
 	}
 	return string(b)
 }
+
+func isAlreadyExists(err error) bool { return apierrors.IsAlreadyExists(err) }
