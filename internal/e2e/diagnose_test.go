@@ -1,0 +1,125 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/integrations/argocdfake"
+	"github.com/nexo-org/nexo-bot/integrations/gitops/gitopstest"
+	"github.com/nexo-org/nexo-bot/integrations/kube"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+)
+
+// diagFixture reads a corev1 list from commands/testdata/diagnose.
+func diagFixture[T any](t *testing.T, name string) []T {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "commands", "testdata", "diagnose", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []T
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return out
+}
+
+// stagingCluster is client-go's fake clientset holding nexo-staging's pods,
+// events and the nexo-be Deployment.
+func stagingCluster(pods []corev1.Pod, events []corev1.Event, updated, available int32) *kube.Client {
+	replicas := int32(2)
+	objs := []runtime.Object{&appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "nexo-be", Namespace: "nexo-staging", Generation: 4},
+		Spec:       appsv1.DeploymentSpec{Replicas: &replicas},
+		Status:     appsv1.DeploymentStatus{ObservedGeneration: 4, Replicas: 2, UpdatedReplicas: updated, AvailableReplicas: available, ReadyReplicas: available},
+	}}
+	for i := range pods {
+		objs = append(objs, &pods[i])
+	}
+	for i := range events {
+		objs = append(objs, &events[i])
+	}
+	return kube.NewFromClients(fake.NewClientset(objs...), nil, kube.Options{Timeout: 5 * time.Second})
+}
+
+// TestDiagnoseFixTagThroughSlack is playbook scenario 4 end to end: staging
+// was set to 2026.02.99, a tag that was never pushed; the pods sit in
+// ImagePullBackOff. `/nexo diagnose` names the missing tag, the Fix button
+// opens `fix(nexo-be): corrige image tag em staging`, platform-team
+// approves in the thread, nexo merges, syncs and follows the rollout, and a
+// second diagnose finds the app Healthy on 2026.02.17.
+func TestDiagnoseFixTagThroughSlack(t *testing.T) {
+	e := New(t, Options{})
+	valuesPath := gitopstest.PlaybookValuesPath("nexo-be", "staging")
+	bad := e.Remote.Commit(t, map[string]string{valuesPath: gitopstest.PlaybookValues("nexo-be", "staging", "2026.02.99")},
+		"promote(nexo-be): staging → 2026.02.99", Start.Add(-5*time.Minute))
+	e.Argo.AddApp("nexo-be-staging", argocdfake.AppSpec{
+		Namespace: "nexo-staging", RepoURL: e.Remote.URL, Path: "helm/nexo-be", Revision: bad, Health: "Degraded",
+		Images: []string{"ghcr.io/nexo-org/nexo-be:2026.02.99"},
+	})
+	e.Runtime.Deps.Kube = stagingCluster(diagFixture[corev1.Pod](t, "pods-imagepull.json"), diagFixture[corev1.Event](t, "events-imagepull.json"), 1, 2)
+
+	// 1. The verdict names the tag, the evidence follows, the fix is a button.
+	e.Command(Carol, "diagnose nexo-be staging")
+	card := e.WaitFind("ImagePullBackOff", "2026.02.99", "does not exist")
+	content := Content(card)
+	for _, s := range []string{"nexo-be-5d8f9c7b6d-abc12", "Failed to pull image", "Fix tag → 2026.02.17", "Degraded"} {
+		if !strings.Contains(content, s) {
+			t.Errorf("diagnose card lacks %q:\n%s", s, content)
+		}
+	}
+
+	// 2. Carol presses Fix; the change waits for platform-team.
+	e.Click(Carol, card, "diagnose.fix")
+	thread := e.WaitFind("Fix nexo-be", "staging", "2026.02.17")
+	wf := onlyChange(t, e, "nexo-be", "staging")
+	e.Eventually("the fix PR", time.Second, 20, func() bool { st, _ := changeState(t, e, wf.ID); return st == commands.StApproval })
+	_, c := changeState(t, e, wf.ID)
+	if c.Flavor != "fix" || c.Requester != Carol || c.Branch != "fix/nexo-be-staging-image-tag" {
+		t.Fatalf("change %+v", c)
+	}
+	e.Click(Carol, thread, "change.approve")
+	e.Ephemeral(Carol, "your approval does not count")
+	e.Click(Platf, thread, "change.approve")
+
+	// 3. Merge, sync, rollout.
+	e.Eventually("the fix to be live", 10*time.Second, 120, func() bool {
+		state, _ := changeState(t, e, wf.ID)
+		return state == commands.StDone || state == commands.StFailed
+	})
+	if state, c := changeState(t, e, wf.ID); state != commands.StDone {
+		t.Fatalf("fix ended %s: %s\n%s", state, c.Note, e.Dump())
+	}
+	prs := e.GitHub.PullRequests()
+	pr := prs[len(prs)-1]
+	if pr.Title != "fix(nexo-be): corrige image tag em staging" || !pr.Merged || pr.Head != "fix/nexo-be-staging-image-tag" ||
+		!strings.Contains(pr.Body, "Erro: Tag 2026.02.99 não existe") || !strings.Contains(pr.Body, "Correção: Usa tag correta 2026.02.17") {
+		t.Fatalf("PR %+v", pr)
+	}
+	if v := e.Remote.File(t, "main", valuesPath); !strings.Contains(v, `tag: "2026.02.17"`) {
+		t.Fatalf("values after merge:\n%s", v)
+	}
+	app, _ := e.Argo.App("nexo-be-staging")
+	if app.Status.Health.Status != "Healthy" || app.Status.Summary.Images[0] != "ghcr.io/nexo-org/nexo-be:2026.02.17" {
+		t.Fatalf("app %+v", app.Status)
+	}
+	e.WaitFind("2026.02.17", "is live in staging")
+
+	// 4. The new pods run; diagnose says so.
+	healthy := diagFixture[corev1.Pod](t, "pods-healthy.json")
+	for i := range healthy {
+		healthy[i].Spec.Containers[0].Image = "ghcr.io/nexo-org/nexo-be:2026.02.17"
+	}
+	e.Runtime.Deps.Kube = stagingCluster(healthy, nil, 2, 2)
+	e.Command(Carol, "diagnose nexo-be staging")
+	e.WaitFind("Synced and Healthy on", "2026.02.17", "last deploy")
+}
