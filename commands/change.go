@@ -403,6 +403,7 @@ func (f *ChangeFlow) rollout(ctx context.Context, wf *store.Workflow, c *Change)
 
 func (f *ChangeFlow) watch(ctx context.Context, wf *store.Workflow, c *Change) (workflow.Outcome, error) {
 	d := f.D
+	before := c.Note
 	ns := d.Config.Namespace(c.Service, c.Env)
 	q := strings.NewReplacer("{service}", c.Service, "{namespace}", ns, "{env}", c.Env).Replace(d.Config.Prometheus.ErrorRateQuery)
 	v, ok, err := d.Prom.Scalar(ctx, q, f.now())
@@ -421,7 +422,9 @@ func (f *ChangeFlow) watch(ctx context.Context, wf *store.Workflow, c *Change) (
 	if !f.now().Before(c.WatchUntil) {
 		return f.finish(ctx, wf, c, records.ResultSuccess)
 	}
-	f.refreshCard(ctx, wf, c, StWatch)
+	if c.Note != before {
+		f.refreshCard(ctx, wf, c, StWatch)
+	}
 	return workflow.Outcome{Wait: min(f.poll()*3, time.Until(c.WatchUntil)+time.Second), Detail: "monitoring"}, nil
 }
 

@@ -299,7 +299,7 @@ func (e *Env) Ephemeral(user string, words ...string) slackfake.Ephemeral {
 	var got slackfake.Ephemeral
 	ok := e.Slack.WaitFor(func() bool {
 		for _, m := range e.Slack.Ephemerals(user) {
-			if containsAll(m.Text+string(m.Blocks), words) {
+			if containsAll(m.Text+unescapeJSON(string(m.Blocks)), words) {
 				got = m
 				return true
 			}
@@ -342,7 +342,13 @@ func (e *Env) PR(number int) githubfake.PR {
 
 // Content is a message's text and blocks as one string.
 func Content(m slackfake.Message) string {
-	return m.Text + "\n" + string(m.Blocks)
+	return m.Text + "\n" + unescapeJSON(string(m.Blocks))
+}
+
+// unescapeJSON undoes encoding/json's HTML escaping so tests can look for
+// mentions ("<@U…>") and links in block JSON.
+func unescapeJSON(s string) string {
+	return strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&").Replace(s)
 }
 
 // Dump lists the channel's messages (for failure output).

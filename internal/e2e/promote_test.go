@@ -62,7 +62,8 @@ func promoteStaging(t *testing.T, e *Env) {
 	e.Click(Platf, card, "change.approve")
 	e.Click(Platf, card, "change.approve") // counts once
 	// qa has run 2026.02.17 since the start: the 30m soak gate opens at +30m.
-	e.Eventually("staging Healthy", time.Minute, 60, func() bool {
+	e.Eventually("the qa soak gate", time.Minute, 60, func() bool { st, _ := changeState(t, e, wf.ID); return st != commands.StApproval })
+	e.Eventually("staging Healthy", 10*time.Second, 100, func() bool {
 		st, c := changeState(t, e, wf.ID)
 		return st == commands.StDone && c.Result == records.ResultSuccess
 	})
@@ -101,8 +102,12 @@ func TestPromoteToProductionThroughTheThread(t *testing.T) {
 	if st, _ := changeState(t, e, wf.ID); st != commands.StApproval {
 		t.Fatalf("merged before the soak: %s", st)
 	}
-	// A day later the gate opens; merge, sync, Healthy, 30 min watch.
-	e.Eventually("production done", 10*time.Minute, 200, func() bool { st, _ := changeState(t, e, wf.ID); return st == commands.StDone })
+	// A day later the gate opens; then merge, sync, Healthy, 30 min watch.
+	e.Eventually("the soak gate", time.Hour, 30, func() bool { st, _ := changeState(t, e, wf.ID); return st != commands.StApproval })
+	if now := e.Clock.Now(); now.Before(Start.Add(24 * time.Hour)) {
+		t.Fatalf("merged at %s, before staging's 24h soak", now)
+	}
+	e.Eventually("production done", 30*time.Second, 200, func() bool { st, _ := changeState(t, e, wf.ID); return st == commands.StDone })
 
 	_, c := changeState(t, e, wf.ID)
 	after := e.Remote.File(t, "main", "helm/nexo-be/values-prod.yaml")
@@ -135,7 +140,8 @@ func TestPromoteToProductionThroughTheThread(t *testing.T) {
 		len(dep.Approvers) != 2 || dep.MergedAt == nil || dep.HealthyAt == nil || dep.GitOpsSHA == "" || dep.ApprovedAt == nil {
 		t.Fatalf("deployment record: %+v", dep)
 	}
-	if len(prom.Queries()) == 0 || !strings.Contains(prom.Queries()[0], `service="nexo-be"`) || !strings.Contains(prom.Queries()[0], `namespace="nexo-production"`) {
+	qs := prom.Queries()
+	if len(qs) == 0 || !strings.Contains(qs[len(qs)-1], `service="nexo-be"`) || !strings.Contains(qs[len(qs)-1], `namespace="nexo-production"`) {
 		t.Fatalf("PromQL: %q", prom.Queries())
 	}
 	// The audit log has the request and every approval and refusal.
