@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nexo-org/nexo-bot/commands/chat"
@@ -357,6 +358,9 @@ type RotateFlow struct {
 	PollEvery time.Duration
 	// RetryEvery is the pause after a failed attempt (default 10s).
 	RetryEvery time.Duration
+
+	mu       sync.Mutex
+	lastCard map[string]time.Time // workflow id → last card edit (wall clock)
 }
 
 var (
@@ -393,14 +397,14 @@ func (f *RotateFlow) Step(ctx context.Context, wf *store.Workflow) (workflow.Out
 	var out workflow.Outcome
 	switch wf.State {
 	case RotCard:
-		if wf.CardTS == "" {
-			ts, err := f.D.Chat.Post(ctx, wf.Channel, "", f.card(wf, &job, RotApproval))
-			if err != nil {
-				return out, err
-			}
-			wf.CardTS, wf.ThreadTS = ts, ts
+		if err := f.postCard(ctx, wf, &job); err != nil {
+			return out, err
 		}
-		out = workflow.Outcome{Next: RotApproval}
+		// The card was just posted with the approval view: no edit.
+		if encErr := workflow.Encode(wf, job); encErr != nil {
+			return out, workflow.Permanent(encErr)
+		}
+		return workflow.Outcome{Next: RotApproval}, nil
 	case RotApproval:
 		dec := policy.Evaluate(job.Need, job.Approvals)
 		if !dec.Satisfied {
@@ -428,7 +432,10 @@ func (f *RotateFlow) Step(ctx context.Context, wf *store.Workflow) (workflow.Out
 	if encErr := workflow.Encode(wf, job); encErr != nil {
 		return out, workflow.Permanent(encErr)
 	}
-	if err == nil && wf.CardTS != "" && (wf.State == RotRun || out.Next != "" || out.Done) {
+	if err == nil && out.Done {
+		_ = f.D.Store.DeleteDoc(ctx, rotateCardsCollection, wf.ID)
+	}
+	if err == nil && wf.CardTS != "" && f.cardDue(wf, out) {
 		next := wf.State
 		if out.Next != "" {
 			next = out.Next
@@ -438,6 +445,57 @@ func (f *RotateFlow) Step(ctx context.Context, wf *store.Workflow) (workflow.Out
 		}
 	}
 	return out, err
+}
+
+// cardUpdateGap is the least time between two card edits while steps
+// complete back to back (Slack allows about one chat.update per second and
+// channel); a wait, a state change and the end always edit the card.
+const cardUpdateGap = 2 * time.Second
+
+func (f *RotateFlow) cardDue(wf *store.Workflow, out workflow.Outcome) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.lastCard == nil {
+		f.lastCard = map[string]time.Time{}
+	}
+	now := time.Now()
+	pausing := out.Next != "" || out.Done || out.Park || out.Wait > 0 || !out.Until.IsZero()
+	if !pausing && now.Sub(f.lastCard[wf.ID]) < cardUpdateGap {
+		return false
+	}
+	if out.Done {
+		delete(f.lastCard, wf.ID)
+	} else {
+		f.lastCard[wf.ID] = now
+	}
+	return true
+}
+
+// rotateCardsCollection remembers each rotation's card ts outside the
+// workflow record: a click that updates the workflow while the card is
+// being posted makes the engine re-run the card step, which must then find
+// the card instead of posting a second one.
+const rotateCardsCollection = "rotation-cards"
+
+func (f *RotateFlow) postCard(ctx context.Context, wf *store.Workflow, job *RotateJob) error {
+	if wf.CardTS != "" {
+		return nil
+	}
+	var ts string
+	err := f.D.Store.GetDoc(ctx, rotateCardsCollection, wf.ID, &ts)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		if ts, err = f.D.Chat.Post(ctx, wf.Channel, "", f.card(wf, job, RotApproval)); err != nil {
+			return err
+		}
+		if err := f.D.Store.PutDoc(ctx, rotateCardsCollection, wf.ID, ts); err != nil {
+			return err
+		}
+	case err != nil:
+		return err
+	}
+	wf.CardTS, wf.ThreadTS = ts, ts
+	return nil
 }
 
 // Deps are the rotation's dependencies for this workflow.

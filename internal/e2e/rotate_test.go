@@ -60,7 +60,7 @@ func TestRotateSecretThroughSlack(t *testing.T) {
 	e.Click(Bob, card, "rotate.approve")
 
 	var wf *store.Workflow
-	e.Eventually("the rotation to finish", 10*time.Second, 60, func() bool {
+	e.Eventually("the rotation to finish", 10*time.Second, 120, func() bool {
 		wfs := e.Workflows(commands.RotateKind)
 		if len(wfs) != 1 {
 			return false
