@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -323,8 +324,8 @@ func promString(s string) string {
 }
 
 // WorkloadEvents keeps the events about the Deployment, its ReplicaSets
-// and its pods (current ones, and earlier ones named like them), in the
-// order given.
+// and its pods (current ones, and earlier ones named like them), Warnings
+// first, newest first.
 func WorkloadEvents(events []corev1.Event, deployment string, pods []corev1.Pod) []corev1.Event {
 	names := map[string]bool{}
 	for _, p := range pods {
@@ -353,6 +354,15 @@ func WorkloadEvents(events []corev1.Event, deployment string, pods []corev1.Pod)
 			out = append(out, e)
 		}
 	}
+	// Warnings first, then newest first (as `kubectl get events
+	// --sort-by=.lastTimestamp`, reversed).
+	sort.SliceStable(out, func(i, j int) bool {
+		wi, wj := out[i].Type == corev1.EventTypeWarning, out[j].Type == corev1.EventTypeWarning
+		if wi != wj {
+			return wi
+		}
+		return kube.EventTime(out[i]).After(kube.EventTime(out[j]))
+	})
 	return out
 }
 
@@ -578,7 +588,7 @@ func judgePod(f *DiagnoseFacts, p *PodProblem) Verdict {
 			}
 		case f.TagChecked:
 			v.Line = fmt.Sprintf("%s: `%s` exists in the registry, so the pull itself fails (pull secret, network or node) for %s.", p.Reason, p.Image, where)
-			if m := firstEvent(f.Events, p.Pod, "Failed"); m != "" {
+			if m := pullFailure(f.Events, p.Pod); m != "" {
 				v.Details = append(v.Details, "Kubelet: "+clip(m, 400))
 			}
 		case f.TagErr != nil:
@@ -662,13 +672,22 @@ func suggestTags(f *DiagnoseFacts, bad string) []string {
 	return out
 }
 
-func firstEvent(events []corev1.Event, pod, reason string) string {
+// pullFailure is the kubelet's most telling pull error for pod: "Failed to
+// pull image …: <why>" rather than "Error: ImagePullBackOff".
+func pullFailure(events []corev1.Event, pod string) string {
+	msg := ""
 	for _, e := range events {
-		if e.InvolvedObject.Name == pod && e.Reason == reason {
+		if e.InvolvedObject.Name != pod || e.Reason != "Failed" {
+			continue
+		}
+		if strings.HasPrefix(e.Message, "Failed to pull image") {
 			return e.Message
 		}
+		if msg == "" {
+			msg = e.Message
+		}
 	}
-	return ""
+	return msg
 }
 
 // errorLine recognises log lines worth marking.

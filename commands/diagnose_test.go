@@ -725,10 +725,22 @@ func TestWorkloadEventsKeepsOnlyThisService(t *testing.T) {
 	if len(kept) != len(all)-1 {
 		t.Fatalf("kept %d of %d", len(kept), len(all))
 	}
-	for _, e := range kept {
+	for i, e := range kept {
 		if strings.HasPrefix(e.InvolvedObject.Name, "nexo-fe") {
 			t.Errorf("kept %s", e.InvolvedObject.Name)
 		}
+		if i > 0 {
+			prev := kept[i-1]
+			if prev.Type != corev1.EventTypeWarning && e.Type == corev1.EventTypeWarning {
+				t.Errorf("warning %s after %s event %s", e.Reason, prev.Type, prev.Reason)
+			}
+			if prev.Type == e.Type && kube.EventTime(prev).Before(kube.EventTime(e)) {
+				t.Errorf("%s (%s) before newer %s (%s)", prev.Reason, kube.EventTime(prev), e.Reason, kube.EventTime(e))
+			}
+		}
+	}
+	if kept[0].Reason != "Failed" || kept[0].Message != "Error: ImagePullBackOff" {
+		t.Errorf("first event %s %q", kept[0].Reason, kept[0].Message)
 	}
 }
 

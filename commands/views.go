@@ -103,7 +103,7 @@ func HistoryCard(cfg *config.Config, service, env string, rows []HistoryRow) cha
 	}
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tDEPLOYED\tREVISION\tTAG\tCOMMIT\t")
+	fmt.Fprintln(tw, "ID\tDEPLOYED\tREVISION\tTAG\tCOMMIT")
 	for _, r := range rows {
 		id := "-"
 		if r.ID > 0 || r.Current {
@@ -120,7 +120,7 @@ func HistoryCard(cfg *config.Config, service, env string, rows []HistoryRow) cha
 	}
 	tw.Flush()
 	m.Blocks = append(m.Blocks,
-		chat.Block{Code: strings.TrimRight(b.String(), "\n")},
+		chat.Block{Code: trimLines(b.String())},
 		chat.Block{Context: []string{fmt.Sprintf("Argo CD app `%s` · `%s` · roll back with `%s rollback %s %s`", cfg.AppName(service, env), cfg.ValuesPath(service, env), cfg.Slack.Command, service, env)}})
 	return m
 }
@@ -310,17 +310,26 @@ func PodsCard(service, env, namespace, selector string, pods []corev1.Pod, now t
 func PodsTable(pods []corev1.Pod, now time.Time) string {
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 0, 3, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tREADY\tSTATUS\tRESTARTS\tAGE\t")
+	fmt.Fprintln(tw, "NAME\tREADY\tSTATUS\tRESTARTS\tAGE")
 	for _, p := range pods {
 		r, t := podReady(p)
 		restarts := fmt.Sprint(podRestarts(p))
 		if last := lastRestart(p); !last.IsZero() && podRestarts(p) > 0 {
 			restarts += " (" + shortAge(now.Sub(last)) + " ago)"
 		}
-		fmt.Fprintf(tw, "%s\t%d/%d\t%s\t%s\t%s\t\n", p.Name, r, t, PodStatus(p), restarts, shortAge(now.Sub(p.CreationTimestamp.Time)))
+		fmt.Fprintf(tw, "%s\t%d/%d\t%s\t%s\t%s\n", p.Name, r, t, PodStatus(p), restarts, shortAge(now.Sub(p.CreationTimestamp.Time)))
 	}
 	tw.Flush()
-	return strings.TrimRight(b.String(), "\n")
+	return trimLines(b.String())
+}
+
+// trimLines drops trailing spaces (tabwriter padding) and the last newline.
+func trimLines(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " ")
+	}
+	return strings.Join(lines, "\n")
 }
 
 func podReady(p corev1.Pod) (ready, total int) {
