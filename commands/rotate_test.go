@@ -61,6 +61,8 @@ groups:
 
 // recChat records everything nexo says, like Slack would show it.
 type recChat struct {
+	// beforePost, when set, runs at the start of every Post (to hold one).
+	beforePost func()
 	mu         sync.Mutex
 	n          int
 	posts      []recMsg
@@ -74,6 +76,9 @@ type recMsg struct {
 }
 
 func (c *recChat) Post(_ context.Context, channel, thread string, m chat.Message) (string, error) {
+	if c.beforePost != nil {
+		c.beforePost()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.n++
@@ -679,5 +684,45 @@ func TestRotationReminders(t *testing.T) {
 	e.deps.Engine.FireDue(ctx)
 	if got := len(e.chat.postsIn(rotChannel)); got != before+3 {
 		t.Fatalf("after a restart the reminder did not fire on time (%d posts)", got)
+	}
+}
+
+// An approval that lands while the card is being posted makes the engine
+// re-run the card step (its write loses the compare-and-swap); the card must
+// not be posted twice.
+func TestRotateCardPostedOnceWhenAClickRaces(t *testing.T) {
+	e := newRotEnv(t, nil)
+	posting, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	e.chat.beforePost = func() {
+		once.Do(func() {
+			close(posting)
+			<-release
+		})
+	}
+	ctx := context.Background()
+	if _, err := e.app.Router.HandleCommand(ctx, chat.Command{UserID: rotRequester, ChannelID: rotChannel, Text: "rotate-secret nexo-be production db"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-posting:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the card was never posted")
+	}
+	wf := e.only()
+	if r, err := e.app.Router.HandleClick(ctx, chat.Click{UserID: rotSRE, ChannelID: rotChannel, Action: "rotate.approve", Value: wf.ID}); err != nil || r != nil {
+		t.Fatalf("approval during the post: %+v, %v", r, err)
+	}
+	close(release)
+	e.deps.Engine.Wait()
+	wf, job := e.runToEnd(wf.ID)
+	if cards := e.chat.postsIn(rotChannel); len(cards) != 1 {
+		t.Fatalf("%d cards posted, want 1", len(cards))
+	}
+	if job.Result != commands.RotResultDone || len(job.Approvals) != 1 {
+		t.Fatalf("result %q, approvals %d: %s", job.Result, len(job.Approvals), job.Summary)
+	}
+	if thread := e.chat.thread(wf.CardTS); len(thread) == 0 {
+		t.Fatal("the thread hangs off another message than the card")
 	}
 }
