@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/nexo-org/nexo-bot/bot/slackfake"
+	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/commands/workflow"
 	"github.com/nexo-org/nexo-bot/config"
 	"github.com/nexo-org/nexo-bot/integrations/argocdfake"
@@ -52,6 +53,9 @@ type Options struct {
 	Mutate func(c *config.Config)
 	// Prometheus, when set, is the prometheus.url.
 	PrometheusURL string
+	// Override replaces integrations after they are built (e.g. a
+	// Kubernetes clientset).
+	Override func(d *commands.Deps)
 }
 
 // Env is a running nexo and its simulated platform.
@@ -199,7 +203,7 @@ func (e *Env) StartBot() {
 	e.T.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.NewJSONHandler(io.MultiWriter(e.Logs), &slog.HandlerOptions{Level: slog.LevelInfo}))
-	rt, err := wire.Build(ctx, e.Config, e.Secrets, wire.Options{Logger: log, Clock: e.Clock, Store: nopClose{e.Store}, Owner: fmt.Sprintf("e2e-%d", time.Now().UnixNano()), PollEvery: 10 * time.Second})
+	rt, err := wire.Build(ctx, e.Config, e.Secrets, wire.Options{Logger: log, Clock: e.Clock, Store: nopClose{e.Store}, Owner: fmt.Sprintf("e2e-%d", time.Now().UnixNano()), PollEvery: 10 * time.Second, Override: e.opts.Override})
 	if err != nil {
 		cancel()
 		e.T.Fatal(err)
