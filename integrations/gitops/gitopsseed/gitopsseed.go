@@ -255,3 +255,25 @@ func day(tag string) (time.Time, error) {
 	}
 	return d, nil
 }
+
+// Commit adds one commit on main of the bare repository remote writing
+// files (path → content, over the current tree), authored by who ("Name
+// <email>") at when, and returns its SHA.
+func Commit(remote string, files map[string]string, message, who string, when time.Time) (string, error) {
+	if len(files) == 0 {
+		return "", fmt.Errorf("gitopsseed: a commit needs files")
+	}
+	for p := range files {
+		if p == "" || strings.ContainsAny(p, "\"\n\x00") || strings.HasPrefix(p, "/") {
+			return "", fmt.Errorf("gitopsseed: unsupported path %q", p)
+		}
+	}
+	var b strings.Builder
+	writeCommit(&b, files, message, who, when)
+	stream := strings.Replace(b.String(), "\nM 100644", "\nfrom refs/heads/"+Branch+"^0\nM 100644", 1)
+	if _, err := run(context.Background(), remote, []byte(stream), "fast-import", "--quiet"); err != nil {
+		return "", err
+	}
+	out, err := run(context.Background(), remote, nil, "rev-parse", "refs/heads/"+Branch)
+	return strings.TrimSpace(out), err
+}

@@ -61,3 +61,28 @@ func TestWeeklyReleasesAndBadTags(t *testing.T) {
 		t.Fatal("no releases accepted")
 	}
 }
+
+func TestCommitOnTop(t *testing.T) {
+	path, err := Seed(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := strings.TrimSpace(gitOut(t, path, "rev-parse", Branch))
+	p := ValuesPath("nexo-be", "staging")
+	sha, err := Commit(path, map[string]string{p: Values("nexo-be", "staging", "2026.02.99")}, "chore(nexo-be): staging → 2026.02.99", "Dev <dev@nexo.example>", time.Date(2026, 2, 18, 10, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if parent := strings.TrimSpace(gitOut(t, path, "rev-parse", sha+"^")); parent != before {
+		t.Fatalf("parent %s, want %s", parent, before)
+	}
+	if got := gitOut(t, path, "show", Branch+":"+p); !strings.Contains(got, `tag: "2026.02.99"`) {
+		t.Fatalf("values after commit:\n%s", got)
+	}
+	if got := gitOut(t, path, "show", Branch+":"+ValuesPath("nexo-fe", "qa")); got != Values("nexo-fe", "qa", "2026.02.17") {
+		t.Fatal("other files changed")
+	}
+	if _, err := Commit(path, nil, "empty", "Dev <dev@nexo.example>", time.Now()); err == nil {
+		t.Fatal("empty commit accepted")
+	}
+}
