@@ -123,7 +123,7 @@ func (c *Cluster) replace(ctx context.Context, service, env string, pods []*core
 func deploymentObj(svc, env string, want, available int32) *appsv1.Deployment {
 	return &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: svc, Namespace: "nexo-" + env, Generation: 3, Labels: map[string]string{"app": svc}},
-		Spec: appsv1.DeploymentSpec{Replicas: &want, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": svc}}},
+		Spec:       appsv1.DeploymentSpec{Replicas: &want, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": svc}}},
 		Status: appsv1.DeploymentStatus{ObservedGeneration: 3, Replicas: want, UpdatedReplicas: want,
 			ReadyReplicas: available, AvailableReplicas: available, UnavailableReplicas: want - available},
 	}

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
 )
 
 //go:embed static
@@ -657,4 +656,3 @@ func (c *Console) handleHeal(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "breakages": c.sb.Breakages()})
 }
-

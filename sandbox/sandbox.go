@@ -108,8 +108,8 @@ type Sandbox struct {
 	Releases []string
 	DataDir  string
 
-	tags     map[string]string // "service/env" → tag running
-	breaks   map[string]*breakage
+	tags   map[string]string // "service/env" → tag running
+	breaks map[string]*breakage
 
 	console  *Console
 	lokiSrv  *httptest.Server

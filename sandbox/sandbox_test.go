@@ -186,7 +186,10 @@ func TestBreakAndHeal(t *testing.T) {
 	if pulling != 2 {
 		t.Fatalf("%d pods in ImagePullBackOff of %d", pulling, len(pods))
 	}
-	if !waitFor(10*time.Second, func() bool { a, err := sb.App(ctx, "nexo-be-staging"); return err == nil && a.Status.Health.Status == "Degraded" }) {
+	if !waitFor(10*time.Second, func() bool {
+		a, err := sb.App(ctx, "nexo-be-staging")
+		return err == nil && a.Status.Health.Status == "Degraded"
+	}) {
 		t.Fatal("nexo-be-staging never became Degraded")
 	}
 	crash, _ := sb.Cluster.Pods(ctx, "nexo-qa", "app=nexo-be")
@@ -213,7 +216,10 @@ func TestBreakAndHeal(t *testing.T) {
 	if tag, _, _ := sb.currentTag(ctx, "nexo-be", "staging"); tag != good {
 		t.Fatalf("staging tag after heal %q, want %q", tag, good)
 	}
-	if !waitFor(10*time.Second, func() bool { a, err := sb.App(ctx, "nexo-be-staging"); return err == nil && a.Status.Health.Status == "Healthy" }) {
+	if !waitFor(10*time.Second, func() bool {
+		a, err := sb.App(ctx, "nexo-be-staging")
+		return err == nil && a.Status.Health.Status == "Healthy"
+	}) {
 		t.Fatal("nexo-be-staging not Healthy after heal")
 	}
 	if v := sb.Prom.Value(`x{service="nexo-be"}`); v != BaselineErrorRate {
