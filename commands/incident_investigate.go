@@ -81,8 +81,23 @@ var notableKey = regexp.MustCompile(`(?i)(pool|limit|timeout|max|min|conn|size|r
 // errors, the config in force and the last stable version. Each part
 // degrades to a one-line note when its system is not configured or fails.
 func Investigate(ctx context.Context, d *Deps, service, env string, end time.Time) *Investigation {
+	return InvestigateWindow(ctx, d, service, env, Window{Start: end.Add(-InvestigationWindow), End: end, Step: InvestigationStep, Baseline: InvestigationBaseline})
+}
+
+// Window is the time range an investigation looks at.
+type Window struct {
+	Start, End time.Time
+	// Step is the error-rate resolution; Baseline how many first points
+	// are the baseline of the onset detection.
+	Step     time.Duration
+	Baseline int
+}
+
+// InvestigateWindow is Investigate over an explicit window (tests on real
+// servers use seconds instead of hours).
+func InvestigateWindow(ctx context.Context, d *Deps, service, env string, w Window) *Investigation {
 	cfg := d.Config
-	inv := &Investigation{End: end.UTC(), Start: end.UTC().Add(-InvestigationWindow)}
+	inv := &Investigation{End: w.End.UTC(), Start: w.Start.UTC()}
 	ns := cfg.Namespace(service, env)
 	part := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, partTimeout) }
 
@@ -92,7 +107,7 @@ func Investigate(ctx context.Context, d *Deps, service, env string, end time.Tim
 	} else {
 		pctx, cancel := part()
 		q := config.Expand(cfg.Prometheus.ErrorRateQuery, service, env, "namespace", ns)
-		pts, err := d.Prom.Range(pctx, q, inv.Start, inv.End, InvestigationStep)
+		pts, err := d.Prom.Range(pctx, q, inv.Start, inv.End, w.Step)
 		cancel()
 		switch {
 		case err != nil:
@@ -101,7 +116,7 @@ func Investigate(ctx context.Context, d *Deps, service, env string, end time.Tim
 			inv.RateNote = "Prometheus has no error-rate data for " + service + " in " + ns + " over the last 2h."
 		default:
 			inv.Points = pts
-			base := InvestigationBaseline
+			base := w.Baseline
 			if base > len(pts)/2 {
 				base = len(pts) / 2
 			}
@@ -135,8 +150,8 @@ func Investigate(ctx context.Context, d *Deps, service, env string, end time.Tim
 	} else {
 		lctx, cancel := part()
 		from := inv.Start
-		if inv.Onset != nil && inv.Onset.Add(-10*time.Minute).After(from) {
-			from = inv.Onset.Add(-10 * time.Minute)
+		if lead := 10 * time.Minute; inv.Onset != nil && inv.Onset.Add(-lead).After(from) {
+			from = inv.Onset.Add(-lead)
 		}
 		entries, err := d.Loki.QueryRange(lctx, loki.Query{LogQL: inv.LogQL, Start: from, End: inv.End.Add(time.Minute), Limit: 1000})
 		cancel()
@@ -248,7 +263,9 @@ func suspectDeploys(ctx context.Context, d *Deps, service, env string, start, en
 			}
 		}
 	}
-	if docs, err := d.Store.ListDocs(ctx, records.DeploymentsCollection); err == nil {
+	if d.Store == nil {
+		// no records to read
+	} else if docs, err := d.Store.ListDocs(ctx, records.DeploymentsCollection); err == nil {
 		for _, doc := range docs {
 			var dep records.Deployment
 			if doc.Decode(&dep) != nil || dep.Service != service || dep.Env != env || dep.Result == records.ResultPending {
@@ -326,7 +343,7 @@ func (inv *Investigation) Message(d *Deps, service, env string) chat.Message {
 	blocks = append(blocks, chat.Block{Header: ":mag: Investigation"})
 	rate := ":chart_with_upwards_trend: " + inv.RateNote
 	if sp := sparkline(inv.Points, 60); sp != "" {
-		rate += "\n`" + sp + "` last hour"
+		rate += "\n`" + sp + "`"
 	}
 	blocks = append(blocks, chat.Block{Section: &chat.Section{Text: rate}})
 
