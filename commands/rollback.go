@@ -68,7 +68,8 @@ type Rollback struct {
 
 // HistoryRow is one line of `/nexo rollback` without --via (and `/nexo history`).
 type HistoryRow struct {
-	ID         int64 // Argo CD history id (0 when only in git)
+	ID         int64 // Argo CD history id (when InArgo)
+	InArgo     bool  // the row is an Argo CD status.history entry
 	Revision   string
 	Tag        string
 	DeployedAt time.Time
@@ -175,7 +176,7 @@ func History(ctx context.Context, d *Deps, service, env string) ([]HistoryRow, e
 		}
 		for i := len(app.Status.History) - 1; i >= 0; i-- {
 			h := app.Status.History[i]
-			rows = append(rows, HistoryRow{ID: h.ID, Revision: h.Revision, Tag: tagOf(h.Revision), DeployedAt: h.DeployedAt})
+			rows = append(rows, HistoryRow{ID: h.ID, InArgo: true, Revision: h.Revision, Tag: tagOf(h.Revision), DeployedAt: h.DeployedAt})
 		}
 		if len(rows) > 0 {
 			rows[0].Current = true
@@ -235,12 +236,12 @@ func RollbackMenu(ctx context.Context, d *Deps, service, envName, to string) (ch
 		if r.Stable {
 			mark = "  ← last stable"
 		}
-		id := "  "
-		if r.ID > 0 {
+		id := "   "
+		if r.InArgo {
 			id = fmt.Sprintf("%-3d", r.ID)
 		}
 		lines = append(lines, fmt.Sprintf("%s %s  %s  %-18s %s%s", id, r.DeployedAt.UTC().Format("2006-01-02T15:04Z"), short(r.Revision), r.Tag, clip(r.Subject, 50), mark))
-		if (to != "" && (r.Tag == to || strconv.FormatInt(r.ID, 10) == to)) || (to == "" && r.Stable && target == nil) {
+		if (to != "" && (r.Tag == to || (r.InArgo && strconv.FormatInt(r.ID, 10) == to))) || (to == "" && r.Stable && target == nil) {
 			target = r
 		}
 	}
@@ -253,7 +254,7 @@ func RollbackMenu(ctx context.Context, d *Deps, service, envName, to string) (ch
 		return m, nil
 	}
 	var btns []chat.Button
-	if d.ArgoCD != nil && target.ID > 0 {
+	if d.ArgoCD != nil && target.InArgo {
 		btns = append(btns, chat.Button{Text: fmt.Sprintf("Argo CD → #%d (%s)", target.ID, target.Tag), Action: "rollback.run", Value: strings.Join([]string{svc.Name, env.Name, ViaArgoCD, strconv.FormatInt(target.ID, 10)}, "|"), Style: chat.StyleDanger})
 	}
 	btns = append(btns, chat.Button{Text: "GitOps revert → " + target.Tag, Action: "rollback.run", Value: strings.Join([]string{svc.Name, env.Name, ViaGitOps, target.Tag}, "|")})
@@ -307,7 +308,7 @@ func StartRollback(ctx context.Context, d *Deps, rr RollbackRequest) (*store.Wor
 			}
 			continue
 		}
-		if r.Tag == rr.To || (r.ID > 0 && strconv.FormatInt(r.ID, 10) == rr.To) {
+		if r.Tag == rr.To || (r.InArgo && strconv.FormatInt(r.ID, 10) == rr.To) {
 			target = r
 			break
 		}
@@ -358,7 +359,7 @@ func StartRollback(ctx context.Context, d *Deps, rr RollbackRequest) (*store.Wor
 		if d.ArgoCD == nil {
 			return nil, Refusalf("Argo CD is not configured (argocd.server).")
 		}
-		if target == nil || target.ID == 0 {
+		if target == nil || !target.InArgo {
 			return nil, Refusalf("No Argo CD history entry matches `%s` for %s. Use `%s rollback %s %s` to see the history.", orDash(rr.To), d.Config.AppName(svc.Name, env.Name), cfg.Slack.Command, svc.Name, env.Name)
 		}
 		if target.Current {
@@ -692,7 +693,7 @@ func (f *RollbackFlow) card(wf *store.Workflow, rb *Rollback, state string) chat
 	}
 	dec := policy.Evaluate(rb.Need, rb.Approvals)
 	fields := []string{"*Requested by*\n" + chat.Mention(rb.Requester), fmt.Sprintf("*Approvals*\n%d/%d", len(dec.Counted), rb.Need.Approvals), "*Running before*\n`" + orDash(rb.Current) + "`"}
-	if rb.HistoryID > 0 {
+	if rb.Via == ViaArgoCD {
 		fields = append(fields, fmt.Sprintf("*History id*\n#%d", rb.HistoryID))
 	}
 	blocks := []chat.Block{{Section: &chat.Section{Text: "*" + title + "*\n" + status}}, {Section: &chat.Section{Fields: fields}}}

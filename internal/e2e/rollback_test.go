@@ -121,7 +121,7 @@ func onlyRollbackChange(t testing.TB, e *Env, env string) *store.Workflow {
 // version from the git history.
 func TestRollbackProductionViaGitOpsNeedsAnSRE(t *testing.T) {
 	e := New(t, Options{})
-	e.Command(Carol, "rollback nexo-be prod --via gitops --to 2026.02.99")
+	e.Command(Carol, "rollback nexo-be prod --via gitops --to 2026.02.28")
 	e.Ephemeral(Carol, "does not exist in the registry")
 	e.Command(Carol, "rollback nexo-be prod --via gitops --to 2026.02.10")
 	e.Ephemeral(Carol, "already runs")
