@@ -1,0 +1,77 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/commands/records"
+)
+
+func threadReplies(e *Env, parentTS string, words ...string) int {
+	n := 0
+	for _, m := range e.Slack.Messages(Channel) {
+		if m.ThreadTS == parentTS && m.TS != parentTS && containsAll(Content(m), words) {
+			n++
+		}
+	}
+	return n
+}
+
+// Scenario 2: straight to production, SRE approvals under a 15-minute SLA,
+// a merge blocked by branch protection, recovery figures, backfill.
+func TestHotfixFastTrack(t *testing.T) {
+	prom := NewPromFake()
+	defer prom.Close()
+	prom.Set(0.001)
+	e := New(t, Options{PrometheusURL: prom.URL()})
+	e.Command(Carol, `hotfix nexo-be 2026.02.17-hotfix --reason "connection pool exhaustion"`)
+	e.Ephemeral(Carol, "needs `--incident <id>`")
+	e.Command(Carol, `hotfix nexo-be 2026.02.17-hotfix --incident 456 --reason "connection pool exhaustion"`)
+	card := e.WaitFind("Hotfix", "nexo-be", "production", "2026.02.17-hotfix")
+	wf := onlyChange(t, e, "nexo-be", "production")
+	e.Eventually("the PR", time.Second, 20, func() bool { st, _ := changeState(t, e, wf.ID); return st == commands.StApproval })
+	_, c := changeState(t, e, wf.ID)
+	pr := e.PR(c.PR)
+	if pr.Head != "hotfix/prod-2026.02.17-hotfix" || strings.Join(pr.Labels, ",") != "hotfix,P0" ||
+		!strings.HasPrefix(pr.Title, "hotfix(nexo-be): production → 2026.02.17-hotfix") || !strings.Contains(pr.Body, "URGENT: P0 incident #456") {
+		t.Fatalf("hotfix PR: %+v", pr)
+	}
+	// The SLA: reminders at 5 and 10 minutes, then on-call at 15.
+	e.Eventually("first reminder", time.Minute, 6, func() bool { return threadReplies(e, card.TS, "has waited") == 1 })
+	e.Eventually("second reminder", time.Minute, 6, func() bool { return threadReplies(e, card.TS, "has waited") == 2 })
+	e.Eventually("the SLA page", time.Minute, 6, func() bool { return threadReplies(e, card.TS, "past its 15m0s approval SLA") == 1 })
+
+	// Branch protection refuses the merge: the thread quotes GitHub.
+	e.GitHub.BlockMerges(405, "At least 2 approving reviews are required by reviewers with write access.")
+	e.Click(Alice, card, "change.approve")
+	e.Click(Bob, card, "change.approve")
+	e.Eventually("the refusal in the thread", time.Second, 20, func() bool {
+		return threadReplies(e, card.TS, "GitHub refused the merge", "At least 2 approving reviews") == 1
+	})
+	e.GitHub.BlockMerges(0, "")
+	e.Eventually("hotfix live", 30*time.Second, 150, func() bool { st, _ := changeState(t, e, wf.ID); return st == commands.StDone })
+	if got := e.Remote.File(t, "main", "helm/nexo-be/values-prod.yaml"); !strings.Contains(got, `tag: "2026.02.17-hotfix"`) {
+		t.Fatalf("values-prod.yaml:\n%s", got)
+	}
+	backfill := e.WaitFind("Hotfix `2026.02.17-hotfix` is live", "Recovery: error rate", "Backfill staging")
+	var dep records.Deployment
+	if err := e.Store.GetDoc(context.Background(), records.DeploymentsCollection, wf.ID, &dep); err != nil || dep.Kind != records.KindHotfix || dep.Incident != "456" {
+		t.Fatalf("hotfix deployment: %+v %v", dep, err)
+	}
+	// No more reminders once approved.
+	if n := threadReplies(e, card.TS, "has waited"); n != 2 {
+		t.Fatalf("%d reminders", n)
+	}
+	// Backfill staging: an ordinary promotion of the same tag, no soak gate.
+	e.Click(Carol, backfill, "hotfix.backfill")
+	e.Ephemeral(Carol, "Backfill of `2026.02.17-hotfix` to staging started")
+	bf := onlyChange(t, e, "nexo-be", "staging")
+	var b commands.Change
+	Decode(t, bf, &b)
+	if b.Flavor != "backfill" || b.Tag != "2026.02.17-hotfix" || b.Soak != 0 || b.Need.Approvals != 1 {
+		t.Fatalf("backfill: %+v", b)
+	}
+}
