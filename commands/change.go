@@ -167,7 +167,7 @@ func (f *ChangeFlow) poll() time.Duration {
 // card posts the status card (the thread parent).
 func (f *ChangeFlow) card(ctx context.Context, wf *store.Workflow, c *Change) (workflow.Outcome, error) {
 	if wf.CardTS == "" {
-		ts, err := f.D.Chat.Post(ctx, wf.Channel, "", ChangeCard(f.D, wf.ID, c, StPR))
+		ts, err := PostOnce(ctx, f.D, wf.ID, "card", wf.Channel, "", ChangeCard(f.D, wf.ID, c, StPR))
 		if err != nil {
 			return workflow.Outcome{}, err
 		}
@@ -546,7 +546,7 @@ func (f *ChangeFlow) replyMsg(ctx context.Context, wf *store.Workflow, c *Change
 	if c.Announced[key] {
 		return
 	}
-	if _, err := f.D.Chat.Post(ctx, wf.Channel, wf.ThreadTS, m); err != nil {
+	if _, err := PostOnce(ctx, f.D, wf.ID, "reply-"+key, wf.Channel, wf.ThreadTS, m); err != nil {
 		f.D.Log.Warn("thread reply", "workflow", wf.ID, "err", err)
 		return
 	}

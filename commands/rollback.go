@@ -467,7 +467,7 @@ func (f *RollbackFlow) Step(ctx context.Context, wf *store.Workflow) (workflow.O
 	switch wf.State {
 	case RbCard:
 		if wf.CardTS == "" {
-			ts, err := f.D.Chat.Post(ctx, wf.Channel, "", f.card(wf, &rb, RbApproval))
+			ts, err := PostOnce(ctx, f.D, wf.ID, "card", wf.Channel, "", f.card(wf, &rb, RbApproval))
 			if err != nil {
 				return out, err
 			}
@@ -672,7 +672,7 @@ func (f *RollbackFlow) replyMsg(ctx context.Context, wf *store.Workflow, rb *Rol
 	if rb.Announced[key] {
 		return
 	}
-	if _, err := f.D.Chat.Post(ctx, wf.Channel, wf.ThreadTS, m); err != nil {
+	if _, err := PostOnce(ctx, f.D, wf.ID, "reply-"+key, wf.Channel, wf.ThreadTS, m); err != nil {
 		f.D.Log.Warn("thread reply", "workflow", wf.ID, "err", err)
 		return
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/commands/records"
+	"github.com/nexo-org/nexo-bot/integrations/promfake"
 )
 
 func threadReplies(e *Env, parentTS string, words ...string) int {
@@ -23,7 +24,7 @@ func threadReplies(e *Env, parentTS string, words ...string) int {
 // Scenario 2: straight to production, SRE approvals under a 15-minute SLA,
 // a merge blocked by branch protection, recovery figures, backfill.
 func TestHotfixFastTrack(t *testing.T) {
-	prom := NewPromFake()
+	prom := promfake.New()
 	defer prom.Close()
 	prom.Set(0.001)
 	e := New(t, Options{PrometheusURL: prom.URL()})

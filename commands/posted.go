@@ -1,0 +1,40 @@
+package commands
+
+import (
+	"context"
+	"errors"
+
+	"github.com/nexo-org/nexo-bot/commands/chat"
+	"github.com/nexo-org/nexo-bot/store"
+)
+
+// postedCollection remembers what a workflow already posted (its card's ts,
+// each keyed thread reply), outside the workflow record: a click that
+// changes the record while a step posts makes the engine re-run the step
+// with the stored record, and the re-run must not post again.
+const postedCollection = "posted"
+
+type postedDoc struct {
+	TS string `json:"ts"`
+}
+
+// PostOnce posts m unless workflow id already posted under key, and returns
+// the message's ts either way.
+func PostOnce(ctx context.Context, d *Deps, id, key, channel, threadTS string, m chat.Message) (string, error) {
+	var p postedDoc
+	err := d.Store.GetDoc(ctx, postedCollection, id+"/"+key, &p)
+	if err == nil {
+		return p.TS, nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return "", err
+	}
+	ts, err := d.Chat.Post(ctx, channel, threadTS, m)
+	if err != nil {
+		return "", err
+	}
+	if err := d.Store.PutDoc(ctx, postedCollection, id+"/"+key, postedDoc{TS: ts}); err != nil {
+		d.Log.Warn("remembering a post", "workflow", id, "key", key, "err", err)
+	}
+	return ts, nil
+}
