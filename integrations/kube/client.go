@@ -405,11 +405,10 @@ func (c *Client) SwitchIngressBackend(ctx context.Context, namespace, name, serv
 	if err != nil {
 		return "", fmt.Errorf("kube: get ingress %s/%s: %w", namespace, name, err)
 	}
-	if len(ing.Spec.Rules) == 0 || ing.Spec.Rules[0].HTTP == nil || len(ing.Spec.Rules[0].HTTP.Paths) == 0 ||
-		ing.Spec.Rules[0].HTTP.Paths[0].Backend.Service == nil {
+	previous, ok := ruleZeroService(ing)
+	if !ok {
 		return "", fmt.Errorf("kube: ingress %s/%s has no service backend at rules[0].http.paths[0]", namespace, name)
 	}
-	previous := ing.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Name
 	if previous == service {
 		return previous, nil
 	}
@@ -422,23 +421,36 @@ func (c *Client) SwitchIngressBackend(ctx context.Context, namespace, name, serv
 	}
 	_, err = c.core.NetworkingV1().Ingresses(namespace).Patch(ctx, name, types.JSONPatchType, patch, metav1.PatchOptions{})
 	if err != nil {
-		if isTestOpFailure(err) {
-			return "", fmt.Errorf("%w (%s/%s expected %q)", ErrIngressChanged, namespace, name, previous)
+		if isTestOpFailure(err) || apierrors.IsInvalid(err) {
+			// The real API server answers a failed test op with a bare 422
+			// Invalid: read again to tell a concurrent change from a
+			// rejected value.
+			if now, gerr := c.core.NetworkingV1().Ingresses(namespace).Get(ctx, name, metav1.GetOptions{}); gerr == nil {
+				if current, ok := ruleZeroService(now); !ok || current != previous {
+					return "", fmt.Errorf("%w (%s/%s: expected %q, now %q)", ErrIngressChanged, namespace, name, previous, current)
+				}
+			}
 		}
 		return "", fmt.Errorf("kube: patch ingress %s/%s: %w", namespace, name, err)
 	}
 	return previous, nil
 }
 
-// isTestOpFailure recognises a JSON patch whose test operation failed: the
-// API server answers 422 Invalid (or 409 Conflict) mentioning the test.
-func isTestOpFailure(err error) bool {
-	if !apierrors.IsInvalid(err) && !apierrors.IsConflict(err) && !apierrors.IsBadRequest(err) {
-		msg := err.Error()
-		return strings.Contains(msg, "testing value") || strings.Contains(msg, "test operation")
+// ruleZeroService is the backend service name at rules[0].http.paths[0].
+func ruleZeroService(ing *networkingv1.Ingress) (string, bool) {
+	if len(ing.Spec.Rules) == 0 || ing.Spec.Rules[0].HTTP == nil || len(ing.Spec.Rules[0].HTTP.Paths) == 0 ||
+		ing.Spec.Rules[0].HTTP.Paths[0].Backend.Service == nil {
+		return "", false
 	}
+	return ing.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Name, true
+}
+
+// isTestOpFailure recognises json-patch's own message for a failed test
+// operation ("testing value <path> failed: test failed"), which client-go's
+// fake returns as is.
+func isTestOpFailure(err error) bool {
 	msg := err.Error()
-	return strings.Contains(msg, "test") || strings.Contains(msg, "Test")
+	return strings.Contains(msg, "testing value") || strings.Contains(msg, "test failed")
 }
 
 // externalSecretGVR finds which ExternalSecret version the cluster serves
