@@ -16,7 +16,7 @@ const EMOJI = {
   stop_sign: "🛑", ambulance: "🚑", hospital: "🏥", test_tube: "🧪", scroll: "📜", pushpin: "📌",
   white_circle_with_check: "✅", thumbsup: "👍", "+1": "👍", heavy_minus_sign: "➖", large_orange_circle: "🟠",
   small_red_triangle: "🔺", small_red_triangle_down: "🔻", arrow_up: "⬆️", arrow_down: "⬇️", timer_clock: "⏲️",
-  repeat: "🔁", rewind: "⏪", fast_forward: "⏩", ok: "🆗", sparkles: "✨", traffic_light: "🚦", spiral_note_pad: "🗒️",
+  repeat: "🔁", white_small_square: "▫️", black_small_square: "▪️", white_large_square: "⬜", rewind: "⏪", fast_forward: "⏩", ok: "🆗", sparkles: "✨", traffic_light: "🚦", spiral_note_pad: "🗒️",
 };
 
 const COLORS = ["#2bac76", "#e8912d", "#1264a3", "#cd2553", "#7c3085", "#0b7c86"];
@@ -175,7 +175,7 @@ function render() {
   const apps = Object.keys(d.apps || {}).sort((a, b) => appOrder(a) - appOrder(b));
   $("#apps").innerHTML = apps.map((n) => {
     const a = d.apps[n];
-    return "<tr><td>" + esc(n) + '</td><td class="h-' + esc(a.health) + '">● ' + esc(a.health) + '</td><td class="tag">' + esc(a.image) + "</td></tr>";
+    return "<tr><td class=\"app\" title=\"" + esc(n) + "\">" + esc(n) + '</td><td class="h-' + esc(a.health) + '">● ' + esc(a.health) + '</td><td class="tag">' + esc(a.image) + "</td></tr>";
   }).join("");
   // break menu
   $("#break-list").innerHTML = d.breakages.map((b) => '<button type="button" data-break="' + esc(b.kind) + '" class="' + (b.active ? "active-break" : "") + '">' +
