@@ -58,7 +58,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	defer cancelRun()
 
 	asUser := func(id string) chromedp.Action[chromedp.Void] {
-		return chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector("#user-select"); s.value = "`+id+`"; s.dispatchEvent(new Event("change")); return s.value; })()`)
+		return chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector("#user-select"); s.value = "` + id + `"; s.dispatchEvent(new Event("change")); return s.value; })()`)
 	}
 	// waitText polls until the element's text contains every word.
 	waitText := func(sel string, words ...string) chromedp.Action[chromedp.Void] {
