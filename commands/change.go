@@ -532,9 +532,7 @@ func (f *ChangeFlow) refreshCard(ctx context.Context, wf *store.Workflow, c *Cha
 	if wf.CardTS == "" {
 		return
 	}
-	if err := f.D.Chat.Update(ctx, wf.Channel, wf.CardTS, ChangeCard(f.D, wf.ID, c, state)); err != nil {
-		f.D.Log.Warn("card update", "workflow", wf.ID, "err", err)
-	}
+	f.D.Cards().Update(wf.Channel, wf.CardTS, ChangeCard(f.D, wf.ID, c, state))
 }
 
 func (f *ChangeFlow) reply(ctx context.Context, wf *store.Workflow, c *Change, key, text string) {

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"log/slog"
+	"sync"
 
 	"github.com/nexo-org/nexo-bot/commands/chat"
 	"github.com/nexo-org/nexo-bot/commands/workflow"
@@ -36,6 +37,19 @@ type Deps struct {
 	Loki     loki.Client
 	Pager    pagerduty.Pager
 	Secrets  secretstore.Store
+
+	cardsOnce sync.Once
+	cards     *CardUpdates
+}
+
+// Cards is the background card editor shared by every workflow.
+func (d *Deps) Cards() *CardUpdates {
+	d.cardsOnce.Do(func() {
+		d.cards = NewCardUpdates(d.Chat, func(channel, ts string, err error) {
+			d.Log.Warn("card update", "channel", channel, "ts", ts, "err", err)
+		})
+	})
+	return d.cards
 }
 
 // Clock is the engine's clock (the wall clock outside tests).

@@ -500,7 +500,7 @@ func (f *RollbackFlow) Step(ctx context.Context, wf *store.Workflow) (workflow.O
 			next = out.Next
 		}
 		if wf.CardTS != "" {
-			_ = f.D.Chat.Update(ctx, wf.Channel, wf.CardTS, f.card(wf, &rb, next))
+			f.D.Cards().Update(wf.Channel, wf.CardTS, f.card(wf, &rb, next))
 		}
 	}
 	return out, err

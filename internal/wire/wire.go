@@ -262,6 +262,7 @@ func (rt *Runtime) Run(ctx context.Context) error {
 	}
 	rt.ready.Store(false)
 	rt.Engine.Wait()
+	rt.Deps.Cards().Flush()
 	return err
 }
 
