@@ -86,6 +86,13 @@ func (h *HandledCounter) Snapshot() map[string]int {
 // bot first (e.StopBot) when every replica should be one of these.
 func (e *Env) StartReplica(name string) *Replica {
 	e.T.Helper()
+	return e.StartReplicaWithLease(name, LeaseTTL)
+}
+
+// StartReplicaWithLease is StartReplica with another workflow lease TTL
+// (crash tests use a short one: a crashed replica blocks that long).
+func (e *Env) StartReplicaWithLease(name string, leaseTTL time.Duration) *Replica {
+	e.T.Helper()
 	r := &Replica{Name: name, env: e, Handled: &HandledCounter{n: map[string]int{}}}
 	cfg := *e.Config
 	cfg.Slack.APIURL = r.proxy(e.Slack.URL()) + "/api/"
@@ -113,7 +120,7 @@ func (e *Env) StartReplica(name string) *Replica {
 	rt.Engine.PollInterval = 5 * time.Millisecond
 	// Longer than a step takes on a loaded CI machine: the engine does not
 	// renew a lease while a step runs (see docs/operations.md, known gaps).
-	rt.Engine.LeaseTTL = LeaseTTL
+	rt.Engine.LeaseTTL = leaseTTL
 	r.Runtime, r.cancel, r.done = rt, cancel, make(chan error, 1)
 	before := e.Slack.TotalConnections()
 	go func() { r.done <- rt.Run(ctx) }()
