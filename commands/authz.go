@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/nexo-org/nexo-bot/commands/chat"
 	"github.com/nexo-org/nexo-bot/store"
@@ -44,8 +45,30 @@ func init() {
 	})
 }
 
+// StorePreflight bounds the store check made before a mutating command or
+// a button: when the store does not answer within it, the user is told at
+// once that nothing was changed (instead of waiting for every store call
+// of the command to time out).
+const StorePreflight = 500 * time.Millisecond
+
+var storeDown = "The state store is unavailable, so nothing was changed. Try again in a moment."
+
+// storeReachable pings the store within StorePreflight.
+func (z *Authz) storeReachable(ctx context.Context) bool {
+	pctx, cancel := context.WithTimeout(ctx, StorePreflight)
+	defer cancel()
+	if err := z.D.Store.Ping(pctx); err != nil {
+		z.D.Log.Warn("state store unavailable; change refused", "err", err)
+		return false
+	}
+	return true
+}
+
 // AllowCommand implements Guard.
 func (z *Authz) AllowCommand(ctx context.Context, r Request, spec *Spec) *chat.Reply {
+	if !z.storeReachable(ctx) {
+		return Refuse("%s", storeDown)
+	}
 	svc, env := z.target(r.Args.Words)
 	what := fmt.Sprintf("%s %s", z.D.Config.Slack.Command, clip(r.Text, 200))
 	if why := z.check(ctx, r.UserID, r.ChannelID, env); why != "" {
@@ -57,6 +80,9 @@ func (z *Authz) AllowCommand(ctx context.Context, r Request, spec *Spec) *chat.R
 
 // AllowClick implements Guard.
 func (z *Authz) AllowClick(ctx context.Context, c chat.Click) *chat.Reply {
+	if !z.storeReachable(ctx) {
+		return Refuse("%s", storeDown)
+	}
 	var svc, env string
 	id, _, _ := strings.Cut(c.Value, "|")
 	var wf *store.Workflow
@@ -67,7 +93,7 @@ func (z *Authz) AllowClick(ctx context.Context, c chat.Click) *chat.Reply {
 			wf = got
 			svc, env = workflowTarget(wf)
 		case errors.Is(err, store.ErrUnavailable):
-			return Refuse("The state store is unavailable, so nothing was changed. Try again in a moment.")
+			return Refuse("%s", storeDown)
 		}
 	}
 	why := z.check(ctx, c.UserID, c.ChannelID, env)
