@@ -92,7 +92,9 @@ func TestRedisOutage(t *testing.T) {
 		sent := time.Now()
 		e.Command(e2e.Carol, text)
 		want := i + 1
-		if !e.Slack.WaitFor(func() bool { return countEphemerals(e, e2e.Carol, "state store is unavailable, so nothing was changed") >= want }, 10*time.Second) {
+		if !e.Slack.WaitFor(func() bool {
+			return countEphemerals(e, e2e.Carol, "state store is unavailable, so nothing was changed") >= want
+		}, 10*time.Second) {
 			t.Fatalf("%q: no 'state store unavailable' answer; ephemerals: %+v", text, e.Slack.Ephemerals(e2e.Carol))
 		}
 		answers = append(answers, time.Since(sent))
