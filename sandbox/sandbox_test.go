@@ -132,9 +132,9 @@ func TestPromoteToStagingThroughTheConsole(t *testing.T) {
 func TestDoraHasFiguresAndAChart(t *testing.T) {
 	sb := start(t)
 	postJSON(t, sb.URL()+"/api/command", CommandRequest{User: Alice, Text: "/nexo dora nexo-be"})
-	card := waitItem(t, sb, Alice, 30*time.Second, "nexo-be")
+	card := waitItem(t, sb, Alice, 30*time.Second, "DORA Metrics", "nexo-be", "Deployment frequency")
 	blocks := string(card.Blocks)
-	if !strings.Contains(strings.ToLower(blocks), "deploy") || strings.Contains(blocks, "No deployments") {
+	if card.Kind != "message" || !strings.Contains(blocks, "deploys/month") || !strings.Contains(blocks, "Time to restore") || strings.Contains(blocks, "No deployments") {
 		t.Fatalf("DORA card:\n%s", blocks)
 	}
 	deadline := time.Now().Add(20 * time.Second)
