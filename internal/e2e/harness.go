@@ -203,7 +203,7 @@ func (e *Env) StartBot() {
 	e.T.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.NewJSONHandler(io.MultiWriter(e.Logs), &slog.HandlerOptions{Level: slog.LevelInfo}))
-	rt, err := wire.Build(ctx, e.Config, e.Secrets, wire.Options{Logger: log, Clock: e.Clock, Store: nopClose{e.Store}, Owner: fmt.Sprintf("e2e-%d", time.Now().UnixNano()), PollEvery: 10 * time.Second, Override: e.opts.Override})
+	rt, err := wire.Build(ctx, e.Config, e.Secrets, wire.Options{Logger: log, Clock: e.Clock, Store: nopClose{e.Store}, Owner: fmt.Sprintf("e2e-%d", time.Now().UnixNano()), PollEvery: 10 * time.Second, Override: e.opts.Override, SlackPace: 20 * time.Millisecond})
 	if err != nil {
 		cancel()
 		e.T.Fatal(err)

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+
+	"github.com/nexo-org/nexo-bot/bot/slackfake"
 	"strings"
 	"sync"
 	"testing"
@@ -122,7 +124,11 @@ func TestPromoteToProductionThroughTheThread(t *testing.T) {
 	if pr.Title != "promote(nexo-be): production → 2026.02.17" || !strings.Contains(pr.Body, "## Rollback Plan") || !strings.Contains(pr.Body, "Previous version: 2026.02.10") {
 		t.Fatalf("PR title/body: %q\n%s", pr.Title, pr.Body)
 	}
-	final, _ := e.Slack.Message(card.Channel, card.TS)
+	var final slackfake.Message
+	e.Slack.WaitFor(func() bool {
+		final, _ = e.Slack.Message(card.Channel, card.TS)
+		return strings.Contains(Content(final), "Done")
+	}, 5*time.Second)
 	text := Content(final)
 	for _, w := range []string{"Done", "2/2", "<@U0ALICE01>", "<@U0BOB0001>", "Error rate", "0.20%"} {
 		if !strings.Contains(text, w) {

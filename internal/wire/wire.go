@@ -56,6 +56,9 @@ type Options struct {
 	PollEvery time.Duration
 	// NoSlack builds everything but the socket-mode transport.
 	NoSlack bool
+	// SlackPace overrides the per-channel posting pace (tests against the
+	// fake Slack; the default is Slack's one message per second).
+	SlackPace time.Duration
 	// WrapHandler wraps the router before the Slack transport gets it
 	// (tests count what each replica handles).
 	WrapHandler func(chat.Handler) chat.Handler
@@ -157,7 +160,7 @@ func Build(ctx context.Context, cfg *config.Config, sec config.Secrets, o Option
 	if o.Chat != nil {
 		d.Chat = o.Chat
 	} else {
-		slackChat, err = bot.NewSlackChat(bot.ChatOptions{APIURL: cfg.Slack.APIURL, BotToken: sec.SlackBotToken, Logger: log, Metrics: metrics})
+		slackChat, err = bot.NewSlackChat(bot.ChatOptions{APIURL: cfg.Slack.APIURL, BotToken: sec.SlackBotToken, Logger: log, Metrics: metrics, PaceInterval: o.SlackPace})
 		if err != nil {
 			return nil, err
 		}
