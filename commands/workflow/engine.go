@@ -218,8 +218,12 @@ func (e *Engine) Kick(id string) {
 		}()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		if err := e.Advance(ctx, id); err != nil {
+		if err := e.Advance(ctx, id); err != nil && !errors.Is(err, ErrCrash) {
 			e.log.Warn("workflow advance", "workflow", id, "err", err)
+			// Look again once any lease this replica held has expired.
+			rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = e.st.ScheduleTimer(rctx, store.Timer{ID: "wf:" + id, Due: e.clock.Now().Add(e.LeaseTTL), Kind: timerWorkflow, Payload: mustJSON(id)})
+			rcancel()
 		}
 	}()
 }
@@ -269,7 +273,7 @@ func (e *Engine) Advance(ctx context.Context, id string) error {
 			}
 		}
 		before := wf.State
-		out, stepErr := e.safeStep(ctx, def, wf)
+		out, stepErr := e.heartbeatStep(ctx, lease, def, wf)
 		wf.Fence = lease.Token
 		now := e.clock.Now()
 		var due time.Time
@@ -349,6 +353,36 @@ func (e *Engine) Advance(ctx context.Context, id string) error {
 	return e.st.ScheduleTimer(ctx, store.Timer{ID: "wf:" + id, Due: e.clock.Now().Add(time.Second), Kind: timerWorkflow, Payload: mustJSON(id)})
 }
 
+// heartbeatStep runs a step while renewing the lease every third of its
+// TTL; if a renewal fails (the lease was lost) the step's context is
+// cancelled, so a slow step never runs beside another replica's.
+func (e *Engine) heartbeatStep(ctx context.Context, lease store.Lease, def Definition, wf *store.Workflow) (Outcome, error) {
+	sctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		t := time.NewTicker(e.LeaseTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if err := e.st.RenewLease(sctx, lease, e.LeaseTTL); err != nil {
+					cancel(fmt.Errorf("lease lost during step %s: %w", wf.State, err))
+					return
+				}
+			}
+		}
+	}()
+	out, err := e.safeStep(sctx, def, wf)
+	if cause := context.Cause(sctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return out, cause
+	}
+	return out, err
+}
+
 func (e *Engine) safeStep(ctx context.Context, def Definition, wf *store.Workflow) (out Outcome, err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -422,7 +456,7 @@ func (e *Engine) RunTimers(ctx context.Context) {
 // FireDue handles the timers due now once (tests call it after moving a
 // manual clock).
 func (e *Engine) FireDue(ctx context.Context) int {
-	due, err := e.st.ClaimDueTimers(ctx, e.clock.Now(), e.owner, 2*time.Minute, 64)
+	due, err := e.st.ClaimDueTimers(ctx, e.clock.Now(), e.owner, 5*time.Minute, 64)
 	if err != nil {
 		if ctx.Err() == nil {
 			e.log.Warn("claim timers", "err", err)

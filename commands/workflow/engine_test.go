@@ -213,3 +213,51 @@ func TestTwoReplicasNeverDoubleAStep(t *testing.T) {
 		t.Fatalf("side effects doubled or lost: %v", def.effects)
 	}
 }
+
+// slow is a one-step workflow whose step outlasts the lease TTL.
+type slow struct {
+	runs atomic.Int32
+}
+
+func (s *slow) Kind() string { return "slow" }
+
+func (s *slow) Step(ctx context.Context, wf *store.Workflow) (workflow.Outcome, error) {
+	s.runs.Add(1)
+	select {
+	case <-time.After(900 * time.Millisecond):
+	case <-ctx.Done():
+		return workflow.Outcome{}, ctx.Err()
+	}
+	return workflow.Outcome{Next: "end", Done: true}, nil
+}
+
+// A step slower than the lease keeps its lease by heartbeat: a second
+// replica trying meanwhile does not run it again.
+func TestLeaseIsRenewedDuringASlowStep(t *testing.T) {
+	st := openStore(t)
+	def := &slow{}
+	e1 := newEngine(t, st, nil, def, "r1")
+	e2 := newEngine(t, st, nil, def, "r2")
+	e1.LeaseTTL, e2.LeaseTTL = 300*time.Millisecond, 300*time.Millisecond
+	ctx := context.Background()
+	wf := &store.Workflow{ID: workflow.NewID("slow"), Kind: "slow", State: "a"}
+	if err := st.CreateWorkflow(ctx, wf); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- e1.Advance(ctx, wf.ID) }()
+	time.Sleep(600 * time.Millisecond) // past the TTL: only a renewal keeps it
+	if err := e2.Advance(ctx, wf.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := def.runs.Load(); n != 1 {
+		t.Fatalf("the slow step ran %d times", n)
+	}
+	got, _ := st.GetWorkflow(ctx, wf.ID)
+	if !got.Done {
+		t.Fatalf("state %s", got.State)
+	}
+}
