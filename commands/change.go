@@ -87,8 +87,6 @@ type Change struct {
 	RejectedBy  string     `json:"rejected_by,omitempty"`
 	RejectWhy   string     `json:"reject_why,omitempty"`
 	Result      string     `json:"result,omitempty"`
-	// Announced marks thread replies already posted (idempotent replies).
-	Announced map[string]bool `json:"announced,omitempty"`
 }
 
 // ChangeFlow runs change workflows.
@@ -541,17 +539,15 @@ func (f *ChangeFlow) reply(ctx context.Context, wf *store.Workflow, c *Change, k
 
 // replyMsg posts a thread reply once per key.
 func (f *ChangeFlow) replyMsg(ctx context.Context, wf *store.Workflow, c *Change, key string, m chat.Message) {
-	if c.Announced[key] {
-		return
+	ThreadReply(ctx, f.D, wf, key, m)
+}
+
+// ThreadReply posts a reply in a workflow's thread once per key, however
+// often the step that posts it runs.
+func ThreadReply(ctx context.Context, d *Deps, wf *store.Workflow, key string, m chat.Message) {
+	if _, err := PostOnce(ctx, d, wf.ID, "reply-"+key, wf.Channel, wf.ThreadTS, m); err != nil {
+		d.Log.Warn("thread reply", "workflow", wf.ID, "err", err)
 	}
-	if _, err := PostOnce(ctx, f.D, wf.ID, "reply-"+key, wf.Channel, wf.ThreadTS, m); err != nil {
-		f.D.Log.Warn("thread reply", "workflow", wf.ID, "err", err)
-		return
-	}
-	if c.Announced == nil {
-		c.Announced = map[string]bool{}
-	}
-	c.Announced[key] = true
 }
 
 // record writes the deployment record (DORA's memory).
@@ -642,4 +638,39 @@ func short(sha string) string {
 		return sha[:7]
 	}
 	return sha
+}
+
+// startChange encodes a change as a workflow of the change pipeline (id
+// prefix idKind) on the service/env lock and starts it; a held lock is a
+// refusal naming the open change.
+func startChange(ctx context.Context, d *Deps, idKind string, c Change, channel string) (*store.Workflow, error) {
+	if channel == "" {
+		channel = d.Config.ServiceChannel(c.Service)
+	}
+	wf := &store.Workflow{ID: workflow.NewID(idKind), Kind: ChangeKind, LockKey: LockKey(c.Service, c.Env), State: StCard, Channel: channel, CreatedBy: c.Requester}
+	if err := workflow.Encode(wf, c); err != nil {
+		return nil, err
+	}
+	if err := startLocked(ctx, d, wf, c.Service, c.Env); err != nil {
+		return nil, err
+	}
+	return wf, nil
+}
+
+// RequireImage refuses a tag that does not exist in the service's image
+// repository (HEAD /v2/<repo>/manifests/<tag>). Without a registry
+// configured it lets the tag through.
+func RequireImage(ctx context.Context, d *Deps, service, tag string) error {
+	if d.Registry == nil {
+		return nil
+	}
+	repo := d.Config.ImageRepository(service)
+	ok, err := d.Registry.TagExists(ctx, repo, tag)
+	if err != nil {
+		return fmt.Errorf("asking the registry about %s:%s: %w", repo, tag, err)
+	}
+	if !ok {
+		return Refusalf("The image `%s:%s` does not exist in the registry.", repo, tag)
+	}
+	return nil
 }

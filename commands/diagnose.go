@@ -15,7 +15,6 @@ import (
 	"github.com/nexo-org/nexo-bot/commands/chat"
 	"github.com/nexo-org/nexo-bot/commands/policy"
 	"github.com/nexo-org/nexo-bot/commands/records"
-	"github.com/nexo-org/nexo-bot/commands/workflow"
 	"github.com/nexo-org/nexo-bot/config"
 	"github.com/nexo-org/nexo-bot/integrations/argocd"
 	"github.com/nexo-org/nexo-bot/integrations/kube"
@@ -988,21 +987,4 @@ func FixBody(c *Change, repo string, now time.Time) string {
 	fmt.Fprintf(&b, "The pods of %s in %s could not pull `%s:%s` (ImagePullBackOff): the registry has no such tag. `%s:%s` exists.\n", c.Service, c.Env, repo, c.Previous, repo, c.Tag)
 	fmt.Fprintf(&b, "\nFound by /nexo diagnose %s %s.\nRequested-by: %s via nexo at %s\n", c.Service, c.Env, c.Requester, now.UTC().Format(time.RFC3339))
 	return b.String()
-}
-
-// startChange encodes a change as a workflow of the change pipeline (id
-// prefix idKind) on the service/env lock and starts it; a held lock is a
-// refusal naming the open change.
-func startChange(ctx context.Context, d *Deps, idKind string, c Change, channel string) (*store.Workflow, error) {
-	if channel == "" {
-		channel = d.Config.ServiceChannel(c.Service)
-	}
-	wf := &store.Workflow{ID: workflow.NewID(idKind), Kind: ChangeKind, LockKey: LockKey(c.Service, c.Env), State: StCard, Channel: channel, CreatedBy: c.Requester}
-	if err := workflow.Encode(wf, c); err != nil {
-		return nil, err
-	}
-	if err := startLocked(ctx, d, wf, c.Service, c.Env); err != nil {
-		return nil, err
-	}
-	return wf, nil
 }

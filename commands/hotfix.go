@@ -89,14 +89,8 @@ func StartHotfix(ctx context.Context, d *Deps, service, tag, incident, reason, r
 	if current == tag {
 		return nil, Refusalf("%s already runs `%s` in %s.", svc.Name, tag, prod.Name)
 	}
-	if d.Registry != nil {
-		ok, err := d.Registry.TagExists(ctx, cfg.ImageRepository(svc.Name), tag)
-		if err != nil {
-			return nil, fmt.Errorf("asking the registry: %w", err)
-		}
-		if !ok {
-			return nil, Refusalf("The image `%s:%s` does not exist in the registry.", cfg.ImageRepository(svc.Name), tag)
-		}
+	if err := RequireImage(ctx, d, svc.Name, tag); err != nil {
+		return nil, err
 	}
 	if reason == "" {
 		reason = "hotfix for incident #" + incident
@@ -112,18 +106,8 @@ func StartHotfix(ctx context.Context, d *Deps, service, tag, incident, reason, r
 	c.Subject = fmt.Sprintf("hotfix(%s): %s → %s (%s)", svc.Name, prod.Name, tag, clip(reason, 60))
 	AddChangelog(ctx, d, svc, &c)
 	c.Body = HotfixBody(&c)
-	wf := &store.Workflow{ID: workflow.NewID("hotfix"), Kind: ChangeKind, LockKey: LockKey(svc.Name, prod.Name), State: StCard, Channel: channel, CreatedBy: requester}
-	if wf.Channel == "" {
-		wf.Channel = cfg.ServiceChannel(svc.Name)
-	}
-	if err := workflow.Encode(wf, c); err != nil {
-		return nil, err
-	}
-	if err := d.Engine.Start(ctx, wf); err != nil {
-		var locked *workflow.ErrLocked
-		if errors.As(err, &locked) {
-			return nil, Refusalf("A change of %s in %s is already open: %s.", svc.Name, prod.Name, ThreadLink(ctx, d, locked.Open))
-		}
+	wf, err := startChange(ctx, d, "hotfix", c, channel)
+	if err != nil {
 		return nil, err
 	}
 	now := d.Clock().Now()

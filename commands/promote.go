@@ -101,14 +101,8 @@ func StartPromotion(ctx context.Context, d *Deps, pr PromoteRequest) (*store.Wor
 	if current == tag {
 		return nil, Refusalf("%s already runs `%s` in %s. Nothing to do.", svc.Name, tag, env.Name)
 	}
-	if d.Registry != nil {
-		ok, err := d.Registry.TagExists(ctx, cfg.ImageRepository(svc.Name), tag)
-		if err != nil {
-			return nil, fmt.Errorf("asking the registry about %s:%s: %w", cfg.ImageRepository(svc.Name), tag, err)
-		}
-		if !ok {
-			return nil, Refusalf("The image `%s:%s` does not exist in the registry, so it cannot be promoted.", cfg.ImageRepository(svc.Name), tag)
-		}
+	if err := RequireImage(ctx, d, svc.Name, tag); err != nil {
+		return nil, err
 	}
 	flavor := pr.Flavor
 	if flavor == "" {
@@ -135,21 +129,8 @@ func StartPromotion(ctx context.Context, d *Deps, pr PromoteRequest) (*store.Wor
 	c.Labels, c.Teams = PRLabelsAndTeams(cfg, env, flavor)
 	AddChangelog(ctx, d, svc, &c)
 	c.Body = PromoteBody(&c, d.Clock().Now())
-	wf := &store.Workflow{
-		ID: workflow.NewID("promote"), Kind: ChangeKind, LockKey: LockKey(svc.Name, env.Name), State: StCard,
-		Channel: pr.Channel, CreatedBy: pr.Requester,
-	}
-	if wf.Channel == "" {
-		wf.Channel = cfg.ServiceChannel(svc.Name)
-	}
-	if err := workflow.Encode(wf, c); err != nil {
-		return nil, err
-	}
-	if err := d.Engine.Start(ctx, wf); err != nil {
-		var locked *workflow.ErrLocked
-		if errors.As(err, &locked) {
-			return nil, Refusalf("A change of %s in %s is already open: %s. Finish or reject it first.", svc.Name, env.Name, ThreadLink(ctx, d, locked.Open))
-		}
+	wf, err := startChange(ctx, d, "promote", c, pr.Channel)
+	if err != nil {
 		return nil, err
 	}
 	Audit(ctx, d, pr.Requester, flavor+".request", svc.Name, env.Name, wf.ID, "ok", fmt.Sprintf("%s → %s", current, tag))

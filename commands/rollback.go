@@ -54,16 +54,15 @@ type Rollback struct {
 	Need      policy.Requirement `json:"need"`
 	Approvals []policy.Approval  `json:"approvals,omitempty"`
 
-	AutoSyncWasOn bool            `json:"auto_sync_was_on,omitempty"`
-	FromService   string          `json:"from_service,omitempty"` // blue/green: backend before
-	ToService     string          `json:"to_service,omitempty"`
-	SwitchTook    string          `json:"switch_took,omitempty"`
-	RequestedAt   time.Time       `json:"requested_at"`
-	StartedAt     *time.Time      `json:"started_at,omitempty"`
-	FinishedAt    *time.Time      `json:"finished_at,omitempty"`
-	Result        string          `json:"result,omitempty"`
-	Note          string          `json:"note,omitempty"`
-	Announced     map[string]bool `json:"announced,omitempty"`
+	AutoSyncWasOn bool       `json:"auto_sync_was_on,omitempty"`
+	FromService   string     `json:"from_service,omitempty"` // blue/green: backend before
+	ToService     string     `json:"to_service,omitempty"`
+	SwitchTook    string     `json:"switch_took,omitempty"`
+	RequestedAt   time.Time  `json:"requested_at"`
+	StartedAt     *time.Time `json:"started_at,omitempty"`
+	FinishedAt    *time.Time `json:"finished_at,omitempty"`
+	Result        string     `json:"result,omitempty"`
+	Note          string     `json:"note,omitempty"`
 }
 
 // HistoryRow is one line of `/nexo rollback` without --via (and `/nexo history`).
@@ -328,14 +327,8 @@ func StartRollback(ctx context.Context, d *Deps, rr RollbackRequest) (*store.Wor
 		if tag == current {
 			return nil, Refusalf("%s already runs `%s` in %s in git.", svc.Name, tag, env.Name)
 		}
-		if d.Registry != nil {
-			ok, err := d.Registry.TagExists(ctx, cfg.ImageRepository(svc.Name), tag)
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
-				return nil, Refusalf("The image `%s:%s` does not exist in the registry.", cfg.ImageRepository(svc.Name), tag)
-			}
+		if err := RequireImage(ctx, d, svc.Name, tag); err != nil {
+			return nil, err
 		}
 		c := Change{
 			Flavor: records.KindRollback, Service: svc.Name, Env: env.Name, Tag: tag, Previous: current,
@@ -346,11 +339,8 @@ func StartRollback(ctx context.Context, d *Deps, rr RollbackRequest) (*store.Wor
 		c.Labels, c.Teams = PRLabelsAndTeams(cfg, env, records.KindRollback)
 		c.Body = fmt.Sprintf("Reason: %s caused problems in %s; back to %s.\nIncident: %s\nApproved by: (filled in when approved in Slack)\n\nRequested-by: %s via nexo\n",
 			current, env.Name, tag, orDash(rr.Incident), rr.Requester)
-		wf := &store.Workflow{ID: workflow.NewID("rollback"), Kind: ChangeKind, LockKey: LockKey(svc.Name, env.Name), State: StCard, Channel: channel, CreatedBy: rr.Requester}
-		if err := workflow.Encode(wf, c); err != nil {
-			return nil, err
-		}
-		if err := startLocked(ctx, d, wf, svc.Name, env.Name); err != nil {
+		wf, err := startChange(ctx, d, "rollback", c, channel)
+		if err != nil {
 			return nil, err
 		}
 		Audit(ctx, d, rr.Requester, "rollback.request", svc.Name, env.Name, wf.ID, "ok", "gitops "+current+" → "+tag)
@@ -669,17 +659,7 @@ func (f *RollbackFlow) reply(ctx context.Context, wf *store.Workflow, rb *Rollba
 }
 
 func (f *RollbackFlow) replyMsg(ctx context.Context, wf *store.Workflow, rb *Rollback, key string, m chat.Message) {
-	if rb.Announced[key] {
-		return
-	}
-	if _, err := PostOnce(ctx, f.D, wf.ID, "reply-"+key, wf.Channel, wf.ThreadTS, m); err != nil {
-		f.D.Log.Warn("thread reply", "workflow", wf.ID, "err", err)
-		return
-	}
-	if rb.Announced == nil {
-		rb.Announced = map[string]bool{}
-	}
-	rb.Announced[key] = true
+	ThreadReply(ctx, f.D, wf, key, m)
 }
 
 func (f *RollbackFlow) card(wf *store.Workflow, rb *Rollback, state string) chat.Message {

@@ -74,7 +74,6 @@ type RotateJob struct {
 	Result      string             `json:"result,omitempty"`
 	Summary     string             `json:"summary,omitempty"`
 	CancelledBy string             `json:"cancelled_by,omitempty"`
-	Announced   map[string]bool    `json:"announced,omitempty"`
 }
 
 // RotationRecord is the last successful rotation of a secret, stored in
@@ -432,17 +431,12 @@ func (f *RotateFlow) Step(ctx context.Context, wf *store.Workflow) (workflow.Out
 	if encErr := workflow.Encode(wf, job); encErr != nil {
 		return out, workflow.Permanent(encErr)
 	}
-	if err == nil && out.Done {
-		_ = f.D.Store.DeleteDoc(ctx, rotateCardsCollection, wf.ID)
-	}
 	if err == nil && wf.CardTS != "" && f.cardDue(wf, out) {
 		next := wf.State
 		if out.Next != "" {
 			next = out.Next
 		}
-		if uerr := f.D.Chat.Update(ctx, wf.Channel, wf.CardTS, f.card(wf, &job, next)); uerr != nil {
-			f.D.Log.Warn("rotation card", "workflow", wf.ID, "err", uerr)
-		}
+		f.D.Cards().Update(wf.Channel, wf.CardTS, f.card(wf, &job, next))
 	}
 	return out, err
 }
@@ -471,27 +465,12 @@ func (f *RotateFlow) cardDue(wf *store.Workflow, out workflow.Outcome) bool {
 	return true
 }
 
-// rotateCardsCollection remembers each rotation's card ts outside the
-// workflow record: a click that updates the workflow while the card is
-// being posted makes the engine re-run the card step, which must then find
-// the card instead of posting a second one.
-const rotateCardsCollection = "rotation-cards"
-
 func (f *RotateFlow) postCard(ctx context.Context, wf *store.Workflow, job *RotateJob) error {
 	if wf.CardTS != "" {
 		return nil
 	}
-	var ts string
-	err := f.D.Store.GetDoc(ctx, rotateCardsCollection, wf.ID, &ts)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		if ts, err = f.D.Chat.Post(ctx, wf.Channel, "", f.card(wf, job, RotApproval)); err != nil {
-			return err
-		}
-		if err := f.D.Store.PutDoc(ctx, rotateCardsCollection, wf.ID, ts); err != nil {
-			return err
-		}
-	case err != nil:
+	ts, err := PostOnce(ctx, f.D, wf.ID, "card", wf.Channel, "", f.card(wf, job, RotApproval))
+	if err != nil {
 		return err
 	}
 	wf.CardTS, wf.ThreadTS = ts, ts
@@ -601,17 +580,7 @@ func (f *RotateFlow) Failed(ctx context.Context, wf *store.Workflow, err error) 
 }
 
 func (f *RotateFlow) reply(ctx context.Context, wf *store.Workflow, job *RotateJob, key, text string) {
-	if job.Announced[key] {
-		return
-	}
-	if _, err := f.D.Chat.Post(ctx, wf.Channel, wf.ThreadTS, chat.Message{Text: text}); err != nil {
-		f.D.Log.Warn("thread reply", "workflow", wf.ID, "err", err)
-		return
-	}
-	if job.Announced == nil {
-		job.Announced = map[string]bool{}
-	}
-	job.Announced[key] = true
+	ThreadReply(ctx, f.D, wf, key, chat.Message{Text: text})
 }
 
 var (
