@@ -74,7 +74,12 @@ func TestRotateSecretThroughSlack(t *testing.T) {
 		t.Fatalf("result %q: %s\n%s", job.Result, job.Summary, e.Dump())
 	}
 	e.WaitFind("Rotated the database password of nexo-be production")
-	if cur, _ := e.Slack.Message(card.Channel, card.TS); !strings.Contains(Content(cur), "Done") || !strings.Contains(Content(cur), "verify-logs") {
+	cardDone := func() bool {
+		cur, _ := e.Slack.Message(card.Channel, card.TS)
+		return strings.Contains(Content(cur), "Done") && strings.Contains(Content(cur), "verify-logs")
+	}
+	if !e.Slack.WaitFor(cardDone, 5*time.Second) {
+		cur, _ := e.Slack.Message(card.Channel, card.TS)
 		t.Fatalf("the card was not edited to the end:\n%s", Content(cur))
 	}
 
