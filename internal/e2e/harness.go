@@ -123,6 +123,14 @@ func New(t testing.TB, o Options) *Env {
 
 	e.GitHub = githubfake.New(githubfake.Options{Owner: "nexo-org", Repo: "nexo-gitops", RemotePath: e.Remote.Path})
 	t.Cleanup(e.GitHub.Close)
+	// nexo-be's source history between the releases (changelogs, lead time).
+	day := func(s string) time.Time { d, _ := time.Parse("2006.01.02", s); return d }
+	e.GitHub.AddCommits("nexo-org/nexo-be",
+		githubfake.FixtureCommit{Message: "feat(nexo-be): release 2026.02.10", Date: day("2026.02.10").Add(9 * time.Hour), Refs: []string{"2026.02.10"}},
+		githubfake.FixtureCommit{Message: "feat(nexo-be): adiciona webhook de pagamentos\n\nCloses #123", Date: day("2026.02.16").Add(14 * time.Hour)},
+		githubfake.FixtureCommit{Message: "fix: Validação de signature", Date: day("2026.02.16").Add(16 * time.Hour)},
+		githubfake.FixtureCommit{Message: "perf: Otimização de queries", Date: day("2026.02.17").Add(8 * time.Hour), Refs: []string{"2026.02.17"}},
+	)
 
 	valuesPath := func(app string) string {
 		for _, svc := range gitopstest.PlaybookServices {

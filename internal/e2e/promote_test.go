@@ -121,7 +121,9 @@ func TestPromoteToProductionThroughTheThread(t *testing.T) {
 	if !pr.Merged || !has(pr.Labels, "production-deploy") || !has(pr.Teams, "nexo-sre-team") {
 		t.Fatalf("PR: %+v", pr)
 	}
-	if pr.Title != "promote(nexo-be): production → 2026.02.17" || !strings.Contains(pr.Body, "## Rollback Plan") || !strings.Contains(pr.Body, "Previous version: 2026.02.10") {
+	if pr.Title != "promote(nexo-be): production → 2026.02.17" || !strings.Contains(pr.Body, "## Rollback Plan") || !strings.Contains(pr.Body, "Previous version: 2026.02.10") ||
+		!strings.Contains(pr.Body, "## Changelog\n- feat(nexo-be): adiciona webhook de pagamentos\n- fix: Validação de signature\n- perf: Otimização de queries\n") ||
+		!strings.Contains(pr.Body, "## Validation\n- ✅ Staging stable for 24h") {
 		t.Fatalf("PR title/body: %q\n%s", pr.Title, pr.Body)
 	}
 	var final slackfake.Message
@@ -143,7 +145,7 @@ func TestPromoteToProductionThroughTheThread(t *testing.T) {
 		t.Fatal(err)
 	}
 	if dep.Tag != "2026.02.17" || dep.Previous != "2026.02.10" || dep.Result != records.ResultSuccess || dep.Requester != Carol ||
-		len(dep.Approvers) != 2 || dep.MergedAt == nil || dep.HealthyAt == nil || dep.GitOpsSHA == "" || dep.ApprovedAt == nil {
+		len(dep.Approvers) != 2 || len(dep.CommitSHAs) != 3 || dep.FirstCommitAt == nil || dep.MergedAt == nil || dep.HealthyAt == nil || dep.GitOpsSHA == "" || dep.ApprovedAt == nil {
 		t.Fatalf("deployment record: %+v", dep)
 	}
 	qs := prom.Queries()
