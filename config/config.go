@@ -137,7 +137,9 @@ type Registry struct {
 // PagerDuty pages on-call through the Events API v2.
 type PagerDuty struct {
 	URL string `yaml:"url"` // default "https://events.pagerduty.com"
-	// RoutingKey comes from $PAGERDUTY_ROUTING_KEY, not from here.
+	// RoutingKey is the Events API v2 integration key; $PAGERDUTY_ROUTING_KEY
+	// wins over it (prefer the environment: it keeps the key out of the file).
+	RoutingKey string `yaml:"routing_key"`
 }
 
 // AWS is the secret store for rotations.

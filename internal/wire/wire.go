@@ -133,8 +133,12 @@ func Build(ctx context.Context, cfg *config.Config, sec config.Secrets, o Option
 			return nil, fmt.Errorf("loki: %w", err)
 		}
 	}
-	if sec.PagerDutyRoutingKey != "" {
-		if d.Pager, err = pagerduty.NewClient(cfg.PagerDuty.URL, sec.PagerDutyRoutingKey, 10*time.Second); err != nil {
+	routingKey := sec.PagerDutyRoutingKey
+	if routingKey == "" {
+		routingKey = cfg.PagerDuty.RoutingKey
+	}
+	if routingKey != "" {
+		if d.Pager, err = pagerduty.NewClient(cfg.PagerDuty.URL, routingKey, 10*time.Second); err != nil {
 			return nil, err
 		}
 	}
