@@ -279,7 +279,7 @@ func waitingNote(dec policy.Decision, gate string) string {
 
 func (f *ChangeFlow) merge(ctx context.Context, wf *store.Workflow, c *Change) (workflow.Outcome, error) {
 	d := f.D
-	sha, err := d.GitHub.MergePR(ctx, c.PR, d.Config.GitHub.MergeMethod, c.Subject, c.HeadSHA)
+	sha, err := d.GitHub.MergePR(ctx, c.PR, d.Config.GitHub.MergeMethod, c.Subject, MergeMessage(c), c.HeadSHA)
 	var blocked *github.MergeBlockedError
 	if errors.As(err, &blocked) {
 		c.Note = fmt.Sprintf("GitHub refused the merge: %q. Fix the branch protection or merge <%s|#%d> by hand; nexo continues once it is merged.", blocked.Message, c.PRURL, c.PR)
@@ -673,4 +673,22 @@ func RequireImage(ctx context.Context, d *Deps, service, tag string) error {
 		return Refusalf("The image `%s:%s` does not exist in the registry.", repo, tag)
 	}
 	return nil
+}
+
+// MergeMessage is the merge commit's body: the PR body with the approvers
+// filled in, as the playbook's "Approved by:" / "Reviewed-by:" lines.
+func MergeMessage(c *Change) string {
+	var who []string
+	for _, a := range policy.Evaluate(c.Need, c.Approvals).Counted {
+		who = append(who, "@"+a)
+	}
+	approved := "Approved by: " + strings.Join(who, " ") + " (Slack)"
+	if len(who) == 0 {
+		approved = "Approved by: not required in " + c.Env
+	}
+	const placeholder = "Approved by: (filled in when approved in Slack)"
+	if strings.Contains(c.Body, placeholder) {
+		return strings.Replace(c.Body, placeholder, approved, 1)
+	}
+	return strings.TrimRight(c.Body, "\n") + "\n\n" + approved + "\n"
 }

@@ -131,15 +131,7 @@ func HotfixBody(c *Change) string {
 		}
 	}
 	fmt.Fprintf(&b, "\n## Rollback Plan\n1. /nexo rollback %s %s --to %s\n", c.Service, c.Env, orDash(c.Previous))
-	if len(c.Approvals) > 0 {
-		var who []string
-		for _, a := range c.Approvals {
-			who = append(who, a.User)
-		}
-		fmt.Fprintf(&b, "\nApproved by: %s\n", strings.Join(who, " "))
-	} else {
-		b.WriteString("\nApproved by: (filled in when approved in Slack)\n")
-	}
+	b.WriteString("\nApproved by: (filled in when approved in Slack)\n")
 	return b.String()
 }
 

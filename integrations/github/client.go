@@ -174,7 +174,7 @@ func (c *REST) GetPR(ctx context.Context, number int) (PR, error) {
 // already merged PR returns its merge SHA. GitHub's refusals (405, 409, 422:
 // branch protection, failing checks, conflicts, a moved head) are
 // *MergeBlockedError with GitHub's message.
-func (c *REST) MergePR(ctx context.Context, number int, method, title, expectSHA string) (string, error) {
+func (c *REST) MergePR(ctx context.Context, number int, method, title, message, expectSHA string) (string, error) {
 	switch method {
 	case "squash", "merge", "rebase":
 	default:
@@ -190,7 +190,7 @@ func (c *REST) MergePR(ctx context.Context, number int, method, title, expectSHA
 	if pr.GetState() == "closed" {
 		return "", &MergeBlockedError{Status: http.StatusMethodNotAllowed, Message: fmt.Sprintf("pull request #%d is closed without being merged", number)}
 	}
-	res, _, err := c.gh.PullRequests.Merge(ctx, c.owner, c.repo, number, "", &gh.PullRequestOptions{
+	res, _, err := c.gh.PullRequests.Merge(ctx, c.owner, c.repo, number, message, &gh.PullRequestOptions{
 		CommitTitle: title, MergeMethod: method, SHA: expectSHA,
 	})
 	if err != nil {

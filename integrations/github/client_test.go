@@ -145,7 +145,7 @@ func TestMergeSquashLandsInBareRepo(t *testing.T) {
 	}
 	mainBefore := e.remote.Head(t, "main")
 	title := "promote(nexo-be): staging → 2026.02.17 (#1)"
-	sha, err := e.gh.MergePR(ctx(t), pr.Number, "squash", title, pr.HeadSHA)
+	sha, err := e.gh.MergePR(ctx(t), pr.Number, "squash", title, "", pr.HeadSHA)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func TestMergeSquashLandsInBareRepo(t *testing.T) {
 		t.Fatalf("tag on main after merge = %q", tag)
 	}
 
-	again, err := e.gh.MergePR(ctx(t), pr.Number, "squash", title, pr.HeadSHA)
+	again, err := e.gh.MergePR(ctx(t), pr.Number, "squash", title, "", pr.HeadSHA)
 	if err != nil || again != sha {
 		t.Fatalf("second MergePR = %s, %v; want %s", again, err, sha)
 	}
@@ -193,7 +193,7 @@ func TestMergeRefusedByBranchProtection(t *testing.T) {
 	}
 	e.fake.SetRequiredApprovals(2)
 	mainBefore := e.remote.Head(t, "main")
-	_, err = e.gh.MergePR(ctx(t), pr.Number, "squash", "t", pr.HeadSHA)
+	_, err = e.gh.MergePR(ctx(t), pr.Number, "squash", "t", "", pr.HeadSHA)
 	var blocked *github.MergeBlockedError
 	if !errors.As(err, &blocked) {
 		t.Fatalf("err = %v, want *MergeBlockedError", err)
@@ -205,7 +205,7 @@ func TestMergeRefusedByBranchProtection(t *testing.T) {
 		t.Fatal("main moved despite the refusal")
 	}
 	e.fake.SetRequiredApprovals(0)
-	if _, err := e.gh.MergePR(ctx(t), pr.Number, "squash", "t", pr.HeadSHA); err != nil {
+	if _, err := e.gh.MergePR(ctx(t), pr.Number, "squash", "t", "", pr.HeadSHA); err != nil {
 		t.Fatalf("merge after protection lifted: %v", err)
 	}
 }
@@ -227,15 +227,15 @@ func TestMergeConflictAndMovedHead(t *testing.T) {
 	}
 	// A stale expected head is refused with 409.
 	var blocked *github.MergeBlockedError
-	_, err = e.gh.MergePR(ctx(t), pr1.Number, "squash", "one", strings.Repeat("0", 40))
+	_, err = e.gh.MergePR(ctx(t), pr1.Number, "squash", "one", "", strings.Repeat("0", 40))
 	if !errors.As(err, &blocked) || blocked.Status != 409 || !strings.Contains(blocked.Message, "Head branch was modified") {
 		t.Fatalf("stale sha: %v", err)
 	}
-	if _, err := e.gh.MergePR(ctx(t), pr1.Number, "squash", "one", pr1.HeadSHA); err != nil {
+	if _, err := e.gh.MergePR(ctx(t), pr1.Number, "squash", "one", "", pr1.HeadSHA); err != nil {
 		t.Fatal(err)
 	}
 	mainBefore := e.remote.Head(t, "main")
-	_, err = e.gh.MergePR(ctx(t), pr2.Number, "squash", "two", pr2.HeadSHA)
+	_, err = e.gh.MergePR(ctx(t), pr2.Number, "squash", "two", "", pr2.HeadSHA)
 	if !errors.As(err, &blocked) || blocked.Status != 405 || blocked.Message != "Pull Request is not mergeable" {
 		t.Fatalf("conflicting merge: %v", err)
 	}
@@ -264,7 +264,7 @@ func TestCloseAndComment(t *testing.T) {
 	if got.State != "closed" || got.Merged || strings.Join(got.Comments, "|") != "approved by @alice in Slack|cancelled by @bob" {
 		t.Fatalf("fake PR = %+v", got)
 	}
-	if _, err := e.gh.MergePR(ctx(t), pr.Number, "squash", "x", ""); err == nil {
+	if _, err := e.gh.MergePR(ctx(t), pr.Number, "squash", "x", "", ""); err == nil {
 		t.Fatal("merged a closed PR")
 	}
 	if _, err := e.gh.GetPR(ctx(t), 99); !errors.Is(err, github.ErrNotFound) {

@@ -63,10 +63,11 @@ type Client interface {
 	EnsurePR(ctx context.Context, spec PRSpec) (PR, error)
 	// GetPR reads a PR.
 	GetPR(ctx context.Context, number int) (PR, error)
-	// MergePR merges (method squash|merge|rebase) with the commit title;
+	// MergePR merges (method squash|merge|rebase) with the commit title and
+	// message (empty: GitHub's default);
 	// expectSHA guards against a moved head. Already merged → returns the
 	// merge SHA without error. Refusals are *MergeBlockedError.
-	MergePR(ctx context.Context, number int, method, title, expectSHA string) (mergeSHA string, err error)
+	MergePR(ctx context.Context, number int, method, title, message, expectSHA string) (mergeSHA string, err error)
 	// ClosePR closes a PR without merging (no error if closed already).
 	ClosePR(ctx context.Context, number int, comment string) error
 	// Comment adds a comment to a PR or issue.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/commands/records"
+	"github.com/nexo-org/nexo-bot/integrations/gitops/gitopstest"
 	"github.com/nexo-org/nexo-bot/integrations/promfake"
 )
 
@@ -56,6 +57,11 @@ func TestHotfixFastTrack(t *testing.T) {
 	e.Eventually("hotfix live", 30*time.Second, 150, func() bool { st, _ := changeState(t, e, wf.ID); return st == commands.StDone })
 	if got := e.Remote.File(t, "main", "helm/nexo-be/values-prod.yaml"); !strings.Contains(got, `tag: "2026.02.17-hotfix"`) {
 		t.Fatalf("values-prod.yaml:\n%s", got)
+	}
+	msg := gitopstest.GitOut(t, e.Remote.Path, nil, "log", "-1", "--format=%B", "main")
+	if !strings.HasPrefix(msg, "hotfix(nexo-be): production → 2026.02.17-hotfix (connection pool exhaustion)") ||
+		!strings.Contains(msg, "URGENT: P0 incident #456") || !strings.Contains(msg, "Approved by: @U0") || !strings.Contains(msg, "@U0ALICE01") || !strings.Contains(msg, "@U0BOB0001") {
+		t.Fatalf("merge commit message:\n%s", msg)
 	}
 	backfill := e.WaitFind("Hotfix `2026.02.17-hotfix` is live", "Recovery: error rate", "Backfill staging")
 	var dep records.Deployment
