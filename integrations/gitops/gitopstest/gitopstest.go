@@ -8,13 +8,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nexo-org/nexo-bot/integrations/gitops/gitopsseed"
 )
 
 // Branch is the default branch of the remotes made here.
@@ -137,21 +138,8 @@ func (r *Remote) Subjects(t testing.TB, rev, path string) []string {
 }
 
 // Env is the environment for git in tests: no user or system configuration,
-// no prompts, a fixed identity.
-func Env(extra []string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "GIT_") {
-			env = append(env, kv)
-		}
-	}
-	env = append(env,
-		"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_TERMINAL_PROMPT=0",
-		"GIT_AUTHOR_NAME=Nexo Test", "GIT_AUTHOR_EMAIL=test@nexo.example",
-		"GIT_COMMITTER_NAME=Nexo Test", "GIT_COMMITTER_EMAIL=test@nexo.example",
-	)
-	return append(env, extra...)
-}
+// no prompts, a fixed identity (the same as gitopsseed's).
+func Env(extra []string) []string { return gitopsseed.Env(extra) }
 
 // Git runs git in dir ("" = current) and fails the test on error.
 func Git(t testing.TB, dir string, env []string, args ...string) {
