@@ -88,6 +88,7 @@ func TestPromoteToProductionThroughTheThread(t *testing.T) {
 	promoteStaging(t, e)
 
 	// Production: 2 sre-team approvals, and 24h Healthy in staging.
+	slackBefore, ghBefore, argoBefore := slackCallCounts(e), len(e.GitHub.Calls()), len(e.Argo.Calls())
 	e.Command(Carol, "promote nexo-be production")
 	card := e.WaitFind("Promote", "nexo-be", "production", "2026.02.17")
 	wf := onlyChange(t, e, "nexo-be", "production")
@@ -163,7 +164,15 @@ func TestPromoteToProductionThroughTheThread(t *testing.T) {
 	if len(audit) < 6 || refused < 3 {
 		t.Fatalf("audit: %+v", audit)
 	}
-	t.Logf("Slack calls: %v; GitHub calls: %d; Argo CD calls: %d", slackCallCounts(e), len(e.GitHub.Calls()), len(e.Argo.Calls()))
+	slackAfter := slackCallCounts(e)
+	for m := range slackAfter {
+		slackAfter[m] -= slackBefore[m]
+	}
+	var gh []string
+	for _, c := range e.GitHub.Calls()[ghBefore:] {
+		gh = append(gh, c.Method+" "+c.Path)
+	}
+	t.Logf("one production promotion: Slack %v; GitHub %d: %v; Argo CD %d", slackAfter, len(gh), gh, len(e.Argo.Calls())-argoBefore)
 }
 
 func TestSecondPromotionOfTheSameEnvGetsALink(t *testing.T) {
