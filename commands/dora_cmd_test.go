@@ -277,7 +277,7 @@ func TestParseDoraQueryDefaults(t *testing.T) {
 }
 
 // compareServer answers GitHub's compare API
-// (GET /api/v3/repos/{owner}/{repo}/compare/{base}...{head}) for nexo-be:
+// (GET /api/v3/repos/{owner}/{repo}/compare/{base}...{head}, GitHub Enterprise form) for nexo-be:
 // two commits, the oldest at 10:00 the day before the head tag's date.
 type compareServer struct {
 	*httptest.Server
@@ -336,7 +336,7 @@ func TestDoraLeadTimeFromCompareIsCachedAndBounded(t *testing.T) {
 	d, _ := doraDeps(t)
 	const token = "ghp_doratesttoken"
 	gh := newCompareServer(t, token)
-	client, err := github.NewClient(github.Options{BaseURL: gh.URL + "/", Token: token, Owner: "nexo-org", Repo: "nexo-gitops", Timeout: 5 * time.Second})
+	client, err := github.NewClient(github.Options{BaseURL: gh.URL + "/api/v3/", Token: token, Owner: "nexo-org", Repo: "nexo-gitops", Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

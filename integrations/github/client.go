@@ -14,10 +14,9 @@ import (
 
 // Options configures NewClient.
 type Options struct {
-	// BaseURL is the REST API root: "https://api.github.com/" (default), a
-	// GitHub Enterprise Server ("https://ghe.example.com/" or
-	// ".../api/v3/"), or a local fake ("http://127.0.0.1:PORT/"). Anything
-	// other than api.github.com gets the Enterprise "/api/v3/" prefix.
+	// BaseURL is the REST API root, used as it is: "https://api.github.com/"
+	// (default), "https://ghe.example.com/api/v3/" for GitHub Enterprise
+	// Server, or any server answering GitHub's paths ("http://127.0.0.1:PORT/").
 	BaseURL string
 	// Token is sent as "Authorization: Bearer <token>". Never logged.
 	Token string
@@ -64,11 +63,13 @@ func NewClient(opts Options) (*REST, error) {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, fmt.Errorf("github: BaseURL %q is not an http(s) URL", opts.BaseURL)
 		}
-		if u.Host != "api.github.com" {
-			if c, err = c.WithEnterpriseURLs(opts.BaseURL, opts.BaseURL); err != nil {
-				return nil, fmt.Errorf("github: BaseURL: %w", err)
-			}
+		// Taken as it is, as the REST API root: https://api.github.com/,
+		// https://ghe.example.com/api/v3/ for GitHub Enterprise Server, or
+		// any server that answers GitHub's paths at that root.
+		if !strings.HasSuffix(u.Path, "/") {
+			u.Path += "/"
 		}
+		c.BaseURL = u
 	}
 	return &REST{gh: c, owner: opts.Owner, repo: opts.Repo}, nil
 }
