@@ -76,3 +76,20 @@ func TestDuration(t *testing.T) {
 		t.Fatal("accepted 7x")
 	}
 }
+
+func TestSlackAPIURLGetsItsAPIPath(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://127.0.0.1:9000":            "http://127.0.0.1:9000/api/",
+		"http://127.0.0.1:9000/":           "http://127.0.0.1:9000/api/",
+		"https://slack.com/api":            "https://slack.com/api/",
+		"https://proxy.example/slack/api/": "https://proxy.example/slack/api/",
+	} {
+		c, err := Parse([]byte("slack:\n  api_url: " + in + "\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Slack.APIURL != want {
+			t.Errorf("%s → %s, want %s", in, c.Slack.APIURL, want)
+		}
+	}
+}

@@ -36,6 +36,10 @@ func (c *Config) ApplyDefaults() {
 	if !strings.HasSuffix(c.Slack.APIURL, "/") {
 		c.Slack.APIURL += "/"
 	}
+	// Slack's Web API lives under /api/: a bare host means its /api/.
+	if u, err := url.Parse(c.Slack.APIURL); err == nil && u.Host != "" && u.Path == "/" {
+		c.Slack.APIURL += "api/"
+	}
 	def(&c.Slack.Mode, "socket")
 	def(&c.Slack.Command, "/nexo")
 	if c.Slack.Workers == 0 {
