@@ -276,3 +276,71 @@ func slackCallCounts(e *Env) map[string]int {
 	}
 	return out
 }
+
+// Playbook step 18: the error rate after a deploy is watched; above the
+// threshold nexo says so in the thread, mentions on-call and offers the
+// rollback, whose button opens the rollback menu.
+func TestWatchAfterDeployOffersRollbackOnBreach(t *testing.T) {
+	prom := promfake.New()
+	defer prom.Close()
+	prom.Set(0.05)
+	e := New(t, Options{PrometheusURL: prom.URL()})
+	e.Command(Carol, "promote nexo-be qa 2026.02.18")
+	wf := onlyChange(t, e, "nexo-be", "qa")
+	e.Eventually("the breach", 10*time.Second, 60, func() bool { st, _ := changeState(t, e, wf.ID); return st == commands.StFailed })
+	_, c := changeState(t, e, wf.ID)
+	if !c.Breach || c.Result != records.ResultFailed || c.ErrorRate == nil || *c.ErrorRate != 0.05 {
+		t.Fatalf("change: %+v", c)
+	}
+	alert := e.WaitFind("error rate in qa is *5.00%*", "threshold 1.00%", "<!subteam^S0SREONCALL>", "Roll back to 2026.02.17")
+	e.Click(Alice, alert, "rollback.start")
+	e.Ephemeral(Alice, "Rollback nexo-be in qa", "2026.02.17")
+	var dep records.Deployment
+	if err := e.Store.GetDoc(context.Background(), records.DeploymentsCollection, wf.ID, &dep); err != nil || dep.Result != records.ResultFailed {
+		t.Fatalf("deployment: %+v %v", dep, err)
+	}
+}
+
+// Playbook step 11: develop Healthy on a new tag for 5 minutes is promoted
+// to qa by nexo itself, once.
+func TestAutoPromotionDevelopToQA(t *testing.T) {
+	e := New(t, Options{})
+	e.Command(Carol, "promote nexo-be dev 2026.02.18")
+	dev := onlyChange(t, e, "nexo-be", "develop")
+	e.Eventually("develop live", 10*time.Second, 60, func() bool { st, _ := changeState(t, e, dev.ID); return st == commands.StDone })
+	liveAt := e.Clock.Now()
+	var auto *store.Workflow
+	e.Eventually("the auto-promotion", 30*time.Second, 40, func() bool {
+		for _, wf := range e.Workflows(commands.ChangeKind) {
+			var c commands.Change
+			Decode(t, wf, &c)
+			if c.Env == "qa" && c.Auto {
+				auto = wf
+				return true
+			}
+		}
+		return false
+	})
+	if waited := e.Clock.Now().Sub(liveAt); waited < 5*time.Minute {
+		t.Fatalf("auto-promoted after %s, before develop's 5 minutes", waited)
+	}
+	e.Eventually("qa live", 10*time.Second, 60, func() bool { st, _ := changeState(t, e, auto.ID); return st == commands.StDone })
+	_, c := changeState(t, e, auto.ID)
+	if c.Tag != "2026.02.18" || c.Requester != "nexo" || c.Result != records.ResultSuccess {
+		t.Fatalf("auto-promotion: %+v", c)
+	}
+	e.WaitFind("has been Healthy in develop", "promoting it to qa by itself")
+	// Once: more scans change nothing.
+	e.Eventually("more scans", time.Minute, 30, func() bool { return e.Clock.Now().Sub(liveAt) > 20*time.Minute })
+	n := 0
+	for _, wf := range e.Workflows(commands.ChangeKind) {
+		var x commands.Change
+		Decode(t, wf, &x)
+		if x.Env == "qa" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d qa promotions", n)
+	}
+}
