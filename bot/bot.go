@@ -227,11 +227,17 @@ func (b *Bot) Run(ctx context.Context) error {
 	actx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	auth, err := b.chat.API().AuthTestContext(actx)
 	cancel()
-	if err != nil {
+	switch {
+	case err != nil && isTokenRefusal(err):
 		return fmt.Errorf("bot: slack auth.test: %w", err)
+	case err != nil:
+		// Slack unreachable or the method unavailable: the token is not
+		// known to be bad, so go on; the connections retry on their own.
+		b.log.Warn("slack auth.test failed; continuing", "err", err)
+	default:
+		b.botUser = auth.UserID
+		b.log.Info("slack connected", "team", auth.Team, "bot_user", auth.UserID, "connections", b.opts.Connections, "http", b.opts.HTTP)
 	}
-	b.botUser = auth.UserID
-	b.log.Info("slack connected", "team", auth.Team, "bot_user", auth.UserID, "connections", b.opts.Connections, "http", b.opts.HTTP)
 
 	b.workCtx, b.stopWork = context.WithCancel(context.WithoutCancel(ctx))
 	defer b.stopWork()
@@ -416,4 +422,20 @@ func (d *memoryDedupe) Dedupe(_ context.Context, key string, ttl time.Duration) 
 	}
 	d.keys[key] = now.Add(ttl)
 	return true, nil
+}
+
+// isTokenRefusal reports whether Slack refused the token itself (as
+// opposed to being unreachable).
+func isTokenRefusal(err error) bool {
+	var se slack.SlackErrorResponse
+	msg := err.Error()
+	if errors.As(err, &se) {
+		msg = se.Err
+	}
+	for _, code := range []string{"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired", "missing_scope", "not_allowed_token_type"} {
+		if strings.Contains(msg, code) {
+			return true
+		}
+	}
+	return false
 }

@@ -510,3 +510,23 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 	require.NoError(t, c.Write(&metric))
 	return metric.GetCounter().GetValue()
 }
+
+// Slack failing auth.test with a server error (not a token refusal) does
+// not stop the bot: it connects and serves.
+func TestRunGoesOnWhenAuthTestIsUnavailable(t *testing.T) {
+	fake := slackfake.New(slackfake.Options{BotToken: botToken, AppToken: appToken})
+	defer fake.Close()
+	fake.Inject5xx("auth.test", 10)
+	h := newTestHandler()
+	b, err := bot.New(bot.Options{APIURL: fake.APIURL(), BotToken: botToken, AppToken: appToken, Handler: h, Logger: quietLogger(), DrainTimeout: time.Second})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	require.True(t, fake.WaitFor(func() bool { return fake.Connections() == 1 }, wait), "bot did not connect")
+	env := fake.SendSlashCommand("U1", "C1", "ping")
+	_, err = fake.WaitAck(env, wait)
+	require.NoError(t, err)
+	cancel()
+	require.NoError(t, <-done)
+}
