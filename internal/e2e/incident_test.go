@@ -18,6 +18,7 @@ import (
 	"github.com/nexo-org/nexo-bot/config"
 	"github.com/nexo-org/nexo-bot/integrations/loki"
 	"github.com/nexo-org/nexo-bot/integrations/loki/memserver"
+	"github.com/nexo-org/nexo-bot/integrations/pagerdutyfake"
 )
 
 // spikeProm answers Prometheus's query and query_range with the real JSON
@@ -120,8 +121,12 @@ func TestPlaybookIncident(t *testing.T) {
 	lokiSrv := httptest.NewServer(memserver.New(memserver.Options{}))
 	defer lokiSrv.Close()
 	zero := 0
+	pd := pagerdutyfake.New()
+	defer pd.Close()
+	routingKey := strings.Repeat("r", 32)
 	e := New(t, Options{PrometheusURL: prom.srv.URL, Mutate: func(c *config.Config) {
 		c.Loki.URL = lokiSrv.URL
+		c.PagerDuty.URL, c.PagerDuty.RoutingKey = pd.URL(), routingKey
 		c.Incidents.Channel = "C0INCIDENT"
 		prod := &c.Environments[len(c.Environments)-1]
 		prod.Policy.Approvals, prod.Policy.Soak, prod.Policy.RollbackApprovals = 0, 0, &zero
@@ -182,6 +187,13 @@ func TestPlaybookIncident(t *testing.T) {
 		t.Errorf("declarer, on-call and owners not all invited: %+v", e.Slack.Channels())
 	}
 	waitChannel(t, e, incCh.ID, "High error rate", "P1", "investigating")
+	// P1: on-call is paged through PagerDuty's Events API v2.
+	if !e.Slack.WaitFor(func() bool { return len(pd.Events()) > 0 }, 10*time.Second) {
+		t.Fatal("on-call was not paged")
+	}
+	if ev := pd.Events()[0]; ev.EventAction != "trigger" || ev.RoutingKey != routingKey || ev.DedupKey == "" || ev.Payload == nil || !strings.Contains(ev.Payload.Summary, "High error rate") {
+		t.Fatalf("page: %+v", ev)
+	}
 	waitChannel(t, e, "C0INCIDENT", "High error rate", "<#"+incCh.ID+">")
 
 	inv := waitChannel(t, e, incCh.ID, "Investigation", "DEPLOY")
