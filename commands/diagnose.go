@@ -915,11 +915,7 @@ type FixRequest struct {
 // tag must exist.
 func StartFix(ctx context.Context, d *Deps, fr FixRequest) (*store.Workflow, error) {
 	cfg := d.Config
-	svc, err := ResolveService(cfg, fr.Service)
-	if err != nil {
-		return nil, err
-	}
-	env, err := ResolveEnv(cfg, fr.Env)
+	svc, env, err := ResolveTarget(cfg, fr.Service, fr.Env)
 	if err != nil {
 		return nil, err
 	}

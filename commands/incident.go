@@ -432,11 +432,7 @@ type DeclareRequest struct {
 // investigation and the follow-ups.
 func DeclareIncident(ctx context.Context, d *Deps, r DeclareRequest) (*IncidentState, error) {
 	cfg := d.Config
-	svc, err := ResolveService(cfg, r.Service)
-	if err != nil {
-		return nil, err
-	}
-	env, err := ResolveEnv(cfg, r.Env)
+	svc, env, err := ResolveTarget(cfg, r.Service, r.Env)
 	if err != nil {
 		return nil, err
 	}

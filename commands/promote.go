@@ -69,11 +69,7 @@ type PromoteRequest struct {
 // are *RefusalError; nothing is changed when it refuses.
 func StartPromotion(ctx context.Context, d *Deps, pr PromoteRequest) (*store.Workflow, error) {
 	cfg := d.Config
-	svc, err := ResolveService(cfg, pr.Service)
-	if err != nil {
-		return nil, err
-	}
-	env, err := ResolveEnv(cfg, pr.Env)
+	svc, env, err := ResolveTarget(cfg, pr.Service, pr.Env)
 	if err != nil {
 		return nil, err
 	}

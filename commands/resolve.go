@@ -48,6 +48,19 @@ func ResolveEnv(cfg *config.Config, name string) (*config.Environment, error) {
 	return nil, Refusalf("Unknown environment `%s`.%s Environments: %s", clip(name, 40), didYouMean(n, cfg.EnvNames(), "`%s`"), strings.Join(names, ", "))
 }
 
+// ResolveTarget checks a service and an environment together.
+func ResolveTarget(cfg *config.Config, service, env string) (*config.Service, *config.Environment, error) {
+	svc, err := ResolveService(cfg, service)
+	if err != nil {
+		return nil, nil, err
+	}
+	e, err := ResolveEnv(cfg, env)
+	if err != nil {
+		return nil, nil, err
+	}
+	return svc, e, nil
+}
+
 // ValidateTag checks a tag against the configured pattern.
 func ValidateTag(cfg *config.Config, tag string) error {
 	re, err := regexp.Compile(cfg.Tags.Pattern)

@@ -276,11 +276,7 @@ type RollbackRequest struct {
 // StartRollback validates and starts a rollback on one path.
 func StartRollback(ctx context.Context, d *Deps, rr RollbackRequest) (*store.Workflow, error) {
 	cfg := d.Config
-	svc, err := ResolveService(cfg, rr.Service)
-	if err != nil {
-		return nil, err
-	}
-	env, err := ResolveEnv(cfg, rr.Env)
+	svc, env, err := ResolveTarget(cfg, rr.Service, rr.Env)
 	if err != nil {
 		return nil, err
 	}

@@ -199,11 +199,7 @@ func RotationNeed(cfg *config.Config, env *config.Environment, requester string)
 // *RefusalError; nothing is changed when it refuses.
 func StartRotation(ctx context.Context, d *Deps, rr RotateRequest) (*store.Workflow, *RotateJob, error) {
 	cfg := d.Config
-	svc, err := ResolveService(cfg, rr.Service)
-	if err != nil {
-		return nil, nil, err
-	}
-	env, err := ResolveEnv(cfg, rr.Env)
+	svc, env, err := ResolveTarget(cfg, rr.Service, rr.Env)
 	if err != nil {
 		return nil, nil, err
 	}
