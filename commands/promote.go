@@ -300,45 +300,7 @@ func RegisterChange(r *Router, d *Deps) {
 // ApproveChange records an approval after re-checking the policy (the
 // button's payload is never trusted).
 func ApproveChange(ctx context.Context, d *Deps, id, user string) (*chat.Reply, error) {
-	groups := UserGroups(ctx, d, user)
-	var refusal string
-	wf, err := d.Engine.Mutate(ctx, id, func(wf *store.Workflow) error {
-		refusal = ""
-		if wf.Kind != ChangeKind {
-			refusal = "That is not a change."
-			return errRefused
-		}
-		c, err := workflow.Decode[Change](wf)
-		if err != nil {
-			return err
-		}
-		if wf.Done || (wf.State != StApproval && wf.State != StPR && wf.State != StCard) {
-			refusal = fmt.Sprintf("This change is past approval (%s).", wf.State)
-			return errRefused
-		}
-		who := "Ask " + d.Members.Mentions(ctx, c.Need.Group) + "."
-		ok, why := policy.CanApprove(c.Need, user, groups, c.Approvals, who)
-		if !ok {
-			refusal = why
-			return errRefused
-		}
-		c.Approvals = append(c.Approvals, policy.Approval{User: user, At: d.Clock().Now(), Groups: groups})
-		return workflow.Encode(wf, c)
-	})
-	if errors.Is(err, errRefused) {
-		svc, env := wfServiceEnv(wf)
-		Audit(ctx, d, user, "change.approve", svc, env, id, "refused", refusal)
-		return Refuse("%s", refusal), nil
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		return Refuse("That change no longer exists."), nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	svc, env := wfServiceEnv(wf)
-	Audit(ctx, d, user, "change.approve", svc, env, id, "ok", "")
-	return nil, nil
+	return recordApproval[Change](ctx, d, approvalSpec{kind: ChangeKind, noun: "change", action: "change.approve", open: []string{StCard, StPR, StApproval}}, id, user)
 }
 
 // RejectChange closes a change: PR closed, branch deleted. It returns a

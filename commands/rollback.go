@@ -401,34 +401,7 @@ func startLocked(ctx context.Context, d *Deps, wf *store.Workflow, service, env 
 
 // ApproveRollback records an approval of an Argo CD / blue-green rollback.
 func ApproveRollback(ctx context.Context, d *Deps, id, user string) (*chat.Reply, error) {
-	groups := UserGroups(ctx, d, user)
-	var refusal string
-	_, err := d.Engine.Mutate(ctx, id, func(wf *store.Workflow) error {
-		rb, err := workflow.Decode[Rollback](wf)
-		if err != nil {
-			return err
-		}
-		if wf.Done || (wf.State != RbApproval && wf.State != RbCard) {
-			refusal = "This rollback is past approval."
-			return errRefused
-		}
-		ok, why := policy.CanApprove(rb.Need, user, groups, rb.Approvals, "Ask "+d.Members.Mentions(ctx, rb.Need.Group)+".")
-		if !ok {
-			refusal = why
-			return errRefused
-		}
-		rb.Approvals = append(rb.Approvals, policy.Approval{User: user, At: d.Clock().Now(), Groups: groups})
-		return workflow.Encode(wf, rb)
-	})
-	if errors.Is(err, errRefused) {
-		Audit(ctx, d, user, "rollback.approve", "", "", id, "refused", refusal)
-		return Refuse("%s", refusal), nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	Audit(ctx, d, user, "rollback.approve", "", "", id, "ok", "")
-	return nil, nil
+	return recordApproval[Rollback](ctx, d, approvalSpec{kind: RollbackKind, noun: "rollback", action: "rollback.approve", open: []string{RbCard, RbApproval}}, id, user)
 }
 
 // RollbackFlow runs the Argo CD and blue/green rollbacks.

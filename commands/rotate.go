@@ -263,42 +263,7 @@ func resolveSecret(cfg *config.Config, svc *config.Service, name string) (*confi
 // ApproveRotation records an approval after re-checking the policy (the
 // button's payload is never trusted).
 func ApproveRotation(ctx context.Context, d *Deps, id, user string) (*chat.Reply, error) {
-	groups := UserGroups(ctx, d, user)
-	var refusal string
-	var job RotateJob
-	_, err := d.Engine.Mutate(ctx, id, func(wf *store.Workflow) error {
-		refusal = ""
-		if wf.Kind != RotateKind {
-			refusal = "That is not a rotation."
-			return errRefused
-		}
-		var err error
-		if job, err = workflow.Decode[RotateJob](wf); err != nil {
-			return err
-		}
-		if wf.Done || (wf.State != RotApproval && wf.State != RotCard) {
-			refusal = fmt.Sprintf("This rotation is past approval (%s).", wf.State)
-			return errRefused
-		}
-		ok, why := policy.CanApprove(job.Need, user, groups, job.Approvals, "Ask "+d.Members.Mentions(ctx, job.Need.Group)+".")
-		if !ok {
-			refusal = why
-			return errRefused
-		}
-		job.Approvals = append(job.Approvals, policy.Approval{User: user, At: d.Clock().Now(), Groups: groups})
-		return workflow.Encode(wf, job)
-	})
-	switch {
-	case errors.Is(err, errRefused):
-		Audit(ctx, d, user, "rotate.approve", job.Service, job.Env, id, "refused", refusal)
-		return Refuse("%s", refusal), nil
-	case errors.Is(err, store.ErrNotFound):
-		return Refuse("That rotation no longer exists."), nil
-	case err != nil:
-		return nil, err
-	}
-	Audit(ctx, d, user, "rotate.approve", job.Service, job.Env, id, "ok", job.Secret)
-	return nil, nil
+	return recordApproval[RotateJob](ctx, d, approvalSpec{kind: RotateKind, noun: "rotation", action: "rotate.approve", open: []string{RotCard, RotApproval}}, id, user)
 }
 
 // CancelRotation stops a rotation that has not started yet; the requester
