@@ -167,9 +167,23 @@ func (e *Engine) Start(ctx context.Context, wf *store.Workflow) error {
 		wf.ID = NewID(wf.Kind)
 	}
 	if wf.LockKey != "" {
-		lease, ok, err := e.acquire(ctx, "lock:"+wf.LockKey, 10*time.Second)
-		if err != nil {
-			return err
+		// Another replica may be creating a workflow for the same key right
+		// now (it holds the lock for milliseconds): wait for it, then find
+		// its workflow below.
+		var lease store.Lease
+		ok := false
+		for attempt := 0; !ok && attempt < 30; attempt++ {
+			var err error
+			if lease, ok, err = e.acquire(ctx, "lock:"+wf.LockKey, 10*time.Second); err != nil {
+				return err
+			}
+			if !ok {
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(100 * time.Millisecond):
+				}
+			}
 		}
 		if !ok {
 			return fmt.Errorf("another request for %s is being created; try again in a moment", wf.LockKey)
