@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -164,7 +163,7 @@ func hotfixSLA(ctx context.Context, d *Deps, t store.Timer, page bool) error {
 	group := d.Members.Mentions(ctx, c.Need.Group)
 	if !page {
 		// Once per timer, even if the timer is handled twice.
-		_, err := PostOnce(ctx, d, wf.ID, "sla-"+t.ID+"@"+strconv.FormatInt(t.Due.Unix(), 10), wf.Channel, wf.ThreadTS, chat.Message{Text: fmt.Sprintf(":alarm_clock: Hotfix %s `%s` has waited %s for approval: %s. %s, please review <%s|#%d>.", c.Service, c.Tag, waited, dec.Missing, group, c.PRURL, c.PR)})
+		_, err := PostOnce(ctx, d, wf.ID, TimerPostKey(t), wf.Channel, wf.ThreadTS, chat.Message{Text: fmt.Sprintf(":alarm_clock: Hotfix %s `%s` has waited %s for approval: %s. %s, please review <%s|#%d>.", c.Service, c.Tag, waited, dec.Missing, group, c.PRURL, c.PR)})
 		return err
 	}
 	text := fmt.Sprintf(":rotating_light: Hotfix %s `%s` is past its %s approval SLA (%s).", c.Service, c.Tag, d.Config.Hotfix.SLA, dec.Missing)
@@ -177,7 +176,7 @@ func hotfixSLA(ctx context.Context, d *Deps, t store.Timer, page bool) error {
 	} else {
 		text += " " + d.Members.Mentions(ctx, d.Config.Incidents.OnCallGroup)
 	}
-	_, err = PostOnce(ctx, d, wf.ID, "sla-"+t.ID+"@"+strconv.FormatInt(t.Due.Unix(), 10), wf.Channel, wf.ThreadTS, chat.Message{Text: text})
+	_, err = PostOnce(ctx, d, wf.ID, TimerPostKey(t), wf.Channel, wf.ThreadTS, chat.Message{Text: text})
 	Audit(ctx, d, "nexo", "hotfix.sla-page", c.Service, c.Env, wf.ID, "ok", dec.Missing)
 	return err
 }

@@ -33,10 +33,10 @@ func registerIncidentFollowUps(a *App) {
 		})
 	})
 	d.Engine.HandleTimer(IncidentRemindTimer, func(ctx context.Context, t store.Timer) error {
-		return withIncident(ctx, d, t, func(s *IncidentState) error { return remindUpdate(ctx, d, s) })
+		return withIncident(ctx, d, t, func(s *IncidentState) error { return remindUpdate(ctx, d, s, TimerPostKey(t)) })
 	})
 	d.Engine.HandleTimer(IncidentNudgeTimer, func(ctx context.Context, t store.Timer) error {
-		return withIncident(ctx, d, t, func(s *IncidentState) error { return nudge(ctx, d, s) })
+		return withIncident(ctx, d, t, func(s *IncidentState) error { return nudge(ctx, d, s, TimerPostKey(t)) })
 	})
 	d.Engine.HandleTimer(IncidentPostmortemTimer, func(ctx context.Context, t store.Timer) error {
 		return withIncident(ctx, d, t, func(s *IncidentState) error { return Postmortem(ctx, d, s.ID) })
@@ -200,7 +200,7 @@ func cancelFollowUps(ctx context.Context, d *Deps, s *IncidentState) {
 
 // remindUpdate asks the commander for a status update when none was
 // posted for update_reminder, and schedules the next check.
-func remindUpdate(ctx context.Context, d *Deps, s *IncidentState) error {
+func remindUpdate(ctx context.Context, d *Deps, s *IncidentState, postKey string) error {
 	if !s.Open() || !s.Urgent() {
 		return nil
 	}
@@ -212,7 +212,7 @@ func remindUpdate(ctx context.Context, d *Deps, s *IncidentState) error {
 		if s.Commander != "" {
 			who = chat.Mention(s.Commander)
 		}
-		if _, err := d.Chat.Post(ctx, s.Channel, "", chat.Message{Text: fmt.Sprintf(":alarm_clock: %s, no status update for %s on this %s. Post one: `%s incident update <what we know, what we do next>`.",
+		if _, err := PostOnce(ctx, d, s.ID, postKey, s.Channel, "", chat.Message{Text: fmt.Sprintf(":alarm_clock: %s, no status update for %s on this %s. Post one: `%s incident update <what we know, what we do next>`.",
 			who, Minutes(now.Sub(s.LastUpdateAt)), s.Severity, d.Config.Slack.Command)}); err != nil {
 			return err
 		}
@@ -222,7 +222,7 @@ func remindUpdate(ctx context.Context, d *Deps, s *IncidentState) error {
 }
 
 // nudge reminds to set the commander or the severity while unset.
-func nudge(ctx context.Context, d *Deps, s *IncidentState) error {
+func nudge(ctx context.Context, d *Deps, s *IncidentState, postKey string) error {
 	if !s.Open() || (s.Commander != "" && s.Severity != "") {
 		return nil
 	}
@@ -233,7 +233,7 @@ func nudge(ctx context.Context, d *Deps, s *IncidentState) error {
 	if s.Severity == "" {
 		missing = append(missing, "`"+d.Config.Slack.Command+" incident sev P0..P4`")
 	}
-	if _, err := d.Chat.Post(ctx, s.Channel, "", chat.Message{Text: ":point_right: This incident still needs " + strings.Join(missing, " and ") + "."}); err != nil {
+	if _, err := PostOnce(ctx, d, s.ID, postKey, s.Channel, "", chat.Message{Text: ":point_right: This incident still needs " + strings.Join(missing, " and ") + "."}); err != nil {
 		return err
 	}
 	return d.Engine.Schedule(ctx, s.ID+"/nudge", d.Clock().Now().Add(IncidentNudgeEvery), IncidentNudgeTimer, s.ID)

@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"errors"
+	"strconv"
 
 	"github.com/nexo-org/nexo-bot/commands/chat"
 	"github.com/nexo-org/nexo-bot/store"
@@ -37,4 +38,12 @@ func PostOnce(ctx context.Context, d *Deps, id, key, channel, threadTS string, m
 		d.Log.Warn("remembering a post", "workflow", id, "key", key, "err", err)
 	}
 	return ts, nil
+}
+
+// TimerPostKey is the PostOnce key of what a timer posts: a timer that is
+// handled twice (its claim expired while the handler ran, or the replica
+// died before completing it) posts once; the same timer rescheduled for a
+// later time posts again.
+func TimerPostKey(t store.Timer) string {
+	return "timer-" + t.ID + "@" + strconv.FormatInt(t.Due.UnixNano(), 10)
 }
