@@ -38,7 +38,7 @@ func PromoteSpec(d *Deps) *Spec {
 			if r.Args.Has("skip-soak") && strings.TrimSpace(r.Args.Flag("reason")) == "" {
 				return Refuse("`--skip-soak` needs `--reason \"why\"`; it is written to the audit log."), nil
 			}
-			wf, err := StartPromotion(ctx, d, PromoteRequest{
+			_, err := StartPromotion(ctx, d, PromoteRequest{
 				Service: r.Args.Words[0], Env: r.Args.Words[1], Tag: version,
 				Requester: r.UserID, Channel: r.ChannelID,
 				SkipSoak: r.Args.Has("skip-soak"), Reason: r.Args.Flag("reason"), Incident: r.Args.Flag("incident"),
@@ -46,7 +46,6 @@ func PromoteSpec(d *Deps) *Spec {
 			if err != nil {
 				return RefusalReply(err)
 			}
-			_ = wf
 			return nil, nil
 		},
 	}

@@ -201,15 +201,11 @@ func (c *Config) Validate() Problems {
 			p.add("gitops.repo_url", "%v", err)
 		}
 	}
-	for _, k := range []struct{ path, v string }{
-		{"gitops.values_path", c.GitOps.ValuesPath},
-	} {
-		if !strings.Contains(k.v, "{service}") || !strings.Contains(k.v, "{env}") {
-			p.add(k.path, "must contain {service} and {env}")
-		}
-		if filepath.IsAbs(k.v) || strings.Contains(k.v, "..") {
-			p.add(k.path, "must be a relative path inside the repository")
-		}
+	if vp := c.GitOps.ValuesPath; !strings.Contains(vp, "{service}") || !strings.Contains(vp, "{env}") {
+		p.add("gitops.values_path", "must contain {service} and {env}")
+	}
+	if vp := c.GitOps.ValuesPath; filepath.IsAbs(vp) || strings.Contains(vp, "..") {
+		p.add("gitops.values_path", "must be a relative path inside the repository")
 	}
 	if !strings.HasPrefix(c.GitOps.TagKey, ".") || strings.Contains(c.GitOps.TagKey, "..") || len(c.GitOps.TagKey) < 2 {
 		p.add("gitops.tag_key", "must be a yq-style path such as .image.tag")
