@@ -73,31 +73,23 @@ func textWidth(s string, scale int) int {
 
 // drawText draws s with its top-left corner at (x, y).
 func drawText(img *image.RGBA, x, y int, s string, scale int, c color.Color) {
-	for _, r := range strings.ToUpper(s) {
-		g, ok := glyphs[r]
-		if !ok {
-			g = glyphs['?']
-		}
-		for row := 0; row < 7; row++ {
-			for col := 0; col < 5; col++ {
-				if g[row][col] != '#' {
-					continue
-				}
-				for dy := 0; dy < scale; dy++ {
-					for dx := 0; dx < scale; dx++ {
-						img.Set(x+col*scale+dx, y+row*scale+dy, c)
-					}
-				}
-			}
-		}
-		x += 6 * scale
-	}
+	drawGlyphs(img, s, scale, c, func(i, row, col int) (int, int) {
+		return x + i*6*scale + col*scale, y + row*scale
+	})
 }
 
 // drawTextUp draws s rotated 90° counter-clockwise (reading bottom to top)
 // with its bottom-left corner at (x, y).
 func drawTextUp(img *image.RGBA, x, y int, s string, scale int, c color.Color) {
-	for _, r := range strings.ToUpper(s) {
+	drawGlyphs(img, s, scale, c, func(i, row, col int) (int, int) {
+		return x + row*scale, y - i*6*scale - col*scale - (scale - 1)
+	})
+}
+
+// drawGlyphs paints the lit cells of each glyph of s as scale×scale
+// squares; at places glyph i's cell (row, col) at its top-left pixel.
+func drawGlyphs(img *image.RGBA, s string, scale int, c color.Color, at func(i, row, col int) (x, y int)) {
+	for i, r := range []rune(strings.ToUpper(s)) {
 		g, ok := glyphs[r]
 		if !ok {
 			g = glyphs['?']
@@ -107,13 +99,13 @@ func drawTextUp(img *image.RGBA, x, y int, s string, scale int, c color.Color) {
 				if g[row][col] != '#' {
 					continue
 				}
+				px, py := at(i, row, col)
 				for dy := 0; dy < scale; dy++ {
 					for dx := 0; dx < scale; dx++ {
-						img.Set(x+row*scale+dx, y-col*scale-dy, c)
+						img.Set(px+dx, py+dy, c)
 					}
 				}
 			}
 		}
-		y -= 6 * scale
 	}
 }
