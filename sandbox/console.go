@@ -511,20 +511,28 @@ func (c *Console) handleCommand(w http.ResponseWriter, r *http.Request) {
 		c.bumpLocked()
 		c.mu.Unlock()
 		id := c.sb.Slack.SendCommand(req.User, req.Channel, cmd, strings.TrimSpace(rest))
-		if _, err := c.sb.Slack.WaitAck(id, ackTimeout); err != nil {
-			fail(w, http.StatusGatewayTimeout, "nexo did not acknowledge the command: %v", err)
+		if !c.acked(w, id, "command") {
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "envelope_id": id})
 		return
 	}
 	ts, id := c.sb.Slack.UserMessage(req.User, req.Channel, req.ThreadTS, text)
-	if _, err := c.sb.Slack.WaitAck(id, ackTimeout); err != nil {
-		fail(w, http.StatusGatewayTimeout, "nexo did not acknowledge the message: %v", err)
+	if !c.acked(w, id, "message") {
 		return
 	}
 	c.observe()
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "ts": ts})
+}
+
+// acked waits for nexo to acknowledge an envelope, answering 504 when it
+// does not.
+func (c *Console) acked(w http.ResponseWriter, envelopeID, what string) bool {
+	if _, err := c.sb.Slack.WaitAck(envelopeID, ackTimeout); err != nil {
+		fail(w, http.StatusGatewayTimeout, "nexo did not acknowledge the %s: %v", what, err)
+		return false
+	}
+	return true
 }
 
 // ClickRequest is POST /api/click: press a button as User.
@@ -545,8 +553,7 @@ func (c *Console) handleClick(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusNotFound, "%v", err)
 		return
 	}
-	if _, err := c.sb.Slack.WaitAck(id, ackTimeout); err != nil {
-		fail(w, http.StatusGatewayTimeout, "nexo did not acknowledge the click: %v", err)
+	if !c.acked(w, id, "click") {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "envelope_id": id})
