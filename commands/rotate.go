@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/nexo-org/nexo-bot/commands/chat"
@@ -318,9 +317,6 @@ type RotateFlow struct {
 	PollEvery time.Duration
 	// RetryEvery is the pause after a failed attempt (default 10s).
 	RetryEvery time.Duration
-
-	mu       sync.Mutex
-	lastCard map[string]time.Time // workflow id → last card edit (wall clock)
 }
 
 var (
@@ -392,7 +388,7 @@ func (f *RotateFlow) Step(ctx context.Context, wf *store.Workflow) (workflow.Out
 	if encErr := workflow.Encode(wf, job); encErr != nil {
 		return out, workflow.Permanent(encErr)
 	}
-	if err == nil && wf.CardTS != "" && f.cardDue(wf, out) {
+	if err == nil && wf.CardTS != "" {
 		next := wf.State
 		if out.Next != "" {
 			next = out.Next
@@ -400,30 +396,6 @@ func (f *RotateFlow) Step(ctx context.Context, wf *store.Workflow) (workflow.Out
 		f.D.Cards().Update(wf.Channel, wf.CardTS, f.card(wf, &job, next))
 	}
 	return out, err
-}
-
-// cardUpdateGap is the least time between two card edits while steps
-// complete back to back (Slack allows about one chat.update per second and
-// channel); a wait, a state change and the end always edit the card.
-const cardUpdateGap = 2 * time.Second
-
-func (f *RotateFlow) cardDue(wf *store.Workflow, out workflow.Outcome) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.lastCard == nil {
-		f.lastCard = map[string]time.Time{}
-	}
-	now := time.Now()
-	pausing := out.Next != "" || out.Done || out.Park || out.Wait > 0 || !out.Until.IsZero()
-	if !pausing && now.Sub(f.lastCard[wf.ID]) < cardUpdateGap {
-		return false
-	}
-	if out.Done {
-		delete(f.lastCard, wf.ID)
-	} else {
-		f.lastCard[wf.ID] = now
-	}
-	return true
 }
 
 func (f *RotateFlow) postCard(ctx context.Context, wf *store.Workflow, job *RotateJob) error {
