@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nexo-org/nexo-bot/commands/chat"
+	"github.com/nexo-org/nexo-bot/chat"
 )
 
 // pacer serialises chat.postMessage and chat.update per channel, at most one

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nexo-org/nexo-bot/commands/chat"
+	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/config"
 )
 

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nexo-org/nexo-bot/commands/chat"
+	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/store"
 )
 

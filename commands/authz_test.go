@@ -12,11 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nexo-org/nexo-bot/commands/chat"
-	"github.com/nexo-org/nexo-bot/commands/workflow"
+	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/config"
 	"github.com/nexo-org/nexo-bot/store"
 	"github.com/nexo-org/nexo-bot/store/boltstore"
+	"github.com/nexo-org/nexo-bot/workflow"
 )
 
 const (

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nexo-org/nexo-bot/commands/chat"
+	"github.com/nexo-org/nexo-bot/chat"
 )
 
 // CardUpdates edits cards in the background, newest content first: a step

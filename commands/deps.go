@@ -4,8 +4,7 @@ import (
 	"log/slog"
 	"sync"
 
-	"github.com/nexo-org/nexo-bot/commands/chat"
-	"github.com/nexo-org/nexo-bot/commands/workflow"
+	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/config"
 	"github.com/nexo-org/nexo-bot/integrations/argocd"
 	"github.com/nexo-org/nexo-bot/integrations/github"
@@ -17,6 +16,7 @@ import (
 	"github.com/nexo-org/nexo-bot/integrations/registry"
 	"github.com/nexo-org/nexo-bot/integrations/secretstore"
 	"github.com/nexo-org/nexo-bot/store"
+	"github.com/nexo-org/nexo-bot/workflow"
 )
 
 // Deps is everything the scenarios use. A nil integration means "not

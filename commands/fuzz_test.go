@@ -10,9 +10,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/nexo-org/nexo-bot/commands/chat"
-	"github.com/nexo-org/nexo-bot/commands/workflow"
+	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/store/boltstore"
+	"github.com/nexo-org/nexo-bot/workflow"
 )
 
 // The seed corpora live in testdata/fuzz/<FuzzName>; `go test` runs them as

@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/nexo-org/nexo-bot/commands/policy"
-	"github.com/nexo-org/nexo-bot/commands/workflow"
 	"github.com/nexo-org/nexo-bot/store"
+	"github.com/nexo-org/nexo-bot/workflow"
 )
 
 // Hostile input is refused with a clear, bounded answer and changes nothing.

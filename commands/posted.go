@@ -5,7 +5,7 @@ import (
 	"errors"
 	"strconv"
 
-	"github.com/nexo-org/nexo-bot/commands/chat"
+	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/store"
 )
 

@@ -12,11 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/commands"
-	"github.com/nexo-org/nexo-bot/commands/chat"
 	"github.com/nexo-org/nexo-bot/commands/rotation"
 	"github.com/nexo-org/nexo-bot/commands/rotation/rotationtest"
-	"github.com/nexo-org/nexo-bot/commands/workflow"
 	"github.com/nexo-org/nexo-bot/config"
 	"github.com/nexo-org/nexo-bot/integrations/dbrotate"
 	"github.com/nexo-org/nexo-bot/integrations/dbrotate/pgtemp"
@@ -25,6 +24,7 @@ import (
 	"github.com/nexo-org/nexo-bot/integrations/secretstorefake"
 	"github.com/nexo-org/nexo-bot/store"
 	"github.com/nexo-org/nexo-bot/store/boltstore"
+	"github.com/nexo-org/nexo-bot/workflow"
 )
 
 // Users and channel of the rotation tests.

@@ -20,7 +20,6 @@ import (
 
 	"github.com/nexo-org/nexo-bot/bot/slackfake"
 	"github.com/nexo-org/nexo-bot/commands"
-	"github.com/nexo-org/nexo-bot/commands/workflow"
 	"github.com/nexo-org/nexo-bot/config"
 	"github.com/nexo-org/nexo-bot/integrations/argocdfake"
 	"github.com/nexo-org/nexo-bot/integrations/githubfake"
@@ -30,6 +29,7 @@ import (
 	"github.com/nexo-org/nexo-bot/store"
 	"github.com/nexo-org/nexo-bot/store/boltstore"
 	"github.com/nexo-org/nexo-bot/store/redisstore"
+	"github.com/nexo-org/nexo-bot/workflow"
 )
 
 // Users of the example config (docs/examples/nexo.yaml).

@@ -11,10 +11,10 @@ import (
 
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/commands/records"
-	"github.com/nexo-org/nexo-bot/commands/workflow"
 	"github.com/nexo-org/nexo-bot/integrations/gitops/gitopstest"
 	"github.com/nexo-org/nexo-bot/integrations/promfake"
 	"github.com/nexo-org/nexo-bot/store"
+	"github.com/nexo-org/nexo-bot/workflow"
 )
 
 func changeState(t testing.TB, e *Env, id string) (string, commands.Change) {

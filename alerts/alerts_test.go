@@ -13,8 +13,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/nexo-org/nexo-bot/alerts"
 	"github.com/nexo-org/nexo-bot/commands"
-	"github.com/nexo-org/nexo-bot/internal/alerts"
 	"github.com/nexo-org/nexo-bot/store/boltstore"
 )
 

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nexo-org/nexo-bot/commands/workflow"
 	"github.com/nexo-org/nexo-bot/store"
 	"github.com/nexo-org/nexo-bot/store/boltstore"
+	"github.com/nexo-org/nexo-bot/workflow"
 )
 
 // counter is a workflow that counts side effects per state: a, b (waits
