@@ -79,7 +79,7 @@ func TestDiagnoseFixTagThroughSlack(t *testing.T) {
 	}
 
 	// 2. Carol presses Fix; the change waits for platform-team.
-	e.Click(Carol, card, "diagnose.fix")
+	e.Click(Carol, card, "change.fix")
 	thread := e.WaitFind("Fix nexo-be", "staging", "2026.02.17")
 	wf := onlyChange(t, e, "nexo-be", "staging")
 	e.Eventually("the fix PR", time.Second, 20, func() bool { st, _ := changeState(t, e, wf.ID); return st == commands.StApproval })

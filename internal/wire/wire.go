@@ -22,6 +22,7 @@ import (
 	"github.com/nexo-org/nexo-bot/bot"
 	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/commands/scenarios"
 	"github.com/nexo-org/nexo-bot/config"
 	"github.com/nexo-org/nexo-bot/integrations/argocd"
 	"github.com/nexo-org/nexo-bot/integrations/github"
@@ -66,9 +67,10 @@ type Options struct {
 
 // Runtime is a built nexo.
 type Runtime struct {
-	Config  *config.Config
-	Deps    *commands.Deps
-	App     *commands.App
+	Config *config.Config
+	Deps   *commands.Deps
+	// Router is the command layer every transport calls.
+	Router  *commands.Router
 	Engine  *workflow.Engine
 	Bot     *bot.Bot
 	Store   store.Store
@@ -173,14 +175,12 @@ func Build(ctx context.Context, cfg *config.Config, sec config.Secrets, o Option
 	if o.Override != nil {
 		o.Override(d)
 	}
-	app, err := commands.Setup(ctx, d)
+	d.PollEvery = o.PollEvery
+	router, err := scenarios.Setup(ctx, d)
 	if err != nil {
 		return nil, err
 	}
-	if o.PollEvery > 0 {
-		app.SetPollEvery(o.PollEvery)
-	}
-	rt.Deps, rt.App = d, app
+	rt.Deps, rt.Router = d, router
 
 	if !o.NoSlack && o.Chat == nil {
 		httpMode := cfg.Slack.Mode == "http"
@@ -190,7 +190,7 @@ func Build(ctx context.Context, cfg *config.Config, sec config.Secrets, o Option
 		case !httpMode && (sec.SlackBotToken == "" || sec.SlackAppToken == ""):
 			return nil, errors.New("set SLACK_BOT_TOKEN (xoxb-…) and SLACK_APP_TOKEN (xapp-…, scope connections:write); or run `nexo-bot sandbox` to try nexo without Slack")
 		}
-		var handler chat.Handler = app.Router
+		var handler chat.Handler = router
 		if o.WrapHandler != nil {
 			handler = o.WrapHandler(handler)
 		}
