@@ -88,6 +88,12 @@ func (d *Deps) OnDeployFinished(fn func(ctx context.Context, e DeployFinished)) 
 	d.finished = append(d.finished, fn)
 }
 
+func (d *Deps) resetListeners() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.finished = nil
+}
+
 // TellDeployFinished calls every OnDeployFinished listener.
 func (d *Deps) TellDeployFinished(ctx context.Context, e DeployFinished) {
 	d.mu.Lock()

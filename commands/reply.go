@@ -2,13 +2,12 @@ package commands
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 
 	"github.com/nexo-org/nexo-bot/chat"
+	"github.com/nexo-org/nexo-bot/internal/text"
 	"github.com/nexo-org/nexo-bot/store"
 )
 
@@ -63,12 +62,8 @@ func ErrorText(ctx context.Context, log *slog.Logger, what string, err error) st
 	return InternalErrorText(id)
 }
 
-// NewRef is a short reference id for a log line ("e3f9a1c2").
-func NewRef() string {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
+// NewRef is a short reference id for a log line (see text.Ref).
+func NewRef() string { return text.Ref() }
 
 // Refuse is an ephemeral reply that changes nothing.
 func Refuse(format string, args ...any) *chat.Reply {

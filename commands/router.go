@@ -76,6 +76,7 @@ func New(d *Deps) *Router {
 	if d.Members == nil {
 		d.Members = NewMembers(d.Config, d.Chat)
 	}
+	d.resetListeners() // a new router is a new nexo on these deps
 	r := NewRouter(d.Config, d.Log)
 	r.SetGuard(&Authz{D: d})
 	return r
@@ -214,6 +215,9 @@ func (r *Router) runCommand(ctx context.Context, c chat.Command) (string, *chat.
 		spec, words = sub, words[1:]
 	}
 	usage := func() string { return r.cfg.Slack.Command + " " + r.usageOf(display, spec) }
+	if err := spec.unknownFlag(usage(), words); err != nil {
+		return display, nil, err
+	}
 	args, err := ParseArgs(words, spec.boolFlags())
 	if err != nil {
 		return display, nil, Refusalf("%s. Usage: `%s`", err, usage())
@@ -278,21 +282,30 @@ func (r *Router) HandleClick(ctx context.Context, c chat.Click) (*chat.Reply, er
 	return reply, nil
 }
 
-// HandleSubmission routes a modal submission. An error is shown on the
-// modal's first input by the transport; a Refusal keeps its sentence,
-// anything else becomes the fixed sentence with a reference.
+// HandleSubmission routes a modal submission. It never returns an error:
+// a failure is shown on the modal's first input (a Refusal its sentence,
+// anything else the fixed sentence with a reference).
 func (r *Router) HandleSubmission(ctx context.Context, s chat.Submission) (map[string]string, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.Timeout)
 	defer cancel()
 	fn := r.match(keysOf(r.submits), s.CallbackID)
+	var err error
+	errs := map[string]string(nil)
 	if fn == "" {
-		return nil, &Refusal{Text: "This form is no longer handled by nexo."}
+		err = Refusalf("This form is no longer handled by nexo.")
+	} else {
+		errs, err = r.submits[fn](ctx, s)
 	}
-	errs, err := r.submits[fn](ctx, s)
-	if err != nil {
-		return nil, &Refusal{Text: ErrorText(ctx, r.log, "modal "+s.CallbackID, err)}
+	if err == nil {
+		return errs, nil
 	}
-	return errs, nil
+	text := ErrorText(ctx, r.log, "modal "+s.CallbackID, err)
+	keys := keysOf(s.Values)
+	sort.Strings(keys)
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	return map[string]string{keys[0]: text}, nil
 }
 
 // HandleEvent passes an event to every listener.

@@ -136,18 +136,32 @@ func (s *Spec) flagNames() []string {
 
 func (s *Spec) hasFlag(name string) bool { return slices.Contains(s.flagNames(), name) }
 
-// check refuses words and flags the spec does not accept; usage is the
+// unknownFlag refuses the first --flag of words the spec does not take,
+// before parsing (so `--typo` at the end is named, not "needs a value").
+func (s *Spec) unknownFlag(usage string, words []string) error {
+	for _, w := range words {
+		if strings.HasPrefix(w, "—") { // Slack's em dash for "--"
+			w = "--" + strings.TrimPrefix(w, "—")
+		}
+		if !strings.HasPrefix(w, "--") || len(w) == 2 {
+			continue
+		}
+		name, _, _ := strings.Cut(strings.ToLower(w[2:]), "=")
+		if s.hasFlag(name) {
+			continue
+		}
+		hint := ""
+		if c := closest(name, s.flagNames()); c != "" {
+			hint = fmt.Sprintf(" Did you mean `--%s`?", c)
+		}
+		return Refusalf("`--%s` is not an option of `%s`.%s Usage: `%s`", clip(name, 40), s.Name, hint, usage)
+	}
+	return nil
+}
+
+// check refuses a number of words the spec does not accept; usage is the
 // full usage line shown with the refusal ("/nexo promote <service> …").
 func (s *Spec) check(usage string, args Args) error {
-	for f := range args.Flags {
-		if !s.hasFlag(f) {
-			hint := ""
-			if c := closest(f, s.flagNames()); c != "" {
-				hint = fmt.Sprintf(" Did you mean `--%s`?", c)
-			}
-			return Refusalf("`--%s` is not an option of `%s`.%s Usage: `%s`", f, s.Name, hint, usage)
-		}
-	}
 	min, max := s.arity()
 	if n := len(args.Words); n < min || (max >= 0 && n > max) {
 		return Refusalf("Usage: `%s`", usage)

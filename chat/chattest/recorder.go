@@ -114,6 +114,16 @@ func (c *Recorder) CreateChannel(_ context.Context, name string) (string, error)
 	return "C" + strings.ToUpper(strings.ReplaceAll(name, "-", "")), nil
 }
 
+// Take marks a channel name as taken already (an earlier channel).
+func (c *Recorder) Take(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.taken == nil {
+		c.taken = map[string]bool{}
+	}
+	c.taken[name] = true
+}
+
 // Invite implements chat.Chat.
 func (c *Recorder) Invite(_ context.Context, channel string, users []string) error {
 	c.mu.Lock()

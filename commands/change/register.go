@@ -4,9 +4,10 @@
 // and scenario 3's GitOps revert. They share one pipeline, the workflow
 // kind "change": card → pr → approval → merge → sync → rollout → watch.
 //
-// Where to look: promote.go parses and checks `/nexo promote` and starts
-// it; flow.go runs the states up to the merge, rollout.go the rest,
-// finish.go the endings; card.go draws the card.
+// Where to look for `/nexo promote`: promote.go declares its words (the
+// router parses them from that Spec), checks the request and starts it;
+// commands/authz.go authorizes it, as every mutating command; flow.go runs
+// it state by state. finish.go holds the endings, card.go the card.
 package change
 
 import (

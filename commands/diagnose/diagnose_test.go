@@ -1,428 +1,27 @@
 package diagnose_test
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/nexo-org/nexo-bot/chat"
-	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/chat/chattest"
+	"github.com/nexo-org/nexo-bot/commands/change"
+	"github.com/nexo-org/nexo-bot/commands/commandstest"
+	"github.com/nexo-org/nexo-bot/commands/diagnose"
 	"github.com/nexo-org/nexo-bot/commands/records"
-	"github.com/nexo-org/nexo-bot/config"
 	"github.com/nexo-org/nexo-bot/integrations/argocd"
-	"github.com/nexo-org/nexo-bot/integrations/argocdfake"
-	"github.com/nexo-org/nexo-bot/integrations/github"
-	"github.com/nexo-org/nexo-bot/integrations/githubfake"
-	"github.com/nexo-org/nexo-bot/integrations/gitops"
 	"github.com/nexo-org/nexo-bot/integrations/gitops/gitopstest"
 	"github.com/nexo-org/nexo-bot/integrations/kube"
-	"github.com/nexo-org/nexo-bot/integrations/prom"
-	"github.com/nexo-org/nexo-bot/integrations/registry"
-	"github.com/nexo-org/nexo-bot/integrations/registryfake"
 	"github.com/nexo-org/nexo-bot/store"
-	"github.com/nexo-org/nexo-bot/store/boltstore"
 	"github.com/nexo-org/nexo-bot/workflow"
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 )
-
-// Users of the test config.
-const (
-	dgCarol = "U0CAROL01" // developer, not an approver
-	dgPlatf = "U0PLATF01" // platform-team: approves staging
-	dgAlice = "U0ALICE01" // sre-team
-)
-
-// now is the fixtures' "now": two minutes after the bad pod was created.
-var dgNow = time.Date(2026, 2, 18, 10, 30, 0, 0, time.UTC)
-
-var dgTags = []string{"2026.01.20", "2026.01.27", "2026.02.03", "2026.02.10", "2026.02.17"}
-
-// ---- fixtures ----
-
-func dgLoad[T any](t testing.TB, name string) T {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("testdata", "diagnose", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v T
-	if err := json.Unmarshal(raw, &v); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	return v
-}
-
-func dgPods(t testing.TB, cause string) []corev1.Pod {
-	return dgLoad[[]corev1.Pod](t, "pods-"+cause+".json")
-}
-
-func dgEvents(t testing.TB, cause string) []corev1.Event {
-	return dgLoad[[]corev1.Event](t, "events-"+cause+".json")
-}
-
-func dgCrashLog(t testing.TB) string {
-	raw, err := os.ReadFile(filepath.Join("testdata", "diagnose", "previous-log-crashloop.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(raw)
-}
-
-// deployment builds the nexo-be Deployment with a rollout state.
-func dgDeployment(ns string, replicas, updated, available int32, deadlineExceeded bool) *appsv1.Deployment {
-	d := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "nexo-be", Namespace: ns, Generation: 7, Labels: map[string]string{"app": "nexo-be"}},
-		Spec:       appsv1.DeploymentSpec{Replicas: &replicas},
-		Status: appsv1.DeploymentStatus{ObservedGeneration: 7, Replicas: max(replicas, updated), UpdatedReplicas: updated,
-			AvailableReplicas: available, ReadyReplicas: available},
-	}
-	if deadlineExceeded {
-		d.Status.Conditions = []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse,
-			Reason: "ProgressDeadlineExceeded", Message: `ReplicaSet "nexo-be-5d8f9c7b6d" has timed out progressing.`}}
-	}
-	return d
-}
-
-// ---- fakes that the client-go fake cannot be ----
-
-// logCluster is a kube.Client over client-go's fake clientset whose Logs
-// serves canned text (the fake clientset answers "fake logs" to every
-// GetLogs) and records what was asked.
-type dgCluster struct {
-	*kube.Client
-	mu   sync.Mutex
-	logs map[string]string // pod → log
-	asks []dgLogAsk
-}
-
-type dgLogAsk struct {
-	Namespace, Pod, Container string
-	Previous                  bool
-	Tail                      int64
-	Since                     time.Duration
-}
-
-func (c *dgCluster) Logs(ctx context.Context, ns, pod, container string, previous bool, tail int64, since time.Duration) (string, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.asks = append(c.asks, dgLogAsk{ns, pod, container, previous, tail, since})
-	text, ok := c.logs[pod]
-	if !ok {
-		return "", fmt.Errorf("pods %q not found", pod)
-	}
-	lines := strings.SplitAfter(strings.TrimRight(text, "\n"), "\n")
-	if tail > 0 && int64(len(lines)) > tail {
-		lines = lines[int64(len(lines))-tail:]
-	}
-	return strings.Join(lines, "") + "\n", nil
-}
-
-func (c *dgCluster) asked() []dgLogAsk {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]dgLogAsk(nil), c.asks...)
-}
-
-// newCluster loads pods, events and objects into client-go's fake clientset.
-func newDgCluster(t testing.TB, ps []corev1.Pod, evs []corev1.Event, objs ...runtime.Object) *dgCluster {
-	t.Helper()
-	for i := range ps {
-		objs = append(objs, &ps[i])
-	}
-	for i := range evs {
-		objs = append(objs, &evs[i])
-	}
-	cs := fake.NewClientset(objs...)
-	return &dgCluster{Client: kube.NewFromClients(cs, nil, kube.Options{Timeout: 5 * time.Second}), logs: map[string]string{}}
-}
-
-// promServer answers /api/v1/query with one vector sample, as Prometheus does.
-func dgPromServer(t testing.TB, value string) (*httptest.Server, *[]string) {
-	t.Helper()
-	var mu sync.Mutex
-	var queries []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/api/v1/query" {
-			http.NotFound(w, r)
-			return
-		}
-		_ = r.ParseForm()
-		mu.Lock()
-		queries = append(queries, r.Form.Get("query"))
-		mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[%d,"%s"]}]}}`, dgNow.Unix(), value)
-	}))
-	t.Cleanup(srv.Close)
-	return srv, &queries
-}
-
-// recChat records what nexo posts.
-type dgChat struct {
-	mu      sync.Mutex
-	n       int
-	posts   []dgPost
-	updates map[string]chat.Message
-	uploads []dgUpload
-}
-
-type dgPost struct {
-	Channel, Thread, TS string
-	Msg                 chat.Message
-}
-
-type dgUpload struct {
-	Channel, Name, Title string
-	Content              []byte
-}
-
-func newDgChat() *dgChat { return &dgChat{updates: map[string]chat.Message{}} }
-
-func (c *dgChat) Post(ctx context.Context, channel, thread string, m chat.Message) (string, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.n++
-	ts := fmt.Sprintf("1771400000.%06d", c.n)
-	c.posts = append(c.posts, dgPost{channel, thread, ts, m})
-	return ts, nil
-}
-
-func (c *dgChat) Update(ctx context.Context, channel, ts string, m chat.Message) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.updates[ts] = m
-	return nil
-}
-
-func (c *dgChat) PostEphemeral(ctx context.Context, channel, user string, m chat.Message) error {
-	_, err := c.Post(ctx, channel, "ephemeral:"+user, m)
-	return err
-}
-
-func (c *dgChat) Upload(ctx context.Context, channel, thread, filename, title string, content []byte) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.uploads = append(c.uploads, dgUpload{channel, filename, title, content})
-	return nil
-}
-
-func (c *dgChat) CreateChannel(ctx context.Context, name string) (string, error) {
-	return "C" + name, nil
-}
-func (c *dgChat) Invite(ctx context.Context, channel string, users []string) error {
-	return nil
-}
-func (c *dgChat) OpenModal(ctx context.Context, trigger string, m chat.Modal) error { return nil }
-func (c *dgChat) Permalink(ctx context.Context, channel, ts string) (string, error) {
-	return "https://chat.example/" + channel + "/" + ts, nil
-}
-func (c *dgChat) GroupMembers(ctx context.Context, id string) ([]string, error) { return nil, nil }
-
-// all is every post and card update as text.
-func (c *dgChat) all() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var b strings.Builder
-	for _, p := range c.posts {
-		b.WriteString(p.Msg.PlainText() + "\n")
-	}
-	for _, m := range c.updates {
-		b.WriteString(m.PlainText() + "\n")
-	}
-	return b.String()
-}
-
-// ---- a wired command layer ----
-
-type dgRig struct {
-	t        *testing.T
-	ctx      context.Context
-	cfg      *config.Config
-	deps     *commands.Deps
-	app      *commands.App
-	chat     *dgChat
-	remote   *gitopstest.Remote
-	argo     *argocdfake.Server
-	registry *registryfake.Server
-	github   *githubfake.Server
-	cluster  *dgCluster
-	store    store.Store
-}
-
-type dgRigOptions struct {
-	pods     []corev1.Pod
-	events   []corev1.Event
-	objs     []runtime.Object
-	noArgo   bool
-	promURL  string
-	stageTag string // staging's tag in git (default: the seeded one)
-}
-
-func dgConfig() *config.Config {
-	cfg := &config.Config{
-		Services: []config.Service{{Name: "nexo-be"}, {Name: "nexo-fe"}},
-		Groups:   config.Groups{"platform-team": {dgPlatf}, "sre-team": {dgAlice}, "developers": {dgCarol}},
-	}
-	cfg.Slack.Channel = "C0DEPLOYS"
-	cfg.ApplyDefaults()
-	return cfg
-}
-
-func newDgRig(t *testing.T, o dgRigOptions) *dgRig {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	r := &dgRig{t: t, ctx: ctx, chat: newDgChat()}
-	r.remote = gitopstest.SeedPlaybook(t)
-	if o.stageTag != "" {
-		path := gitopstest.PlaybookValuesPath("nexo-be", "staging")
-		r.remote.Commit(t, map[string]string{path: gitopstest.PlaybookValues("nexo-be", "staging", o.stageTag)},
-			"promote(nexo-be): staging → "+o.stageTag, dgNow.Add(-3*time.Minute))
-	}
-	cfg := dgConfig()
-	cfg.GitOps.RepoURL = r.remote.URL
-	cfg.GitOps.Workdir = filepath.Join(t.TempDir(), "gitops")
-	r.cfg = cfg
-
-	st, err := boltstore.Open(filepath.Join(t.TempDir(), "nexo.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	r.store = st
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	eng := workflow.New(st, workflow.SystemClock{}, log, "test")
-	eng.PollInterval = 5 * time.Millisecond
-	repo, err := gitops.NewCLI(gitops.CLIOptions{RepoURL: r.remote.URL, Workdir: cfg.GitOps.Workdir, Timeout: 20 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	r.registry = registryfake.New(registryfake.Options{})
-	t.Cleanup(r.registry.Close)
-	r.registry.AddTags("nexo-org/nexo-be", dgTags...)
-	reg, err := registry.NewClient(registry.Options{BaseURL: r.registry.URL(), Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	r.github = githubfake.New(githubfake.Options{Owner: "nexo-org", Repo: "nexo-gitops", RemotePath: r.remote.Path})
-	t.Cleanup(r.github.Close)
-	gh, err := github.NewClient(github.Options{BaseURL: r.github.URL() + "/", Token: r.github.Token(), Owner: "nexo-org", Repo: "nexo-gitops", Timeout: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	r.cluster = newDgCluster(t, o.pods, o.events, o.objs...)
-	d := &commands.Deps{Config: cfg, Store: st, Chat: r.chat, Engine: eng, Log: log, GitOps: repo, GitHub: gh, Registry: reg, Kube: r.cluster}
-	if !o.noArgo {
-		r.argo = argocdfake.New(argocdfake.Options{ResolveRevision: argocdfake.GitResolver(r.remote.Path, func(app string) string {
-			svc, _ := strings.CutSuffix(app, "-staging")
-			return gitopstest.PlaybookValuesPath(svc, "staging")
-		})})
-		t.Cleanup(r.argo.Close)
-		ac, err := argocd.NewClient(argocd.Options{Server: r.argo.URL(), Token: r.argo.Token(), Timeout: 5 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		d.ArgoCD = ac
-	}
-	if o.promURL != "" {
-		pc, err := prom.NewClient(o.promURL, prom.Options{Timeout: 5 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		d.Prom = pc
-	}
-	r.deps = d
-	app, err := commands.Setup(ctx, d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	app.SetPollEvery(20 * time.Millisecond)
-	r.app = app
-	go eng.RunTimers(ctx)
-	t.Cleanup(eng.Wait)
-	return r
-}
-
-// addStagingApp seeds nexo-be-staging in the Argo CD fake.
-func (r *dgRig) addStagingApp(tag, health string) {
-	head := r.remote.Head(r.t, "main")
-	r.argo.AddApp("nexo-be-staging", argocdfake.AppSpec{
-		Namespace: "nexo-staging", RepoURL: r.remote.URL, Path: "helm/nexo-be", Revision: head, Health: health,
-		Images: []string{"ghcr.io/nexo-org/nexo-be:" + tag}, Workload: "nexo-be",
-	})
-}
-
-func (r *dgRig) command(user, text string) *chat.Reply {
-	r.t.Helper()
-	reply, err := r.app.Router.HandleCommand(r.ctx, chat.Command{UserID: user, ChannelID: "C0DEPLOYS", Text: text})
-	if err != nil {
-		r.t.Fatalf("%s: %v", text, err)
-	}
-	return reply
-}
-
-func (r *dgRig) click(user, action, value string) *chat.Reply {
-	r.t.Helper()
-	reply, err := r.app.Router.HandleClick(r.ctx, chat.Click{UserID: user, ChannelID: "C0DEPLOYS", Action: action, Value: value})
-	if err != nil {
-		r.t.Fatalf("click %s %s: %v", action, value, err)
-	}
-	return reply
-}
-
-// waitFor polls cond (bounded, not a timing assertion).
-func (r *dgRig) waitFor(what string, cond func() bool) {
-	r.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			r.t.Fatalf("gave up waiting for %s; chat:\n%s", what, r.chat.all())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func (r *dgRig) workflows(t *testing.T) []*store.Workflow {
-	t.Helper()
-	wfs, err := r.store.ListWorkflows(r.ctx, store.WorkflowFilter{Kind: commands.ChangeKind})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return wfs
-}
-
-func dgButtons(m chat.Message) []chat.Button {
-	var out []chat.Button
-	for _, b := range m.Blocks {
-		out = append(out, b.Actions...)
-	}
-	return out
-}
-
-func dgFirstLine(m chat.Message) string {
-	if len(m.Blocks) > 0 && m.Blocks[0].Section != nil {
-		return m.Blocks[0].Section.Text
-	}
-	return m.Text
-}
 
 // ---- Judge: table tests over fixtures ----
 
@@ -432,18 +31,18 @@ func dgApp(health, sync string, conds ...argocd.Condition) *argocd.Application {
 	a.Status.Health.Status, a.Status.Sync.Status = health, sync
 	a.Status.Conditions = conds
 	a.Status.Summary.Images = []string{"ghcr.io/nexo-org/nexo-be:2026.02.17"}
-	a.Status.History = []argocd.RevisionHistory{{ID: 11, Revision: "0a1b2c3d4e5f", DeployedAt: dgNow.Add(-26 * time.Hour)}, {ID: 12, Revision: "9f8e7d6c5b4a", DeployedAt: dgNow.Add(-3 * time.Hour)}}
+	a.Status.History = []argocd.RevisionHistory{{ID: 11, Revision: "0a1b2c3d4e5f", DeployedAt: commandstest.Now.Add(-26 * time.Hour)}, {ID: 12, Revision: "9f8e7d6c5b4a", DeployedAt: commandstest.Now.Add(-3 * time.Hour)}}
 	return a
 }
 
-func dgFacts(t testing.TB, fixture string) *commands.DiagnoseFacts {
-	f := &commands.DiagnoseFacts{
+func dgFacts(t testing.TB, fixture string) *diagnose.Facts {
+	f := &diagnose.Facts{
 		Service: "nexo-be", Env: "staging", Namespace: "nexo-staging", Selector: "app=nexo-be", Deployment: "nexo-be",
-		AppName: "nexo-be-staging", ImageRepo: "nexo-org/nexo-be", Now: dgNow, GitTag: "2026.02.17", PrevEnv: "qa", PrevEnvTag: "2026.02.17",
+		AppName: "nexo-be-staging", ImageRepo: "nexo-org/nexo-be", Now: commandstest.Now, GitTag: "2026.02.17", PrevEnv: "qa", PrevEnvTag: "2026.02.17",
 	}
 	if fixture != "" {
-		f.Pods = dgPods(t, fixture)
-		f.Events = commands.WorkloadEvents(dgEvents(t, fixture), "nexo-be", f.Pods)
+		f.Pods = commandstest.Pods(t, fixture)
+		f.Events = diagnose.WorkloadEvents(commandstest.Events(t, fixture), "nexo-be", f.Pods)
 	}
 	return f
 }
@@ -451,7 +50,7 @@ func dgFacts(t testing.TB, fixture string) *commands.DiagnoseFacts {
 func TestJudgeNamesEveryCause(t *testing.T) {
 	cases := []struct {
 		name    string
-		facts   func() *commands.DiagnoseFacts
+		facts   func() *diagnose.Facts
 		cause   string
 		line    []string // substrings of the verdict line
 		details []string // substrings of the details
@@ -461,14 +60,14 @@ func TestJudgeNamesEveryCause(t *testing.T) {
 	}{
 		{
 			name: "playbook: tag does not exist, nearest tags offered, qa's tag first",
-			facts: func() *commands.DiagnoseFacts {
+			facts: func() *diagnose.Facts {
 				f := dgFacts(t, "imagepull")
 				f.App = dgApp("Degraded", "Synced", argocd.Condition{Type: "ComparisonError", Message: "Failed to load target state"})
 				f.GitTag = "2026.02.99"
-				f.TagChecked, f.TagExists, f.RegistryTags = true, false, dgTags
+				f.TagChecked, f.TagExists, f.RegistryTags = true, false, commandstest.Tags
 				return f
 			},
-			cause:   commands.CauseImagePull,
+			cause:   diagnose.CauseImagePull,
 			line:    []string{"ImagePullBackOff", "`2026.02.99` does not exist", "nexo-org/nexo-be", "nexo-be-5d8f9c7b6d-abc12"},
 			details: []string{"Nearest existing tags: `2026.02.17`", "Back-off pulling image"},
 			fixable: true,
@@ -476,162 +75,162 @@ func TestJudgeNamesEveryCause(t *testing.T) {
 		},
 		{
 			name: "tag missing but git already wants another: no fix PR",
-			facts: func() *commands.DiagnoseFacts {
+			facts: func() *diagnose.Facts {
 				f := dgFacts(t, "imagepull")
 				f.GitTag = "2026.02.17"
-				f.TagChecked, f.RegistryTags = true, dgTags
+				f.TagChecked, f.RegistryTags = true, commandstest.Tags
 				return f
 			},
-			cause:   commands.CauseImagePull,
+			cause:   diagnose.CauseImagePull,
 			line:    []string{"does not exist"},
 			details: []string{"Git already wants `2026.02.17`"},
 		},
 		{
 			name: "tag exists: the pull itself fails",
-			facts: func() *commands.DiagnoseFacts {
+			facts: func() *diagnose.Facts {
 				f := dgFacts(t, "imagepull")
 				f.TagChecked, f.TagExists = true, true
 				return f
 			},
-			cause:   commands.CauseImagePull,
+			cause:   diagnose.CauseImagePull,
 			line:    []string{"exists in the registry", "pull secret"},
 			details: []string{"Kubelet: Failed to pull image", "not found"},
 			notIn:   []string{"Fix tag"},
 		},
 		{
 			name: "registry unreachable",
-			facts: func() *commands.DiagnoseFacts {
+			facts: func() *diagnose.Facts {
 				f := dgFacts(t, "imagepull")
 				f.TagErr = errors.New("registry: HTTP 503 Service Unavailable")
 				return f
 			},
-			cause: commands.CauseImagePull,
+			cause: diagnose.CauseImagePull,
 			line:  []string{"registry could not be asked", "503"},
 		},
 		{
 			name: "CrashLoopBackOff shows the previous log with error lines marked",
-			facts: func() *commands.DiagnoseFacts {
+			facts: func() *diagnose.Facts {
 				f := dgFacts(t, "crashloop")
-				f.PreviousLog = dgCrashLog(t)
+				f.PreviousLog = commandstest.CrashLog(t)
 				return f
 			},
-			cause:   commands.CauseCrashLoop,
+			cause:   diagnose.CauseCrashLoop,
 			line:    []string{"CrashLoopBackOff", "container `nexo-be` of pod `nexo-be-6f7a8b9c0d-k3j5h`", "exit code 1", "6 restarts", "last error", "panic: database"},
 			details: []string{"Last 50 lines"},
 		},
 		{
 			name: "OOMKilled with Prometheus' peak",
-			facts: func() *commands.DiagnoseFacts {
+			facts: func() *diagnose.Facts {
 				f := dgFacts(t, "oomkilled")
 				f.MemoryPeak, f.MemoryPeakOK = 531628032, true // 507Mi
 				return f
 			},
-			cause:   commands.CauseOOMKilled,
+			cause:   diagnose.CauseOOMKilled,
 			line:    []string{"OOMKilled", "limit of 512Mi", "exit code 137", "5 restarts"},
 			details: []string{"Limit 512Mi · request 256Mi", "peak working set over the last hour 507Mi (99% of the limit)"},
 		},
 		{
 			name:    "OOMKilled without Prometheus",
-			facts:   func() *commands.DiagnoseFacts { return dgFacts(t, "oomkilled") },
-			cause:   commands.CauseOOMKilled,
+			facts:   func() *diagnose.Facts { return dgFacts(t, "oomkilled") },
+			cause:   diagnose.CauseOOMKilled,
 			details: []string{"reached the limit when it was killed"},
 		},
 		{
 			name:    "Pending: the scheduling events",
-			facts:   func() *commands.DiagnoseFacts { return dgFacts(t, "pending") },
-			cause:   commands.CausePending,
+			facts:   func() *diagnose.Facts { return dgFacts(t, "pending") },
+			cause:   diagnose.CausePending,
 			line:    []string{"cannot be scheduled", "2 Insufficient memory"},
 			details: []string{"FailedScheduling (5m ago): 0/3 nodes are available"},
 		},
 		{
 			name:    "CreateContainerConfigError names the Secret",
-			facts:   func() *commands.DiagnoseFacts { return dgFacts(t, "configerror") },
-			cause:   commands.CauseConfigError,
+			facts:   func() *diagnose.Facts { return dgFacts(t, "configerror") },
+			cause:   diagnose.CauseConfigError,
 			line:    []string{"Secret nexo-be-db is missing in `nexo-staging`"},
 			details: []string{`secret "nexo-be-db" not found`},
 		},
 		{
 			name: "ComparisonError when the pods are fine",
-			facts: func() *commands.DiagnoseFacts {
+			facts: func() *diagnose.Facts {
 				f := dgFacts(t, "healthy")
 				f.App = dgApp("Degraded", "Unknown", argocd.Condition{Type: "ComparisonError", Message: "Failed to load target state: failed to generate manifest for source 1 of 1: rpc error: code = Unknown desc = `helm template` failed: values-staging.yaml: yaml: line 12: did not find expected key"})
 				return f
 			},
-			cause: commands.CauseComparisonError,
+			cause: diagnose.CauseComparisonError,
 			line:  []string{"ComparisonError", "Failed to load target state", "did not find expected key"},
 		},
 		{
 			name: "failed sync operation",
-			facts: func() *commands.DiagnoseFacts {
+			facts: func() *diagnose.Facts {
 				f := dgFacts(t, "healthy")
 				f.App = dgApp("Healthy", "OutOfSync")
 				f.App.Status.OperationState = &argocd.OperationState{Phase: "Failed", Message: "one or more objects failed to apply",
 					SyncResult: &argocd.SyncResult{Resources: []argocd.ResourceResult{{Kind: "Deployment", Name: "nexo-be", Status: "SyncFailed", Message: `Deployment.apps "nexo-be" is invalid: spec.template.spec.containers[0].image: Required value`}}}}
 				return f
 			},
-			cause:   commands.CauseSyncFailed,
+			cause:   diagnose.CauseSyncFailed,
 			line:    []string{"ended in Failed", "failed to apply"},
 			details: []string{"Deployment `nexo-be`: SyncFailed", "Required value"},
 		},
 		{
 			name: "rollout past its deadline without a pod cause",
-			facts: func() *commands.DiagnoseFacts {
+			facts: func() *diagnose.Facts {
 				f := dgFacts(t, "healthy")
 				f.App = dgApp("Progressing", "Synced")
 				f.Rollout = &kube.RolloutStatus{Failed: true, Message: `deployment "nexo-be" exceeded its progress deadline`}
 				return f
 			},
-			cause: commands.CauseRolloutStuck,
+			cause: diagnose.CauseRolloutStuck,
 			line:  []string{"exceeded its progress deadline"},
 		},
 		{
 			name: "healthy app shows the last deploy",
-			facts: func() *commands.DiagnoseFacts {
+			facts: func() *diagnose.Facts {
 				f := dgFacts(t, "healthy")
 				f.App = dgApp("Healthy", "Synced")
 				f.Rollout = &kube.RolloutStatus{Done: true, Message: `deployment "nexo-be" successfully rolled out`}
 				return f
 			},
-			cause: commands.CauseHealthy,
+			cause: diagnose.CauseHealthy,
 			line:  []string{"Synced and Healthy on `2026.02.17`", "last deploy 3h ago", "9f8e7d6"},
 		},
 		{
 			name: "progressing",
-			facts: func() *commands.DiagnoseFacts {
+			facts: func() *diagnose.Facts {
 				f := dgFacts(t, "healthy")
 				f.App = dgApp("Progressing", "Synced")
 				f.Rollout = &kube.RolloutStatus{Message: `Waiting for deployment "nexo-be" rollout to finish: 1 of 2 updated replicas are available...`}
 				return f
 			},
-			cause: commands.CauseProgressing,
+			cause: diagnose.CauseProgressing,
 			line:  []string{"still rolling out", "1 of 2 updated replicas"},
 		},
 		{
 			name: "no pods",
-			facts: func() *commands.DiagnoseFacts {
+			facts: func() *diagnose.Facts {
 				f := dgFacts(t, "")
 				f.App = dgApp("Missing", "OutOfSync")
 				return f
 			},
-			cause: commands.CauseNoPods,
+			cause: diagnose.CauseNoPods,
 			line:  []string{"No pods match `app=nexo-be` in `nexo-staging`"},
 		},
 		{
 			name: "degraded without a known cause",
-			facts: func() *commands.DiagnoseFacts {
+			facts: func() *diagnose.Facts {
 				f := dgFacts(t, "healthy")
 				f.App = dgApp("Degraded", "Synced")
 				f.App.Status.Health.Message = "Readiness probe failed"
 				return f
 			},
-			cause: commands.CauseUnknown,
+			cause: diagnose.CauseUnknown,
 			line:  []string{"No known cause", "Degraded", "Readiness probe failed"},
 		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			f := tc.facts()
-			v := commands.Judge(f)
+			v := diagnose.Judge(f)
 			if v.Cause != tc.cause {
 				t.Fatalf("cause %q, want %q; line: %s", v.Cause, tc.cause, v.Line)
 			}
@@ -646,7 +245,7 @@ func TestJudgeNamesEveryCause(t *testing.T) {
 					t.Errorf("details lack %q:\n%s", s, details)
 				}
 			}
-			card := commands.DiagnoseCard(dgConfig(), f, v)
+			card := diagnose.Card(commandstest.Config(), f, v)
 			text := card.PlainText()
 			for _, s := range tc.notIn {
 				if strings.Contains(text, s) {
@@ -656,7 +255,7 @@ func TestJudgeNamesEveryCause(t *testing.T) {
 			if v.Fixable != tc.fixable {
 				t.Errorf("fixable %v, want %v", v.Fixable, tc.fixable)
 			}
-			btns := dgButtons(card)
+			btns := chattest.Buttons(card)
 			if tc.fixable != (len(btns) > 0) {
 				t.Errorf("buttons %+v with fixable %v", btns, tc.fixable)
 			}
@@ -674,15 +273,15 @@ func TestJudgeNamesEveryCause(t *testing.T) {
 				}
 			}
 			// The verdict comes first.
-			if !strings.Contains(dgFirstLine(card), v.Line) {
-				t.Errorf("first block is not the verdict: %q", dgFirstLine(card))
+			if !strings.Contains(commandstest.FirstLine(card), v.Line) {
+				t.Errorf("first block is not the verdict: %q", commandstest.FirstLine(card))
 			}
 		})
 	}
 }
 
 func TestCrashLogMarksErrorLines(t *testing.T) {
-	marked, last := commands.MarkErrorLines(dgCrashLog(t), 50)
+	marked, last := diagnose.MarkErrorLines(commandstest.CrashLog(t), 50)
 	lines := strings.Split(marked, "\n")
 	if len(lines) != 50 {
 		t.Fatalf("%d lines, want the last 50", len(lines))
@@ -713,15 +312,15 @@ func TestMissingReference(t *testing.T) {
 		`couldn't find key DB_PASSWORD in Secret nexo-staging/nexo-be-db`: "key DB_PASSWORD in Secret nexo-be-db",
 		`container has runAsNonRoot and image will run as root`:           "",
 	} {
-		if got := commands.MissingReference(msg); got != want {
+		if got := diagnose.MissingReference(msg); got != want {
 			t.Errorf("%q → %q, want %q", msg, got, want)
 		}
 	}
 }
 
 func TestWorkloadEventsKeepsOnlyThisService(t *testing.T) {
-	all := dgEvents(t, "imagepull")
-	kept := commands.WorkloadEvents(all, "nexo-be", dgPods(t, "imagepull"))
+	all := commandstest.Events(t, "imagepull")
+	kept := diagnose.WorkloadEvents(all, "nexo-be", commandstest.Pods(t, "imagepull"))
 	if len(kept) != len(all)-1 {
 		t.Fatalf("kept %d of %d", len(kept), len(all))
 	}
@@ -746,7 +345,7 @@ func TestWorkloadEventsKeepsOnlyThisService(t *testing.T) {
 
 func TestHumanBytes(t *testing.T) {
 	for n, want := range map[int64]string{512: "512", 536870912: "512Mi", 1 << 30: "1Gi", 3 << 29: "1.5Gi", 8 << 30: "8Gi"} {
-		if got := commands.HumanBytes(n); got != want {
+		if got := diagnose.HumanBytes(n); got != want {
 			t.Errorf("%d → %s, want %s", n, got, want)
 		}
 	}
@@ -756,21 +355,21 @@ func TestHumanBytes(t *testing.T) {
 
 func TestGatherDiagnosisAsksTheRightFollowUps(t *testing.T) {
 	t.Run("image pull asks the registry and lists tags", func(t *testing.T) {
-		r := newDgRig(t, dgRigOptions{pods: dgPods(t, "imagepull"), events: dgEvents(t, "imagepull"),
-			objs: []runtime.Object{dgDeployment("nexo-staging", 2, 1, 2, false)}, stageTag: "2026.02.99"})
-		r.addStagingApp("2026.02.99", "Degraded")
-		f := commands.GatherDiagnosis(r.ctx, r.deps, "nexo-be", "staging")
+		r := commandstest.NewRig(t, commandstest.Options{Pods: commandstest.Pods(t, "imagepull"), Events: commandstest.Events(t, "imagepull"),
+			Objects: []runtime.Object{commandstest.Deployment("nexo-staging", 2, 1, 2, false)}, StageTag: "2026.02.99"})
+		r.AddStagingApp("2026.02.99", "Degraded")
+		f := diagnose.Gather(r.Ctx, r.Deps, "nexo-be", "staging")
 		if f.PodsErr != nil || f.EventsErr != nil || f.AppErr != nil || f.RolloutErr != nil || f.GitErr != nil {
 			t.Fatalf("gather errors: pods %v events %v app %v rollout %v git %v", f.PodsErr, f.EventsErr, f.AppErr, f.RolloutErr, f.GitErr)
 		}
 		if len(f.Pods) != 3 || f.GitTag != "2026.02.99" || f.PrevEnvTag != "2026.02.17" {
 			t.Fatalf("pods %d, git %q, qa %q", len(f.Pods), f.GitTag, f.PrevEnvTag)
 		}
-		if !f.TagChecked || f.TagExists || len(f.RegistryTags) != len(dgTags) {
+		if !f.TagChecked || f.TagExists || len(f.RegistryTags) != len(commandstest.Tags) {
 			t.Fatalf("registry: checked %v exists %v tags %v", f.TagChecked, f.TagExists, f.RegistryTags)
 		}
-		if r.registry.CallCount(http.MethodHead, "/v2/nexo-org/nexo-be/manifests/2026.02.99") == 0 {
-			t.Errorf("the registry was not asked about the tag: %+v", r.registry.Calls())
+		if r.Registry.CallCount(http.MethodHead, "/v2/nexo-org/nexo-be/manifests/2026.02.99") == 0 {
+			t.Errorf("the registry was not asked about the tag: %+v", r.Registry.Calls())
 		}
 		if f.Rollout == nil || !strings.Contains(f.Rollout.Message, "1 out of 2 new replicas") {
 			t.Errorf("rollout %+v", f.Rollout)
@@ -783,50 +382,50 @@ func TestGatherDiagnosisAsksTheRightFollowUps(t *testing.T) {
 		if f.Events[0].Type != corev1.EventTypeWarning {
 			t.Errorf("first event is %s, want a Warning", f.Events[0].Type)
 		}
-		if len(r.cluster.asked()) != 0 {
-			t.Errorf("logs were read for an image pull: %+v", r.cluster.asked())
+		if len(r.Cluster.Asked()) != 0 {
+			t.Errorf("logs were read for an image pull: %+v", r.Cluster.Asked())
 		}
 	})
 	t.Run("crash loop reads the previous container's last 50 lines", func(t *testing.T) {
-		r := newDgRig(t, dgRigOptions{pods: dgPods(t, "crashloop"), events: dgEvents(t, "crashloop"), noArgo: true})
-		r.cluster.logs["nexo-be-6f7a8b9c0d-k3j5h"] = dgCrashLog(t)
-		f := commands.GatherDiagnosis(r.ctx, r.deps, "nexo-be", "staging")
-		asks := r.cluster.asked()
-		if len(asks) != 1 || asks[0] != (dgLogAsk{"nexo-staging", "nexo-be-6f7a8b9c0d-k3j5h", "nexo-be", true, 50, 0}) {
+		r := commandstest.NewRig(t, commandstest.Options{Pods: commandstest.Pods(t, "crashloop"), Events: commandstest.Events(t, "crashloop"), NoArgo: true})
+		r.Cluster.SetLog("nexo-be-6f7a8b9c0d-k3j5h", commandstest.CrashLog(t))
+		f := diagnose.Gather(r.Ctx, r.Deps, "nexo-be", "staging")
+		asks := r.Cluster.Asked()
+		if len(asks) != 1 || asks[0] != (commandstest.LogAsk{Namespace: "nexo-staging", Pod: "nexo-be-6f7a8b9c0d-k3j5h", Container: "nexo-be", Previous: true, Tail: 50}) {
 			t.Fatalf("log asks %+v", asks)
 		}
-		v := commands.Judge(f)
-		if v.Cause != commands.CauseCrashLoop || !strings.Contains(v.Log, "▶ panic: database") {
+		v := diagnose.Judge(f)
+		if v.Cause != diagnose.CauseCrashLoop || !strings.Contains(v.Log, "▶ panic: database") {
 			t.Fatalf("verdict %+v", v)
 		}
-		if len(r.registry.Calls()) != 0 {
+		if len(r.Registry.Calls()) != 0 {
 			t.Errorf("the registry was asked for a crash loop")
 		}
 	})
 	t.Run("OOM asks Prometheus for the peak working set", func(t *testing.T) {
-		srv, queries := dgPromServer(t, "531628032")
-		r := newDgRig(t, dgRigOptions{pods: dgPods(t, "oomkilled"), events: dgEvents(t, "oomkilled"), promURL: srv.URL, noArgo: true})
-		f := commands.GatherDiagnosis(r.ctx, r.deps, "nexo-be", "staging")
+		srv, queries := commandstest.PromServer(t, "531628032")
+		r := commandstest.NewRig(t, commandstest.Options{Pods: commandstest.Pods(t, "oomkilled"), Events: commandstest.Events(t, "oomkilled"), PromURL: srv.URL, NoArgo: true})
+		f := diagnose.Gather(r.Ctx, r.Deps, "nexo-be", "staging")
 		if len(*queries) != 1 || (*queries)[0] != `max(max_over_time(container_memory_working_set_bytes{namespace="nexo-staging",pod="nexo-be-8a9b0c1d2e-p4r6s",container="nexo-be"}[1h]))` {
 			t.Fatalf("queries %q", *queries)
 		}
-		v := commands.Judge(f)
-		if v.Cause != commands.CauseOOMKilled || !strings.Contains(strings.Join(v.Details, " "), "507Mi (99% of the limit)") {
+		v := diagnose.Judge(f)
+		if v.Cause != diagnose.CauseOOMKilled || !strings.Contains(strings.Join(v.Details, " "), "507Mi (99% of the limit)") {
 			t.Fatalf("verdict %+v", v)
 		}
 	})
 	t.Run("Argo CD down still diagnoses from the cluster", func(t *testing.T) {
-		r := newDgRig(t, dgRigOptions{pods: dgPods(t, "configerror"), events: dgEvents(t, "configerror")})
+		r := commandstest.NewRig(t, commandstest.Options{Pods: commandstest.Pods(t, "configerror"), Events: commandstest.Events(t, "configerror")})
 		// no app seeded: argocd-server answers 403 for an unknown app
-		f := commands.GatherDiagnosis(r.ctx, r.deps, "nexo-be", "staging")
+		f := diagnose.Gather(r.Ctx, r.Deps, "nexo-be", "staging")
 		if f.AppErr == nil {
 			t.Fatal("expected an Argo CD error")
 		}
-		v := commands.Judge(f)
-		if v.Cause != commands.CauseConfigError || !strings.Contains(v.Line, "Secret nexo-be-db") {
+		v := diagnose.Judge(f)
+		if v.Cause != diagnose.CauseConfigError || !strings.Contains(v.Line, "Secret nexo-be-db") {
 			t.Fatalf("verdict %+v", v)
 		}
-		card := commands.DiagnoseCard(r.cfg, f, v).PlainText()
+		card := diagnose.Card(r.Cfg, f, v).PlainText()
 		if !strings.Contains(card, "*Argo CD*\n_argocd:") {
 			t.Errorf("card does not say Argo CD failed:\n%s", card)
 		}
@@ -836,16 +435,16 @@ func TestGatherDiagnosisAsksTheRightFollowUps(t *testing.T) {
 // ---- the playbook's case, command to merged PR ----
 
 func TestPlaybookScenario4FixTagThroughApprovalToHealthy(t *testing.T) {
-	r := newDgRig(t, dgRigOptions{pods: dgPods(t, "imagepull"), events: dgEvents(t, "imagepull"),
-		objs: []runtime.Object{dgDeployment("nexo-staging", 2, 1, 2, false)}, stageTag: "2026.02.99"})
-	r.addStagingApp("2026.02.99", "Degraded")
+	r := commandstest.NewRig(t, commandstest.Options{Pods: commandstest.Pods(t, "imagepull"), Events: commandstest.Events(t, "imagepull"),
+		Objects: []runtime.Object{commandstest.Deployment("nexo-staging", 2, 1, 2, false)}, StageTag: "2026.02.99"})
+	r.AddStagingApp("2026.02.99", "Degraded")
 
 	// 1. /nexo diagnose names the missing tag and offers the fix.
-	reply := r.command(dgCarol, "diagnose nexo-be staging")
+	reply := r.Command(commandstest.Carol, "diagnose nexo-be staging")
 	if reply == nil || reply.Ephemeral {
 		t.Fatalf("reply %+v", reply)
 	}
-	verdict := dgFirstLine(reply.Message)
+	verdict := commandstest.FirstLine(reply.Message)
 	for _, s := range []string{"ImagePullBackOff", "`2026.02.99` does not exist", "nexo-be-5d8f9c7b6d-abc12"} {
 		if !strings.Contains(verdict, s) {
 			t.Errorf("verdict lacks %q: %s", s, verdict)
@@ -857,37 +456,37 @@ func TestPlaybookScenario4FixTagThroughApprovalToHealthy(t *testing.T) {
 			t.Errorf("evidence lacks %q:\n%s", s, text)
 		}
 	}
-	btns := dgButtons(reply.Message)
+	btns := chattest.Buttons(reply.Message)
 	if len(btns) == 0 || btns[0].Text != "Fix tag → 2026.02.17" {
 		t.Fatalf("buttons %+v", btns)
 	}
 
 	// 2. A tampered button is re-checked: a tag that does not exist is refused.
-	if rep := r.click(dgCarol, "change.fix", "nexo-be|staging|2026.02.18"); rep == nil || !strings.Contains(rep.Message.Text, "does not exist in the registry either") {
+	if rep := r.Click(commandstest.Carol, "change.fix", "nexo-be|staging|2026.02.18"); rep == nil || !strings.Contains(rep.Message.Text, "does not exist in the registry either") {
 		t.Fatalf("tampered click: %+v", rep)
 	}
-	if len(r.workflows(t)) != 0 {
+	if len(r.Workflows(t)) != 0 {
 		t.Fatal("a refused click started a workflow")
 	}
 
 	// 3. The click starts the fix change; Carol is the requester.
-	if rep := r.click(dgCarol, "change.fix", btns[0].Value); rep != nil {
+	if rep := r.Click(commandstest.Carol, "change.fix", btns[0].Value); rep != nil {
 		t.Fatalf("click: %+v", rep.Message.Text)
 	}
 	var wf *store.Workflow
-	r.waitFor("the fix PR to wait for approval", func() bool {
-		wfs := r.workflows(t)
-		if len(wfs) == 1 && wfs[0].State == commands.StApproval {
+	r.WaitFor("the fix PR to wait for approval", func() bool {
+		wfs := r.Workflows(t)
+		if len(wfs) == 1 && wfs[0].State == change.Approval {
 			wf = wfs[0]
 			return true
 		}
 		return false
 	})
-	c, err := workflow.Decode[commands.Change](wf)
+	c, err := workflow.Decode[change.Change](wf)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Flavor != records.KindFix || c.Requester != dgCarol || c.Branch != "fix/nexo-be-staging-image-tag" ||
+	if c.Flavor != records.KindFix || c.Requester != commandstest.Carol || c.Branch != "fix/nexo-be-staging-image-tag" ||
 		c.Subject != "fix(nexo-be): corrige image tag em staging" || c.Previous != "2026.02.99" || c.Tag != "2026.02.17" ||
 		c.Need.Approvals != 1 || c.Need.Group != "platform-team" {
 		t.Fatalf("change %+v", c)
@@ -898,62 +497,62 @@ func TestPlaybookScenario4FixTagThroughApprovalToHealthy(t *testing.T) {
 		}
 	}
 	// A second click while it is open is refused with a link.
-	if rep := r.click(dgCarol, "change.fix", btns[0].Value); rep == nil || !strings.Contains(rep.Message.Text, "already open") {
+	if rep := r.Click(commandstest.Carol, "change.fix", btns[0].Value); rep == nil || !strings.Contains(rep.Message.Text, "already open") {
 		t.Fatalf("second click: %+v", rep)
 	}
 
 	// 4. The requester cannot approve their own fix; platform-team can.
-	if rep := r.click(dgCarol, "change.approve", wf.ID); rep == nil || !rep.Ephemeral {
+	if rep := r.Click(commandstest.Carol, "change.approve", wf.ID); rep == nil || !rep.Ephemeral {
 		t.Fatalf("self-approval was not refused: %+v", rep)
 	}
-	if rep := r.click(dgPlatf, "change.approve", wf.ID); rep != nil {
+	if rep := r.Click(commandstest.Platf, "change.approve", wf.ID); rep != nil {
 		t.Fatalf("approval: %s", rep.Message.Text)
 	}
 
 	// 5. Merge, sync, rollout: the workflow ends and the app is Healthy on 2026.02.17.
-	r.waitFor("the fix to finish", func() bool {
-		w, err := r.store.GetWorkflow(r.ctx, wf.ID)
+	r.WaitFor("the fix to finish", func() bool {
+		w, err := r.Store.GetWorkflow(r.Ctx, wf.ID)
 		return err == nil && w.Done
 	})
-	w, _ := r.store.GetWorkflow(r.ctx, wf.ID)
-	if w.State != commands.StDone {
-		t.Fatalf("fix ended in %s:\n%s", w.State, r.chat.all())
+	w, _ := r.Store.GetWorkflow(r.Ctx, wf.ID)
+	if w.State != change.Done {
+		t.Fatalf("fix ended in %s:\n%s", w.State, r.Chat.All())
 	}
-	values := r.remote.File(t, "main", gitopstest.PlaybookValuesPath("nexo-be", "staging"))
+	values := r.Remote.File(t, "main", gitopstest.PlaybookValuesPath("nexo-be", "staging"))
 	if !strings.Contains(values, `tag: "2026.02.17"`) {
 		t.Fatalf("values after merge:\n%s", values)
 	}
-	subjects := r.remote.Subjects(t, "main", gitopstest.PlaybookValuesPath("nexo-be", "staging"))
+	subjects := r.Remote.Subjects(t, "main", gitopstest.PlaybookValuesPath("nexo-be", "staging"))
 	if !strings.HasPrefix(subjects[0], "fix(nexo-be): corrige image tag em staging") {
 		t.Errorf("last commit %q", subjects[0])
 	}
-	app, _ := r.argo.App("nexo-be-staging")
+	app, _ := r.Argo.App("nexo-be-staging")
 	if app.Status.Health.Status != "Healthy" || app.Status.Sync.Status != "Synced" || app.Status.Summary.Images[0] != "ghcr.io/nexo-org/nexo-be:2026.02.17" {
 		t.Fatalf("app after the fix: %+v", app.Status)
 	}
-	if !strings.Contains(r.chat.all(), "nexo-be `2026.02.17` is live in staging") {
-		t.Errorf("no live message:\n%s", r.chat.all())
+	if !strings.Contains(r.Chat.All(), "nexo-be `2026.02.17` is live in staging") {
+		t.Errorf("no live message:\n%s", r.Chat.All())
 	}
 
 	// 6. Kubernetes rolls the new pods; diagnose now says Healthy with the last deploy.
-	healthy := dgPods(t, "healthy")
+	healthy := commandstest.Pods(t, "healthy")
 	for i := range healthy {
 		healthy[i].Spec.Containers[0].Image = "ghcr.io/nexo-org/nexo-be:2026.02.17"
 	}
-	cs := fake.NewClientset(dgDeployment("nexo-staging", 2, 2, 2, false), &healthy[0], &healthy[1])
-	r.deps.Kube = kube.NewFromClients(cs, nil, kube.Options{})
-	reply = r.command(dgCarol, "diagnose nexo-be staging")
-	if v := dgFirstLine(reply.Message); !strings.Contains(v, "Synced and Healthy on `2026.02.17`") || !strings.Contains(v, "last deploy") {
+	cs := fake.NewClientset(commandstest.Deployment("nexo-staging", 2, 2, 2, false), &healthy[0], &healthy[1])
+	r.Deps.Kube = kube.NewFromClients(cs, nil, kube.Options{})
+	reply = r.Command(commandstest.Carol, "diagnose nexo-be staging")
+	if v := commandstest.FirstLine(reply.Message); !strings.Contains(v, "Synced and Healthy on `2026.02.17`") || !strings.Contains(v, "last deploy") {
 		t.Fatalf("after the fix: %s", v)
 	}
-	if len(dgButtons(reply.Message)) != 0 {
+	if len(chattest.Buttons(reply.Message)) != 0 {
 		t.Error("a healthy app offers a fix")
 	}
 }
 
 func TestFixRefusals(t *testing.T) {
-	r := newDgRig(t, dgRigOptions{stageTag: "2026.02.18"}) // valid CalVer, never pushed
-	r.addStagingApp("2026.02.18", "Degraded")
+	r := commandstest.NewRig(t, commandstest.Options{StageTag: "2026.02.18"}) // valid CalVer, never pushed
+	r.AddStagingApp("2026.02.18", "Degraded")
 	cases := []struct{ value, want string }{
 		{"nexo-be|staging", "malformed"},
 		{"nexo-bee|staging|2026.02.17", "Unknown service `nexo-bee`"},
@@ -967,37 +566,37 @@ func TestFixRefusals(t *testing.T) {
 		if i%2 == 1 {
 			action = "change.fix.2" // the alternative buttons reach the same handler
 		}
-		rep := r.click(dgCarol, action, tc.value)
+		rep := r.Click(commandstest.Carol, action, tc.value)
 		if rep == nil || !rep.Ephemeral || !strings.Contains(rep.Message.Text, tc.want) {
 			t.Errorf("%s: %+v, want %q", tc.value, rep, tc.want)
 		}
 	}
 	// Only members may press it, and only where the env accepts changes.
-	if rep := r.click("U0OUTSIDER", "change.fix.2", "nexo-be|staging|2026.02.17"); rep == nil || !strings.Contains(rep.Message.Text, "Only members of") {
+	if rep := r.Click("U0OUTSIDER", "change.fix.2", "nexo-be|staging|2026.02.17"); rep == nil || !strings.Contains(rep.Message.Text, "Only members of") {
 		t.Errorf("outsider: %+v", rep)
 	}
-	stg, _ := r.cfg.Env("staging")
+	stg, _ := r.Cfg.Env("staging")
 	stg.Policy.Channels = []string{"C0STAGING"}
-	if rep := r.click(dgCarol, "change.fix", "nexo-be|staging|2026.02.17"); rep == nil || !strings.Contains(rep.Message.Text, "only accepted in <#C0STAGING>") {
+	if rep := r.Click(commandstest.Carol, "change.fix", "nexo-be|staging|2026.02.17"); rep == nil || !strings.Contains(rep.Message.Text, "only accepted in <#C0STAGING>") {
 		t.Errorf("wrong channel: %+v", rep)
 	}
 	stg.Policy.Channels = nil
 	// The tag in git exists after all (pushed meanwhile): nothing to fix.
-	r.registry.AddTags("nexo-org/nexo-be", "2026.02.18")
-	rep := r.click(dgCarol, "change.fix", "nexo-be|staging|2026.02.17")
+	r.Registry.AddTags("nexo-org/nexo-be", "2026.02.18")
+	rep := r.Click(commandstest.Carol, "change.fix", "nexo-be|staging|2026.02.17")
 	if rep == nil || !strings.Contains(rep.Message.Text, "exists in the registry now") {
 		t.Errorf("existing tag: %+v", rep)
 	}
-	if n := len(r.workflows(t)); n != 0 {
+	if n := len(r.Workflows(t)); n != 0 {
 		t.Errorf("%d workflows started by refused clicks", n)
 	}
-	if len(r.github.Calls()) != 0 {
+	if len(r.GitHub.Calls()) != 0 {
 		t.Error("a PR was created")
 	}
 }
 
 func TestDiagnoseCommandRefusals(t *testing.T) {
-	r := newDgRig(t, dgRigOptions{})
+	r := commandstest.NewRig(t, commandstest.Options{})
 	for text, want := range map[string]string{
 		"diagnose nexo-be":                   "Usage",
 		"diagnose nexo-be staging extra":     "Usage",
@@ -1005,7 +604,7 @@ func TestDiagnoseCommandRefusals(t *testing.T) {
 		"diagnose ../etc staging":            "not a valid service name",
 		"diagnose nexo-be staging --ns kube": "not an option",
 	} {
-		rep := r.command(dgCarol, text)
+		rep := r.Command(commandstest.Carol, text)
 		if rep == nil || !rep.Ephemeral || !strings.Contains(rep.Message.Text, want) {
 			t.Errorf("%q: %+v, want %q", text, rep, want)
 		}
@@ -1016,8 +615,8 @@ func TestDiagnoseCommandRefusals(t *testing.T) {
 func BenchmarkJudge(b *testing.B) {
 	f := dgFacts(b, "imagepull")
 	f.GitTag = "2026.02.99"
-	f.TagChecked, f.RegistryTags = true, dgTags
+	f.TagChecked, f.RegistryTags = true, commandstest.Tags
 	for b.Loop() {
-		commands.Judge(f)
+		diagnose.Judge(f)
 	}
 }

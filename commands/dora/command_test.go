@@ -10,12 +10,12 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/nexo-org/nexo-bot/chat"
+	"github.com/nexo-org/nexo-bot/chat/chattest"
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/commands/records"
 	"github.com/nexo-org/nexo-bot/config"
@@ -25,54 +25,6 @@ import (
 	"github.com/nexo-org/nexo-bot/store"
 	"github.com/nexo-org/nexo-bot/store/boltstore"
 )
-
-// doraChat records what the command posts and uploads.
-type doraChat struct {
-	mu      sync.Mutex
-	posts   []doraPost
-	uploads []doraUpload
-	n       int
-}
-
-type doraPost struct {
-	channel, thread, ts string
-	msg                 chat.Message
-}
-
-type doraUpload struct {
-	channel, thread, filename, title string
-	content                          []byte
-}
-
-func (c *doraChat) Post(ctx context.Context, channel, threadTS string, m chat.Message) (string, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.n++
-	ts := fmt.Sprintf("1771000000.%06d", c.n)
-	c.posts = append(c.posts, doraPost{channel: channel, thread: threadTS, ts: ts, msg: m})
-	return ts, nil
-}
-func (c *doraChat) Update(ctx context.Context, channel, ts string, m chat.Message) error { return nil }
-func (c *doraChat) PostEphemeral(ctx context.Context, channel, user string, m chat.Message) error {
-	return nil
-}
-func (c *doraChat) Upload(ctx context.Context, channel, threadTS, filename, title string, content []byte) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.uploads = append(c.uploads, doraUpload{channel, threadTS, filename, title, content})
-	return nil
-}
-func (c *doraChat) CreateChannel(ctx context.Context, name string) (string, error) { return "", nil }
-func (c *doraChat) Invite(ctx context.Context, channel string, users []string) error {
-	return nil
-}
-func (c *doraChat) OpenModal(ctx context.Context, triggerID string, m chat.Modal) error { return nil }
-func (c *doraChat) Permalink(ctx context.Context, channel, ts string) (string, error) {
-	return "", nil
-}
-func (c *doraChat) GroupMembers(ctx context.Context, groupID string) ([]string, error) {
-	return nil, nil
-}
 
 func doraTime(s string) time.Time {
 	t, err := time.Parse(time.RFC3339, s)
@@ -86,7 +38,7 @@ func doraPtr(t time.Time) *time.Time { return &t }
 
 // doraDeps is a bolt store, the playbook's GitOps history in a real bare
 // repository and a recording chat.
-func doraDeps(t *testing.T) (*commands.Deps, *doraChat) {
+func doraDeps(t *testing.T) (*commands.Deps, *chattest.Recorder) {
 	t.Helper()
 	remote := gitopstest.SeedPlaybook(t)
 	dir := t.TempDir()
@@ -109,7 +61,7 @@ services:
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &doraChat{}
+	c := chattest.New(1771000000)
 	return &commands.Deps{Config: cfg, Store: st, Chat: c, GitOps: repo}, c
 }
 
@@ -144,7 +96,7 @@ func TestDoraSlackCardAndChart(t *testing.T) {
 	defer cancel()
 	d, c := doraDeps(t)
 	putDoraRecords(t, ctx, d.Store)
-	r := NewRouter(d.Config, d.Store, nil)
+	r := commands.NewRouter(d.Config, nil)
 	r.Register(Spec(d))
 
 	reply, err := r.HandleCommand(ctx, chat.Command{UserID: "U1", ChannelID: "C0TEAM", Text: "dora nexo-be prod --since 2026-01-15 --until 2026-02-20"})
@@ -154,14 +106,14 @@ func TestDoraSlackCardAndChart(t *testing.T) {
 	if reply != nil {
 		t.Fatalf("the card is posted, not replied: %+v", reply)
 	}
-	if len(c.posts) != 1 {
-		t.Fatalf("posts: %+v", c.posts)
+	if len(c.Posts()) != 1 {
+		t.Fatalf("posts: %+v", c.Posts())
 	}
-	p := c.posts[0]
-	if p.channel != "C0TEAM" || p.thread != "" {
-		t.Fatalf("card posted to %q thread %q", p.channel, p.thread)
+	p := c.Posts()[0]
+	if p.Channel != "C0TEAM" || p.Thread != "" {
+		t.Fatalf("card posted to %q thread %q", p.Channel, p.Thread)
 	}
-	text := p.msg.PlainText()
+	text := p.Msg.PlainText()
 	// 4 production deployments of nexo-be in the period: the bootstrap
 	// (Jan 20) and the promotions of Jan 29 and Feb 5 from git, and Feb 12
 	// from nexo's record (the same commit, counted once). The incident of
@@ -180,14 +132,14 @@ func TestDoraSlackCardAndChart(t *testing.T) {
 			t.Errorf("card lacks %q:\n%s", want, text)
 		}
 	}
-	if len(c.uploads) != 1 {
-		t.Fatalf("uploads: %d", len(c.uploads))
+	if len(c.Uploads()) != 1 {
+		t.Fatalf("uploads: %d", len(c.Uploads()))
 	}
-	u := c.uploads[0]
-	if u.channel != "C0TEAM" || u.thread != p.ts || u.filename != "dora-nexo-be.png" {
-		t.Fatalf("upload to %q thread %q (card ts %q) as %q", u.channel, u.thread, p.ts, u.filename)
+	u := c.Uploads()[0]
+	if u.Channel != "C0TEAM" || u.Thread != p.TS || u.Name != "dora-nexo-be.png" {
+		t.Fatalf("upload to %q thread %q (card ts %q) as %q", u.Channel, u.Thread, p.TS, u.Name)
 	}
-	img, err := png.Decode(bytes.NewReader(u.content))
+	img, err := png.Decode(bytes.NewReader(u.Content))
 	if err != nil {
 		t.Fatalf("chart is not a PNG: %v", err)
 	}
@@ -199,10 +151,10 @@ func TestDoraSlackCardAndChart(t *testing.T) {
 	if _, err := r.HandleCommand(ctx, chat.Command{UserID: "U1", ChannelID: "C0TEAM", Text: "dora all --since 2026-01-15 --until 2026-02-20"}); err != nil {
 		t.Fatal(err)
 	}
-	if len(c.posts) != 2 || len(c.uploads) != 2 || c.uploads[1].filename != "dora-all.png" {
-		t.Fatalf("all: posts %d uploads %d", len(c.posts), len(c.uploads))
+	if len(c.Posts()) != 2 || len(c.Uploads()) != 2 || c.Uploads()[1].Name != "dora-all.png" {
+		t.Fatalf("all: posts %d uploads %d", len(c.Posts()), len(c.Uploads()))
 	}
-	if all := c.posts[1].msg.PlainText(); !strings.Contains(all, "8 deployments on 4 days") || !strings.Contains(all, "DORA Metrics - all production") {
+	if all := c.Posts()[1].Msg.PlainText(); !strings.Contains(all, "8 deployments on 4 days") || !strings.Contains(all, "DORA Metrics - all production") {
 		t.Fatalf("all services card:\n%s", all)
 	}
 }
@@ -211,7 +163,7 @@ func TestDoraRefusesBadInputAndPostsNothing(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	d, c := doraDeps(t)
-	r := NewRouter(d.Config, d.Store, nil)
+	r := commands.NewRouter(d.Config, nil)
 	r.Register(Spec(d))
 	cases := []struct{ text, want string }{
 		{"dora nexo-be --since 2026-13-01", "`--since 2026-13-01` is not a date"},
@@ -235,8 +187,8 @@ func TestDoraRefusesBadInputAndPostsNothing(t *testing.T) {
 			t.Errorf("%s: want a refusal with %q, got %+v", tc.text, tc.want, reply)
 		}
 	}
-	if len(c.posts) != 0 || len(c.uploads) != 0 {
-		t.Fatalf("refusals posted %d messages and %d uploads", len(c.posts), len(c.uploads))
+	if len(c.Posts()) != 0 || len(c.Uploads()) != 0 {
+		t.Fatalf("refusals posted %d messages and %d uploads", len(c.Posts()), len(c.Uploads()))
 	}
 	if docs, err := d.Store.ListDocs(ctx, LeadTimeCollection); err != nil || len(docs) != 0 {
 		t.Fatalf("refusals wrote %d cache docs (%v)", len(docs), err)

@@ -16,8 +16,11 @@ import (
 	"time"
 
 	"github.com/nexo-org/nexo-bot/chat"
+	"github.com/nexo-org/nexo-bot/chat/chattest"
 	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/commands/incident"
 	"github.com/nexo-org/nexo-bot/commands/records"
+	"github.com/nexo-org/nexo-bot/commands/scenarios"
 	"github.com/nexo-org/nexo-bot/config"
 	"github.com/nexo-org/nexo-bot/integrations/kube"
 	"github.com/nexo-org/nexo-bot/integrations/loki"
@@ -34,108 +37,6 @@ import (
 )
 
 // ---- a recording chat (the Slack side) ----
-
-type incPost struct {
-	Channel, Thread, TS string
-	Msg                 chat.Message
-}
-
-type incChat struct {
-	mu       sync.Mutex
-	n        int
-	posts    []incPost
-	updates  map[string]chat.Message
-	uploads  map[string][]byte
-	created  []string
-	taken    map[string]bool
-	invites  map[string][]string
-	groups   map[string][]string
-	baseUnix int64
-}
-
-func newIncChat(base time.Time) *incChat {
-	return &incChat{updates: map[string]chat.Message{}, uploads: map[string][]byte{}, taken: map[string]bool{}, invites: map[string][]string{}, groups: map[string][]string{}, baseUnix: base.Unix()}
-}
-
-func (c *incChat) Post(ctx context.Context, channel, thread string, m chat.Message) (string, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.n++
-	ts := fmt.Sprintf("%d.%06d", c.baseUnix+int64(c.n), c.n)
-	c.posts = append(c.posts, incPost{channel, thread, ts, m})
-	return ts, nil
-}
-func (c *incChat) Update(ctx context.Context, channel, ts string, m chat.Message) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.updates[ts] = m
-	return nil
-}
-func (c *incChat) PostEphemeral(ctx context.Context, channel, user string, m chat.Message) error {
-	_, err := c.Post(ctx, channel, "ephemeral:"+user, m)
-	return err
-}
-func (c *incChat) Upload(ctx context.Context, channel, thread, filename, title string, content []byte) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.uploads[channel+"/"+filename] = content
-	return nil
-}
-func (c *incChat) CreateChannel(ctx context.Context, name string) (string, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.taken[name] {
-		return "", chat.ErrNameTaken
-	}
-	c.taken[name] = true
-	c.created = append(c.created, name)
-	return "C" + strings.ToUpper(strings.ReplaceAll(name, "-", "")), nil
-}
-func (c *incChat) Invite(ctx context.Context, channel string, users []string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.invites[channel] = append(c.invites[channel], users...)
-	return nil
-}
-func (c *incChat) OpenModal(ctx context.Context, trigger string, m chat.Modal) error { return nil }
-func (c *incChat) Permalink(ctx context.Context, channel, ts string) (string, error) {
-	return "https://nexo.slack.com/archives/" + channel + "/p" + strings.ReplaceAll(ts, ".", ""), nil
-}
-func (c *incChat) GroupMembers(ctx context.Context, id string) ([]string, error) {
-	return c.groups[id], nil
-}
-
-// in returns the plain text of the posts in channel.
-func (c *incChat) in(channel string) string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var b strings.Builder
-	for _, p := range c.posts {
-		if p.Channel == channel {
-			b.WriteString(p.Msg.PlainText() + "\n")
-		}
-	}
-	return b.String()
-}
-
-func (c *incChat) find(channel, word string) (incPost, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for i := len(c.posts) - 1; i >= 0; i-- {
-		if c.posts[i].Channel == channel && strings.Contains(c.posts[i].Msg.PlainText(), word) {
-			return c.posts[i], true
-		}
-	}
-	return incPost{}, false
-}
-
-func buttons(m chat.Message) []chat.Button {
-	var out []chat.Button
-	for _, b := range m.Blocks {
-		out = append(out, b.Actions...)
-	}
-	return out
-}
 
 // ---- Prometheus's query_range, real JSON, a series the test defines ----
 
@@ -198,16 +99,16 @@ groups:
 `
 
 type incRig struct {
-	t     *testing.T
-	ctx   context.Context
-	cfg   *config.Config
-	d     *commands.Deps
-	app   *commands.App
-	chat  *incChat
-	clock *workflow.ManualClock
-	pager *pagerdutyfake.Server
-	loki  string
-	prom  *promSeries
+	t      *testing.T
+	ctx    context.Context
+	cfg    *config.Config
+	d      *commands.Deps
+	router *commands.Router
+	chat   *chattest.Recorder
+	clock  *workflow.ManualClock
+	pager  *pagerdutyfake.Server
+	loki   string
+	prom   *promSeries
 }
 
 // Playbook times (UTC): deploy 10:25, spike 10:31, declared 10:35.
@@ -231,8 +132,8 @@ func newIncRig(t *testing.T, full bool) *incRig {
 	t.Cleanup(func() { st.Close() })
 	clock := workflow.NewManualClock(incDeclare)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	r := &incRig{t: t, ctx: context.Background(), cfg: cfg, clock: clock, chat: newIncChat(incDeclare)}
-	r.chat.groups["S0SREONCALL"] = []string{"U0BOB0001"}
+	r := &incRig{t: t, ctx: context.Background(), cfg: cfg, clock: clock, chat: chattest.New(incDeclare.Unix())}
+	r.chat.Groups = map[string][]string{"S0SREONCALL": {"U0BOB0001"}}
 	r.d = &commands.Deps{Config: cfg, Store: st, Chat: r.chat, Engine: workflow.New(st, clock, log, "test"), Log: log}
 	if full {
 		r.prom = newPromSeries(t, func(at time.Time) float64 {
@@ -287,17 +188,17 @@ func newIncRig(t *testing.T, full bool) *incRig {
 			t.Fatal(err)
 		}
 	}
-	app, err := commands.Setup(r.ctx, r.d)
+	router, err := scenarios.Setup(r.ctx, r.d)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.app = app
+	r.router = router
 	return r
 }
 
 func (r *incRig) command(user, channel, text string) *chat.Reply {
 	r.t.Helper()
-	reply, err := r.app.Router.HandleCommand(r.ctx, chat.Command{UserID: user, ChannelID: channel, Text: text})
+	reply, err := r.router.HandleCommand(r.ctx, chat.Command{UserID: user, ChannelID: channel, Text: text})
 	if err != nil {
 		r.t.Fatalf("%s: %v", text, err)
 	}
@@ -306,7 +207,7 @@ func (r *incRig) command(user, channel, text string) *chat.Reply {
 
 func (r *incRig) click(user, channel string, b chat.Button) *chat.Reply {
 	r.t.Helper()
-	reply, err := r.app.Router.HandleClick(r.ctx, chat.Click{UserID: user, ChannelID: channel, Action: b.Action, Value: b.Value})
+	reply, err := r.router.HandleClick(r.ctx, chat.Click{UserID: user, ChannelID: channel, Action: b.Action, Value: b.Value})
 	if err != nil {
 		r.t.Fatalf("click %s: %v", b.Action, err)
 	}
@@ -319,9 +220,9 @@ func (r *incRig) advance(d time.Duration) {
 	r.d.Engine.FireDue(r.ctx)
 }
 
-func (r *incRig) incident(id string) *commands.IncidentState {
+func (r *incRig) incident(id string) *incident.State {
 	r.t.Helper()
-	s, err := commands.LoadIncident(r.ctx, r.d, id)
+	s, err := incident.Load(r.ctx, r.d, id)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -352,11 +253,11 @@ func TestSlug(t *testing.T) {
 		{"日本語 only", "only"},
 	}
 	for _, c := range cases {
-		if got := commands.Slug(c.in, 60); got != c.want {
+		if got := incident.Slug(c.in, 60); got != c.want {
 			t.Errorf("Slug(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
-	long := commands.Slug(strings.Repeat("database connection pool exhausted ", 10), 40)
+	long := incident.Slug(strings.Repeat("database connection pool exhausted ", 10), 40)
 	if len(long) > 40 || strings.HasSuffix(long, "-") || !strings.HasPrefix(long, "database-connection-pool") {
 		t.Errorf("long slug %q (%d)", long, len(long))
 	}
@@ -364,27 +265,27 @@ func TestSlug(t *testing.T) {
 
 func TestIncidentChannelName(t *testing.T) {
 	at := time.Date(2026, 2, 1, 23, 59, 0, 0, time.UTC)
-	if got := commands.IncidentChannelName("", at, "High Error Rate", "nexo-be", "production", "P1"); got != "inc-20260201-high-error-rate" {
+	if got := incident.ChannelName("", at, "High Error Rate", "nexo-be", "production", "P1"); got != "inc-20260201-high-error-rate" {
 		t.Errorf("default template: %q", got)
 	}
-	if got := commands.IncidentChannelName("{service}-{env}-{sev}-{slug}", at, "DB down", "nexo-be", "production", "P0"); got != "nexo-be-production-p0-db-down" {
+	if got := incident.ChannelName("{service}-{env}-{sev}-{slug}", at, "DB down", "nexo-be", "production", "P0"); got != "nexo-be-production-p0-db-down" {
 		t.Errorf("custom template: %q", got)
 	}
-	if got := commands.IncidentChannelName("INC {date}/{slug}", at, "Ops", "x", "y", ""); got != "inc-20260201-ops" {
+	if got := incident.ChannelName("INC {date}/{slug}", at, "Ops", "x", "y", ""); got != "inc-20260201-ops" {
 		t.Errorf("unsafe template characters: %q", got)
 	}
-	long := commands.IncidentChannelName("", at, strings.Repeat("very long title ", 20), "nexo-be", "production", "")
-	if len(long) > commands.MaxChannelName-3 || !strings.HasPrefix(long, "inc-20260201-very-long-title") {
+	long := incident.ChannelName("", at, strings.Repeat("very long title ", 20), "nexo-be", "production", "")
+	if len(long) > incident.MaxChannelName-3 || !strings.HasPrefix(long, "inc-20260201-very-long-title") {
 		t.Errorf("long name %q (%d)", long, len(long))
 	}
 	for n := 2; n <= 12; n++ {
-		s := commands.WithSuffix(long, n)
-		if len(s) > commands.MaxChannelName || !strings.HasSuffix(s, fmt.Sprintf("-%d", n)) {
+		s := incident.WithSuffix(long, n)
+		if len(s) > incident.MaxChannelName || !strings.HasSuffix(s, fmt.Sprintf("-%d", n)) {
 			t.Errorf("suffix %d: %q (%d)", n, s, len(s))
 		}
 	}
 	full := strings.Repeat("a", 80)
-	if s := commands.WithSuffix(full, 3); len(s) != 80 || !strings.HasSuffix(s, "a-3") {
+	if s := incident.WithSuffix(full, 3); len(s) != 80 || !strings.HasSuffix(s, "a-3") {
 		t.Errorf("suffix on an 80-char name: %q", s)
 	}
 }
@@ -398,28 +299,28 @@ func TestValidTransition(t *testing.T) {
 		{"investigating", "closed"}, {"closed", "investigating"}, {"resolved", "monitoring"}, {"identified", "identified"}, {"investigating", "fixed"},
 	}
 	for _, c := range ok {
-		if err := commands.ValidTransition(c[0], c[1]); err != nil {
+		if err := incident.ValidTransition(c[0], c[1]); err != nil {
 			t.Errorf("%s → %s refused: %v", c[0], c[1], err)
 		}
 	}
 	for _, c := range bad {
-		if err := commands.ValidTransition(c[0], c[1]); err == nil {
+		if err := incident.ValidTransition(c[0], c[1]); err == nil {
 			t.Errorf("%s → %s allowed", c[0], c[1])
 		}
 	}
 }
 
 func TestParseSeverityAndAlertSeverity(t *testing.T) {
-	if s, err := commands.ParseSeverity("p1"); err != nil || s != "P1" {
+	if s, err := incident.ParseSeverity("p1"); err != nil || s != "P1" {
 		t.Errorf("p1: %q %v", s, err)
 	}
 	for _, bad := range []string{"P5", "high", "P-1", "P10"} {
-		if _, err := commands.ParseSeverity(bad); err == nil {
+		if _, err := incident.ParseSeverity(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
 	}
 	for in, want := range map[string]string{"critical": "P1", "warning": "P3", "P0": "P0", "info": "P4", "weird": ""} {
-		if got := commands.AlertSeverity(in); got != want {
+		if got := incident.AlertSeverity(in); got != want {
 			t.Errorf("AlertSeverity(%q) = %q, want %q", in, got, want)
 		}
 	}
@@ -440,7 +341,7 @@ func TestAlertTarget(t *testing.T) {
 		{map[string]string{"service": "nexo-be"}, "nexo-be", ""},
 	}
 	for _, c := range cases {
-		s, e := commands.AlertTarget(cfg, c.labels)
+		s, e := incident.AlertTarget(cfg, c.labels)
 		if s != c.svc || e != c.envN {
 			t.Errorf("%v → %q %q, want %q %q", c.labels, s, e, c.svc, c.envN)
 		}
@@ -448,8 +349,8 @@ func TestAlertTarget(t *testing.T) {
 }
 
 func TestFlattenConfigMapCallsOutPools(t *testing.T) {
-	lines := commands.FlattenConfigMap(map[string]string{"application.yaml": "database:\n  pool:\n    max: 10\n  host: db\nhttp:\n  timeout: 30s\n", "LOG_LEVEL": "info"})
-	got := map[string]commands.ConfigLine{}
+	lines := incident.FlattenConfigMap(map[string]string{"application.yaml": "database:\n  pool:\n    max: 10\n  host: db\nhttp:\n  timeout: 30s\n", "LOG_LEVEL": "info"})
+	got := map[string]incident.ConfigLine{}
 	for _, l := range lines {
 		got[l.Key] = l
 	}
@@ -468,10 +369,10 @@ func TestFlattenConfigMapCallsOutPools(t *testing.T) {
 }
 
 func TestSlackTime(t *testing.T) {
-	if got := commands.SlackTime("1769941875.000200"); !got.Equal(time.Unix(1769941875, 200000).UTC()) {
+	if got := incident.SlackTime("1769941875.000200"); !got.Equal(time.Unix(1769941875, 200000).UTC()) {
 		t.Errorf("got %v", got)
 	}
-	if !commands.SlackTime("nope").IsZero() || !commands.SlackTime("").IsZero() {
+	if !incident.SlackTime("nope").IsZero() || !incident.SlackTime("").IsZero() {
 		t.Error("malformed ts gave a time")
 	}
 }
@@ -481,7 +382,7 @@ func TestSlackTime(t *testing.T) {
 // reminders, status changes, resolve and the post-mortem draft.
 func TestPlaybookIncidentLifecycle(t *testing.T) {
 	r := newIncRig(t, true)
-	r.chat.taken["inc-20260201-high-error-rate"] = true // a previous incident today
+	r.chat.Take("inc-20260201-high-error-rate") // a previous incident today
 
 	// Bad input changes nothing.
 	for _, bad := range []string{"incident declare nexo-bee production Oops", "incident declare nexo-be prod Oops --sev P9", "incident declare nexo-be production"} {
@@ -489,8 +390,8 @@ func TestPlaybookIncidentLifecycle(t *testing.T) {
 			t.Fatalf("%q not refused: %+v", bad, reply)
 		}
 	}
-	if len(r.chat.created) != 0 {
-		t.Fatalf("channels created by refused commands: %v", r.chat.created)
+	if len(r.chat.Created()) != 0 {
+		t.Fatalf("channels created by refused commands: %v", r.chat.Created())
 	}
 	if reply := r.command("U0ALICE01", "C0DEPLOYS", "incident update hello"); !refused(reply) || !strings.Contains(reply.Message.Text, "not an incident channel") {
 		t.Fatalf("update outside an incident channel: %+v", reply)
@@ -506,14 +407,14 @@ func TestPlaybookIncidentLifecycle(t *testing.T) {
 	if s.Commander != "U0ALICE01" || s.Severity != "P1" || s.Status != records.StatusInvestigating || s.Env != "production" || !s.DeclaredAt.Equal(incDeclare) {
 		t.Fatalf("incident: %+v", s)
 	}
-	inv := strings.Join(r.chat.invites[ch], ",")
+	inv := strings.Join(r.chat.Invited(ch), ",")
 	for _, u := range []string{"U0ALICE01", "U0BOB0001", "U0PLATF01", "U0CAROL01"} {
 		if !strings.Contains(inv, u) {
 			t.Errorf("%s not invited: %s", u, inv)
 		}
 	}
-	mustContain(t, "incident channel", r.chat.in(ch), "High Error Rate", "P1", "investigating", "<@U0ALICE01>", "Comms", "Scribe", "Acknowledge")
-	mustContain(t, "announcement", r.chat.in("C0INCIDENTS"), "High Error Rate", "<#"+ch+">")
+	mustContain(t, "incident channel", r.chat.In(ch), "High Error Rate", "P1", "investigating", "<@U0ALICE01>", "Comms", "Scribe", "Acknowledge")
+	mustContain(t, "announcement", r.chat.In("C0INCIDENTS"), "High Error Rate", "<#"+ch+">")
 	ev := r.pager.Events()
 	if len(ev) != 1 || ev[0].EventAction != "trigger" || ev[0].DedupKey != id || ev[0].Payload.Severity != "error" {
 		t.Fatalf("pages: %+v", ev)
@@ -521,9 +422,9 @@ func TestPlaybookIncidentLifecycle(t *testing.T) {
 
 	// The investigation runs on its timer, right away.
 	r.d.Engine.FireDue(r.ctx)
-	post, ok := r.chat.find(ch, "Investigation")
+	post, ok := r.chat.Find(ch, "Investigation")
 	if !ok {
-		t.Fatalf("no investigation:\n%s", r.chat.in(ch))
+		t.Fatalf("no investigation:\n%s", r.chat.In(ch))
 	}
 	text := post.Msg.PlainText()
 	mustContain(t, "investigation", text, "spike began at *10:31 UTC*", "0.2% → 5.0%", "2026.02.17", "DEPLOY 6min before spike!", "Database connection timeout", "*3×*",
@@ -536,7 +437,7 @@ func TestPlaybookIncidentLifecycle(t *testing.T) {
 		t.Errorf("PromQL: %q", qs)
 	}
 	r.d.Engine.FireDue(r.ctx)
-	if n := strings.Count(r.chat.in(ch), ":mag: Investigation"); n != 1 {
+	if n := strings.Count(r.chat.In(ch), ":mag: Investigation"); n != 1 {
 		t.Errorf("investigation posted %d times", n)
 	}
 
@@ -545,9 +446,9 @@ func TestPlaybookIncidentLifecycle(t *testing.T) {
 	if ev := r.pager.Events(); len(ev) != 2 || ev[1].DedupKey != id {
 		t.Fatalf("re-page: %+v", ev)
 	}
-	mustContain(t, "re-page", r.chat.in(ch), "Nobody acknowledged in 10m")
-	page, _ := r.chat.find(ch, "paging again")
-	ack := buttons(page.Msg)
+	mustContain(t, "re-page", r.chat.In(ch), "Nobody acknowledged in 10m")
+	page, _ := r.chat.Find(ch, "paging again")
+	ack := chattest.Buttons(page.Msg)
 	if len(ack) != 1 || ack[0].Action != "incident.ack" {
 		t.Fatalf("page buttons: %+v", ack)
 	}
@@ -565,7 +466,7 @@ func TestPlaybookIncidentLifecycle(t *testing.T) {
 
 	// 30 minutes without an update: the commander is reminded.
 	r.advance(6 * time.Minute)
-	mustContain(t, "reminder", r.chat.in(ch), "<@U0ALICE01>, no status update for")
+	mustContain(t, "reminder", r.chat.In(ch), "<@U0ALICE01>, no status update for")
 
 	// Updates, status, pins.
 	if rep := r.command("U0ALICE01", ch, "incident status closed"); !refused(rep) {
@@ -580,17 +481,17 @@ func TestPlaybookIncidentLifecycle(t *testing.T) {
 	r.command("U0ALICE01", ch, "incident followup Add load testing to staging")
 	r.command("U0ALICE01", ch, "incident followup Monitor connection pool usage")
 	pinTS := fmt.Sprintf("%d.000100", incDeclare.Add(8*time.Minute).Unix())
-	if err := r.app.Router.HandleEvent(r.ctx, chat.Event{Type: "message", UserID: "U0CAROL01", ChannelID: ch, TS: pinTS, Text: "p95 of db.query is 30s in Jaeger"}); err != nil {
+	if err := r.router.HandleEvent(r.ctx, chat.Event{Type: "message", UserID: "U0CAROL01", ChannelID: ch, TS: pinTS, Text: "p95 of db.query is 30s in Jaeger"}); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 2; i++ { // reaction delivered twice, and a pin of the same message
-		if err := r.app.Router.HandleEvent(r.ctx, chat.Event{Type: "reaction_added", Reaction: "pushpin", UserID: "U0ALICE01", ChannelID: ch, TS: pinTS}); err != nil {
+		if err := r.router.HandleEvent(r.ctx, chat.Event{Type: "reaction_added", Reaction: "pushpin", UserID: "U0ALICE01", ChannelID: ch, TS: pinTS}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	_ = r.app.Router.HandleEvent(r.ctx, chat.Event{Type: "pin_added", UserID: "U0ALICE01", ChannelID: ch, TS: pinTS, Text: "p95 of db.query is 30s in Jaeger"})
-	_ = r.app.Router.HandleEvent(r.ctx, chat.Event{Type: "reaction_added", Reaction: "thumbsup", UserID: "U0ALICE01", ChannelID: ch, TS: pinTS})
-	_ = r.app.Router.HandleEvent(r.ctx, chat.Event{Type: "pin_added", UserID: "U0ALICE01", ChannelID: "C0DEPLOYS", TS: pinTS, Text: "not an incident"})
+	_ = r.router.HandleEvent(r.ctx, chat.Event{Type: "pin_added", UserID: "U0ALICE01", ChannelID: ch, TS: pinTS, Text: "p95 of db.query is 30s in Jaeger"})
+	_ = r.router.HandleEvent(r.ctx, chat.Event{Type: "reaction_added", Reaction: "thumbsup", UserID: "U0ALICE01", ChannelID: ch, TS: pinTS})
+	_ = r.router.HandleEvent(r.ctx, chat.Event{Type: "pin_added", UserID: "U0ALICE01", ChannelID: "C0DEPLOYS", TS: pinTS, Text: "not an incident"})
 
 	tl, err := r.d.Store.ListTimeline(r.ctx, id)
 	if err != nil {
@@ -610,9 +511,9 @@ func TestPlaybookIncidentLifecycle(t *testing.T) {
 	}
 
 	// A deploy of the same service and env finishing now is posted in the channel.
-	commands.NoteDeployInOpenIncidents(r.ctx, r.d, "rollback-9", records.KindRollback, "nexo-be", "production", "2026.02.10", "success", "U0ALICE01")
-	commands.NoteDeployInOpenIncidents(r.ctx, r.d, "rollback-9", records.KindRollback, "nexo-be", "production", "2026.02.10", "success", "U0ALICE01")
-	if n := strings.Count(r.chat.in(ch), "Rollback nexo-be production → `2026.02.10`"); n != 1 {
+	incident.NoteDeploy(r.ctx, r.d, "rollback-9", records.KindRollback, "nexo-be", "production", "2026.02.10", "success", "U0ALICE01")
+	incident.NoteDeploy(r.ctx, r.d, "rollback-9", records.KindRollback, "nexo-be", "production", "2026.02.10", "success", "U0ALICE01")
+	if n := strings.Count(r.chat.In(ch), "Rollback nexo-be production → `2026.02.10`"); n != 1 {
 		t.Errorf("deploy posted %d times", n)
 	}
 
@@ -626,17 +527,17 @@ func TestPlaybookIncidentLifecycle(t *testing.T) {
 		t.Errorf("PagerDuty not resolved: %+v", ev)
 	}
 	r.d.Engine.FireDue(r.ctx)
-	md := string(r.chat.uploads[ch+"/2026-02-01-high-error-rate.md"])
+	md := uploaded(r, ch, "2026-02-01-high-error-rate.md")
 	mustContain(t, "post-mortem", md, "# Incident: High Error Rate", "## Timeline", "- 10:25 UTC: Deploy 2026.02.17", "- 10:31 UTC: Error rate spike (5.0%)",
 		"- 10:35 UTC: Incident declared by <@U0ALICE01>", "p95 of db.query is 30s in Jaeger ([message](https://", "## Root Cause\nDatabase connection pool too small (10 connections)",
 		"## Resolution\n1. Rollback nexo-be production → `2026.02.10`: success", "Rolled back to 2026.02.10; hotfix with a pool of 50 follows",
 		"## Prevention\n- [ ] Add load testing to staging\n- [ ] Monitor connection pool usage", "## Lessons Learned", "Detected 4min after the error spike began")
-	mustContain(t, "channel", r.chat.in(ch), "no PR was opened")
+	mustContain(t, "channel", r.chat.In(ch), "no PR was opened")
 	// No reminders or nudges after resolve.
-	before := len(r.chat.posts)
+	before := len(r.chat.Posts())
 	r.advance(2 * time.Hour)
-	if len(r.chat.posts) != before {
-		t.Errorf("posts after resolve: %s", r.chat.in(ch))
+	if len(r.chat.Posts()) != before {
+		t.Errorf("posts after resolve: %s", r.chat.In(ch))
 	}
 	r.command("U0ALICE01", ch, "incident status closed")
 	if s := r.incident(id); s.Status != records.StatusClosed || s.ClosedAt == nil {
@@ -658,39 +559,39 @@ func TestIncidentWithoutIntegrations(t *testing.T) {
 	}
 	s := r.incident("inc-20260201-login-page-blank")
 	r.d.Engine.FireDue(r.ctx)
-	text := r.chat.in(s.Channel)
+	text := r.chat.In(s.Channel)
 	mustContain(t, "investigation", text, "Prometheus is not configured", "Argo CD is not configured", "Loki is not configured", "Kubernetes is not configured", "GitOps repo is not configured")
 	if strings.Contains(text, "Acknowledge") {
 		t.Error("a P-less incident was paged")
 	}
-	if !strings.Contains(strings.Join(r.chat.invites[s.Channel], ","), "U0FEOWNER") {
-		t.Errorf("owner not invited: %v", r.chat.invites[s.Channel])
+	if !strings.Contains(strings.Join(r.chat.Invited(s.Channel), ","), "U0FEOWNER") {
+		t.Errorf("owner not invited: %v", r.chat.Invited(s.Channel))
 	}
-	r.advance(commands.IncidentNudgeEvery + time.Second)
-	mustContain(t, "nudge", r.chat.in(s.Channel), "still needs", "incident sev P0..P4")
+	r.advance(incident.NudgeEvery + time.Second)
+	mustContain(t, "nudge", r.chat.In(s.Channel), "still needs", "incident sev P0..P4")
 	// Raising to P0 pages; without a pager it mentions the on-call group.
 	r.command("U0CAROL01", s.Channel, "incident sev P0")
-	mustContain(t, "page", r.chat.in(s.Channel), "no pager is configured", "<@U0ALICE01>", "<!subteam^S0SREONCALL>")
-	n := strings.Count(r.chat.in(s.Channel), "still needs")
-	r.advance(commands.IncidentNudgeEvery + time.Second)
-	if strings.Count(r.chat.in(s.Channel), "still needs") != n {
+	mustContain(t, "page", r.chat.In(s.Channel), "no pager is configured", "<@U0ALICE01>", "<!subteam^S0SREONCALL>")
+	n := strings.Count(r.chat.In(s.Channel), "still needs")
+	r.advance(incident.NudgeEvery + time.Second)
+	if strings.Count(r.chat.In(s.Channel), "still needs") != n {
 		t.Error("nudged after the severity was set")
 	}
 }
 
 func TestAlertsDeclareButtonAndAutoDeclare(t *testing.T) {
 	r := newIncRig(t, false)
-	a := commands.Alert{Status: "firing", Fingerprint: "abc123", StartsAt: incSpike.Add(4 * time.Minute),
+	a := incident.Alert{Status: "firing", Fingerprint: "abc123", StartsAt: incSpike.Add(4 * time.Minute),
 		Labels:      map[string]string{"alertname": "HighErrorRate", "service": "nexo-be", "namespace": "nexo-production", "severity": "warning"},
 		Annotations: map[string]string{"summary": "Error rate above 1% in production"}}
-	if err := commands.ReceiveAlert(r.ctx, r.d, a); err != nil {
+	if err := incident.ReceiveAlert(r.ctx, r.d, a); err != nil {
 		t.Fatal(err)
 	}
-	post, ok := r.chat.find("C0DEPLOYS", "[FIRING]")
+	post, ok := r.chat.Find("C0DEPLOYS", "[FIRING]")
 	if !ok {
 		t.Fatal("alert not posted")
 	}
-	btn := buttons(post.Msg)
+	btn := chattest.Buttons(post.Msg)
 	if len(btn) != 1 || btn[0].Action != "incident.declare" || btn[0].Value != "abc123" {
 		t.Fatalf("buttons: %+v", btn)
 	}
@@ -700,36 +601,45 @@ func TestAlertsDeclareButtonAndAutoDeclare(t *testing.T) {
 	if reply := r.click("U0ALICE01", "C0DEPLOYS", btn[0]); !refused(reply) || !strings.Contains(reply.Message.Text, "already open") {
 		t.Fatalf("second declare: %+v", reply)
 	}
-	incs, _ := commands.OpenIncidents(r.ctx, r.d, "nexo-be", "production")
+	incs, _ := incident.OpenFor(r.ctx, r.d, "nexo-be", "production")
 	if len(incs) != 1 || incs[0].Commander != "U0BOB0001" || incs[0].Severity != "P3" || incs[0].Title != "Error rate above 1% in production" {
 		t.Fatalf("incidents: %+v", incs)
 	}
 	// Resolved → posted in the incident's channel.
 	a.Status, a.EndsAt = "resolved", incDeclare.Add(20*time.Minute)
-	if err := commands.ReceiveAlert(r.ctx, r.d, a); err != nil {
+	if err := incident.ReceiveAlert(r.ctx, r.d, a); err != nil {
 		t.Fatal(err)
 	}
-	mustContain(t, "incident channel", r.chat.in(incs[0].Channel), "[RESOLVED] *HighErrorRate*")
+	mustContain(t, "incident channel", r.chat.In(incs[0].Channel), "[RESOLVED] *HighErrorRate*")
 
 	// critical is in auto_declare: declared by itself, commander unset.
-	crit := commands.Alert{Status: "firing", Fingerprint: "def456", Labels: map[string]string{"alertname": "Down", "app": "nexo-fe", "env": "production", "severity": "critical"}}
-	if err := commands.ReceiveAlert(r.ctx, r.d, crit); err != nil {
+	crit := incident.Alert{Status: "firing", Fingerprint: "def456", Labels: map[string]string{"alertname": "Down", "app": "nexo-fe", "env": "production", "severity": "critical"}}
+	if err := incident.ReceiveAlert(r.ctx, r.d, crit); err != nil {
 		t.Fatal(err)
 	}
-	fe, _ := commands.OpenIncidents(r.ctx, r.d, "nexo-fe", "production")
+	fe, _ := incident.OpenFor(r.ctx, r.d, "nexo-fe", "production")
 	if len(fe) != 1 || fe[0].Commander != "" || fe[0].Severity != "P1" || fe[0].Alert != "def456" {
 		t.Fatalf("auto-declared: %+v", fe)
 	}
-	mustContain(t, "service channel", r.chat.in("C0DEPLOYS"), "Declared automatically")
+	mustContain(t, "service channel", r.chat.In("C0DEPLOYS"), "Declared automatically")
 	// Unknown service: posted, but no Declare button.
-	if err := commands.ReceiveAlert(r.ctx, r.d, commands.Alert{Status: "firing", Fingerprint: "x1", Labels: map[string]string{"alertname": "DiskFull"}}); err != nil {
+	if err := incident.ReceiveAlert(r.ctx, r.d, incident.Alert{Status: "firing", Fingerprint: "x1", Labels: map[string]string{"alertname": "DiskFull"}}); err != nil {
 		t.Fatal(err)
 	}
-	p, _ := r.chat.find("C0DEPLOYS", "DiskFull")
-	if len(buttons(p.Msg)) != 0 {
+	p, _ := r.chat.Find("C0DEPLOYS", "DiskFull")
+	if len(chattest.Buttons(p.Msg)) != 0 {
 		t.Errorf("Declare offered for an unknown service: %+v", p.Msg)
 	}
-	if err := commands.ReceiveAlert(r.ctx, r.d, commands.Alert{Status: "firing", Fingerprint: "bad fingerprint!"}); err == nil {
+	if err := incident.ReceiveAlert(r.ctx, r.d, incident.Alert{Status: "firing", Fingerprint: "bad fingerprint!"}); err == nil {
 		t.Error("bad fingerprint accepted")
 	}
+}
+
+// uploaded is the content of a file uploaded to channel.
+func uploaded(r *incRig, channel, name string) string {
+	b, ok := r.chat.Uploaded(channel, name)
+	if !ok {
+		r.t.Fatalf("no upload of %s in %s", name, channel)
+	}
+	return string(b)
 }

@@ -1,6 +1,6 @@
 //go:build integration
 
-package commands_test
+package incident_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/commands/incident"
 	"github.com/nexo-org/nexo-bot/config"
 	"github.com/nexo-org/nexo-bot/integrations/loki"
 	"github.com/nexo-org/nexo-bot/integrations/prom"
@@ -70,7 +71,7 @@ func TestInvestigationOnRealServers(t *testing.T) {
 	}
 	time.Sleep(8 * time.Second)
 
-	inv := commands.InvestigateWindow(ctx, d, svc, "production", commands.Window{Start: begin, End: time.Now(), Step: time.Second, Baseline: 4})
+	inv := incident.InvestigateWindow(ctx, d, svc, "production", incident.Window{Start: begin, End: time.Now(), Step: time.Second, Baseline: 4})
 	if inv.Onset == nil {
 		t.Fatalf("no onset: %s (points %v)", inv.RateNote, inv.Points)
 	}

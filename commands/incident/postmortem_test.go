@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/commands/incident"
 	"github.com/nexo-org/nexo-bot/commands/records"
 	"github.com/nexo-org/nexo-bot/config"
 	"github.com/nexo-org/nexo-bot/store"
@@ -26,7 +27,7 @@ func TestRenderPostmortemGolden(t *testing.T) {
 		return t.UTC()
 	}
 	resolved, acked := at("10:44"), at("10:37")
-	s := &commands.IncidentState{
+	s := &incident.State{
 		Incident: records.Incident{ID: "inc-20260201-high-error-rate", Title: "High Error Rate", Service: "nexo-be", Env: "production", Severity: "P1",
 			Status: records.StatusResolved, Commander: "U0ALICE01", DeclaredBy: "U0ALICE01", DeclaredAt: at("10:35"), ResolvedAt: &resolved, Deployment: "promote-42"},
 		Slug: "high-error-rate", AckedAt: &acked, RootCause: "Database connection pool too small (10 connections); the new feature increased concurrent DB queries",
@@ -43,8 +44,8 @@ func TestRenderPostmortemGolden(t *testing.T) {
 		{Time: at("10:44"), Kind: "status", Text: "Status monitoring → resolved by <@U0ALICE01>: Service recovered"},
 		{Time: at("11:02").AddDate(0, 0, 1), Kind: "update", Text: "Hotfix 2026.02.18 deployed with a pool of 50"},
 	}
-	got := commands.RenderPostmortem(s, entries)
-	path := filepath.Join("testdata", "incident_postmortem.golden")
+	got := incident.RenderPostmortem(s, entries)
+	path := filepath.Join("testdata", "postmortem.golden")
 	if *updateGolden {
 		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
 			t.Fatal(err)
@@ -61,7 +62,7 @@ func TestRenderPostmortemGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := commands.PostmortemPath(cfg, s); p != "incidents/2026-02-01-high-error-rate.md" {
+	if p := incident.PostmortemPath(cfg, s); p != "incidents/2026-02-01-high-error-rate.md" {
 		t.Errorf("path %q", p)
 	}
 }

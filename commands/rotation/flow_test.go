@@ -13,10 +13,12 @@ import (
 	"time"
 
 	"github.com/nexo-org/nexo-bot/chat"
+	"github.com/nexo-org/nexo-bot/chat/chattest"
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/commands/rotation"
 	"github.com/nexo-org/nexo-bot/commands/rotation/rotationtest"
 	"github.com/nexo-org/nexo-bot/commands/rotation/steps"
+	"github.com/nexo-org/nexo-bot/commands/scenarios"
 	"github.com/nexo-org/nexo-bot/config"
 	"github.com/nexo-org/nexo-bot/integrations/dbrotate"
 	"github.com/nexo-org/nexo-bot/integrations/dbrotate/pgtemp"
@@ -60,107 +62,6 @@ groups:
   sre-team: [U0ALICE01, U0BOB0001]
 `
 
-// recChat records everything nexo says, like Slack would show it.
-type recChat struct {
-	// beforePost, when set, runs at the start of every Post (to hold one).
-	beforePost func()
-	mu         sync.Mutex
-	n          int
-	posts      []recMsg
-	updates    []recMsg
-	ephemerals []recMsg
-}
-
-type recMsg struct {
-	Channel, Thread, TS, User string
-	Msg                       chat.Message
-}
-
-func (c *recChat) Post(_ context.Context, channel, thread string, m chat.Message) (string, error) {
-	if c.beforePost != nil {
-		c.beforePost()
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.n++
-	ts := fmt.Sprintf("1700000000.%06d", c.n)
-	c.posts = append(c.posts, recMsg{Channel: channel, Thread: thread, TS: ts, Msg: m})
-	return ts, nil
-}
-
-func (c *recChat) Update(_ context.Context, channel, ts string, m chat.Message) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.updates = append(c.updates, recMsg{Channel: channel, TS: ts, Msg: m})
-	return nil
-}
-
-func (c *recChat) PostEphemeral(_ context.Context, channel, user string, m chat.Message) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.ephemerals = append(c.ephemerals, recMsg{Channel: channel, User: user, Msg: m})
-	return nil
-}
-
-func (c *recChat) Upload(context.Context, string, string, string, string, []byte) error { return nil }
-func (c *recChat) CreateChannel(context.Context, string) (string, error)                { return "C0NEW", nil }
-func (c *recChat) Invite(context.Context, string, []string) error                       { return nil }
-func (c *recChat) OpenModal(context.Context, string, chat.Modal) error                  { return nil }
-func (c *recChat) Permalink(_ context.Context, channel, ts string) (string, error) {
-	return "https://slack.example/archives/" + channel + "/p" + strings.ReplaceAll(ts, ".", ""), nil
-}
-func (c *recChat) GroupMembers(context.Context, string) ([]string, error) { return nil, nil }
-
-// all is every text nexo showed, as JSON (blocks, buttons, fallbacks).
-func (c *recChat) all() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	b, _ := json.Marshal([][]recMsg{c.posts, c.updates, c.ephemerals})
-	return string(b)
-}
-
-// thread lists the texts posted in a thread.
-func (c *recChat) thread(ts string) []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var out []string
-	for _, p := range c.posts {
-		if p.Thread == ts {
-			out = append(out, p.Msg.PlainText())
-		}
-	}
-	return out
-}
-
-// card is the latest version of a card (its last update, else the post).
-func (c *recChat) card(ts string) chat.Message {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for i := len(c.updates) - 1; i >= 0; i-- {
-		if c.updates[i].TS == ts {
-			return c.updates[i].Msg
-		}
-	}
-	for _, p := range c.posts {
-		if p.TS == ts {
-			return p.Msg
-		}
-	}
-	return chat.Message{}
-}
-
-func (c *recChat) postsIn(channel string) []recMsg {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var out []recMsg
-	for _, p := range c.posts {
-		if p.Channel == channel && p.Thread == "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
 // syncBuffer is a goroutine-safe log sink.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -189,15 +90,15 @@ type rotEnv struct {
 	cluster *rotationtest.Cluster
 	clock   *workflow.ManualClock
 	store   store.Store
-	chat    *recChat
+	chat    *chattest.Recorder
 	logs    *syncBuffer
 	deps    *commands.Deps
-	app     *commands.App
+	router  *commands.Router
 }
 
 func newRotEnv(t *testing.T, mutate func(*config.Config)) *rotEnv {
 	t.Helper()
-	e := &rotEnv{t: t, pg: pgtemp.Start(t), fake: secretstorefake.New(), chat: &recChat{}, logs: &syncBuffer{}}
+	e := &rotEnv{t: t, pg: pgtemp.Start(t), fake: secretstorefake.New(), chat: chattest.New(0), logs: &syncBuffer{}}
 	t.Cleanup(e.fake.Close)
 	e.pg.Exec(t, `CREATE ROLE nexo_user LOGIN PASSWORD '`+strings.ReplaceAll(rotOld, `'`, `''`)+`'`)
 	e.pg.Exec(t, `CREATE DATABASE nexo_prod OWNER nexo_user`)
@@ -235,19 +136,18 @@ func newRotEnv(t *testing.T, mutate func(*config.Config)) *rotEnv {
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	engine := workflow.New(st, e.clock, log, "test")
 	e.deps = &commands.Deps{Config: cfg, Store: st, Chat: e.chat, Engine: engine, Log: log, Kube: e.cluster, Secrets: aws}
-	e.app, err = commands.Setup(context.Background(), e.deps)
+	e.deps.PollEvery = 5 * time.Second
+	e.router, err = scenarios.Setup(context.Background(), e.deps)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.app.Rotate.PollEvery = 5 * time.Second
-	e.app.Rotate.RetryEvery = 5 * time.Second
 	t.Cleanup(engine.Wait)
 	return e
 }
 
 func (e *rotEnv) command(user, text string) *chat.Reply {
 	e.t.Helper()
-	r, err := e.app.Router.HandleCommand(context.Background(), chat.Command{UserID: user, ChannelID: rotChannel, Text: text})
+	r, err := e.router.HandleCommand(context.Background(), chat.Command{UserID: user, ChannelID: rotChannel, Text: text})
 	if err != nil {
 		e.t.Fatalf("%s: %v", text, err)
 	}
@@ -257,7 +157,7 @@ func (e *rotEnv) command(user, text string) *chat.Reply {
 
 func (e *rotEnv) click(user, action, value string) *chat.Reply {
 	e.t.Helper()
-	r, err := e.app.Router.HandleClick(context.Background(), chat.Click{UserID: user, ChannelID: rotChannel, Action: action, Value: value})
+	r, err := e.router.HandleClick(context.Background(), chat.Click{UserID: user, ChannelID: rotChannel, Action: action, Value: value})
 	if err != nil {
 		e.t.Fatalf("click %s: %v", action, err)
 	}
@@ -325,7 +225,7 @@ func (e *rotEnv) captured() string {
 	e.t.Helper()
 	ctx := context.Background()
 	var b strings.Builder
-	b.WriteString(e.chat.all())
+	b.WriteString(e.chat.AllJSON())
 	audit, err := e.store.ListAudit(ctx, store.AuditFilter{})
 	if err != nil {
 		e.t.Fatal(err)
@@ -375,7 +275,7 @@ func TestRotateSecretThroughSlack(t *testing.T) {
 	if wf.State != rotation.Approval || wf.CardTS == "" {
 		t.Fatalf("after the request: state %s, card %q", wf.State, wf.CardTS)
 	}
-	card := e.chat.card(wf.CardTS).PlainText()
+	card := e.chat.Card(wf.CardTS).PlainText()
 	if !strings.Contains(card, "Waiting for approval") || !strings.Contains(card, "[Approve]") || !strings.Contains(card, rotSecretID) {
 		t.Fatalf("card:\n%s", card)
 	}
@@ -419,7 +319,7 @@ func TestRotateSecretThroughSlack(t *testing.T) {
 	}
 
 	// The card shows every step done; the thread says it is done.
-	card = e.chat.card(wf.CardTS).PlainText()
+	card = e.chat.Card(wf.CardTS).PlainText()
 	for _, want := range []string{"Done", ":white_check_mark: prepare", ":white_check_mark: alter-db", ":white_check_mark: verify-logs"} {
 		if !strings.Contains(card, want) {
 			t.Fatalf("final card lacks %q:\n%s", want, card)
@@ -428,7 +328,7 @@ func TestRotateSecretThroughSlack(t *testing.T) {
 	if strings.Contains(card, "[Approve]") {
 		t.Fatalf("final card still offers Approve:\n%s", card)
 	}
-	thread := strings.Join(e.chat.thread(wf.ThreadTS), "\n")
+	thread := strings.Join(e.chat.Thread(wf.ThreadTS), "\n")
 	if !strings.Contains(thread, "Approved by <@"+rotSRE+">") || !strings.Contains(thread, "Rotated the database password of nexo-be production") {
 		t.Fatalf("thread:\n%s", thread)
 	}
@@ -489,13 +389,13 @@ func TestRotateSecretRollsBackWhenPromoteFails(t *testing.T) {
 	if e.currentPassword() != rotOld || !e.cluster.Connected() {
 		t.Fatal("AWSCURRENT or the pods do not hold the old password")
 	}
-	thread := strings.Join(e.chat.thread(wf.ThreadTS), "\n")
+	thread := strings.Join(e.chat.Thread(wf.ThreadTS), "\n")
 	for _, want := range []string{"Step `promote` failed", "restoring the old one", ":rewind: Rotation of nexo-be production (" + rotSecretID + ") failed at promote", "rolled back"} {
 		if !strings.Contains(thread, want) {
 			t.Fatalf("thread lacks %q:\n%s", want, thread)
 		}
 	}
-	card := e.chat.card(wf.CardTS).PlainText()
+	card := e.chat.Card(wf.CardTS).PlainText()
 	if !strings.Contains(card, "Failed and rolled back") || !strings.Contains(card, ":white_check_mark: restore-db") || !strings.Contains(card, ":x: promote") {
 		t.Fatalf("card:\n%s", card)
 	}
@@ -636,7 +536,7 @@ func TestRotationReminders(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("31 days: %d stale, %v", n, err)
 	}
-	posts := e.chat.postsIn(rotChannel)
+	posts := e.chat.TopLevel(rotChannel)
 	last := posts[len(posts)-1].Msg.PlainText()
 	for _, want := range []string{"1 database secret due for rotation", "nexo-be production `db`", "never rotated by nexo; current value written 31d ago", "policy 30d", "/nexo rotate-secret nexo-be production db"} {
 		if !strings.Contains(last, want) {
@@ -654,36 +554,36 @@ func TestRotationReminders(t *testing.T) {
 	}
 	rec.RotatedAt = e.clock.Now().Add(-45 * 24 * time.Hour)
 	_ = e.store.PutDoc(ctx, rotation.RecordsCollection, rotation.RecordKey("nexo-be", "production", "db"), rec)
-	stale, err := commands.StaleSecrets(ctx, e.deps)
+	stale, err := rotation.StaleSecrets(ctx, e.deps)
 	if err != nil || len(stale) != 1 || !stale[0].ByNexo || stale[0].SecretID != rotSecretID {
 		t.Fatalf("rotated 45 days ago: %+v, %v", stale, err)
 	}
 
 	// The weekly timer fires by itself (first on a Monday at 09:00 UTC) and re-arms.
-	before := len(e.chat.postsIn(rotChannel))
+	before := len(e.chat.TopLevel(rotChannel))
 	e.clock.Advance(8 * 24 * time.Hour)
 	e.deps.Engine.FireDue(ctx)
 	e.deps.Engine.Wait()
-	posts = e.chat.postsIn(rotChannel)
+	posts = e.chat.TopLevel(rotChannel)
 	if len(posts) != before+1 || !strings.Contains(posts[len(posts)-1].Msg.PlainText(), "last rotated by nexo 53d ago") {
 		t.Fatalf("timer reminder: %d posts (before %d)", len(posts), before)
 	}
 	e.deps.Engine.FireDue(ctx) // nothing due until next week
-	if got := len(e.chat.postsIn(rotChannel)); got != before+1 {
+	if got := len(e.chat.TopLevel(rotChannel)); got != before+1 {
 		t.Fatalf("the reminder fired twice in one week (%d posts)", got)
 	}
 	e.clock.Advance(7 * 24 * time.Hour)
 	e.deps.Engine.FireDue(ctx)
-	if got := len(e.chat.postsIn(rotChannel)); got != before+2 {
+	if got := len(e.chat.TopLevel(rotChannel)); got != before+2 {
 		t.Fatalf("the reminder did not re-arm (%d posts)", got)
 	}
 	// A restart (Setup again) does not push the next reminder back.
-	if _, err := commands.Setup(ctx, e.deps); err != nil {
+	if _, err := scenarios.Setup(ctx, e.deps); err != nil {
 		t.Fatal(err)
 	}
 	e.clock.Advance(7 * 24 * time.Hour)
 	e.deps.Engine.FireDue(ctx)
-	if got := len(e.chat.postsIn(rotChannel)); got != before+3 {
+	if got := len(e.chat.TopLevel(rotChannel)); got != before+3 {
 		t.Fatalf("after a restart the reminder did not fire on time (%d posts)", got)
 	}
 }
@@ -695,14 +595,14 @@ func TestRotateCardPostedOnceWhenAClickRaces(t *testing.T) {
 	e := newRotEnv(t, nil)
 	posting, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
-	e.chat.beforePost = func() {
+	e.chat.BeforePost = func() {
 		once.Do(func() {
 			close(posting)
 			<-release
 		})
 	}
 	ctx := context.Background()
-	if _, err := e.app.Router.HandleCommand(ctx, chat.Command{UserID: rotRequester, ChannelID: rotChannel, Text: "rotate-secret nexo-be production db"}); err != nil {
+	if _, err := e.router.HandleCommand(ctx, chat.Command{UserID: rotRequester, ChannelID: rotChannel, Text: "rotate-secret nexo-be production db"}); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -711,19 +611,19 @@ func TestRotateCardPostedOnceWhenAClickRaces(t *testing.T) {
 		t.Fatal("the card was never posted")
 	}
 	wf := e.only()
-	if r, err := e.app.Router.HandleClick(ctx, chat.Click{UserID: rotSRE, ChannelID: rotChannel, Action: "rotate.approve", Value: wf.ID}); err != nil || r != nil {
+	if r, err := e.router.HandleClick(ctx, chat.Click{UserID: rotSRE, ChannelID: rotChannel, Action: "rotate.approve", Value: wf.ID}); err != nil || r != nil {
 		t.Fatalf("approval during the post: %+v, %v", r, err)
 	}
 	close(release)
 	e.deps.Engine.Wait()
 	wf, job := e.runToEnd(wf.ID)
-	if cards := e.chat.postsIn(rotChannel); len(cards) != 1 {
+	if cards := e.chat.TopLevel(rotChannel); len(cards) != 1 {
 		t.Fatalf("%d cards posted, want 1", len(cards))
 	}
 	if job.Result != rotation.ResultDone || len(job.Approvals) != 1 {
 		t.Fatalf("result %q, approvals %d: %s", job.Result, len(job.Approvals), job.Summary)
 	}
-	if thread := e.chat.thread(wf.CardTS); len(thread) == 0 {
+	if thread := e.chat.Thread(wf.CardTS); len(thread) == 0 {
 		t.Fatal("the thread hangs off another message than the card")
 	}
 }

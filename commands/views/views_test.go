@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/commands/commandstest"
+	"github.com/nexo-org/nexo-bot/commands/views"
 	"github.com/nexo-org/nexo-bot/integrations/argocd"
 	"github.com/nexo-org/nexo-bot/integrations/argocdfake"
 	"github.com/nexo-org/nexo-bot/integrations/gitops/gitopstest"
@@ -30,14 +32,14 @@ func TestPodsTableLikeKubectl(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.fixture, func(t *testing.T) {
-			ps := dgPods(t, tc.fixture)
+			ps := commandstest.Pods(t, tc.fixture)
 			// the kube client sorts by name; so does kubectl
-			r := newDgRig(t, dgRigOptions{pods: ps, noArgo: true})
-			list, err := r.deps.Kube.Pods(r.ctx, "nexo-staging", "app=nexo-be")
+			r := commandstest.NewRig(t, commandstest.Options{Pods: ps, NoArgo: true})
+			list, err := r.Deps.Kube.Pods(r.Ctx, "nexo-staging", "app=nexo-be")
 			if err != nil {
 				t.Fatal(err)
 			}
-			table := commands.PodsTable(list, dgNow)
+			table := commands.PodsTable(list, commandstest.Now)
 			lines := strings.Split(table, "\n")
 			if got := strings.Fields(lines[0]); strings.Join(got, " ") != "NAME READY STATUS RESTARTS AGE" {
 				t.Fatalf("header %q", lines[0])
@@ -61,13 +63,13 @@ func TestPodsTableLikeKubectl(t *testing.T) {
 }
 
 func TestPodStatusEdgeCases(t *testing.T) {
-	p := dgPods(t, "healthy")[0]
+	p := commandstest.Pods(t, "healthy")[0]
 	del := p.CreationTimestamp
 	p.DeletionTimestamp = &del
 	if s := commands.PodStatus(p); s != "Terminating" {
 		t.Errorf("deleting pod: %s", s)
 	}
-	p = dgPods(t, "healthy")[0]
+	p = commandstest.Pods(t, "healthy")[0]
 	p.Spec.InitContainers = []corev1.Container{{Name: "migrate"}}
 	p.Status.InitContainerStatuses = []corev1.ContainerStatus{{Name: "migrate", State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 2, Reason: "Error"}}}}
 	if s := commands.PodStatus(p); s != "Init:Error" {
@@ -76,8 +78,8 @@ func TestPodStatusEdgeCases(t *testing.T) {
 }
 
 func TestPodsCommand(t *testing.T) {
-	r := newDgRig(t, dgRigOptions{pods: dgPods(t, "imagepull"), noArgo: true})
-	rep := r.command(dgCarol, "pods nexo-be stg")
+	r := commandstest.NewRig(t, commandstest.Options{Pods: commandstest.Pods(t, "imagepull"), NoArgo: true})
+	rep := r.Command(commandstest.Carol, "pods nexo-be stg")
 	if rep == nil || rep.Ephemeral {
 		t.Fatalf("reply %+v", rep)
 	}
@@ -88,10 +90,10 @@ func TestPodsCommand(t *testing.T) {
 		}
 	}
 	// Nothing but the configured namespace and label: another namespace's pods never show.
-	other := dgPods(t, "crashloop")
+	other := commandstest.Pods(t, "crashloop")
 	other[0].Namespace = "kube-system"
-	r2 := newDgRig(t, dgRigOptions{pods: other, noArgo: true})
-	if text := r2.command(dgCarol, "pods nexo-be staging").Message.PlainText(); !strings.Contains(text, "No pods match `app=nexo-be` in `nexo-staging`") {
+	r2 := commandstest.NewRig(t, commandstest.Options{Pods: other, NoArgo: true})
+	if text := r2.Command(commandstest.Carol, "pods nexo-be staging").Message.PlainText(); !strings.Contains(text, "No pods match `app=nexo-be` in `nexo-staging`") {
 		t.Errorf("other namespace leaked:\n%s", text)
 	}
 	for cmd, want := range map[string]string{
@@ -99,18 +101,18 @@ func TestPodsCommand(t *testing.T) {
 		"pods nexo-be staging -n kube-system": "Usage", // "-n" is a word, not a flag: three words
 		"pods nexo-be staging --namespace x":  "not an option",
 	} {
-		if rep := r.command(dgCarol, cmd); rep == nil || !rep.Ephemeral || !strings.Contains(rep.Message.Text, want) {
+		if rep := r.Command(commandstest.Carol, cmd); rep == nil || !rep.Ephemeral || !strings.Contains(rep.Message.Text, want) {
 			t.Errorf("%q: %+v", cmd, rep)
 		}
 	}
 }
 
 func TestHistoryCommand(t *testing.T) {
-	r := newDgRig(t, dgRigOptions{})
+	r := commandstest.NewRig(t, commandstest.Options{})
 	// Argo CD deployed the qa-era revision, then the current head.
-	head := r.remote.Head(t, "main")
-	r.addStagingApp("2026.02.10", "Healthy")
-	rep := r.command(dgCarol, "history nexo-be staging")
+	head := r.Remote.Head(t, "main")
+	r.AddStagingApp("2026.02.10", "Healthy")
+	rep := r.Command(commandstest.Carol, "history nexo-be staging")
 	text := rep.Message.PlainText()
 	for _, s := range []string{"History of nexo-be in staging", "ID", "DEPLOYED", head[:7], "← current"} {
 		if !strings.Contains(text, s) {
@@ -119,8 +121,8 @@ func TestHistoryCommand(t *testing.T) {
 	}
 
 	// Without Argo CD, the git log of the values file is the history.
-	r2 := newDgRig(t, dgRigOptions{noArgo: true})
-	text = r2.command(dgCarol, "history nexo-be staging").Message.PlainText()
+	r2 := commandstest.NewRig(t, commandstest.Options{NoArgo: true})
+	text = r2.Command(commandstest.Carol, "history nexo-be staging").Message.PlainText()
 	lines := strings.Split(text, "\n")
 	var rows []string
 	for _, l := range lines {
@@ -143,17 +145,17 @@ func TestHistoryCommand(t *testing.T) {
 
 func TestDiffCommand(t *testing.T) {
 	t.Run("in sync", func(t *testing.T) {
-		r := newDgRig(t, dgRigOptions{})
-		r.addStagingApp(gitopstest.PlaybookTag("nexo-be", "staging"), "Healthy")
-		text := r.command(dgCarol, "diff nexo-be staging").Message.PlainText()
+		r := commandstest.NewRig(t, commandstest.Options{})
+		r.AddStagingApp(gitopstest.PlaybookTag("nexo-be", "staging"), "Healthy")
+		text := r.Command(commandstest.Carol, "diff nexo-be staging").Message.PlainText()
 		if !strings.Contains(text, "In sync: git wants `2026.02.10` and Argo CD runs `2026.02.10`") {
 			t.Errorf("diff:\n%s", text)
 		}
 	})
 	t.Run("git ahead of the cluster, OutOfSync resources", func(t *testing.T) {
-		r := newDgRig(t, dgRigOptions{stageTag: "2026.02.17"})
-		r.argo.AddApp("nexo-be-staging", dgOutOfSyncApp(r, "2026.02.10")) // no deployed revision: OutOfSync
-		rep := r.command(dgCarol, "diff nexo-be staging")
+		r := commandstest.NewRig(t, commandstest.Options{StageTag: "2026.02.17"})
+		r.Argo.AddApp("nexo-be-staging", dgOutOfSyncApp(r, "2026.02.10")) // no deployed revision: OutOfSync
+		rep := r.Command(commandstest.Carol, "diff nexo-be staging")
 		text := rep.Message.PlainText()
 		for _, s := range []string{"Git wants `2026.02.17`, Argo CD runs `2026.02.10`", "OutOfSync resources", "OutOfSync  apps/Deployment/nexo-be", "`helm/nexo-be/values-staging.yaml`", "images: `ghcr.io/nexo-org/nexo-be:2026.02.10`"} {
 			if !strings.Contains(text, s) {
@@ -168,12 +170,12 @@ func TestDiffCommand(t *testing.T) {
 		app := &argocd.Application{}
 		app.Status.Sync.Status = "OutOfSync"
 		app.Status.Summary.Images = []string{"ghcr.io/nexo-org/nexo-be:2026.02.17", "docker.io/library/redis:7"}
-		rep := &commands.DiffReport{Service: "nexo-be", Env: "qa", GitTag: "2026.02.17", App: app, RunningTag: commands.RunningTag(app, "nexo-org/nexo-be"),
+		rep := &views.DiffReport{Service: "nexo-be", Env: "qa", GitTag: "2026.02.17", App: app, RunningTag: commands.RunningTag(app, "nexo-org/nexo-be"),
 			OutOfSync: []argocd.ResourceStatus{{Kind: "ConfigMap", Name: "nexo-be-config", Status: "OutOfSync"}}}
 		if rep.RunningTag != "2026.02.17" || rep.InSync() {
 			t.Fatalf("running %q, in sync %v", rep.RunningTag, rep.InSync())
 		}
-		text := commands.DiffCard(dgConfig(), rep).PlainText()
+		text := views.DiffCard(commandstest.Config(), rep).PlainText()
 		if !strings.Contains(text, "Same tag `2026.02.17`, but Argo CD says OutOfSync with 1 OutOfSync resource(s)") || !strings.Contains(text, "ConfigMap/nexo-be-config") {
 			t.Errorf("diff:\n%s", text)
 		}
@@ -189,17 +191,17 @@ func dgLogLines(n int, format string) string {
 }
 
 func TestLogsCommand(t *testing.T) {
-	ps := dgPods(t, "healthy") // two pods
-	newLogRig := func(t *testing.T) *dgRig {
-		r := newDgRig(t, dgRigOptions{pods: ps, noArgo: true})
-		r.cluster.logs[ps[0].Name] = dgLogLines(30, `time=2026-02-18T10:29:%02d level=info msg="GET /api/v1/orders 200"`) +
-			`time=2026-02-18T10:29:59 level=error msg="upstream timeout" path=/api/v1/pay` + "\n"
-		r.cluster.logs[ps[1].Name] = dgLogLines(20, `time=2026-02-18T10:28:%02d level=info msg="GET /health 200 (a.*b)"`)
+	ps := commandstest.Pods(t, "healthy") // two pods
+	newLogRig := func(t *testing.T) *commandstest.Rig {
+		r := commandstest.NewRig(t, commandstest.Options{Pods: ps, NoArgo: true})
+		r.Cluster.SetLog(ps[0].Name, dgLogLines(30, `time=2026-02-18T10:29:%02d level=info msg="GET /api/v1/orders 200"`)+
+			`time=2026-02-18T10:29:59 level=error msg="upstream timeout" path=/api/v1/pay`+"\n")
+		r.Cluster.SetLog(ps[1].Name, dgLogLines(20, `time=2026-02-18T10:28:%02d level=info msg="GET /health 200 (a.*b)"`))
 		return r
 	}
 	t.Run("short output inline with pod prefixes", func(t *testing.T) {
 		r := newLogRig(t)
-		rep := r.command(dgCarol, "logs nexo-be staging")
+		rep := r.Command(commandstest.Carol, "logs nexo-be staging")
 		var code string
 		for _, b := range rep.Message.Blocks {
 			code += b.Code
@@ -210,34 +212,34 @@ func TestLogsCommand(t *testing.T) {
 		if !strings.Contains(code, "[x7k2p] time=2026-02-18T10:29:59 level=error") || !strings.Contains(code, "[q9m4t] ") {
 			t.Errorf("pod prefixes missing:\n%s", code)
 		}
-		if len(r.chat.uploads) != 0 {
+		if len(r.Chat.Uploads()) != 0 {
 			t.Error("short output was uploaded")
 		}
-		asks := r.cluster.asked()
-		if len(asks) != 2 || asks[0].Since != 10*time.Minute || asks[0].Previous || asks[0].Tail != commands.LogLinesPerPod || asks[0].Container != "nexo-be" || asks[0].Namespace != "nexo-staging" {
+		asks := r.Cluster.Asked()
+		if len(asks) != 2 || asks[0].Since != 10*time.Minute || asks[0].Previous || asks[0].Tail != views.LogLinesPerPod || asks[0].Container != "nexo-be" || asks[0].Namespace != "nexo-staging" {
 			t.Errorf("asks %+v", asks)
 		}
 	})
 	t.Run("grep is a plain substring", func(t *testing.T) {
 		r := newLogRig(t)
-		text := r.command(dgCarol, `logs nexo-be staging --grep "upstream TIMEOUT"`).Message.PlainText()
+		text := r.Command(commandstest.Carol, `logs nexo-be staging --grep "upstream TIMEOUT"`).Message.PlainText()
 		if !strings.Contains(text, "1 lines from 2 pod(s)") || !strings.Contains(text, "upstream timeout") || strings.Contains(text, "/health") {
 			t.Errorf("grep:\n%s", text)
 		}
 		// a regex is matched literally
-		text = r.command(dgCarol, `logs nexo-be staging --grep a.*b`).Message.PlainText()
+		text = r.Command(commandstest.Carol, `logs nexo-be staging --grep a.*b`).Message.PlainText()
 		if !strings.Contains(text, "20 lines from 2 pod(s)") {
 			t.Errorf("regex grep:\n%s", text)
 		}
 	})
 	t.Run("long output is uploaded, a preview inline", func(t *testing.T) {
 		r := newLogRig(t)
-		r.cluster.logs[ps[0].Name] = dgLogLines(400, `line %d of a chatty pod`) // x7k2p: read last (pods go by name)
-		rep := r.command(dgCarol, "logs nexo-be staging --since 2h --previous")
-		if len(r.chat.uploads) != 1 {
-			t.Fatalf("uploads %d", len(r.chat.uploads))
+		r.Cluster.SetLog(ps[0].Name, dgLogLines(400, `line %d of a chatty pod`)) // x7k2p: read last (pods go by name)
+		rep := r.Command(commandstest.Carol, "logs nexo-be staging --since 2h --previous")
+		if len(r.Chat.Uploads()) != 1 {
+			t.Fatalf("uploads %d", len(r.Chat.Uploads()))
 		}
-		up := r.chat.uploads[0]
+		up := r.Chat.Uploads()[0]
 		if up.Channel != "C0DEPLOYS" || up.Name != "nexo-be-staging-logs.txt" || strings.Count(string(up.Content), "\n") != 420 {
 			t.Errorf("upload %s %s with %d lines", up.Channel, up.Name, strings.Count(string(up.Content), "\n"))
 		}
@@ -245,22 +247,22 @@ func TestLogsCommand(t *testing.T) {
 		for _, b := range rep.Message.Blocks {
 			code += b.Code
 		}
-		if n := len(strings.Split(code, "\n")); n != commands.LogPreviewLines || !strings.HasSuffix(code, "line 400 of a chatty pod") {
+		if n := len(strings.Split(code, "\n")); n != views.LogPreviewLines || !strings.HasSuffix(code, "line 400 of a chatty pod") {
 			t.Errorf("preview of %d lines:\n%s", n, code)
 		}
 		if !strings.Contains(rep.Message.PlainText(), "uploaded as `nexo-be-staging-logs.txt`") {
 			t.Errorf("message:\n%s", rep.Message.PlainText())
 		}
-		asks := r.cluster.asked()
+		asks := r.Cluster.Asked()
 		if asks[0].Since != 2*time.Hour || !asks[0].Previous {
 			t.Errorf("asks %+v", asks)
 		}
 	})
 	t.Run("since is capped and checked", func(t *testing.T) {
 		r := newLogRig(t)
-		text := r.command(dgCarol, "logs nexo-be staging --since 7d").Message.PlainText()
-		if !strings.Contains(text, "capped at 24h") || r.cluster.asked()[0].Since != 24*time.Hour {
-			t.Errorf("cap: %s / %+v", text, r.cluster.asked())
+		text := r.Command(commandstest.Carol, "logs nexo-be staging --since 7d").Message.PlainText()
+		if !strings.Contains(text, "capped at 24h") || r.Cluster.Asked()[0].Since != 24*time.Hour {
+			t.Errorf("cap: %s / %+v", text, r.Cluster.Asked())
 		}
 		for cmd, want := range map[string]string{
 			"logs nexo-be staging --since yesterday":                  "not a duration",
@@ -269,15 +271,15 @@ func TestLogsCommand(t *testing.T) {
 			"logs nexo-be staging --tail 5000":                        "not an option",
 			"logs nexo-be staging --grep " + strings.Repeat("x", 201): "limited to 200",
 		} {
-			if rep := r.command(dgCarol, cmd); rep == nil || !rep.Ephemeral || !strings.Contains(rep.Message.Text, want) {
+			if rep := r.Command(commandstest.Carol, cmd); rep == nil || !rep.Ephemeral || !strings.Contains(rep.Message.Text, want) {
 				t.Errorf("%q: %+v, want %q", dgClip(cmd, 60), rep, want)
 			}
 		}
 	})
 	t.Run("a pod that fails is named, the others still show", func(t *testing.T) {
 		r := newLogRig(t)
-		delete(r.cluster.logs, ps[1].Name)
-		text := r.command(dgCarol, "logs nexo-be staging").Message.PlainText()
+		r.Cluster.SetLog(ps[1].Name, "")
+		text := r.Command(commandstest.Carol, "logs nexo-be staging").Message.PlainText()
 		if !strings.Contains(text, "could not read "+ps[1].Name) || !strings.Contains(text, "31 lines from 2 pod(s)") {
 			t.Errorf("partial failure:\n%s", text)
 		}
@@ -292,7 +294,7 @@ func dgClip(s string, n int) string {
 }
 
 // argocdfakeSpec is nexo-be-staging never synced (OutOfSync) running tag.
-func dgOutOfSyncApp(r *dgRig, tag string) argocdfake.AppSpec {
-	return argocdfake.AppSpec{Namespace: "nexo-staging", RepoURL: r.remote.URL, Path: "helm/nexo-be", Workload: "nexo-be",
+func dgOutOfSyncApp(r *commandstest.Rig, tag string) argocdfake.AppSpec {
+	return argocdfake.AppSpec{Namespace: "nexo-staging", RepoURL: r.Remote.URL, Path: "helm/nexo-be", Workload: "nexo-be",
 		Images: []string{"ghcr.io/nexo-org/nexo-be:" + tag}}
 }

@@ -1,6 +1,11 @@
 // Package text holds the string helpers every layer shares: one of each.
 package text
 
+import (
+	"crypto/rand"
+	"encoding/hex"
+)
+
 // Clip shortens s to at most n runes, ending in "…" when it was cut. It
 // never splits a UTF-8 sequence.
 func Clip(s string, n int) string {
@@ -34,4 +39,12 @@ func ClipBytes(s string, n int) string {
 		cut = len(s)
 	}
 	return s[:cut]
+}
+
+// Ref is a short random reference id ("e3f9a1c2") that ties what a person
+// is told to the log line with the details.
+func Ref() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nexo-org/nexo-bot/commands/rotation/steps"
 	"github.com/nexo-org/nexo-bot/commands/rotation/rotationtest"
+	"github.com/nexo-org/nexo-bot/commands/rotation/steps"
 	"github.com/nexo-org/nexo-bot/integrations/dbrotate"
 	"github.com/nexo-org/nexo-bot/integrations/dbrotate/pgtemp"
 	"github.com/nexo-org/nexo-bot/integrations/secretstore"
