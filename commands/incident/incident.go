@@ -823,17 +823,3 @@ func lastDeployBefore(ctx context.Context, d *commands.Deps, service, env string
 	return best.ID
 }
 
-// Minutes formats a duration for people, rounded to the minute: "6min",
-// "1h", "2h05min"; under a minute, "<1min".
-func Minutes(d time.Duration) string {
-	d = d.Round(time.Minute)
-	switch {
-	case d < time.Minute:
-		return "<1min"
-	case d < time.Hour:
-		return fmt.Sprintf("%dmin", int(d.Minutes()))
-	case d%time.Hour == 0:
-		return fmt.Sprintf("%dh", int(d.Hours()))
-	}
-	return fmt.Sprintf("%dh%02dmin", int(d.Hours()), int(d.Minutes())%60)
-}
