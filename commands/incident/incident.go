@@ -822,4 +822,3 @@ func lastDeployBefore(ctx context.Context, d *commands.Deps, service, env string
 	}
 	return best.ID
 }
-
