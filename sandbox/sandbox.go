@@ -46,7 +46,7 @@ import (
 const (
 	Alice = "U0ALICE01" // alice-sre, sre-team
 	Bob   = "U0BOB0001" // bob-sre, sre-team
-	Carol = "U0CAROL01" // carol-dev, platform-team
+	Carol = "U0CAROL01" // carol-dev, developers
 	Paula = "U0PLATF01" // paula-platform, platform-team
 	// Deploys is #deploys, where nexo posts; Incidents is #incidents.
 	Deploys   = "C0DEPLOYS"
