@@ -27,6 +27,7 @@ import (
 	"github.com/nexo-org/nexo-bot/integrations/gitops"
 	"github.com/nexo-org/nexo-bot/integrations/gitops/gitopstest"
 	"github.com/nexo-org/nexo-bot/integrations/kube"
+	"github.com/nexo-org/nexo-bot/integrations/kube/clientset"
 	"github.com/nexo-org/nexo-bot/integrations/prom"
 	"github.com/nexo-org/nexo-bot/integrations/registry"
 	"github.com/nexo-org/nexo-bot/integrations/registryfake"
@@ -148,7 +149,7 @@ func newDgCluster(t testing.TB, ps []corev1.Pod, evs []corev1.Event, objs ...run
 		objs = append(objs, &evs[i])
 	}
 	cs := fake.NewClientset(objs...)
-	return &dgCluster{Client: kube.NewFromClients(cs, nil, kube.Options{Timeout: 5 * time.Second}), logs: map[string]string{}}
+	return &dgCluster{Client: kube.NewFromClients(clientset.Adapt(cs), nil, kube.Options{Timeout: 5 * time.Second}), logs: map[string]string{}}
 }
 
 // promServer answers /api/v1/query with one vector sample, as Prometheus does.
@@ -941,7 +942,7 @@ func TestPlaybookScenario4FixTagThroughApprovalToHealthy(t *testing.T) {
 		healthy[i].Spec.Containers[0].Image = "ghcr.io/nexo-org/nexo-be:2026.02.17"
 	}
 	cs := fake.NewClientset(dgDeployment("nexo-staging", 2, 2, 2, false), &healthy[0], &healthy[1])
-	r.deps.Kube = kube.NewFromClients(cs, nil, kube.Options{})
+	r.deps.Kube = kube.NewFromClients(clientset.Adapt(cs), nil, kube.Options{})
 	reply = r.command(dgCarol, "diagnose nexo-be staging")
 	if v := dgFirstLine(reply.Message); !strings.Contains(v, "Synced and Healthy on `2026.02.17`") || !strings.Contains(v, "last deploy") {
 		t.Fatalf("after the fix: %s", v)
