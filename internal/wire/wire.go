@@ -1,12 +1,11 @@
 // Package wire builds nexo from a config and the environment's tokens: the
 // store, the real clients of every configured system, the commands and the
-// Slack transport. cmd/nexo-bot, the end-to-end tests and the sandbox all go
-// through it, so what is tested is what runs.
+// Slack transport. cmd/nexo-bot, the end-to-end tests and the sandbox
+// (cmd/nexo-sandbox) all go through it, so what is tested is what runs.
 package wire
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -82,6 +81,10 @@ type Runtime struct {
 
 // Build wires everything; nothing is started yet.
 func Build(ctx context.Context, cfg *config.Config, sec config.Secrets, o Options) (*Runtime, error) {
+	// Missing tokens are named before anything is opened.
+	if err := config.CheckSecrets(cfg, sec, !o.NoSlack && o.Chat == nil); err != nil {
+		return nil, err
+	}
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
@@ -115,22 +118,24 @@ func Build(ctx context.Context, cfg *config.Config, sec config.Secrets, o Option
 	if d.GitHub, err = buildGitHub(cfg, sec); err != nil {
 		return nil, err
 	}
+	// Each integration's errors carry its own prefix ("argocd: …"):
+	// they are returned as they are, never wrapped in the prefix again.
 	if cfg.ArgoCD.Server != "" {
 		if d.ArgoCD, err = argocd.NewClient(argocd.Options{Server: cfg.ArgoCD.Server, Token: sec.ArgoCDToken, Insecure: cfg.ArgoCD.Insecure, Timeout: 30 * time.Second}); err != nil {
-			return nil, fmt.Errorf("argocd: %w", err)
+			return nil, err
 		}
 	}
 	if d.Registry, err = registry.NewClient(registry.Options{BaseURL: cfg.Registry.URL, Token: sec.RegistryToken, Timeout: 15 * time.Second}); err != nil {
-		return nil, fmt.Errorf("registry: %w", err)
+		return nil, err
 	}
 	if cfg.Prometheus.URL != "" {
 		if d.Prom, err = prom.NewClient(cfg.Prometheus.URL, prom.Options{Timeout: 15 * time.Second, BearerToken: sec.PrometheusToken, Logger: log}); err != nil {
-			return nil, fmt.Errorf("prometheus: %w", err)
+			return nil, err
 		}
 	}
 	if cfg.Loki.URL != "" {
 		if d.Loki, err = loki.NewClient(cfg.Loki.URL, loki.Options{Timeout: 15 * time.Second, Tenant: cfg.Loki.Tenant, BearerToken: sec.LokiToken}); err != nil {
-			return nil, fmt.Errorf("loki: %w", err)
+			return nil, err
 		}
 	}
 	routingKey := sec.PagerDutyRoutingKey
@@ -184,12 +189,6 @@ func Build(ctx context.Context, cfg *config.Config, sec config.Secrets, o Option
 
 	if !o.NoSlack && o.Chat == nil {
 		httpMode := cfg.Slack.Mode == "http"
-		switch {
-		case httpMode && (sec.SlackBotToken == "" || sec.SlackSigningSecret == ""):
-			return nil, errors.New("slack.mode is http: set SLACK_BOT_TOKEN (xoxb-…) and SLACK_SIGNING_SECRET; or run `nexo-bot sandbox` to try nexo without Slack")
-		case !httpMode && (sec.SlackBotToken == "" || sec.SlackAppToken == ""):
-			return nil, errors.New("set SLACK_BOT_TOKEN (xoxb-…) and SLACK_APP_TOKEN (xapp-…, scope connections:write); or run `nexo-bot sandbox` to try nexo without Slack")
-		}
 		var handler chat.Handler = app.Router
 		if o.WrapHandler != nil {
 			handler = o.WrapHandler(handler)
@@ -225,7 +224,7 @@ func buildGitOps(cfg *config.Config, sec config.Secrets) (gitops.Repo, error) {
 		AuthorName: cfg.GitOps.AuthorName, AuthorEmail: cfg.GitOps.AuthorEmail, Token: sec.GitHubToken, Timeout: cfg.GitOps.Timeout.D(),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("gitops: %w", err)
+		return nil, err
 	}
 	return repo, nil
 }
@@ -236,7 +235,7 @@ func buildGitHub(cfg *config.Config, sec config.Secrets) (github.Client, error) 
 	}
 	c, err := github.NewClient(github.Options{BaseURL: cfg.GitHub.BaseURL, Token: sec.GitHubToken, Owner: cfg.GitHub.Owner, Repo: cfg.GitHub.Repo, Timeout: 30 * time.Second})
 	if err != nil {
-		return nil, fmt.Errorf("github: %w", err)
+		return nil, err
 	}
 	return c, nil
 }
