@@ -26,7 +26,7 @@ func repeatsPrefix(msg string) bool {
 func TestRepeatsPrefix(t *testing.T) {
 	for s, want := range map[string]bool{
 		"argocd: argocd: a token is required":         true,
-		"nexo-bot: registry: registry: base URL":       true,
+		"nexo-bot: registry: registry: base URL":      true,
 		"argocd: a token is required":                 false,
 		"kube: list pods in nexo-qa (app=x): timeout": false,
 	} {
