@@ -12,8 +12,8 @@ LDFLAGS   ?= -s -w
 export CGO_ENABLED ?= 0
 
 # What a first build costs from an empty module and build cache (measured:
-# docs/install.md, "First run").
-FIRST_BUILD := building nexo (first time: about 4 minutes)…
+# docs/sandbox.md, "First run").
+FIRST_BUILD := building nexo (first time: about 6 minutes)…
 
 .PHONY: run build build-bot build-sandbox test test-integration bench lint fmt vet docker clean fuzz
 
