@@ -186,54 +186,66 @@ func isIdent(s string) bool {
 // MiB formats bytes as MiB with one decimal.
 func MiB(b int64) string { return fmt.Sprintf("%.1f", float64(b)/(1<<20)) }
 
-// WriteTable writes a Markdown table of before and after by module, the
-// top rows by before-size and every row with a change of at least minDiff
-// bytes; the rest are summed into one row.
-func WriteTable(w io.Writer, before, after Report, top int, minDiff int64) {
-	type pair struct {
-		module        string
-		before, after int64
-	}
-	all := map[string]*pair{}
-	for _, r := range before.Rows {
-		all[r.Module] = &pair{module: r.Module, before: r.Bytes}
-	}
-	for _, r := range after.Rows {
-		if p, ok := all[r.Module]; ok {
-			p.after = r.Bytes
-		} else {
-			all[r.Module] = &pair{module: r.Module, after: r.Bytes}
+// WriteTable writes a Markdown table of reports side by side by module
+// (columns named by names): the top rows by the first report's size and
+// every row whose size changes by at least minDiff bytes between the first
+// and the last report; the other rows are summed into one.
+func WriteTable(w io.Writer, names []string, reports []Report, top int, minDiff int64) {
+	sizes := map[string][]int64{}
+	for i, rep := range reports {
+		for _, r := range rep.Rows {
+			if sizes[r.Module] == nil {
+				sizes[r.Module] = make([]int64, len(reports))
+			}
+			sizes[r.Module][i] = r.Bytes
 		}
 	}
-	var rows []*pair
-	for _, p := range all {
-		rows = append(rows, p)
+	modules := make([]string, 0, len(sizes))
+	for m := range sizes {
+		modules = append(modules, m)
 	}
-	sort.Slice(rows, func(i, j int) bool {
-		if rows[i].before != rows[j].before {
-			return rows[i].before > rows[j].before
+	sort.Slice(modules, func(i, j int) bool {
+		a, b := sizes[modules[i]][0], sizes[modules[j]][0]
+		if a != b {
+			return a > b
 		}
-		return rows[i].module < rows[j].module
+		return modules[i] < modules[j]
 	})
-	fmt.Fprintln(w, "| module | before MiB | after MiB |")
-	fmt.Fprintln(w, "| --- | ---: | ---: |")
-	var restB, restA int64
+	row := func(label string, vals []int64, bold bool) {
+		fmt.Fprintf(w, "| %s |", label)
+		for _, v := range vals {
+			if bold {
+				fmt.Fprintf(w, " **%s** |", MiB(v))
+			} else {
+				fmt.Fprintf(w, " %s |", MiB(v))
+			}
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "| module | %s |\n|---|%s\n", strings.Join(names, " | "), strings.Repeat("---:|", len(names)))
+	rest := make([]int64, len(reports))
 	restN := 0
-	for i, p := range rows {
-		diff := p.before - p.after
+	for i, m := range modules {
+		v := sizes[m]
+		diff := v[0] - v[len(v)-1]
 		if diff < 0 {
 			diff = -diff
 		}
 		if i < top || diff >= minDiff {
-			fmt.Fprintf(w, "| %s | %s | %s |\n", p.module, MiB(p.before), MiB(p.after))
+			row(m, v, false)
 			continue
 		}
-		restB += p.before
-		restA += p.after
+		for j := range v {
+			rest[j] += v[j]
+		}
 		restN++
 	}
 	if restN > 0 {
-		fmt.Fprintf(w, "| %d other modules | %s | %s |\n", restN, MiB(restB), MiB(restA))
+		row(fmt.Sprintf("%d other modules", restN), rest, false)
 	}
-	fmt.Fprintf(w, "| **loaded sections (≈ stripped file)** | **%s** | **%s** |\n", MiB(before.Loaded), MiB(after.Loaded))
+	loaded := make([]int64, len(reports))
+	for i, rep := range reports {
+		loaded[i] = rep.Loaded
+	}
+	row("**loaded sections (≈ stripped file)**", loaded, true)
 }

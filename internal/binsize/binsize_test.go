@@ -92,7 +92,7 @@ func TestAnalyzeABinary(t *testing.T) {
 		t.Errorf("a stripped binary: %v", err)
 	}
 	var buf bytes.Buffer
-	WriteTable(&buf, rep, rep, 2, 1)
+	WriteTable(&buf, []string{"a", "b"}, []Report{rep, rep}, 2, 1)
 	if !strings.Contains(buf.String(), "| std |") || !strings.Contains(buf.String(), "loaded sections") {
 		t.Errorf("table:\n%s", buf.String())
 	}
