@@ -114,6 +114,14 @@ func TestConsoleInABrowser(t *testing.T) {
 		waitText("#timeline", "Promote nexo-be → staging", want, "waiting for 1 more approval"),
 		asUser(Paula),
 		chromedp.WaitVisible(chromedp.CSS(`#timeline button[data-action="change.approve"]`)),
+	); err != nil {
+		t.Fatalf("browser scenario: %v", err)
+	}
+	buttonURL, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#timeline button[data-action="link.pr"]').dataset.url`))
+	if err != nil || !strings.Contains(buttonURL, "/pull/") {
+		t.Fatalf("PR button URL %q: %v", buttonURL, err)
+	}
+	if err := chromedp.Do(ctx,
 		chromedp.Click(chromedp.CSS(`#timeline button[data-action="change.approve"]`)),
 		waitText("#timeline", "Done", "1/1", "@paula-platform", "✅ healthy"),
 		chromedp.Click(chromedp.CSS(`#timeline .replies`)),
@@ -138,11 +146,11 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Fatalf("Argo CD: %v %v", a, err)
 	}
 
-	// The card's PR button opens the PR's html_url: a page, not the API's
-	// 401 JSON.
-	prURL, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#timeline button[data-action="link.pr"]').dataset.url`))
-	if err != nil || !strings.Contains(prURL, "/pull/") {
-		t.Fatalf("PR button URL %q: %v", prURL, err)
+	// The card's PR link (a button while it waits, a link once Done) opens
+	// the PR's html_url: a page, not the API's 401 JSON.
+	prURL, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => { const a = document.querySelector('#timeline .msg.message a[href*="/pull/"]'); return a ? a.href : ""; })()`))
+	if err != nil || prURL != buttonURL {
+		t.Fatalf("the Done card links %q (%v), the button opened %q", prURL, err, buttonURL)
 	}
 	tab, cancelTab := chromedp.NewContext(ctx)
 	defer cancelTab()
