@@ -71,7 +71,7 @@ func doraCommand(ctx context.Context, args []string, stdout, stderr io.Writer) i
 
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
-		fmt.Fprintln(stderr, "nexo-bot dora:", err)
+		fmt.Fprintln(stderr, err)
 		return 1
 	}
 	q, err := commands.ParseDoraQuery(cfg, words, *since, *until, *tz, time.Now())

@@ -139,7 +139,7 @@ func defaultConfigPath() string {
 func loadConfig(path string) (*config.Config, error) {
 	cfg, err := config.Load(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("no config file at %s: pass --config PATH or set NEXO_CONFIG; to start one, copy docs/examples/nexo.yaml (every key: docs/configuration.md)", path)
+		return nil, fmt.Errorf("config: %s does not exist: pass --config PATH or set NEXO_CONFIG; to start one, copy docs/examples/nexo.yaml (every key: docs/configuration.md)", path)
 	}
 	return cfg, err
 }
@@ -194,7 +194,7 @@ func configCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg, err := loadConfig(*path)
 	if err != nil {
-		fmt.Fprintln(stderr, "nexo-bot:", err)
+		fmt.Fprintln(stderr, err)
 		return 1
 	}
 	var envs []string
@@ -251,7 +251,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	log := newLogger(stderr)
 	cfg, err := loadConfig(*path)
 	if err != nil {
-		fmt.Fprintln(stderr, "nexo-bot:", err)
+		fmt.Fprintln(stderr, err)
 		return 1
 	}
 	sec := config.SecretsFromEnv()

@@ -72,7 +72,7 @@ func TestMissingConfigPointsAtTheExample(t *testing.T) {
 	t.Chdir(t.TempDir())
 	for _, args := range [][]string{{"serve"}, {"config", "check"}} {
 		code, _, stderr := runCmd(t, args...)
-		if code != 1 || !strings.Contains(stderr, "no config file at nexo.yaml") || !strings.Contains(stderr, "docs/examples/nexo.yaml") {
+		if code != 1 || !strings.HasPrefix(stderr, "config: nexo.yaml does not exist") || !strings.Contains(stderr, "docs/examples/nexo.yaml") {
 			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
 		}
 	}
