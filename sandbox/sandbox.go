@@ -26,8 +26,6 @@ import (
 	"syscall"
 	"time"
 
-	"k8s.io/client-go/kubernetes/fake"
-
 	"github.com/nexo-org/nexo-bot/bot/slackfake"
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/config"
@@ -43,6 +41,7 @@ import (
 	"github.com/nexo-org/nexo-bot/integrations/secretstore"
 	"github.com/nexo-org/nexo-bot/integrations/secretstorefake"
 	"github.com/nexo-org/nexo-bot/internal/wire"
+	"k8s.io/client-go/kubernetes/fake"
 )
 
 // The workspace's people: the ids of docs/examples/nexo.yaml's groups.
