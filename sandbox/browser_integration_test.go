@@ -99,6 +99,20 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	}
 }
 
+// failed ends the test after a browser step failed, with what the page
+// showed: the timeline's and the toast's text, and a screenshot in
+// artifacts/failed-<test>.png.
+func failed(t *testing.T, ctx context.Context, step string, err error) {
+	t.Helper()
+	shown, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => { const tl = document.querySelector("#timeline"), toast = document.querySelector("#toast");
+		return "timeline:\n" + (tl ? tl.innerText : "(none)") + "\ntoast: " + (toast && !toast.hidden ? toast.innerText : "(none)"); })()`))
+	if png, perr := chromedp.Run(ctx, chromedp.CaptureScreenshot()); perr == nil {
+		_ = os.MkdirAll(filepath.Join("..", "artifacts"), 0o755)
+		_ = os.WriteFile(filepath.Join("..", "artifacts", "failed-"+t.Name()+".png"), png, 0o644)
+	}
+	t.Fatalf("%s: %v\n%s", step, err, shown)
+}
+
 // The issue's scenario in a real browser: carol-dev types the promotion,
 // paula-platform approves, the card reaches Done with Argo CD Healthy; the
 // PR button leads to a readable page of the sandbox's PR. Screenshots:
@@ -115,7 +129,7 @@ func TestConsoleInABrowser(t *testing.T) {
 		asUser(Paula),
 		chromedp.WaitVisible(chromedp.CSS(`#timeline button[data-action="change.approve"]`)),
 	); err != nil {
-		t.Fatalf("browser scenario: %v", err)
+		failed(t, ctx, "promotion card", err)
 	}
 	buttonURL, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#timeline button[data-action="link.pr"]').dataset.url`))
 	if err != nil || !strings.Contains(buttonURL, "/pull/") {
@@ -128,7 +142,7 @@ func TestConsoleInABrowser(t *testing.T) {
 		waitText("#thread-body", "is live in staging"),
 		waitText(`#apps tr[data-app="nexo-be-staging"]`, "Healthy", want),
 	); err != nil {
-		t.Fatalf("browser scenario: %v", err)
+		failed(t, ctx, "approval to Done", err)
 	}
 	t.Logf("typed → Done in the browser: %s", time.Since(start).Round(100*time.Millisecond))
 	cardText, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#timeline .msg.message`)))
@@ -224,7 +238,7 @@ func TestConsoleAsAPersonSeesIt(t *testing.T) {
 			chromedp.WithPollingTimeout(30*time.Second)),
 		chromedp.Sleep(200*time.Millisecond),
 	); err != nil {
-		t.Fatalf("DORA chart in the thread: %v", err)
+		failed(t, ctx, "DORA chart in the thread", err)
 	}
 	screenshot(t, ctx, "console-dora.png")
 
@@ -234,7 +248,7 @@ func TestConsoleAsAPersonSeesIt(t *testing.T) {
 		command("/nexo incident declare nexo-be production Checkout errors --sev P2"),
 		chromedp.Poll[chromedp.Void](`!!document.querySelector("#timeline a.mention[data-goto-channel]")`, chromedp.WithPollingTimeout(60*time.Second)),
 	); err != nil {
-		t.Fatalf("incident announcement: %v", err)
+		failed(t, ctx, "incident announcement", err)
 	}
 	target, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => { const a = [...document.querySelectorAll("#timeline a.mention[data-goto-channel]")].pop(); a.click(); return a.innerText.replace(/^#/, ""); })()`))
 	if err != nil {
