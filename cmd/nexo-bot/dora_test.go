@@ -198,7 +198,7 @@ func TestDoraTerminalBadInput(t *testing.T) {
 		{[]string{"nexo-be", "--since", "2026-02-01", "--until", "2026-01-01", "--config", cfg}, 2, "The period is empty"},
 		{[]string{"nexo-be", "--since", "2023-01-01", "--until", "2026-01-02", "--config", cfg}, 2, "longer than 2 years"},
 		{[]string{"nexo-bee", "--config", cfg}, 2, "Unknown service nexo-bee. Did you mean nexo-be?"},
-		{[]string{"nexo-be", "--config", filepath.Join(t.TempDir(), "missing.yaml")}, 1, "no such file"},
+		{[]string{"nexo-be", "--config", filepath.Join(t.TempDir(), "missing.yaml")}, 1, "copy docs/examples/nexo.yaml"},
 	}
 	for _, tc := range cases {
 		code, out, errs := runDora(t, tc.args...)
