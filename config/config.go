@@ -38,6 +38,10 @@ type Config struct {
 	Groups       Groups        `yaml:"groups"`
 	// Admins may run every command in every channel (user ids or group names).
 	Admins []string `yaml:"admins"`
+	// Timezone tells the time in texts outside Slack: post-mortem files,
+	// the CLI, PR bodies (an IANA name; default UTC). In Slack each reader
+	// sees their own time zone.
+	Timezone string `yaml:"timezone"`
 }
 
 // Slack is the chat side.
@@ -54,6 +58,11 @@ type Slack struct {
 	Workers int `yaml:"workers"`
 	// Connections is how many socket-mode connections to open (default 1, max 10).
 	Connections int `yaml:"connections"`
+	// Locale is the language nexo speaks: "en" (default) or "pt-BR".
+	Locale string `yaml:"locale"`
+	// ChannelLocales overrides Locale per channel (channel id, or name
+	// with or without "#") .
+	ChannelLocales map[string]string `yaml:"channel_locales"`
 }
 
 // Server is nexo's own HTTP listener: /healthz, /readyz, /metrics, the

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/nexo-org/nexo-bot/i18n"
 )
 
 // DefaultTagPattern is CalVer YYYY.MM.DD with an optional -suffix.
@@ -42,6 +44,15 @@ func (c *Config) ApplyDefaults() {
 	}
 	def(&c.Slack.Mode, "socket")
 	def(&c.Slack.Command, "/nexo")
+	if l, ok := i18n.Normalize(c.Slack.Locale); ok {
+		c.Slack.Locale = l
+	}
+	for ch, loc := range c.Slack.ChannelLocales {
+		if l, ok := i18n.Normalize(loc); ok {
+			c.Slack.ChannelLocales[ch] = l
+		}
+	}
+	def(&c.Timezone, "UTC")
 	if c.Slack.Workers == 0 {
 		c.Slack.Workers = 16
 	}
@@ -180,6 +191,17 @@ func (c *Config) validateStore(p *Problems) {
 }
 
 func (c *Config) validateSlack(p *Problems) {
+	if _, ok := i18n.Normalize(c.Slack.Locale); !ok {
+		p.add("slack.locale", "must be one of %s, got %q", strings.Join(i18n.Locales, ", "), c.Slack.Locale)
+	}
+	for ch, loc := range c.Slack.ChannelLocales {
+		if _, ok := i18n.Normalize(loc); !ok {
+			p.add("slack.channel_locales."+ch, "must be one of %s, got %q", strings.Join(i18n.Locales, ", "), loc)
+		}
+	}
+	if _, err := time.LoadLocation(c.Timezone); err != nil {
+		p.add("timezone", "not a time zone: %q (use an IANA name such as America/Sao_Paulo or UTC)", c.Timezone)
+	}
 	switch c.Slack.Mode {
 	case "socket", "http":
 	default:

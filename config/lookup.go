@@ -5,6 +5,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Env returns the environment named name or one of its aliases.
@@ -233,4 +234,26 @@ func CheckSecrets(cfg *Config, s Secrets, withSlack bool) error {
 		return nil
 	}
 	return &MissingSecretsError{Problems: p}
+}
+
+// Zone is the configured time zone (UTC when it does not load).
+func (c *Config) Zone() *time.Location {
+	if z, err := time.LoadLocation(c.Timezone); err == nil {
+		return z
+	}
+	return time.UTC
+}
+
+// LocaleOf is the locale of a channel: slack.channel_locales by id or
+// name (name with or without "#"), else slack.locale.
+func (c *Config) LocaleOf(channelID, channelName string) string {
+	for _, k := range []string{channelID, channelName, "#" + channelName, strings.TrimPrefix(channelName, "#")} {
+		if k == "" || k == "#" {
+			continue
+		}
+		if l, ok := c.Slack.ChannelLocales[k]; ok {
+			return l
+		}
+	}
+	return c.Slack.Locale
 }

@@ -48,7 +48,7 @@ func (f *Flow) Step(ctx context.Context, wf *store.Workflow) (workflow.Outcome, 
 	case Approval:
 		dec := policy.Evaluate(rb.Need, rb.Approvals)
 		if !dec.Satisfied {
-			rb.Note = "waiting for " + dec.Missing
+			rb.Note = f.D.T(wf.Channel).S("rollback.waiting", "Missing", dec.Missing)
 			out = workflow.Outcome{Park: true, Detail: rb.Note}
 			break
 		}
