@@ -217,7 +217,7 @@ func (e *Engine) Kick(id string) {
 		e.mu.Unlock()
 		// Someone is on it; make sure it is looked at again soon in case
 		// the running advance already passed the point this kick is for.
-		_ = e.st.ScheduleTimer(context.Background(), store.Timer{ID: "wf:" + id, Due: e.clock.Now(), Kind: timerWorkflow, Payload: mustJSON(id)})
+		_ = e.wakeAt(context.Background(), id, e.clock.Now())
 		return
 	}
 	e.running[id] = true
@@ -236,7 +236,7 @@ func (e *Engine) Kick(id string) {
 			e.log.Warn("workflow advance", "workflow", id, "err", err)
 			// Look again once any lease this replica held has expired.
 			rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
-			_ = e.st.ScheduleTimer(rctx, store.Timer{ID: "wf:" + id, Due: e.clock.Now().Add(e.LeaseTTL), Kind: timerWorkflow, Payload: mustJSON(id)})
+			_ = e.wakeAt(rctx, id, e.clock.Now().Add(e.LeaseTTL))
 			rcancel()
 		}
 	}()
@@ -255,7 +255,7 @@ func (e *Engine) Advance(ctx context.Context, id string) error {
 	if !ok {
 		// Another replica holds it: it will schedule what comes next, and
 		// if it crashed its lease expires; look again after that.
-		return e.st.ScheduleTimer(ctx, store.Timer{ID: "wf:" + id, Due: e.clock.Now().Add(e.LeaseTTL), Kind: timerWorkflow, Payload: mustJSON(id)})
+		return e.wakeAt(ctx, id, e.clock.Now().Add(e.LeaseTTL))
 	}
 	crashed := false
 	defer func() {
@@ -263,108 +263,149 @@ func (e *Engine) Advance(ctx context.Context, id string) error {
 			e.st.ReleaseLease(context.WithoutCancel(ctx), lease)
 		}
 	}()
-
 	for i := 0; i < e.MaxSteps; i++ {
-		wf, err := e.st.GetWorkflow(ctx, id)
-		if err != nil {
+		again, err := e.stepOnce(ctx, lease, id)
+		if errors.Is(err, ErrCrash) {
+			crashed = true
 			return err
 		}
-		if wf.Done {
-			_ = e.st.CancelTimer(ctx, "wf:"+id)
-			return nil
-		}
-		def, ok := e.defs[wf.Kind]
-		if !ok {
-			return fmt.Errorf("workflow %s: no definition for kind %q", id, wf.Kind)
-		}
-		if err := e.st.RenewLease(ctx, lease, e.LeaseTTL); err != nil {
+		if !again {
 			return err
-		}
-		if e.BeforeStep != nil {
-			if err := e.BeforeStep(wf); errors.Is(err, ErrCrash) {
-				crashed = true
-				return err
-			}
-		}
-		before := wf.State
-		out, stepErr := e.heartbeatStep(ctx, lease, def, wf)
-		wf.Fence = lease.Token
-		now := e.clock.Now()
-		var due time.Time
-		switch {
-		case stepErr != nil:
-			var perm *PermanentError
-			if errors.As(stepErr, &perm) {
-				wf.Steps = append(wf.Steps, store.StepLog{Time: now, State: before, Result: "error", Detail: stepErr.Error()})
-				wf.State = "failed"
-				wf.Done = true
-				if err := e.st.UpdateWorkflow(ctx, wf); err != nil {
-					if errors.Is(err, store.ErrConflict) {
-						continue
-					}
-					return err
-				}
-				if f, ok := def.(Failer); ok {
-					f.Failed(ctx, wf, stepErr)
-				}
-				_ = e.st.CancelTimer(ctx, "wf:"+id)
-				return nil
-			}
-			attempt := retries(wf, before) + 1
-			delay := backoff(attempt, e.MaxRetryDelay)
-			wf.Steps = append(wf.Steps, store.StepLog{Time: now, State: before, Result: "retry", Detail: stepErr.Error()})
-			if err := e.st.UpdateWorkflow(ctx, wf); err != nil {
-				if errors.Is(err, store.ErrConflict) {
-					continue
-				}
-				return err
-			}
-			if r, ok := def.(Retrier); ok {
-				r.Retrying(ctx, wf, attempt, stepErr)
-			}
-			return e.st.ScheduleTimer(ctx, store.Timer{ID: "wf:" + id, Due: now.Add(delay), Kind: timerWorkflow, Payload: mustJSON(id)})
-		default:
-			if out.Next != "" {
-				wf.State = out.Next
-			}
-			if out.Done {
-				wf.Done = true
-			}
-			result := "ok"
-			if out.Wait > 0 || !out.Until.IsZero() || out.Park {
-				result = "wait"
-			}
-			// Log transitions and notable waits, not every poll.
-			if wf.State != before || out.Done || (out.Detail != "" && lastDetail(wf) != out.Detail) {
-				wf.Steps = append(wf.Steps, store.StepLog{Time: now, State: before, Result: result, Detail: out.Detail})
-			}
-			if err := e.st.UpdateWorkflow(ctx, wf); err != nil {
-				if errors.Is(err, store.ErrConflict) {
-					continue
-				}
-				return err
-			}
-			if wf.Done {
-				_ = e.st.CancelTimer(ctx, "wf:"+id)
-				return nil
-			}
-			if out.Wait > 0 {
-				due = now.Add(out.Wait)
-			}
-			if out.Until.After(due) {
-				due = out.Until
-			}
-			if !due.IsZero() {
-				return e.st.ScheduleTimer(ctx, store.Timer{ID: "wf:" + id, Due: due, Kind: timerWorkflow, Payload: mustJSON(id)})
-			}
-			if out.Park {
-				_ = e.st.CancelTimer(ctx, "wf:"+id)
-				return nil
-			}
 		}
 	}
 	// Too many steps in a row: yield and come back.
-	return e.st.ScheduleTimer(ctx, store.Timer{ID: "wf:" + id, Due: e.clock.Now().Add(time.Second), Kind: timerWorkflow, Payload: mustJSON(id)})
+	return e.wakeAt(ctx, id, e.clock.Now().Add(time.Second))
+}
+
+// stepOnce runs the workflow's current step under the held lease and
+// persists its outcome. again is true when the next step should run now
+// (a transition, or a write that lost a version race and must re-read).
+func (e *Engine) stepOnce(ctx context.Context, lease store.Lease, id string) (again bool, err error) {
+	wf, err := e.st.GetWorkflow(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	if wf.Done {
+		_ = e.st.CancelTimer(ctx, "wf:"+id)
+		return false, nil
+	}
+	def, ok := e.defs[wf.Kind]
+	if !ok {
+		return false, fmt.Errorf("workflow %s: no definition for kind %q", id, wf.Kind)
+	}
+	if err := e.st.RenewLease(ctx, lease, e.LeaseTTL); err != nil {
+		return false, err
+	}
+	if e.BeforeStep != nil {
+		if err := e.BeforeStep(wf); errors.Is(err, ErrCrash) {
+			return false, err
+		}
+	}
+	before := wf.State
+	out, stepErr := e.heartbeatStep(ctx, lease, def, wf)
+	wf.Fence = lease.Token
+	var perm *PermanentError
+	switch {
+	case stepErr == nil:
+		return e.applyOutcome(ctx, wf, before, out)
+	case errors.As(stepErr, &perm):
+		return e.fail(ctx, def, wf, before, stepErr)
+	default:
+		return e.retryLater(ctx, def, wf, before, stepErr)
+	}
+}
+
+// save writes wf; a version conflict (someone changed it meanwhile, e.g. a
+// click) is not an error: the caller re-reads and steps again.
+func (e *Engine) save(ctx context.Context, wf *store.Workflow) (conflict bool, err error) {
+	err = e.st.UpdateWorkflow(ctx, wf)
+	if errors.Is(err, store.ErrConflict) {
+		return true, nil
+	}
+	return false, err
+}
+
+// fail ends the workflow after a permanent error and tells its definition.
+func (e *Engine) fail(ctx context.Context, def Definition, wf *store.Workflow, before string, stepErr error) (bool, error) {
+	wf.Steps = append(wf.Steps, store.StepLog{Time: e.clock.Now(), State: before, Result: "error", Detail: stepErr.Error()})
+	wf.State = "failed"
+	wf.Done = true
+	if conflict, err := e.save(ctx, wf); conflict || err != nil {
+		return conflict, err
+	}
+	if f, ok := def.(Failer); ok {
+		f.Failed(ctx, wf, stepErr)
+	}
+	_ = e.st.CancelTimer(ctx, "wf:"+wf.ID)
+	return false, nil
+}
+
+// retryLater logs a transient error and runs the step again after a
+// back-off.
+func (e *Engine) retryLater(ctx context.Context, def Definition, wf *store.Workflow, before string, stepErr error) (bool, error) {
+	now := e.clock.Now()
+	attempt := retries(wf, before) + 1
+	wf.Steps = append(wf.Steps, store.StepLog{Time: now, State: before, Result: "retry", Detail: stepErr.Error()})
+	if conflict, err := e.save(ctx, wf); conflict || err != nil {
+		return conflict, err
+	}
+	if r, ok := def.(Retrier); ok {
+		r.Retrying(ctx, wf, attempt, stepErr)
+	}
+	return false, e.wakeAt(ctx, wf.ID, now.Add(backoff(attempt, e.MaxRetryDelay)))
+}
+
+// applyOutcome persists a successful step: the transition, the step log
+// line, and what wakes the workflow next.
+func (e *Engine) applyOutcome(ctx context.Context, wf *store.Workflow, before string, out Outcome) (bool, error) {
+	now := e.clock.Now()
+	if out.Next != "" {
+		wf.State = out.Next
+	}
+	if out.Done {
+		wf.Done = true
+	}
+	result := "ok"
+	if out.Wait > 0 || !out.Until.IsZero() || out.Park {
+		result = "wait"
+	}
+	// Log transitions and notable waits, not every poll.
+	if wf.State != before || out.Done || (out.Detail != "" && lastDetail(wf) != out.Detail) {
+		wf.Steps = append(wf.Steps, store.StepLog{Time: now, State: before, Result: result, Detail: out.Detail})
+	}
+	if conflict, err := e.save(ctx, wf); conflict || err != nil {
+		return conflict, err
+	}
+	if wf.Done {
+		_ = e.st.CancelTimer(ctx, "wf:"+wf.ID)
+		return false, nil
+	}
+	if due := out.due(now); !due.IsZero() {
+		return false, e.wakeAt(ctx, wf.ID, due)
+	}
+	if out.Park {
+		_ = e.st.CancelTimer(ctx, "wf:"+wf.ID)
+		return false, nil
+	}
+	return true, nil
+}
+
+// due is when the outcome wants the workflow run again: the later of now +
+// Wait and Until; zero when neither is set.
+func (o Outcome) due(now time.Time) time.Time {
+	var due time.Time
+	if o.Wait > 0 {
+		due = now.Add(o.Wait)
+	}
+	if o.Until.After(due) {
+		due = o.Until
+	}
+	return due
+}
+
+// wakeAt schedules the workflow's own timer (one per workflow: "wf:<id>").
+func (e *Engine) wakeAt(ctx context.Context, id string, due time.Time) error {
+	return e.st.ScheduleTimer(ctx, store.Timer{ID: "wf:" + id, Due: due, Kind: timerWorkflow, Payload: mustJSON(id)})
 }
 
 // heartbeatStep runs a step while renewing the lease every third of its
