@@ -20,6 +20,7 @@ type Config struct {
 	Slack        Slack         `yaml:"slack"`
 	Server       Server        `yaml:"server"`
 	Store        Store         `yaml:"store"`
+	Workflow     Workflow      `yaml:"workflow"`
 	GitOps       GitOps        `yaml:"gitops"`
 	GitHub       GitHub        `yaml:"github"`
 	ArgoCD       ArgoCD        `yaml:"argocd"`
@@ -59,7 +60,18 @@ type Slack struct {
 // Server is nexo's own HTTP listener: /healthz, /readyz, /metrics, the
 // Alertmanager webhook and, in http mode, Slack's requests.
 type Server struct {
-	Listen string `yaml:"listen"` // default ":8080"
+	// Listen is the address (default ":8080"); an explicit "" turns the
+	// listener off (no health checks, metrics or API then).
+	Listen string `yaml:"listen"`
+}
+
+// Workflow tunes the workflow engine shared by every replica.
+type Workflow struct {
+	// LeaseTTL is how long a replica's hold on a workflow lasts without
+	// renewal (default 30s). Each replica's heartbeat is renewed every
+	// sixth of it and expires after half of it; a dead replica's work moves
+	// to a live one within that.
+	LeaseTTL Duration `yaml:"lease_ttl"`
 }
 
 // Store selects the persistence backend.
@@ -287,11 +299,43 @@ func Parse(raw []byte) (*Config, error) {
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) { // an empty file is all defaults
 		return nil, fmt.Errorf("config: %w", err)
 	}
+	listenOff := explicitlyEmpty(&root, "server", "listen")
 	c.ApplyDefaults()
+	if listenOff {
+		c.Server.Listen = "" // no HTTP listener at all
+	}
 	if p := c.Validate(); len(p) > 0 {
 		return nil, p
 	}
 	return &c, nil
+}
+
+// explicitlyEmpty reports whether the document sets the key at path to
+// an empty string (`listen: ""`), which is not the same as leaving it out.
+func explicitlyEmpty(root *yaml.Node, path ...string) bool {
+	if len(root.Content) == 0 {
+		return false
+	}
+	n := root.Content[0]
+	for i, key := range path {
+		if n.Kind != yaml.MappingNode {
+			return false
+		}
+		var next *yaml.Node
+		for j := 0; j+1 < len(n.Content); j += 2 {
+			if n.Content[j].Value == key {
+				next = n.Content[j+1]
+			}
+		}
+		if next == nil {
+			return false
+		}
+		if i == len(path)-1 {
+			return next.Kind == yaml.ScalarNode && next.Value == "" && next.Tag == "!!str"
+		}
+		n = next
+	}
+	return false
 }
 
 // Problem is one rejected key.

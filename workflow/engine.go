@@ -14,7 +14,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nexo-org/nexo-bot/store"
@@ -100,7 +103,10 @@ type Engine struct {
 	defs   map[string]Definition
 	timers map[string]TimerFunc
 
-	// LeaseTTL bounds how long a crashed replica blocks a workflow.
+	// LeaseTTL bounds how long a crashed replica blocks a workflow. The
+	// replica's heartbeat is renewed every LeaseTTL/6 and expires after
+	// LeaseTTL/2, so a dead replica's work moves to the survivors within
+	// about two thirds of it (see RunHeartbeat).
 	LeaseTTL time.Duration
 	// MaxSteps bounds steps per Advance (guards against a loop).
 	MaxSteps int
@@ -115,8 +121,21 @@ type Engine struct {
 
 	mu      sync.Mutex
 	running map[string]bool // workflows being advanced by this replica
-	wg      sync.WaitGroup
+	peers   []store.Replica // the live replicas at the last heartbeat
+	wg      sync.WaitGroup  // advances started by Kick
+	loops   sync.WaitGroup  // RunTimers and RunHeartbeat
+	// stopping is set by Shutdown: no new step starts on this replica.
+	stopping atomic.Bool
 }
+
+// TimerClaimTTL is how long a claimed timer stays hidden from the other
+// replicas while its claimer lives; a claimer whose heartbeat expires or
+// that shuts down frees it at once (store.Store.Heartbeat). It only bounds
+// a handler stuck on a live replica.
+const TimerClaimTTL = 5 * time.Minute
+
+// TimerHandlerTimeout bounds one timer handler.
+const TimerHandlerTimeout = 2 * time.Minute
 
 // New builds an engine. owner identifies this replica in leases.
 func New(st store.Store, clock Clock, log *slog.Logger, owner string) *Engine {
@@ -210,9 +229,15 @@ func (e *Engine) Start(ctx context.Context, wf *store.Workflow) error {
 	return nil
 }
 
-// Kick advances a workflow in the background.
+// Kick advances a workflow in the background. While the replica shuts
+// down it only makes the workflow due, for the other replicas.
 func (e *Engine) Kick(id string) {
 	e.mu.Lock()
+	if e.stopping.Load() {
+		e.mu.Unlock()
+		_ = e.wakeAt(context.Background(), id, e.clock.Now())
+		return
+	}
 	if e.running[id] {
 		e.mu.Unlock()
 		// Someone is on it; make sure it is looked at again soon in case
@@ -221,8 +246,8 @@ func (e *Engine) Kick(id string) {
 		return
 	}
 	e.running[id] = true
-	e.mu.Unlock()
 	e.wg.Add(1)
+	e.mu.Unlock()
 	go func() {
 		defer e.wg.Done()
 		defer func() {
@@ -264,6 +289,10 @@ func (e *Engine) Advance(ctx context.Context, id string) error {
 		}
 	}()
 	for i := 0; i < e.MaxSteps; i++ {
+		if e.stopping.Load() {
+			// Shutting down: leave the next step to a live replica, now.
+			return e.wakeAt(ctx, id, e.clock.Now())
+		}
 		again, err := e.stepOnce(ctx, lease, id)
 		if errors.Is(err, ErrCrash) {
 			crashed = true
@@ -494,6 +523,20 @@ func (e *Engine) Resume(ctx context.Context) error {
 	return nil
 }
 
+// Run starts the timer loop (RunTimers) and the heartbeat (RunHeartbeat)
+// in the background until ctx ends; Shutdown waits for both.
+func (e *Engine) Run(ctx context.Context) {
+	e.loops.Add(2)
+	go func() {
+		defer e.loops.Done()
+		e.RunTimers(ctx)
+	}()
+	go func() {
+		defer e.loops.Done()
+		e.RunHeartbeat(ctx)
+	}()
+}
+
 // RunTimers claims due timers and handles them until ctx ends.
 func (e *Engine) RunTimers(ctx context.Context) {
 	t := time.NewTicker(e.PollInterval)
@@ -511,7 +554,10 @@ func (e *Engine) RunTimers(ctx context.Context) {
 // FireDue handles the timers due now once (tests call it after moving a
 // manual clock).
 func (e *Engine) FireDue(ctx context.Context) int {
-	due, err := e.st.ClaimDueTimers(ctx, e.clock.Now(), e.owner, 5*time.Minute, 64)
+	if e.stopping.Load() {
+		return 0
+	}
+	due, err := e.st.ClaimDueTimers(ctx, e.clock.Now(), e.owner, TimerClaimTTL, 64)
 	if err != nil {
 		if ctx.Err() == nil {
 			e.log.Warn("claim timers", "err", err)
@@ -533,7 +579,10 @@ func (e *Engine) FireDue(ctx context.Context) int {
 				_ = e.st.CompleteTimer(ctx, t)
 				continue
 			}
-			if err := fn(ctx, t); err != nil {
+			hctx, cancel := context.WithTimeout(ctx, TimerHandlerTimeout)
+			err := fn(hctx, t)
+			cancel()
+			if err != nil {
 				e.log.Warn("timer", "kind", t.Kind, "id", t.ID, "err", err)
 				continue // claim expires, retried later
 			}
@@ -541,6 +590,120 @@ func (e *Engine) FireDue(ctx context.Context) int {
 		}
 	}
 	return len(due)
+}
+
+// HeartbeatEvery is how often RunHeartbeat renews this replica's heartbeat.
+func (e *Engine) HeartbeatEvery() time.Duration { return max(e.LeaseTTL/6, 10*time.Millisecond) }
+
+// HeartbeatTTL is how long a heartbeat lasts without renewal: three missed
+// beats and the replica counts as gone.
+func (e *Engine) HeartbeatTTL() time.Duration { return max(e.LeaseTTL/2, 30*time.Millisecond) }
+
+// RunHeartbeat publishes this replica's heartbeat every HeartbeatEvery
+// until ctx ends and watches the others': when a replica seen at the last
+// beat is gone (its heartbeat expired, or it shut down and retired), every
+// open workflow is resumed here, and the store hands over the gone
+// replica's leases and timer claims at once. A replica killed with SIGKILL
+// is so taken over within HeartbeatTTL + HeartbeatEvery (two thirds of the
+// lease TTL), one that shut down cleanly within HeartbeatEvery.
+func (e *Engine) RunHeartbeat(ctx context.Context) {
+	t := time.NewTicker(e.HeartbeatEvery())
+	defer t.Stop()
+	for {
+		e.Beat(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Beat renews the heartbeat once, refreshes Peers and resumes the open
+// workflows when a peer is gone. It reports the replicas that went away.
+func (e *Engine) Beat(ctx context.Context) []string {
+	if e.stopping.Load() {
+		return nil
+	}
+	bctx, cancel := context.WithTimeout(ctx, max(e.HeartbeatEvery(), time.Second))
+	defer cancel()
+	if err := e.st.Heartbeat(bctx, e.owner, e.HeartbeatTTL()); err != nil {
+		if ctx.Err() == nil {
+			e.log.Warn("heartbeat", "err", err)
+		}
+		return nil
+	}
+	peers, err := e.st.Replicas(bctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			e.log.Warn("heartbeat: list replicas", "err", err)
+		}
+		return nil
+	}
+	e.mu.Lock()
+	prev := e.peers
+	e.peers = peers
+	e.mu.Unlock()
+	lost := goneSince(prev, peers, e.owner)
+	if len(lost) > 0 {
+		e.log.Info("replicas gone; taking over their work", "replicas", strings.Join(lost, ","))
+		if err := e.Resume(bctx); err != nil {
+			e.log.Warn("resume after replicas went away", "err", err)
+		}
+	}
+	return lost
+}
+
+// goneSince lists the owners in prev missing from now, other than self.
+func goneSince(prev, now []store.Replica, self string) []string {
+	alive := map[string]bool{}
+	for _, r := range now {
+		alive[r.Owner] = true
+	}
+	var lost []string
+	for _, r := range prev {
+		if r.Owner != self && !alive[r.Owner] {
+			lost = append(lost, r.Owner)
+		}
+	}
+	sort.Strings(lost)
+	return lost
+}
+
+// Peers is the list of live replicas (this one included) seen at the last
+// heartbeat, by owner name.
+func (e *Engine) Peers() []store.Replica {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]store.Replica(nil), e.peers...)
+}
+
+// Shutdown hands this replica's work over to the others: no new step
+// starts (a workflow about to step is made due at once, for a live
+// replica), the steps running now finish, the timer and heartbeat loops
+// started by Run (whose ctx the caller has cancelled) stop, and then the heartbeat is
+// retired, which frees every lease and timer claim still in this replica's
+// name at once. If the steps do not finish before ctx ends, the heartbeat
+// is left to expire instead (HeartbeatTTL), so no step ever runs twice at
+// the same time.
+func (e *Engine) Shutdown(ctx context.Context) error {
+	e.mu.Lock()
+	e.stopping.Store(true)
+	e.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		e.wg.Wait()
+		e.loops.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("steps still running at shutdown; this replica's heartbeat expires in %s instead", e.HeartbeatTTL())
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	return e.st.Retire(rctx, e.owner)
 }
 
 func (e *Engine) acquire(ctx context.Context, name string, ttl time.Duration) (store.Lease, bool, error) {

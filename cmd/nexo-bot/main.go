@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -149,27 +148,36 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "nexo-bot: set SLACK_BOT_TOKEN (xoxb-…) and SLACK_APP_TOKEN (xapp-…, with connections:write) to connect to Slack;\n  or run `nexo-bot sandbox` (what `make run` does without tokens) to try nexo with a simulated platform.")
 		return 1
 	}
-	buildCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	rt, err := wire.Build(buildCtx, cfg, sec, wire.Options{Logger: log})
-	cancel()
+	ln, err := listenServer(cfg.Server.Listen)
 	if err != nil {
 		fmt.Fprintln(stderr, "nexo-bot:", err)
 		return 1
 	}
-	defer rt.Close()
-	srv := &http.Server{Addr: cfg.Server.Listen, Handler: rt.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("http server", "err", err)
+	buildCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	rt, err := wire.Build(buildCtx, cfg, sec, wire.Options{Logger: log})
+	cancel()
+	if err != nil {
+		if ln != nil {
+			ln.Close()
 		}
-	}()
-	log.Info("nexo started", "version", version, "listen", cfg.Server.Listen, "store", cfg.Store.Backend, "mode", cfg.Slack.Mode)
+		fmt.Fprintln(stderr, "nexo-bot:", err)
+		return 1
+	}
+	defer rt.Close()
+	ctx, stopServing := context.WithCancelCause(ctx)
+	defer stopServing(nil)
+	srv := serveHTTP(ln, rt.Handler(), log, stopServing)
+	log.Info("nexo started", "version", version, "listen", cfg.Server.Listen, "store", cfg.Store.Backend, "mode", cfg.Slack.Mode, "replica", rt.Engine.Owner())
 	err = rt.Run(ctx)
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(shutdown)
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		err = cause
+	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("stopped", "err", err)
+		fmt.Fprintln(stderr, "nexo-bot:", err)
 		return 1
 	}
 	log.Info("nexo stopped")

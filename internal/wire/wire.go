@@ -6,11 +6,15 @@ package wire
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -101,10 +105,12 @@ func Build(ctx context.Context, cfg *config.Config, sec config.Secrets, o Option
 	}
 	owner := o.Owner
 	if owner == "" {
-		h, _ := os.Hostname()
-		owner = fmt.Sprintf("%s-%d", h, os.Getpid())
+		owner = DefaultOwner()
 	}
 	engine := workflow.New(st, o.Clock, log, owner)
+	if ttl := cfg.Workflow.LeaseTTL.D(); ttl > 0 {
+		engine.LeaseTTL = ttl
+	}
 	rt := &Runtime{Config: cfg, Engine: engine, Store: st, Metrics: reg, Log: log, alertToken: sec.AlertmanagerToken}
 
 	d := &commands.Deps{Config: cfg, Store: st, Engine: engine, Log: log}
@@ -160,6 +166,9 @@ func Build(ctx context.Context, cfg *config.Config, sec config.Secrets, o Option
 	if err != nil {
 		return nil, err
 	}
+	if err := registerReplicaGauge(reg, engine); err != nil {
+		return nil, err
+	}
 	var slackChat *bot.SlackChat
 	if o.Chat != nil {
 		d.Chat = o.Chat
@@ -207,6 +216,31 @@ func Build(ctx context.Context, cfg *config.Config, sec config.Secrets, o Option
 	return rt, nil
 }
 
+// DefaultOwner names this process in leases, timer claims and heartbeats:
+// hostname, pid and a random suffix, so a container restarted in the same
+// pod (same hostname, often pid 1) never inherits the dead one's claims.
+func DefaultOwner() string {
+	h, _ := os.Hostname()
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s-%d-%s", h, os.Getpid(), hex.EncodeToString(b[:]))
+}
+
+// registerReplicaGauge exports nexo_replicas_alive: the replicas whose
+// heartbeat this one saw at its last beat (itself included).
+func registerReplicaGauge(reg prometheus.Registerer, engine *workflow.Engine) error {
+	g := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "nexo_replicas_alive",
+		Help: "Replicas with a current heartbeat in the state store, as seen by this one at its last heartbeat (itself included).",
+	}, func() float64 { return float64(len(engine.Peers())) })
+	err := reg.Register(g)
+	var already prometheus.AlreadyRegisteredError
+	if errors.As(err, &already) {
+		return nil // several runtimes on one registry (tests): the first one reports
+	}
+	return err
+}
+
 func hasSecrets(cfg *config.Config) bool {
 	for _, s := range cfg.Services {
 		if len(s.Secrets) > 0 {
@@ -250,7 +284,7 @@ func (rt *Runtime) Start(ctx context.Context) error {
 	if err := rt.Engine.Resume(ctx); err != nil {
 		return fmt.Errorf("resuming workflows: %w", err)
 	}
-	go rt.Engine.RunTimers(ctx)
+	rt.Engine.Run(ctx)
 	rt.ready.Store(true)
 	return nil
 }
@@ -268,13 +302,39 @@ func (rt *Runtime) Run(ctx context.Context) error {
 		<-ctx.Done()
 	}
 	rt.ready.Store(false)
-	rt.Engine.Wait()
+	// Hand the work over: running steps finish, then the heartbeat is
+	// retired so the other replicas take the rest at once.
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	if serr := rt.Engine.Shutdown(sctx); serr != nil {
+		rt.Log.Warn("shutdown", "err", serr)
+	}
+	cancel()
 	rt.Deps.Cards().Flush()
 	return err
 }
 
+// ShutdownTimeout bounds the wait for running steps at shutdown (under
+// Kubernetes' default 30 s grace period).
+const ShutdownTimeout = 20 * time.Second
+
 // Close releases the store.
 func (rt *Runtime) Close() error { return rt.Store.Close() }
+
+// replicaLine is /readyz's second line: the live replicas this one sees.
+func replicaLine(self string, peers []store.Replica) string {
+	names := make([]string, 0, len(peers))
+	for _, p := range peers {
+		n := p.Owner
+		if n == self {
+			n += " (this replica)"
+		}
+		names = append(names, n)
+	}
+	if len(names) == 0 {
+		return "replicas alive: none seen yet (this replica: " + self + ")\n"
+	}
+	return fmt.Sprintf("replicas alive: %d: %s\n", len(names), strings.Join(names, ", "))
+}
 
 // Handler serves /healthz, /readyz, /metrics and the Alertmanager webhook.
 func (rt *Runtime) Handler() http.Handler {
@@ -293,7 +353,7 @@ func (rt *Runtime) Handler() http.Handler {
 			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
 			return
 		}
-		_, _ = w.Write([]byte("ok\n"))
+		_, _ = io.WriteString(w, "ok\n"+replicaLine(rt.Engine.Owner(), rt.Engine.Peers()))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(rt.Metrics, promhttp.HandlerOpts{}))
 	if rt.Bot != nil && rt.Config.Slack.Mode == "http" {
