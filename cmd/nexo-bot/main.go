@@ -4,6 +4,7 @@
 //	nexo-bot sandbox       [--addr 127.0.0.1:8080] everything simulated, with a web console
 //	nexo-bot config check  [--config nexo.yaml]   validate a config
 //	nexo-bot dora …                               DORA report in the terminal
+//	nexo-bot audit <service> …                    a service's audit log in the terminal
 //	nexo-bot version
 package main
 
@@ -72,6 +73,7 @@ func usage(w io.Writer) {
   sandbox        run nexo with a simulated platform and a web console
   config check   validate a config file
   dora           DORA metrics report in the terminal
+  audit          a service's audit log in the terminal
   version        print the version
 
 Config: --config PATH, else $NEXO_CONFIG, else nexo.yaml. See docs/configuration.md.

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/nexo-org/nexo-bot/alerts"
+	"github.com/nexo-org/nexo-bot/api"
 	"github.com/nexo-org/nexo-bot/bot"
 	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/commands"
@@ -82,6 +83,8 @@ type Runtime struct {
 	ready atomic.Bool
 	// alertToken guards POST /hooks/alertmanager (ALERTMANAGER_WEBHOOK_TOKEN).
 	alertToken string
+	// apiToken guards GET /api/v1/ (NEXO_API_TOKEN; empty: the API is off).
+	apiToken string
 }
 
 // Build wires everything; nothing is started yet.
@@ -111,7 +114,7 @@ func Build(ctx context.Context, cfg *config.Config, sec config.Secrets, o Option
 	if ttl := cfg.Workflow.LeaseTTL.D(); ttl > 0 {
 		engine.LeaseTTL = ttl
 	}
-	rt := &Runtime{Config: cfg, Engine: engine, Store: st, Metrics: reg, Log: log, alertToken: sec.AlertmanagerToken}
+	rt := &Runtime{Config: cfg, Engine: engine, Store: st, Metrics: reg, Log: log, alertToken: sec.AlertmanagerToken, apiToken: sec.APIToken}
 
 	d := &commands.Deps{Config: cfg, Store: st, Engine: engine, Log: log}
 	var err error
@@ -336,7 +339,8 @@ func replicaLine(self string, peers []store.Replica) string {
 	return fmt.Sprintf("replicas alive: %d: %s\n", len(names), strings.Join(names, ", "))
 }
 
-// Handler serves /healthz, /readyz, /metrics and the Alertmanager webhook.
+// Handler serves /healthz, /readyz, /metrics, the Alertmanager webhook and
+// the read-only API (/api/v1/dora, /api/v1/audit).
 func (rt *Runtime) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -360,5 +364,6 @@ func (rt *Runtime) Handler() http.Handler {
 		mux.Handle("POST /slack/", rt.Bot.HTTPHandler())
 	}
 	mux.Handle("POST /hooks/alertmanager", alerts.ForDeps(rt.alertToken, rt.Deps))
+	mux.Handle("/api/v1/", api.New(rt.apiToken, rt.Deps, rt.Log))
 	return mux
 }

@@ -45,6 +45,10 @@ var (
 // the background (they are treated as absent as soon as they expire).
 const SweepInterval = time.Minute
 
+// ErrLocked is wrapped (with store.ErrUnavailable) by Open when another
+// process, such as a running bot, holds the file.
+var ErrLocked = errors.New("locked by another process")
+
 // lockTimeout bounds the wait for the file lock held by another process.
 const lockTimeout = 2 * time.Second
 
@@ -84,7 +88,7 @@ func Open(path string) (*Store, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
-			return nil, fmt.Errorf("%w: boltstore: %s is locked by another process", store.ErrUnavailable, path)
+			return nil, fmt.Errorf("%w: boltstore: %s is %w", store.ErrUnavailable, path, ErrLocked)
 		}
 		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
 	}
