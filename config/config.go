@@ -79,6 +79,10 @@ type Store struct {
 	Backend  string `yaml:"backend"`   // "bolt" (default) or "redis"
 	Path     string `yaml:"path"`      // bolt file, default "nexo.db"
 	RedisURL string `yaml:"redis_url"` // redis://, rediss://, redis+sentinel://, redis+cluster://
+	// RedisPrefix starts every Redis key (and is the cluster hash tag),
+	// default "nexo": two installations (staging, production) can share
+	// one Redis with different prefixes.
+	RedisPrefix string `yaml:"redis_prefix"`
 }
 
 // GitOps is the repository of Helm values.
@@ -110,6 +114,10 @@ type ArgoCD struct {
 	AppName  string `yaml:"app_name"` // default "{service}-{env}"
 	// SyncTimeout bounds waiting for Synced+Healthy after a sync (default 10m).
 	SyncTimeout Duration `yaml:"sync_timeout"`
+	// PollInterval is how often a running change, rollback or rotation
+	// looks at Argo CD (and Prometheus) while it waits; unset: 10s for
+	// changes, 5s for rollbacks and rotations.
+	PollInterval Duration `yaml:"poll_interval"`
 }
 
 // Kubernetes is the cluster API.

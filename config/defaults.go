@@ -52,6 +52,7 @@ func (c *Config) ApplyDefaults() {
 	defD(&c.Workflow.LeaseTTL, 30*time.Second)
 	def(&c.Store.Backend, "bolt")
 	def(&c.Store.Path, "nexo.db")
+	def(&c.Store.RedisPrefix, "nexo")
 	def(&c.GitOps.Branch, "main")
 	def(&c.GitOps.ValuesPath, "helm/{service}/values-{env}.yaml")
 	def(&c.GitOps.TagKey, ".image.tag")
@@ -173,6 +174,9 @@ func (c *Config) Validate() Problems {
 	}
 	if c.Slack.Mode == "http" && c.Server.Listen == "" {
 		p.add("server.listen", "required when slack.mode is http (Slack's requests arrive there)")
+	}
+	if d := c.ArgoCD.PollInterval.D(); d != 0 && (d < 100*time.Millisecond || d > 10*time.Minute) {
+		p.add("argocd.poll_interval", "must be between 100ms and 10m, got %s", d)
 	}
 	if d := c.Workflow.LeaseTTL.D(); d < time.Second || d > 10*time.Minute {
 		p.add("workflow.lease_ttl", "must be between 1s and 10m, got %s", d)

@@ -56,6 +56,10 @@ type Options struct {
 	// Override replaces integrations after they are built (e.g. a
 	// Kubernetes clientset).
 	Override func(d *commands.Deps)
+	// WallClock makes the fakes (Argo CD's history and operation times)
+	// follow the wall clock instead of Env.Clock: for nexo processes,
+	// which run on the wall clock.
+	WallClock bool
 }
 
 // Env is a running nexo and its simulated platform.
@@ -142,8 +146,12 @@ func New(t testing.TB, o Options) *Env {
 		}
 		return ""
 	}
+	now := e.Clock.Now
+	if o.WallClock {
+		now = time.Now
+	}
 	e.Argo = argocdfake.New(argocdfake.Options{
-		Now:             e.Clock.Now,
+		Now:             now,
 		ResolveRevision: argocdfake.GitResolver(e.Remote.Path, valuesPath),
 	})
 	t.Cleanup(e.Argo.Close)

@@ -191,6 +191,8 @@ func Build(ctx context.Context, cfg *config.Config, sec config.Secrets, o Option
 	}
 	if o.PollEvery > 0 {
 		app.SetPollEvery(o.PollEvery)
+	} else if p := cfg.ArgoCD.PollInterval.D(); p > 0 {
+		app.SetPollEvery(p)
 	}
 	rt.Deps, rt.App = d, app
 

@@ -46,6 +46,9 @@ func New(client redis.UniversalClient, prefix string) *Store {
 // Client returns the underlying go-redis client.
 func (s *Store) Client() redis.UniversalClient { return s.rdb }
 
+// Prefix is the key prefix in use (the cluster hash tag).
+func (s *Store) Prefix() string { return s.prefix }
+
 // KeyPattern is the SCAN/KEYS pattern matching every key of this store.
 func (s *Store) KeyPattern() string { return "{" + s.prefix + "}:*" }
 
