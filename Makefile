@@ -29,9 +29,10 @@ test:
 test-integration:
 	bash scripts/integration/run.sh
 
-## bench: benchmarks (ack latency, command-to-first-post, store, DORA)
+## bench: benchmarks (ack latency, command-to-first-post, store, DORA) and the takeover table of killed replicas
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./bot/... ./store/... ./commands/...
+	$(GO) test -run '^$$' -bench Takeover -benchtime 1x -v ./internal/replicas/
 
 ## fuzz: run each fuzz target for FUZZTIME (default 30s)
 fuzz:

@@ -8,11 +8,13 @@
 package githubfake
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -227,6 +229,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-RateLimit-Resource", "core")
 
 	if fault != nil {
+		// Read the body first: the server notices a client that hangs up
+		// only once the body is consumed.
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 32<<20))
+		r.Body = io.NopCloser(bytes.NewReader(body))
 		if fault.Delay > 0 {
 			t := time.NewTimer(fault.Delay)
 			select {
