@@ -102,15 +102,21 @@ type nexoProc struct {
 
 func newCluster(tb testing.TB, mutate func(c *config.Config)) *cluster {
 	tb.Helper()
-	e := e2e.New(tb, e2e.Options{Redis: true, WallClock: true, Mutate: mutate})
+	url := os.Getenv("REDIS_URL")
+	if url == "" {
+		url = "redis://127.0.0.1:6379/0"
+	}
+	return newClusterOn(tb, url, mutate)
+}
+
+// newClusterOn is newCluster on the Redis at url (any store.redis_url form).
+func newClusterOn(tb testing.TB, url string, mutate func(c *config.Config)) *cluster {
+	tb.Helper()
+	e := e2e.New(tb, e2e.Options{Redis: true, RedisURL: url, WallClock: true, Mutate: mutate})
 	e.StopBot()
 	rs, ok := e.Store.(*redisstore.Store)
 	if !ok {
 		tb.Fatal("the process tests need the Redis store")
-	}
-	url := os.Getenv("REDIS_URL")
-	if url == "" {
-		url = "redis://127.0.0.1:6379/0"
 	}
 	c := &cluster{tb: tb, e: e, rdb: rs.Client(), prefix: rs.Prefix(), url: url, bin: nexoBinary(tb), dir: tb.TempDir(), base: e.Config}
 	tb.Cleanup(c.stopAll)
