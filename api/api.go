@@ -3,7 +3,7 @@
 // exists for the terminal commands (`nexo-bot dora`, `nexo-bot audit`) run
 // beside a bot whose bolt file they cannot open while the bot holds it, and
 // gives the same answers as reading the store directly (both sides call
-// the same functions: commands.ComputeDora and Audit). Every request must
+// the same functions: dora.Measure and Audit). Every request must
 // carry `Authorization: Bearer <NEXO_API_TOKEN>`, compared in constant
 // time; without NEXO_API_TOKEN on the bot the API is off.
 package api
@@ -23,6 +23,7 @@ import (
 
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/commands/dora"
+	"github.com/nexo-org/nexo-bot/commands/views"
 	"github.com/nexo-org/nexo-bot/config"
 	"github.com/nexo-org/nexo-bot/store"
 )
@@ -37,7 +38,7 @@ const URLEnv = "NEXO_API_URL"
 
 // Audit limits of the terminal (a terminal is not bound by Slack's blocks).
 const (
-	AuditDefaultLimit = commands.AuditDefaultLimit
+	AuditDefaultLimit = views.AuditDefaultLimit
 	AuditMaxLimit     = 1000
 )
 
@@ -63,7 +64,7 @@ type ErrorResponse struct {
 
 // Audit is what `nexo-bot audit` shows, read from st: the service's audit
 // log, newest first, at most limit entries (0: AuditDefaultLimit). Bad
-// input is a *commands.RefusalError.
+// input is a *commands.Refusal.
 func Audit(ctx context.Context, cfg *config.Config, st store.Store, service string, limit int) (AuditResponse, error) {
 	svc, err := commands.ResolveService(cfg, service)
 	if err != nil {
@@ -88,11 +89,11 @@ func Audit(ctx context.Context, cfg *config.Config, st store.Store, service stri
 // Dora is what `nexo-bot dora` shows: the query parsed as `/nexo dora`
 // parses it, computed from d.
 func Dora(ctx context.Context, d *commands.Deps, words []string, since, until, tz string, now time.Time) (DoraResponse, error) {
-	q, err := commands.ParseDoraQuery(d.Config, words, since, until, tz, now)
+	q, err := dora.ParseQuery(d.Config, words, since, until, tz, now)
 	if err != nil {
 		return DoraResponse{}, err
 	}
-	res, err := commands.ComputeDora(ctx, d, q)
+	res, err := dora.Measure(ctx, d, q)
 	if err != nil {
 		return DoraResponse{}, err
 	}
@@ -137,7 +138,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) dora(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), commands.DoraTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), dora.Timeout)
 	defer cancel()
 	q := r.URL.Query()
 	words := []string{q.Get("service")}
@@ -180,7 +181,7 @@ func (h *Handler) audit(w http.ResponseWriter, r *http.Request) {
 // usual sentence, anything else with a reference to the log (raw error
 // text stays in the log).
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	var refusal *commands.RefusalError
+	var refusal *commands.Refusal
 	switch {
 	case errors.As(err, &refusal):
 		writeJSON(w, http.StatusBadRequest, ErrorResponse{Error: refusal.Text})

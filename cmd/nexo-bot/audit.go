@@ -108,7 +108,7 @@ func auditCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 	} else if res, err = api.Audit(ctx, cfg, rp.Store, words[0], *limit); err != nil {
 		fmt.Fprintln(stderr, "nexo-bot audit:", plain(err.Error()))
-		var refusal *commands.RefusalError
+		var refusal *commands.Refusal
 		if errors.As(err, &refusal) {
 			return 2
 		}

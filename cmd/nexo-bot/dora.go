@@ -89,7 +89,7 @@ func doraCommand(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	q, err := commands.ParseDoraQuery(cfg, words, *since, *until, *tz, time.Now())
+	q, err := dora.ParseQuery(cfg, words, *since, *until, *tz, time.Now())
 	if err != nil {
 		fmt.Fprintln(stderr, "nexo-bot dora:", plain(err.Error()))
 		return 2
@@ -122,7 +122,7 @@ func doraCommand(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		}
 	} else if res, err = doraDirect(ctx, cfg, rp.Store, q, stderr); err != nil {
 		fmt.Fprintln(stderr, "nexo-bot dora:", plain(err.Error()))
-		var refusal *commands.RefusalError
+		var refusal *commands.Refusal
 		if errors.As(err, &refusal) {
 			return 2
 		}
@@ -164,7 +164,7 @@ func doraCommand(ctx context.Context, args []string, stdout, stderr io.Writer) i
 
 // doraDirect computes the report from the store and the GitOps history
 // itself (what the bot's API does on its side).
-func doraDirect(ctx context.Context, cfg *config.Config, st store.Store, q commands.DoraQuery, stderr io.Writer) (api.DoraResponse, error) {
+func doraDirect(ctx context.Context, cfg *config.Config, st store.Store, q dora.Query, stderr io.Writer) (api.DoraResponse, error) {
 	sec := config.SecretsFromEnv()
 	level := slog.LevelError
 	if os.Getenv("NEXO_DEBUG") != "" {
@@ -188,7 +188,7 @@ func doraDirect(ctx context.Context, cfg *config.Config, st store.Store, q comma
 		}
 		d.GitHub = gh
 	}
-	res, err := commands.ComputeDora(ctx, d, q)
+	res, err := dora.Measure(ctx, d, q)
 	if err != nil {
 		return api.DoraResponse{}, err
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/commands/change"
 	"github.com/nexo-org/nexo-bot/commands/records"
 	"github.com/nexo-org/nexo-bot/internal/e2e"
 	"github.com/nexo-org/nexo-bot/store/redisstore/redistest"
@@ -32,8 +33,8 @@ func TestSentinelFailoverMidPromotion(t *testing.T) {
 	e := s.e()
 	opsBefore := e.Argo.OperationsStarted("nexo-be-production")
 	s.command(e2e.Carol, "promote nexo-be production 2026.02.17")
-	wf := s.openWorkflow(commands.ChangeKind, commands.LockKey("nexo-be", "production"))
-	s.parkedBy(wf.ID, commands.StApproval)
+	wf := s.openWorkflow(change.Kind, commands.LockKey("nexo-be", "production"))
+	s.parkedBy(wf.ID, change.Approval)
 	card := s.cardTS(wf.ID)
 	s.waitFor("the replica to be in sync", 10*time.Second, sen.InSync)
 
@@ -80,7 +81,7 @@ clicks:
 	}
 
 	// Nothing was changed by the refused clicks.
-	var c commands.Change
+	var c change.Change
 	s.waitFor("the store to answer after the failover", 20*time.Second, func() bool {
 		got, err := e.Store.GetWorkflow(context.Background(), wf.ID)
 		if err != nil {

@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/commands/change"
 	"github.com/nexo-org/nexo-bot/commands/records"
+	"github.com/nexo-org/nexo-bot/commands/rollback"
 	"github.com/nexo-org/nexo-bot/config"
 	"github.com/nexo-org/nexo-bot/integrations/argocdfake"
 	"github.com/nexo-org/nexo-bot/integrations/githubfake"
@@ -313,7 +315,7 @@ func (s *scenario) change(flow, command, tag string, midRequest, termAtSync bool
 	lookups := gh.Count("GET", gitops+"/pulls")
 	gh.Inject(githubfake.Fault{Method: "GET", Path: gitops + "/pulls", Delay: hold})
 	s.command(e2e.Carol, command)
-	wf := s.openWorkflow(commands.ChangeKind, commands.LockKey("nexo-be", "production"))
+	wf := s.openWorkflow(change.Kind, commands.LockKey("nexo-be", "production"))
 	select {
 	case <-cardArrived:
 	case <-time.After(20 * time.Second):
@@ -325,8 +327,8 @@ func (s *scenario) change(flow, command, tag string, midRequest, termAtSync bool
 
 	// approval: parked; the replica that parked it dies and the approvals
 	// are clicked on the survivors.
-	owner, token := s.parkedBy(wf.ID, commands.StApproval)
-	var c commands.Change
+	owner, token := s.parkedBy(wf.ID, change.Approval)
+	var c change.Change
 	e2e.Decode(s.tb, s.workflow(wf.ID), &c)
 	pr := fmt.Sprintf("%s/pulls/%d", gitops, c.PR)
 	getPR := gh.Count("GET", pr)
@@ -374,7 +376,7 @@ func (s *scenario) change(flow, command, tag string, midRequest, termAtSync bool
 
 	// rollout: the first poll is held (armed in the poll interval after
 	// the sync step saved).
-	s.waitFor(flow+": rollout", 30*time.Second, func() bool { return s.state(wf.ID) == commands.StRollout })
+	s.waitFor(flow+": rollout", 30*time.Second, func() bool { return s.state(wf.ID) == change.Rollout })
 	gets = argo.CallCount("GET", prodApp)
 	argo.AddFault(argocdfake.Fault{Method: "GET", Path: prodApp, Delay: hold, Times: 1})
 	s.waitCalls(flow+": the rollout poll", gets+1, func() int { return argo.CallCount("GET", prodApp) })
@@ -432,7 +434,7 @@ func (s *scenario) rollback() {
 	opsBefore := argo.OperationsStarted("nexo-be-production")
 	cardArrived, _ := e.Slack.HoldNext("chat.postMessage")
 	s.command(e2e.Alice, "rollback nexo-be production --via argocd")
-	wf := s.openWorkflow(commands.RollbackKind, commands.LockKey("nexo-be", "production"))
+	wf := s.openWorkflow(rollback.Kind, commands.LockKey("nexo-be", "production"))
 	select {
 	case <-cardArrived:
 	case <-time.After(20 * time.Second):
@@ -440,7 +442,7 @@ func (s *scenario) rollback() {
 	}
 	s.killHolder(flow, "card (post in flight)", wf.ID, syscall.SIGKILL, nil)
 
-	owner, token := s.parkedBy(wf.ID, commands.RbApproval)
+	owner, token := s.parkedBy(wf.ID, rollback.Approval)
 	gets := argo.CallCount("GET", prodApp)
 	argo.AddFault(argocdfake.Fault{Method: "GET", Path: prodApp, Delay: hold, Times: 1})
 	argo.AddFault(argocdfake.Fault{Method: "POST", Path: prodApp + "/rollback", AnswerDelay: hold, Times: 1})
@@ -453,7 +455,7 @@ func (s *scenario) rollback() {
 	s.waitCalls("rollback: the rollback request", rollbacksBefore+1, func() int { return argo.CallCount("POST", prodApp+"/rollback") })
 	s.killHolder(flow, "rollback request in flight (started, answer lost)", wf.ID, syscall.SIGKILL, nil)
 
-	s.waitFor("rollback: follow", 30*time.Second, func() bool { return s.state(wf.ID) == commands.RbFollow || s.workflow(wf.ID).Done })
+	s.waitFor("rollback: follow", 30*time.Second, func() bool { return s.state(wf.ID) == rollback.Follow || s.workflow(wf.ID).Done })
 	if !s.workflow(wf.ID).Done {
 		gets = argo.CallCount("GET", prodApp)
 		argo.AddFault(argocdfake.Fault{Method: "GET", Path: prodApp, Delay: hold, Times: 1})
@@ -461,7 +463,7 @@ func (s *scenario) rollback() {
 		s.killHolder(flow, "follow (Argo CD poll in flight)", wf.ID, syscall.SIGKILL, nil)
 	}
 	s.waitFor("rollback: done", 60*time.Second, func() bool { return s.workflow(wf.ID).Done })
-	var rb commands.Rollback
+	var rb rollback.Rollback
 	e2e.Decode(s.tb, s.workflow(wf.ID), &rb)
 	if rb.Result != records.ResultSuccess {
 		s.tb.Fatalf("rollback: result %q\n%s", rb.Result, s.dump())
