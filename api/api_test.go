@@ -156,7 +156,7 @@ func TestBadInputAndUnavailableStore(t *testing.T) {
 		"/api/v1/audit?service=nexo-be&limit=0x":        "limit must be a whole number",
 		"/api/v1/audit?service=nexo-be&limit=5000":      "--limit takes a number from 1 to 1000",
 		"/api/v1/dora?service=nexo-be&since=2026-02-30": "is not a date",
-		"/api/v1/dora": "Usage:",
+		"/api/v1/dora": "Say one service (or `all`)",
 		"/api/v1/dora?service=nexo-be&env=prd&since=2026": "",
 	} {
 		code, body := get(t, srv.URL+path, token)
