@@ -48,9 +48,10 @@ type Store interface {
 	// on the store's clock. While an owner's heartbeat is current, its
 	// leases and timer claims hold as their TTLs say; once the heartbeat
 	// has expired or the owner retired, they are free at once: AcquireLease
-	// takes its leases, RenewLease refuses it, ClaimDueTimers hands its
-	// claimed timers to the next claimer. An owner that never sent a
-	// heartbeat is bound by the TTLs alone.
+	// by another owner takes its leases (after which the old owner's
+	// RenewLease fails), ClaimDueTimers hands its claimed timers to the next
+	// claimer. An owner that never sent a heartbeat is bound by the TTLs
+	// alone.
 	Heartbeat(ctx context.Context, owner string, ttl time.Duration) error
 	// Retire ends owner's heartbeat now (a clean shutdown), which frees its
 	// leases and timer claims at once. No error if owner never beat.

@@ -21,8 +21,8 @@ import (
 )
 
 // processLease is workflow.lease_ttl of the process tests: heartbeats every
-// 500ms, a replica is gone 1.5s after its last one.
-const processLease = 3 * time.Second
+// 667ms, a replica is gone 2s after its last one.
+const processLease = 4 * time.Second
 
 // hold keeps a request in flight until the replica that sent it dies.
 const hold = 2 * time.Minute

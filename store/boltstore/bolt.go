@@ -311,7 +311,7 @@ func (s *Store) RenewLease(ctx context.Context, l store.Lease, ttl time.Duration
 		if err != nil {
 			return err
 		}
-		if !heldBy(rec, found, l, t) || gone(tx, l.Owner, t) {
+		if !heldBy(rec, found, l, t) {
 			return fmt.Errorf("%w: %s (token %d)", store.ErrLeaseLost, l.Name, l.Token)
 		}
 		rec.Expires = t + int64(ttl)

@@ -146,8 +146,8 @@ local token = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], token .. ':' .. ARGV[1], 'PX', ARGV[2])
 return token`)
 
-var renewScript = redis.NewScript(luaGone + `
-if redis.call('GET', KEYS[1]) == ARGV[1] and not gone(KEYS[2], ARGV[3]) then
+var renewScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return 1
 end
@@ -184,7 +184,7 @@ func (s *Store) RenewLease(ctx context.Context, l store.Lease, ttl time.Duration
 	if err := errors.Join(check.HeldLease(l), check.TTL("lease ttl", ttl)); err != nil {
 		return err
 	}
-	ok, err := renewScript.Run(ctx, s.rdb, []string{s.key("lease", l.Name), s.key("replicas")}, leaseValue(l), ms(ttl), l.Owner).Int64()
+	ok, err := renewScript.Run(ctx, s.rdb, []string{s.key("lease", l.Name)}, leaseValue(l), ms(ttl)).Int64()
 	if err != nil {
 		return wrap(err)
 	}

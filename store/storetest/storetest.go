@@ -455,12 +455,19 @@ func testLeaseExpiredHeartbeat(t *testing.T, s store.Store) {
 	if b.Token <= a.Token {
 		t.Fatalf("token %d not greater than %d", b.Token, a.Token)
 	}
-	// A renewal by an owner whose heartbeat expired fails, even on a lease
-	// nobody took yet.
+	// Until someone takes it, the late owner may still renew its lease (a
+	// replica whose heartbeat lapsed under load keeps its work while nobody
+	// else wants it); once taken, its renewal fails.
 	c, ok, err := s.AcquireLease(ctx, "wf/dead-2", "replica-a", time.Hour)
 	must(t, err)
 	if !ok {
 		t.Fatal("lease not acquired")
+	}
+	must(t, s.RenewLease(ctx, c, time.Hour))
+	d, ok, err := s.AcquireLease(ctx, "wf/dead-2", "replica-b", time.Hour)
+	must(t, err)
+	if !ok || d.Token <= c.Token {
+		t.Fatalf("the dead owner's renewed lease was not free: %+v %v", d, ok)
 	}
 	wantErr(t, s.RenewLease(ctx, c, time.Hour), store.ErrLeaseLost)
 }
