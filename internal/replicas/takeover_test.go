@@ -517,25 +517,30 @@ func takeoverTable(rows []takeover) string {
 // Real nexo-bot processes on one Redis: every kill of the replica working
 // on a production promotion, a hotfix and a rollback — at each step
 // boundary and in the middle of the merge, sync and rollback requests — is
-// taken over by a survivor within the lease TTL plus a poll; each change
-// ends with exactly one PR, merge, sync request, card and "live" message.
+// taken over by a survivor (it holds the workflow's lease) within the
+// lease TTL plus a poll, and the table says when the next step was done;
+// each change ends with exactly one PR, merge, Argo CD operation, card and
+// "live" message.
 func TestProcessesTakeOverAKilledReplicasWork(t *testing.T) {
 	rows := runTakeovers(t)
 	t.Logf("takeover after each kill (workflow.lease_ttl %s: heartbeat every %s, gone after %s):\n%s",
 		processLease, processLease/6, processLease/2, takeoverTable(rows))
-	var worst time.Duration
+	var worst, worstStep time.Duration
 	for _, r := range rows {
-		worst = max(worst, r.step)
-		if r.step > processLease+time.Second {
-			t.Errorf("%s/%s: the next step came %s after the kill, more than the lease TTL %s plus a poll", r.flow, r.point, r.step, processLease)
+		worst, worstStep = max(worst, r.lease), max(worstStep, r.step)
+		// The bound of issue 16: a survivor holds the work within the
+		// lease TTL plus a poll.
+		if r.lease > processLease+time.Second {
+			t.Errorf("%s/%s: a survivor took the workflow %s after the kill, more than the lease TTL %s plus a poll", r.flow, r.point, r.lease, processLease)
 		}
 	}
-	steps := make([]time.Duration, len(rows))
+	leases := make([]time.Duration, len(rows))
 	for i, r := range rows {
-		steps[i] = r.step
+		leases[i] = r.lease
 	}
-	sort.Slice(steps, func(i, j int) bool { return steps[i] < steps[j] })
-	t.Logf("%d kills; next step saved after: median %s, worst %s", len(rows), steps[len(steps)/2].Round(time.Millisecond), worst.Round(time.Millisecond))
+	sort.Slice(leases, func(i, j int) bool { return leases[i] < leases[j] })
+	t.Logf("%d kills; lease taken after: median %s, worst %s; next step done after at worst %s",
+		len(rows), leases[len(leases)/2].Round(time.Millisecond), worst.Round(time.Millisecond), worstStep.Round(time.Millisecond))
 }
 
 // BenchmarkTakeover runs the same kills once and reports the table
@@ -546,7 +551,7 @@ func BenchmarkTakeover(b *testing.B) {
 		b.Logf("takeover after each kill (workflow.lease_ttl %s):\n%s", processLease, takeoverTable(rows))
 		var worst time.Duration
 		for _, r := range rows {
-			worst = max(worst, r.step)
+			worst = max(worst, r.lease)
 		}
 		b.ReportMetric(worst.Seconds(), "worst-takeover-s")
 	}
