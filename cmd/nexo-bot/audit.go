@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -40,23 +38,14 @@ func init() {
 // auditCommand is `nexo-bot audit`: exit 0 on success, 1 when the log
 // cannot be read, 2 on bad flags or arguments.
 func auditCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(fs.Output(), auditUsageText) }
-	def := os.Getenv("NEXO_CONFIG")
-	if def == "" {
-		def = "nexo.yaml"
-	}
-	cfgPath := fs.String("config", def, "config file")
+	fs := newFlags("audit", auditUsageText, stderr)
+	cfgPath := fs.String("config", defaultConfigPath(), "config file")
 	limit := fs.Int("limit", api.AuditDefaultLimit, "newest N entries")
 	format := fs.String("format", "text", "text or json")
 	server := fs.String("server", "", "a running bot's base URL (its server.listen)")
-	words, err := parseInterleaved(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err != nil {
-		return 2
+	var words []string
+	if code, done := parseFlags(fs, stdout, func() (err error) { words, err = parseInterleaved(fs, args); return err }); done {
+		return code
 	}
 	if *format != "text" && *format != "json" {
 		fmt.Fprintf(stderr, "nexo-bot audit: --format must be text or json, got %q\n", *format)
@@ -70,7 +59,7 @@ func auditCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintf(stderr, "nexo-bot audit: --limit takes a number from 1 to %d, got %d\n", api.AuditMaxLimit, *limit)
 		return 2
 	}
-	cfg, err := config.Load(*cfgPath)
+	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1

@@ -1,96 +1,86 @@
-package wire_test
+package wire
 
 import (
 	"context"
 	"io"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nexo-org/nexo-bot/config"
-	"github.com/nexo-org/nexo-bot/internal/wire"
-	"github.com/nexo-org/nexo-bot/store/boltstore"
 )
 
-func get(t *testing.T, h http.Handler, path string) (int, string) {
-	t.Helper()
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
-	return rec.Code, rec.Body.String()
+// repeatsPrefix tells an error that says a prefix twice in a row, e.g.
+// "argocd: argocd: a token is required".
+func repeatsPrefix(msg string) bool {
+	parts := strings.Split(msg, ": ")
+	for i := 1; i < len(parts)-1; i++ {
+		if parts[i] == parts[i-1] {
+			return true
+		}
+	}
+	return false
 }
 
-// Two replicas on one store: each one's /readyz names both, its
-// nexo_replicas_alive says 2; when one stops, the other sees 1.
-func TestReadyzAndGaugeShowThePeers(t *testing.T) {
-	st, err := boltstore.Open(filepath.Join(t.TempDir(), "nexo.db"))
-	if err != nil {
-		t.Fatal(err)
+func TestRepeatsPrefix(t *testing.T) {
+	for s, want := range map[string]bool{
+		"argocd: argocd: a token is required":         true,
+		"nexo-bot: registry: registry: base URL":      true,
+		"argocd: a token is required":                 false,
+		"kube: list pods in nexo-qa (app=x): timeout": false,
+	} {
+		if got := repeatsPrefix(s); got != want {
+			t.Errorf("%q: matched %v, want %v", s, got, want)
+		}
 	}
-	defer st.Close()
-	cfg, err := config.Parse([]byte("services: [{name: nexo-be}]\nworkflow: {lease_ttl: 3s}\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	build := func(owner string) (*wire.Runtime, context.CancelFunc) {
-		rt, err := wire.Build(context.Background(), cfg, config.Secrets{SlackBotToken: "xoxb-test"}, wire.Options{NoSlack: true, Store: st, Owner: owner, Logger: quiet})
+}
+
+// Every error Build returns for a bad config or a missing token names what
+// to fix once, without repeating its prefix.
+func TestBuildErrorsNameTheirCauseOnce(t *testing.T) {
+	base := func(t *testing.T, extra string) *config.Config {
+		t.Helper()
+		yaml := "store: {backend: bolt, path: '" + filepath.Join(t.TempDir(), "nexo.db") + "'}\nservices:\n  - {name: nexo-be}\n" + extra
+		cfg, err := config.Parse([]byte(yaml))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rt.Engine.LeaseTTL != 3*time.Second {
-			t.Fatalf("workflow.lease_ttl not applied: %s", rt.Engine.LeaseTTL)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		if err := rt.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		return rt, cancel
+		return cfg
 	}
-	a, stopA := build("replica-a")
-	b, stopB := build("replica-b")
-	defer stopB()
-	ctx := context.Background()
-	a.Engine.Beat(ctx)
-	b.Engine.Beat(ctx)
-	a.Engine.Beat(ctx)
-	for name, rt := range map[string]*wire.Runtime{"replica-a": a, "replica-b": b} {
-		code, body := get(t, rt.Handler(), "/readyz")
-		if code != http.StatusOK || !strings.Contains(body, "replicas alive: 2: ") || !strings.Contains(body, name+" (this replica)") {
-			t.Fatalf("%s /readyz: %d %q", name, code, body)
-		}
-		_, metrics := get(t, rt.Handler(), "/metrics")
-		if !strings.Contains(metrics, "\nnexo_replicas_alive 2\n") {
-			t.Fatalf("%s /metrics has no nexo_replicas_alive 2:\n%s", name, grep(metrics, "nexo_replicas"))
-		}
+	slack := config.Secrets{SlackBotToken: "xoxb-1", SlackAppToken: "xapp-1"}
+	for _, tc := range []struct {
+		name    string
+		extra   string
+		sec     config.Secrets
+		noSlack bool
+		want    []string
+	}{
+		{"no slack tokens", "", config.Secrets{}, false, []string{"SLACK_BOT_TOKEN is not set", "SLACK_APP_TOKEN is not set"}},
+		{"app token in the bot token", "", config.Secrets{SlackBotToken: "xapp-1", SlackAppToken: "xapp-1"}, false, []string{"SLACK_BOT_TOKEN must be a bot token (xoxb-…)"}},
+		{"http mode without signing secret", "slack: {mode: http}\n", config.Secrets{SlackBotToken: "xoxb-1"}, false, []string{"SLACK_SIGNING_SECRET is not set"}},
+		{"argocd without token", "argocd: {server: https://argocd.example.com}\n", slack, false, []string{"ARGOCD_AUTH_TOKEN is not set", "https://argocd.example.com"}},
+		{"argocd without token, no slack", "argocd: {server: https://argocd.example.com}\n", config.Secrets{}, true, []string{"ARGOCD_AUTH_TOKEN is not set"}},
+		{"argocd token with whitespace", "argocd: {server: https://argocd.example.com}\n", config.Secrets{ArgoCDToken: "a b"}, true, []string{"argocd: the token contains whitespace"}},
+		{"registry token", "", config.Secrets{RegistryToken: "a\nb"}, true, []string{"registry: token or username contains forbidden characters"}},
+		{"github owner", "github: {owner: nexo-org/x, repo: nexo-gitops}\n", config.Secrets{}, true, []string{"github: Owner and Repo"}},
+		{"gitops remote", "gitops: {repo_url: 'https://tok@github.com/nexo-org/g.git', workdir: /tmp/x}\n", config.Secrets{}, true, []string{"gitops: RepoURL must not carry credentials"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := base(t, tc.extra)
+			_, err := Build(context.Background(), cfg, tc.sec, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), NoSlack: tc.noSlack})
+			if err == nil {
+				t.Fatal("Build accepted it")
+			}
+			msg := err.Error()
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q does not say %q", msg, w)
+				}
+			}
+			if repeatsPrefix(msg) {
+				t.Errorf("error repeats its prefix: %q", msg)
+			}
+		})
 	}
-	// replica-a stops cleanly: it retires, replica-b sees it gone at its
-	// next beat.
-	stopA()
-	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := a.Engine.Shutdown(sctx); err != nil {
-		t.Fatal(err)
-	}
-	if lost := b.Engine.Beat(ctx); len(lost) != 1 || lost[0] != "replica-a" {
-		t.Fatalf("replica-b saw %v go, want [replica-a]", lost)
-	}
-	_, body := get(t, b.Handler(), "/readyz")
-	_, metrics := get(t, b.Handler(), "/metrics")
-	if !strings.Contains(body, "replicas alive: 1: replica-b (this replica)") || !strings.Contains(metrics, "\nnexo_replicas_alive 1\n") {
-		t.Fatalf("after replica-a stopped: %q\n%s", body, grep(metrics, "nexo_replicas"))
-	}
-}
-
-func grep(s, word string) string {
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		if strings.Contains(l, word) {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "\n")
 }
