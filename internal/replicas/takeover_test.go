@@ -419,7 +419,11 @@ func (s *scenario) change(flow, command, tag string, midRequest, termAtSync bool
 	if n := s.cards(wf.ID); n != 1 {
 		s.tb.Errorf("%s: %d cards", flow, n)
 	}
-	if n := s.replies(card, "nexo-be `"+tag+"` is live in production"); n != 1 {
+	live := "nexo-be `" + tag + "` is live in production" // a promotion's
+	if c.Flavor == records.KindHotfix {
+		live = "Hotfix `" + tag + "` is live in production" // with the recovery figures and the backfill buttons
+	}
+	if n := s.replies(card, live); n != 1 {
 		s.tb.Errorf("%s: %d \"is live\" messages\n%s", flow, n, s.dump())
 	}
 }
