@@ -50,10 +50,12 @@ test-integration:
 	bash scripts/integration/run.sh
 
 ## bench: benchmarks (ack latency, command-to-first-post, store, DORA), then both binaries as
-## processes: file size, start → socket connected, idle RSS, SIGINT → exit (internal/binbench)
+## processes: file size, start → socket connected, idle RSS, SIGINT → exit (internal/binbench),
+## then the takeover table of killed replicas (internal/replicas)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./bot/... ./store/... ./commands/...
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/binbench
+	$(GO) test -run '^$$' -bench Takeover -benchtime 1x -v ./internal/replicas/
 
 ## fuzz: run each fuzz target for FUZZTIME (default 30s)
 fuzz:

@@ -60,8 +60,10 @@ func (c *Config) ApplyDefaults() {
 		c.Slack.Connections = 1
 	}
 	def(&c.Server.Listen, ":8080")
+	defD(&c.Workflow.LeaseTTL, 30*time.Second)
 	def(&c.Store.Backend, "bolt")
 	def(&c.Store.Path, "nexo.db")
+	def(&c.Store.RedisPrefix, "nexo")
 	def(&c.GitOps.Branch, "main")
 	def(&c.GitOps.ValuesPath, "helm/{service}/values-{env}.yaml")
 	def(&c.GitOps.TagKey, ".image.tag")
@@ -206,6 +208,15 @@ func (c *Config) validateSlack(p *Problems) {
 	case "socket", "http":
 	default:
 		p.add("slack.mode", "must be socket or http, got %q", c.Slack.Mode)
+	}
+	if c.Slack.Mode == "http" && c.Server.Listen == "" {
+		p.add("server.listen", "required when slack.mode is http (Slack's requests arrive there)")
+	}
+	if d := c.ArgoCD.PollInterval.D(); d != 0 && (d < 100*time.Millisecond || d > 10*time.Minute) {
+		p.add("argocd.poll_interval", "must be between 100ms and 10m, got %s", d)
+	}
+	if d := c.Workflow.LeaseTTL.D(); d < time.Second || d > 10*time.Minute {
+		p.add("workflow.lease_ttl", "must be between 1s and 10m, got %s", d)
 	}
 	if c.Slack.Connections < 1 || c.Slack.Connections > 10 {
 		p.add("slack.connections", "must be 1 to 10 (Slack allows 10 socket-mode connections per app)")

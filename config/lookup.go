@@ -165,6 +165,7 @@ type Secrets struct {
 	AlertmanagerToken   string // ALERTMANAGER_WEBHOOK_TOKEN
 	LokiToken           string // LOKI_TOKEN (optional bearer)
 	PrometheusToken     string // PROMETHEUS_TOKEN (optional bearer)
+	APIToken            string // NEXO_API_TOKEN: bearer token of the read-only /api/v1 (off when empty)
 }
 
 // SecretsFromEnv reads the tokens from the process environment.
@@ -180,6 +181,7 @@ func SecretsFromEnv() Secrets {
 		AlertmanagerToken:   os.Getenv("ALERTMANAGER_WEBHOOK_TOKEN"),
 		LokiToken:           os.Getenv("LOKI_TOKEN"),
 		PrometheusToken:     os.Getenv("PROMETHEUS_TOKEN"),
+		APIToken:            os.Getenv("NEXO_API_TOKEN"),
 	}
 	if s.RegistryToken == "" {
 		s.RegistryToken = s.GitHubToken

@@ -102,7 +102,11 @@ type Fault struct {
 	Code    int
 	Message string
 	Delay   time.Duration
-	Times   int // how many requests it applies to (default 1)
+	// AnswerDelay lets the request take effect at once and holds its
+	// answer this long; a client that gives up (or dies) meanwhile never
+	// learns that it took effect.
+	AnswerDelay time.Duration
+	Times       int // how many requests it applies to (default 1)
 }
 
 // Server is the fake argocd-server.
@@ -134,6 +138,7 @@ type app struct {
 	namespace  string
 	replicas   int
 	nextID     int64
+	started    int // operations started (syncs and rollbacks)
 }
 
 // New starts a fake server on a random loopback port. Close it when done.
@@ -364,7 +369,29 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				writeError(w, fault.Status, fault.Code, fault.Message)
 				return
 			}
+			if fault.AnswerDelay > 0 {
+				rec := httptest.NewRecorder()
+				s.authorized(next).ServeHTTP(rec, r)
+				select {
+				case <-time.After(fault.AnswerDelay):
+				case <-r.Context().Done():
+					return // the change is made; the answer is lost
+				}
+				for k, v := range rec.Header() {
+					w.Header()[k] = v
+				}
+				w.WriteHeader(rec.Code)
+				_, _ = w.Write(rec.Body.Bytes())
+				return
+			}
 		}
+		s.authorized(next).ServeHTTP(w, r)
+	})
+}
+
+// authorized checks the bearer token before next.
+func (s *Server) authorized(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		auth := r.Header.Get("Authorization")
 		token, ok := strings.CutPrefix(auth, "Bearer ")
 		switch {
@@ -377,6 +404,18 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// OperationsStarted is how many sync and rollback operations app started
+// (requests refused, dry runs and requests cut before they arrived are not
+// operations).
+func (s *Server) OperationsStarted(name string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a := s.apps[name]; a != nil {
+		return a.started
+	}
+	return 0
 }
 
 // writeError writes grpc-gateway's runtimeError body.
@@ -588,6 +627,7 @@ func (s *Server) start(a *app, revision string, source *argocd.ApplicationSource
 		InitiatedBy: &argocd.OperationInitiator{Username: s.opts.Username},
 	}
 	a.opGets, a.opStarted, a.opErr = 0, now, nil
+	a.started++
 	if source != nil {
 		src := *source
 		src.TargetRevision = revision

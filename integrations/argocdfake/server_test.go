@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/nexo-org/nexo-bot/integrations/argocd"
 	"github.com/nexo-org/nexo-bot/integrations/argocdfake"
@@ -144,5 +145,29 @@ func TestConcurrentClients(t *testing.T) {
 	}
 	if n := fake.CallCount("POST", "/api/v1/applications/app/sync"); n != 8 {
 		t.Fatalf("recorded %d syncs", n)
+	}
+}
+
+// A sync whose answer is held takes effect although the client gives up;
+// a held read (Delay) that the client gives up on has no effect.
+func TestAnswerDelayAndCutRequests(t *testing.T) {
+	fake := argocdfake.New(argocdfake.Options{})
+	defer fake.Close()
+	fake.AddApp("app", argocdfake.AppSpec{Revision: "r0"})
+	fake.AddFault(argocdfake.Fault{Method: "POST", Path: "/api/v1/applications/app/sync", AnswerDelay: time.Minute})
+	c, _ := argocd.NewClient(argocd.Options{Server: fake.URL(), Token: fake.Token()})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := c.Sync(ctx, "app", argocd.SyncRequest{}); err == nil {
+		t.Fatal("the held answer arrived")
+	}
+	if n := fake.OperationsStarted("app"); n != 1 {
+		t.Fatalf("operations started: %d, want 1 (the sync took effect)", n)
+	}
+	if _, err := c.Sync(context.Background(), "app", argocd.SyncRequest{}); !argocd.IsOperationInProgress(err) {
+		t.Fatalf("second sync: %v", err)
+	}
+	if n := fake.OperationsStarted("app"); n != 1 {
+		t.Fatalf("a refused sync counted as an operation: %d", n)
 	}
 }

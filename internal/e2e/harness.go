@@ -46,9 +46,11 @@ var Start = time.Date(2026, 2, 18, 10, 0, 0, 0, time.UTC)
 
 // Options shape an environment.
 type Options struct {
-	// Redis runs the store on Redis (REDIS_URL or 127.0.0.1:6379) with a
-	// unique prefix instead of bbolt.
+	// Redis runs the store on Redis (RedisURL, else REDIS_URL, else
+	// 127.0.0.1:6379) with a unique prefix instead of bbolt.
 	Redis bool
+	// RedisURL overrides REDIS_URL (e.g. a redis+sentinel:// topology).
+	RedisURL string
 	// Mutate edits the config before the bot starts.
 	Mutate func(c *config.Config)
 	// Prometheus, when set, is the prometheus.url.
@@ -56,6 +58,10 @@ type Options struct {
 	// Override replaces integrations after they are built (e.g. a
 	// Kubernetes clientset).
 	Override func(d *commands.Deps)
+	// WallClock makes the fakes (Argo CD's history and operation times)
+	// follow the wall clock instead of Env.Clock: for nexo processes,
+	// which run on the wall clock.
+	WallClock bool
 }
 
 // Env is a running nexo and its simulated platform.
@@ -142,8 +148,12 @@ func New(t testing.TB, o Options) *Env {
 		}
 		return ""
 	}
+	now := e.Clock.Now
+	if o.WallClock {
+		now = time.Now
+	}
 	e.Argo = argocdfake.New(argocdfake.Options{
-		Now:             e.Clock.Now,
+		Now:             now,
 		ResolveRevision: argocdfake.GitResolver(e.Remote.Path, valuesPath),
 	})
 	t.Cleanup(e.Argo.Close)
@@ -184,7 +194,10 @@ func New(t testing.TB, o Options) *Env {
 	e.Secrets = config.Secrets{SlackBotToken: "xoxb-e2e", SlackAppToken: "xapp-e2e", GitHubToken: e.GitHub.Token(), ArgoCDToken: e.Argo.Token()}
 
 	if o.Redis {
-		url := os.Getenv("REDIS_URL")
+		url := o.RedisURL
+		if url == "" {
+			url = os.Getenv("REDIS_URL")
+		}
 		if url == "" {
 			url = "redis://127.0.0.1:6379/0"
 		}
