@@ -5,7 +5,6 @@ package argocd
 
 import (
 	"context"
-	"fmt"
 	"time"
 )
 
@@ -226,9 +225,9 @@ type APIError struct {
 	Message    string `json:"message"`
 }
 
-func (e *APIError) Error() string {
-	return fmt.Sprintf("argocd: %s (code %d, HTTP %d)", e.Message, e.Code, e.HTTPStatus)
-}
+// Error is nexo's sentence for the refusal (see Sentence); argocd-server's
+// own text stays in Message, for logs and for the Is… predicates.
+func (e *APIError) Error() string { return e.Sentence() }
 
 // gRPC codes argocd-server returns.
 const (

@@ -306,28 +306,3 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
-
-// ErrorCode returns the gRPC code of an *APIError in err's chain, or -1.
-func ErrorCode(err error) int {
-	var apiErr *APIError
-	if errors.As(err, &apiErr) {
-		return apiErr.Code
-	}
-	return -1
-}
-
-// IsAutoSyncRollbackRefusal reports whether err is argocd-server refusing a
-// rollback because automated sync is on.
-func IsAutoSyncRollbackRefusal(err error) bool {
-	var apiErr *APIError
-	return errors.As(err, &apiErr) && apiErr.Code == CodeFailedPrecondition &&
-		strings.Contains(apiErr.Message, "rollback cannot be initiated when auto-sync is enabled")
-}
-
-// IsOperationInProgress reports whether err is argocd-server refusing a sync
-// or rollback because another operation is running.
-func IsOperationInProgress(err error) bool {
-	var apiErr *APIError
-	return errors.As(err, &apiErr) && apiErr.Code == CodeFailedPrecondition &&
-		strings.Contains(apiErr.Message, "another operation is already in progress")
-}
