@@ -190,6 +190,33 @@ type ResourceRef struct {
 	UID       string `json:"uid,omitempty"`
 }
 
+// EventList is eventsEventList's subset: the Kubernetes events of the
+// Application object (GET …/events; items may be null).
+type EventList struct {
+	Items []Event `json:"items"`
+}
+
+// Event is eventsEvent's subset. Reasons Argo CD records include
+// OperationStarted, ResourceCreated, ResourceUpdated, OperationCompleted.
+type Event struct {
+	Metadata       ObjectMeta           `json:"metadata"`
+	InvolvedObject EventObjectReference `json:"involvedObject"`
+	Reason         string               `json:"reason,omitempty"`
+	Message        string               `json:"message,omitempty"`
+	Type           string               `json:"type,omitempty"` // Normal, Warning
+	Count          int32                `json:"count,omitempty"`
+	FirstTimestamp *time.Time           `json:"firstTimestamp,omitempty"`
+	LastTimestamp  *time.Time           `json:"lastTimestamp,omitempty"`
+}
+
+// EventObjectReference is eventsObjectReference's subset.
+type EventObjectReference struct {
+	Kind      string `json:"kind,omitempty"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name,omitempty"`
+	UID       string `json:"uid,omitempty"`
+}
+
 // SyncRequest is applicationApplicationSyncRequest's subset. The client
 // fills Name from the path argument.
 type SyncRequest struct {

@@ -163,23 +163,28 @@ func (c *HTTPClient) Rollback(ctx context.Context, name string, id int64) (*Appl
 	return &app, nil
 }
 
-// Merge patches SetAutoSync sends. Enabling merges {"enabled":true} into
-// automated, keeping prune/selfHeal if automation was already set; disabling
-// removes automated altogether, as Argo CD's UI does (so prune/selfHeal are
-// then forgotten).
+// Merge patches SetAutoSync sends. Both keep spec.syncPolicy.automated and
+// only flip its "enabled" (Argo CD v3), so prune and selfHeal survive a
+// rollback's off-and-on. A server that ignores "enabled" (before v3) still
+// has auto-sync on after the first patch; then automated is removed, as
+// Argo CD's UI does (prune/selfHeal are forgotten there).
 const (
-	autoSyncOnPatch  = `{"spec":{"syncPolicy":{"automated":{"enabled":true}}}}`
-	autoSyncOffPatch = `{"spec":{"syncPolicy":{"automated":null}}}`
+	autoSyncOnPatch     = `{"spec":{"syncPolicy":{"automated":{"enabled":true}}}}`
+	autoSyncOffPatch    = `{"spec":{"syncPolicy":{"automated":{"enabled":false}}}}`
+	autoSyncRemovePatch = `{"spec":{"syncPolicy":{"automated":null}}}`
 )
 
 // SetAutoSync implements Client with PATCH /api/v1/applications/{name} and a
 // JSON merge patch. It is idempotent.
 func (c *HTTPClient) SetAutoSync(ctx context.Context, name string, enabled bool) (*Application, error) {
-	patch := autoSyncOffPatch
 	if enabled {
-		patch = autoSyncOnPatch
+		return c.Patch(ctx, name, autoSyncOnPatch)
 	}
-	return c.Patch(ctx, name, patch)
+	app, err := c.Patch(ctx, name, autoSyncOffPatch)
+	if err != nil || !app.AutoSyncEnabled() {
+		return app, err
+	}
+	return c.Patch(ctx, name, autoSyncRemovePatch)
 }
 
 // Patch applies a JSON merge patch (RFC 7396) to the application.
@@ -208,6 +213,20 @@ func (c *HTTPClient) ResourceTree(ctx context.Context, name string) (*ResourceTr
 		return nil, err
 	}
 	return &tree, nil
+}
+
+// Events reads GET …/events: the Kubernetes events of the Application
+// object (sync operations started and completed, resources created and
+// updated), oldest first as the API server lists them.
+func (c *HTTPClient) Events(ctx context.Context, name string) (*EventList, error) {
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	var list EventList
+	if err := c.do(ctx, http.MethodGet, "/api/v1/applications/"+url.PathEscape(name)+"/events", nil, nil, &list); err != nil {
+		return nil, err
+	}
+	return &list, nil
 }
 
 // do sends one request, retrying idempotent methods, and decodes into out.

@@ -196,12 +196,13 @@ func TestRollbackRefusedThenDone(t *testing.T) {
 	var patch argocd.PatchRequest
 	calls := fake.Calls()
 	_ = json.Unmarshal([]byte(calls[len(calls)-1].Body), &patch)
-	if patch.PatchType != "merge" || patch.Patch != `{"spec":{"syncPolicy":{"automated":null}}}` || patch.Name != app {
+	if patch.PatchType != "merge" || patch.Patch != `{"spec":{"syncPolicy":{"automated":{"enabled":false}}}}` || patch.Name != app {
 		t.Fatalf("patch body: %+v", patch)
 	}
 
 	_, err = c.Rollback(ctx, app, 42)
-	if e := apiErr(t, err); e.Code != argocd.CodeInvalidArgument || e.Message != "application "+app+" does not have deployment with id 42" {
+	if e := apiErr(t, err); e.Code != argocd.CodeInvalidArgument || e.Message != "application argocd/"+app+" does not have deployment with id 42" ||
+		err.Error() != "Argo CD has no deployment with history id 42 for this application" {
 		t.Fatalf("unknown id: %+v", e)
 	}
 
@@ -219,9 +220,10 @@ func TestRollbackRefusedThenDone(t *testing.T) {
 		t.Fatalf("history after rollback: %+v", h)
 	}
 
-	// Turning auto-sync back on is a merge patch too, and idempotent.
+	// Turning auto-sync back on is a merge patch too, idempotent, and
+	// keeps prune (as the real server does).
 	for i := 0; i < 2; i++ {
-		if a, err = c.SetAutoSync(ctx, app, true); err != nil || !a.AutoSyncEnabled() {
+		if a, err = c.SetAutoSync(ctx, app, true); err != nil || !a.AutoSyncEnabled() || !a.Spec.SyncPolicy.Automated.Prune {
 			t.Fatalf("enable: %v %+v", err, a.Spec.SyncPolicy)
 		}
 	}
@@ -423,8 +425,8 @@ func TestPatchKeepsUnknownSpecFields(t *testing.T) {
 	if len(raw.Spec.Source.Helm.ValueFiles) != 1 || raw.Spec.Source.RepoURL == "" {
 		t.Fatalf("merge patch lost fields: %+v", raw.Spec)
 	}
-	if _, ok := raw.Spec.SyncPolicy["automated"]; ok {
-		t.Fatalf("automated not removed: %v", raw.Spec.SyncPolicy)
+	if au, _ := raw.Spec.SyncPolicy["automated"].(map[string]any); au["enabled"] != false || au["prune"] != true {
+		t.Fatalf("automated not disabled in place: %v", raw.Spec.SyncPolicy)
 	}
 	if _, err := c.Patch(ctx, app, `{"spec":`); err == nil {
 		t.Fatal("invalid patch accepted")
@@ -448,5 +450,42 @@ func TestNewClientValidation(t *testing.T) {
 	}
 	if _, err := argocd.NewClient(argocd.Options{Server: "https://argocd.example.com/", Token: "t", Insecure: true}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestEventsAndContentType(t *testing.T) {
+	fake, c := setup(t, argocdfake.Options{}, baseSpec())
+	ctx := context.Background()
+	ev, err := c.Events(ctx, app)
+	if err != nil || len(ev.Items) != 0 {
+		t.Fatalf("events before any operation: %v %+v", err, ev)
+	}
+	if _, err := c.Sync(ctx, app, argocd.SyncRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	fake.Advance(app)
+	if ev, err = c.Events(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	var reasons []string
+	for _, e := range ev.Items {
+		if e.InvolvedObject.Kind != "Application" || e.InvolvedObject.Name != app {
+			t.Fatalf("event of another object: %+v", e)
+		}
+		reasons = append(reasons, e.Reason)
+	}
+	if strings.Join(reasons, ",") != "OperationStarted,OperationCompleted" {
+		t.Fatalf("reasons %v", reasons)
+	}
+	// argocd-server refuses a body that is not declared JSON.
+	req, _ := http.NewRequest(http.MethodPost, fake.URL()+"/api/v1/applications/"+app+"/sync", strings.NewReader(`{}`))
+	req.Header.Set("Authorization", "Bearer "+fake.Token())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnsupportedMediaType {
+		t.Fatalf("POST without Content-Type: %d, want 415", resp.StatusCode)
 	}
 }

@@ -134,6 +134,7 @@ type app struct {
 	namespace  string
 	replicas   int
 	nextID     int64
+	events     []argocd.Event
 }
 
 // New starts a fake server on a random loopback port. Close it when done.
@@ -160,6 +161,7 @@ func New(opts Options) *Server {
 	mux.HandleFunc("POST /api/v1/applications/{name}/sync", s.handleSync)
 	mux.HandleFunc("POST /api/v1/applications/{name}/rollback", s.handleRollback)
 	mux.HandleFunc("GET /api/v1/applications/{applicationName}/resource-tree", s.handleTree)
+	mux.HandleFunc("GET /api/v1/applications/{name}/events", s.handleEvents)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, 5, "Not Found")
 	})
@@ -375,8 +377,18 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			writeError(w, http.StatusUnauthorized, argocd.CodeUnauthenticated, "invalid session: token signature is invalid")
 			return
 		}
+		if r.Method != http.MethodGet && r.Method != http.MethodDelete && len(body) > 0 && !isJSON(r.Header.Get("Content-Type")) {
+			// argocd-server's gateway refuses other bodies before decoding.
+			writeError(w, http.StatusUnsupportedMediaType, 0, "Invalid content type")
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+func isJSON(contentType string) bool {
+	mt, _, _ := strings.Cut(contentType, ";")
+	return strings.EqualFold(strings.TrimSpace(mt), "application/json")
 }
 
 // writeError writes grpc-gateway's runtimeError body.
@@ -429,6 +441,31 @@ func (s *Server) handleTree(w http.ResponseWriter, r *http.Request) {
 	s.tick(a)
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(argocd.ResourceTree{Nodes: a.tree()})
+}
+
+// handleEvents lists the Application's Kubernetes events, as argocd-server
+// does (an EventList whose items are null when there are none).
+func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.lookup(w, r.PathValue("name"))
+	if a == nil {
+		return
+	}
+	s.tick(a)
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(argocd.EventList{Items: a.events})
+}
+
+// event records an event on the Application object, as the controller and
+// the API server do.
+func (s *Server) event(a *app, typ, reason, msg string) {
+	now := s.opts.Now().UTC()
+	a.events = append(a.events, argocd.Event{
+		Metadata:       argocd.ObjectMeta{Name: fmt.Sprintf("%s.%x", a.name, now.UnixNano()), Namespace: "argocd"},
+		InvolvedObject: argocd.EventObjectReference{Kind: "Application", Namespace: "argocd", Name: a.name, UID: uid(a.name, "app")},
+		Reason:         reason, Message: msg, Type: typ, Count: 1, FirstTimestamp: &now, LastTimestamp: &now,
+	})
 }
 
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
@@ -515,7 +552,7 @@ func (s *Server) handleRollback(w http.ResponseWriter, r *http.Request) {
 	}
 	if entry == nil {
 		writeError(w, http.StatusBadRequest, argocd.CodeInvalidArgument,
-			fmt.Sprintf("application %s does not have deployment with id %v", a.name, id))
+			fmt.Sprintf("application argocd/%s does not have deployment with id %v", a.name, id))
 		return
 	}
 	if a.operation != nil {
@@ -608,6 +645,7 @@ func (s *Server) start(a *app, revision string, source *argocd.ApplicationSource
 		}
 	}
 	a.status.OperationState = &argocd.OperationState{Phase: "Running", Message: "one or more tasks are running", StartedAt: now, Operation: a.operation}
+	s.event(a, "Normal", "OperationStarted", fmt.Sprintf("%s initiated sync to %s", s.opts.Username, revision))
 	a.prevHealth = a.status.Health
 	a.status.Health = argocd.HealthStatus{Status: "Progressing", Message: "Waiting for rollout to finish: 0 of " + fmt.Sprint(a.replicas) + " updated replicas are available..."}
 	if a.opErr != nil || a.opSHA != a.status.Sync.Revision {
@@ -677,6 +715,11 @@ func (s *Server) complete(a *app) {
 	}
 	a.status.ReconciledAt = &now
 	a.status.Resources = a.resources()
+	if st.Phase == "Succeeded" {
+		s.event(a, "Normal", "OperationCompleted", fmt.Sprintf("Sync operation to %s succeeded", a.opSHA))
+	} else {
+		s.event(a, "Warning", "OperationCompleted", fmt.Sprintf("Sync operation to %s failed: %s", a.opSHA, st.Message))
+	}
 }
 
 func (a *app) typedSpec() argocd.ApplicationSpec {
