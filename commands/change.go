@@ -378,7 +378,7 @@ func (f *ChangeFlow) rollout(ctx context.Context, wf *store.Workflow, c *Change)
 		return f.finish(ctx, wf, c, records.ResultSuccess)
 	case onRevision && app.Status.Health.Status == "Degraded",
 		app.Status.OperationState != nil && (app.Status.OperationState.Phase == "Failed" || app.Status.OperationState.Phase == "Error"):
-		msg := app.Status.Health.Message
+		msg := app.HealthMessage()
 		if app.Status.OperationState != nil && app.Status.OperationState.Message != "" {
 			msg = app.Status.OperationState.Message
 		}

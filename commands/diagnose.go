@@ -518,13 +518,13 @@ func Judge(f *DiagnoseFacts) Verdict {
 				return Verdict{Cause: CauseHealthy, Good: true, Line: healthyLine(f)}
 			}
 		case "Progressing":
-			msg := app.Status.Health.Message
+			msg := app.HealthMessage()
 			if f.Rollout != nil {
 				msg = f.Rollout.Message
 			}
 			return Verdict{Cause: CauseProgressing, Line: fmt.Sprintf("`%s` is still rolling out: %s", f.AppName, clip(msg, 200))}
 		}
-		return Verdict{Cause: CauseUnknown, Line: fmt.Sprintf("No known cause found: Argo CD says %s / %s%s", orDash(app.Status.Health.Status), orDash(app.Status.Sync.Status), prefixed(": ", app.Status.Health.Message))}
+		return Verdict{Cause: CauseUnknown, Line: fmt.Sprintf("No known cause found: Argo CD says %s / %s%s", orDash(app.Status.Health.Status), orDash(app.Status.Sync.Status), prefixed(": ", app.HealthMessage()))}
 	}
 	if f.Rollout != nil && f.Rollout.Done && f.PodsErr == nil {
 		return Verdict{Cause: CauseHealthy, Good: true, Line: fmt.Sprintf("The pods of %s in %s are running and the rollout is complete (Argo CD not read: %s).", f.Service, f.Env, shortErrOr(f.AppErr))}
@@ -826,8 +826,8 @@ func evidenceFields(f *DiagnoseFacts) []string {
 	if f.App != nil {
 		st := f.App.Status
 		app := fmt.Sprintf("*Argo CD*\n%s %s · %s", HealthEmoji(st.Health.Status), orDash(st.Health.Status), orDash(st.Sync.Status))
-		if st.Health.Message != "" {
-			app += "\n" + clip(st.Health.Message, 120)
+		if msg := f.App.HealthMessage(); msg != "" {
+			app += "\n" + clip(msg, 120)
 		}
 		for _, c := range st.Conditions {
 			app += fmt.Sprintf("\n%s: %s", c.Type, clip(c.Message, 150))

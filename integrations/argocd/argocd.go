@@ -280,6 +280,24 @@ type Client interface {
 	ResourceTree(ctx context.Context, name string) (*ResourceTree, error)
 }
 
+// HealthMessage is the most telling health message of the app: argocd-server
+// v3 only names the resources that cause the app's health ("Caused by
+// apps/Deployment:NS/NAME"); their own messages ("Waiting for rollout to
+// finish: …", "Deployment … has timed out progressing.") are in
+// status.resources. Empty for a Healthy app.
+func (a *Application) HealthMessage() string {
+	h := a.Status.Health
+	if h.Status == "Healthy" {
+		return ""
+	}
+	for _, r := range a.Status.Resources {
+		if r.Health != nil && r.Health.Status == h.Status && r.Health.Message != "" {
+			return r.Kind + " " + r.Name + ": " + r.Health.Message
+		}
+	}
+	return h.Message
+}
+
 // AutoSyncEnabled reports whether the app has automated sync on.
 func (a *Application) AutoSyncEnabled() bool {
 	if a.Spec.SyncPolicy == nil || a.Spec.SyncPolicy.Automated == nil {

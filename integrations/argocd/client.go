@@ -285,7 +285,9 @@ func (c *HTTPClient) once(ctx context.Context, method, rawURL, path string, payl
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.userAgent)
-	if payload != nil {
+	if method != http.MethodGet {
+		// argocd-server answers 415 to any non-GET request whose
+		// Content-Type is not exactly application/json.
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.hc.Do(req)

@@ -18,11 +18,13 @@ import (
 //	second operation                 400 code 9  "another operation is already in progress"
 //	sync to a pinned rev, auto-sync  400 code 9  "Cannot sync to REV: auto-sync currently set to TARGET"
 //	rollback to a missing id         400 code 3  "application argocd/APP does not have deployment with id N"
-//	POST without a JSON content type 415         "Invalid content type"
+//	sync to a revision git lacks     400 code 9  "error resolving repo revision: … unable to resolve 'REV' to a commit SHA: revision not found"
+//	non-GET without exactly application/json 415 "Invalid content type" (plain text)
 var (
 	deniedRE      = regexp.MustCompile(`^permission denied: ([^,]+), ([^,]+), ([^,]+)`)
 	missingIDRE   = regexp.MustCompile(`does not have deployment with id (-?\d+)`)
 	pinnedRE      = regexp.MustCompile(`^Cannot sync to (\S+): auto-sync currently set to (\S+)`)
+	unresolvedRE  = regexp.MustCompile(`unable to resolve '([^']+)' to a commit SHA`)
 	sentenceClean = strings.NewReplacer("`", "'", "\n", " ", "*", "", "_", " ")
 )
 
@@ -50,6 +52,8 @@ func (e *APIError) Sentence() string {
 	case e.Code == CodeFailedPrecondition && pinnedRE.MatchString(msg):
 		m := pinnedRE.FindStringSubmatch(msg)
 		return fmt.Sprintf("Argo CD refuses to sync to %s while auto-sync follows %s", clean(m[1]), clean(m[2]))
+	case e.Code == CodeFailedPrecondition && unresolvedRE.MatchString(msg):
+		return "Argo CD cannot find revision " + clean(unresolvedRE.FindStringSubmatch(msg)[1]) + " in the GitOps repository"
 	case e.Code == CodeInvalidArgument && missingIDRE.MatchString(msg):
 		return "Argo CD has no deployment with history id " + missingIDRE.FindStringSubmatch(msg)[1] + " for this application"
 	case e.HTTPStatus == http.StatusUnsupportedMediaType:

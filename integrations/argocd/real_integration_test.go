@@ -89,20 +89,30 @@ func (f *fixture) commit(t *testing.T, tag string, waves bool) string {
 	t.Helper()
 	sha := f.remote.Commit(t, manifests(f.name, tag, waves), "release "+tag, time.Now())
 	f.shas = append(f.shas, sha)
+	t.Logf("commit %d: %.7s (%s)", len(f.shas)-1, sha, tag)
 	return sha
 }
 
-// deployed waits until the app is Synced on sha with its operation done,
-// finishes the Deployment's rollout, and waits for Healthy.
+// deployed waits until the app's last operation deployed sha, finishes the
+// Deployment's rollout, and waits for Healthy. (status.sync.revision is the
+// revision git was compared at, the target's, not what was deployed.)
 func (f *fixture) deployed(t *testing.T, sha string) *argocd.Application {
 	t.Helper()
-	f.acd.WaitApp(t, f.name, syncWait, "synced on "+sha[:7], func(a *argocd.Application) bool {
-		return a.Status.Sync.Revision == sha && a.Status.Sync.Status == "Synced"
+	f.acd.WaitApp(t, f.name, syncWait, "deployed "+sha[:7], func(a *argocd.Application) bool {
+		return deployedRev(a) == sha && argocdtest.Settled(a)
 	})
 	f.acd.FinishRollout(t, f.ns, f.name)
 	return f.acd.WaitApp(t, f.name, syncWait, "Healthy on "+sha[:7], func(a *argocd.Application) bool {
-		return a.Status.Sync.Revision == sha && a.Status.Health.Status == "Healthy" && argocdtest.Settled(a)
+		return deployedRev(a) == sha && a.Status.Health.Status == "Healthy" && argocdtest.Settled(a)
 	})
+}
+
+// deployedRev is the revision of the app's last successful operation.
+func deployedRev(a *argocd.Application) string {
+	if op := a.Status.OperationState; op != nil && op.Phase == "Succeeded" && op.SyncResult != nil {
+		return op.SyncResult.Revision
+	}
+	return ""
 }
 
 func ctx(t *testing.T) context.Context {
@@ -207,8 +217,11 @@ func TestRealAutoSyncToggleKeepsPruneAndSelfHeal(t *testing.T) {
 	}
 	// A new commit is not deployed while auto-sync is off.
 	sha := f.commit(t, "2026.02.17", false)
+	seen := f.acd.WaitApp(t, f.name, syncWait, "OutOfSync with "+sha[:7], func(a *argocd.Application) bool {
+		return a.Status.Sync.Revision == sha && a.Status.Sync.Status == "OutOfSync"
+	})
 	time.Sleep(3 * time.Second)
-	if a, err := f.bot.GetApp(ctx(t), f.name, "normal"); err != nil || a.Status.Sync.Revision == sha {
+	if a, err := f.bot.GetApp(ctx(t), f.name, "normal"); err != nil || deployedRev(a) == sha || deployedRev(seen) == sha || a.Status.Sync.Status != "OutOfSync" {
 		t.Fatalf("deployed %s with auto-sync off (err %v)", sha, err)
 	}
 
@@ -253,6 +266,10 @@ func TestRealSyncOfARevision(t *testing.T) {
 	if got.Status.Summary.Images[0] != "ghcr.io/nexo-org/sync:2026.02.10" {
 		t.Fatalf("images after syncing back: %v", got.Status.Summary.Images)
 	}
+	// git's target is still HEAD: the app is OutOfSync against it.
+	if got.Status.Sync.Status != "OutOfSync" || got.Status.Sync.Revision != newer {
+		t.Fatalf("after a pinned sync: %s against %.7s, want OutOfSync against %.7s", got.Status.Sync.Status, got.Status.Sync.Revision, newer)
+	}
 }
 
 func TestRealRollback(t *testing.T) {
@@ -286,7 +303,7 @@ func TestRealRollback(t *testing.T) {
 	}
 	f.acd.WaitApp(t, f.name, syncWait, "rolled back", func(a *argocd.Application) bool {
 		op := a.Status.OperationState
-		return op != nil && op.Phase == "Succeeded" && op.SyncResult != nil && op.SyncResult.Revision == f.shas[0] && a.Status.Sync.Revision == f.shas[0]
+		return op != nil && op.Phase == "Succeeded" && op.SyncResult != nil && op.SyncResult.Revision == f.shas[0] && argocdtest.Settled(a)
 	})
 	f.acd.FinishRollout(t, f.ns, f.name)
 	got := f.acd.WaitApp(t, f.name, syncWait, "Healthy, OutOfSync with git", func(a *argocd.Application) bool {

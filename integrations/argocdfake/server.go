@@ -14,6 +14,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -163,7 +164,8 @@ func New(opts Options) *Server {
 	mux.HandleFunc("GET /api/v1/applications/{applicationName}/resource-tree", s.handleTree)
 	mux.HandleFunc("GET /api/v1/applications/{name}/events", s.handleEvents)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, 5, "Not Found")
+		// argocd-server's mux answers unknown paths in plain text.
+		http.Error(w, "Not Found", http.StatusNotFound)
 	})
 	s.hs = httptest.NewServer(s.middleware(mux))
 	return s
@@ -367,6 +369,13 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				return
 			}
 		}
+		// argocd-server (server.go enforceContentTypes) answers every request
+		// but a GET whose Content-Type is not exactly application/json
+		// (lower-cased; no parameters) with a plain-text 415, before auth.
+		if r.Method != http.MethodGet && strings.ToLower(r.Header.Get("Content-Type")) != "application/json" {
+			http.Error(w, "Invalid content type", http.StatusUnsupportedMediaType)
+			return
+		}
 		auth := r.Header.Get("Authorization")
 		token, ok := strings.CutPrefix(auth, "Bearer ")
 		switch {
@@ -374,21 +383,12 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			writeError(w, http.StatusUnauthorized, argocd.CodeUnauthenticated, "no session information")
 			return
 		case token != s.opts.Token:
-			writeError(w, http.StatusUnauthorized, argocd.CodeUnauthenticated, "invalid session: token signature is invalid")
-			return
-		}
-		if r.Method != http.MethodGet && r.Method != http.MethodDelete && len(body) > 0 && !isJSON(r.Header.Get("Content-Type")) {
-			// argocd-server's gateway refuses other bodies before decoding.
-			writeError(w, http.StatusUnsupportedMediaType, 0, "Invalid content type")
+			// A token argocd-server cannot parse as one of its JWTs.
+			writeError(w, http.StatusUnauthorized, argocd.CodeUnauthenticated, "no session information")
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-func isJSON(contentType string) bool {
-	mt, _, _ := strings.Cut(contentType, ";")
-	return strings.EqualFold(strings.TrimSpace(mt), "application/json")
 }
 
 // writeError writes grpc-gateway's runtimeError body.
@@ -510,7 +510,14 @@ func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
 	if rev == "" {
 		rev = target
 	}
-	s.start(a, rev, spec.Source, req.Prune)
+	if s.opts.ResolveRevision != nil {
+		// argocd-server resolves the revision before it starts anything.
+		if _, _, err := s.opts.ResolveRevision(a.name, rev); errors.Is(err, ErrUnknownRevision) {
+			writeError(w, http.StatusBadRequest, argocd.CodeFailedPrecondition, "error resolving repo revision: rpc error: code = Unknown desc = "+err.Error())
+			return
+		}
+	}
+	s.start(a, rev, spec.Source, req.Prune, "initiated sync to "+rev)
 	s.writeApp(w, a)
 }
 
@@ -531,13 +538,11 @@ func (s *Server) handleRollback(w http.ResponseWriter, r *http.Request) {
 	}
 	var id int64
 	if len(raw.ID) > 0 {
-		// grpc-gateway accepts int64 as a number or a string.
-		var h argocd.RevisionHistory
-		if err := json.Unmarshal([]byte(`{"id":`+string(raw.ID)+`}`), &h); err != nil {
-			writeError(w, http.StatusBadRequest, argocd.CodeInvalidArgument, "invalid request body: id: "+err.Error())
+		// argocd-server v3 decodes the body with encoding/json: a number only.
+		if err := json.Unmarshal(raw.ID, &id); err != nil {
+			writeError(w, http.StatusBadRequest, argocd.CodeInvalidArgument, "json: cannot unmarshal string into Go struct field ApplicationRollbackRequest.id of type int64")
 			return
 		}
-		id = h.ID
 	}
 	s.tick(a)
 	if a.autoSync() {
@@ -563,7 +568,7 @@ func (s *Server) handleRollback(w http.ResponseWriter, r *http.Request) {
 		s.writeApp(w, a)
 		return
 	}
-	s.start(a, entry.Revision, entry.Source, raw.Prune)
+	s.start(a, entry.Revision, entry.Source, raw.Prune, fmt.Sprintf("initiated rollback to %d", id))
 	s.writeApp(w, a)
 }
 
@@ -580,7 +585,11 @@ func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request) {
 	}
 	switch req.PatchType {
 	case "merge":
-	case "json", "":
+	case "":
+		// patchType is a required field of the gRPC request.
+		writeError(w, http.StatusInternalServerError, 13, `grpc: error while marshaling: proto: required field "patchType" not set`)
+		return
+	case "json":
 		// argocd-server applies RFC 6902 patches; this fake does not.
 		writeError(w, http.StatusBadRequest, argocd.CodeInvalidArgument, "argocdfake: JSON patch (RFC 6902) is not implemented, use patchType merge")
 		return
@@ -590,7 +599,7 @@ func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request) {
 	}
 	var patch any
 	if err := json.Unmarshal([]byte(req.Patch), &patch); err != nil {
-		writeError(w, http.StatusBadRequest, argocd.CodeInvalidArgument, "invalid merge patch: "+err.Error())
+		writeError(w, http.StatusInternalServerError, 2, "error calculating merge patch: Invalid JSON Patch")
 		return
 	}
 	var doc map[string]any
@@ -613,12 +622,13 @@ func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request) {
 	}
 	a.spec = newSpec
 	s.rv++
+	s.event(a, "Normal", "ResourceUpdated", s.opts.Username+" updated application spec")
 	s.writeApp(w, a)
 }
 
 // ---- state machine ----
 
-func (s *Server) start(a *app, revision string, source *argocd.ApplicationSource, prune bool) {
+func (s *Server) start(a *app, revision string, source *argocd.ApplicationSource, prune bool, action string) {
 	now := s.opts.Now().UTC()
 	a.operation = &argocd.Operation{
 		Sync:        &argocd.SyncOperation{Revision: revision, Prune: prune},
@@ -645,7 +655,7 @@ func (s *Server) start(a *app, revision string, source *argocd.ApplicationSource
 		}
 	}
 	a.status.OperationState = &argocd.OperationState{Phase: "Running", Message: "one or more tasks are running", StartedAt: now, Operation: a.operation}
-	s.event(a, "Normal", "OperationStarted", fmt.Sprintf("%s initiated sync to %s", s.opts.Username, revision))
+	s.event(a, "Normal", "OperationStarted", s.opts.Username+" "+action)
 	a.prevHealth = a.status.Health
 	a.status.Health = argocd.HealthStatus{Status: "Progressing", Message: "Waiting for rollout to finish: 0 of " + fmt.Sprint(a.replicas) + " updated replicas are available..."}
 	if a.opErr != nil || a.opSHA != a.status.Sync.Revision {
@@ -737,6 +747,16 @@ func (a *app) autoSync() bool {
 // render encodes the app as argocd-server's v1alpha1Application JSON.
 func (s *Server) render(a *app) []byte {
 	status := a.status
+	// argocd-server v3 names the causing resources at the app level; the
+	// Deployment's own message stays in status.resources.
+	switch status.Health.Status {
+	case "Healthy", "":
+		status.Health.Message = ""
+	default:
+		if status.Health.Message != "" {
+			status.Health.Message = "Caused by apps/Deployment:" + a.namespace + "/" + a.workload
+		}
+	}
 	var statusJSON any = status
 	if s.opts.HistoryIDAsString {
 		m := toMap(status)

@@ -4,6 +4,9 @@ package argocdtest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -14,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
@@ -123,8 +127,24 @@ func (s *Server) WaitApp(t testing.TB, name string, timeout time.Duration, what 
 	}
 	state := "never read"
 	if last != nil {
-		state = fmt.Sprintf("sync %s rev %.7s, health %s %q, conditions %+v, operation %+v", last.Status.Sync.Status, last.Status.Sync.Revision,
-			last.Status.Health.Status, last.Status.Health.Message, last.Status.Conditions, last.Status.OperationState)
+		var res []string
+		for _, r := range last.Status.Resources {
+			h := ""
+			if r.Health != nil {
+				h = r.Health.Status
+			}
+			res = append(res, fmt.Sprintf("%s/%s %s %s", r.Kind, r.Name, r.Status, h))
+		}
+		op := "none"
+		if o := last.Status.OperationState; o != nil {
+			rev := ""
+			if o.SyncResult != nil {
+				rev = o.SyncResult.Revision
+			}
+			op = fmt.Sprintf("%s %q on %.7s", o.Phase, o.Message, rev)
+		}
+		state = fmt.Sprintf("sync %s rev %.7s, health %s %q, resources %v, conditions %+v, last operation %s", last.Status.Sync.Status, last.Status.Sync.Revision,
+			last.Status.Health.Status, last.Status.Health.Message, res, last.Status.Conditions, op)
 	}
 	t.Fatalf("argocdtest: %s: %s not reached in %s (last: %s; last error: %v)\n%s", name, what, timeout, state, lastErr, s.Logs())
 	return nil
@@ -154,66 +174,188 @@ func (s *Server) dynamic(t testing.TB) dynamic.Interface {
 	return d
 }
 
-// FinishRollout writes a Deployment's status as a finished rollout (no
-// kubelet or controller-manager runs to do it): observed generation
-// current, every replica updated and available. Argo CD then calls it
-// Healthy. It writes the status subresource only, so the live object's spec
-// and last-applied state stay as Argo CD applied them (still Synced).
+// FinishRollout plays the controllers that do not run here (deployment and
+// ReplicaSet controllers, scheduler, kubelet) for a Deployment's current pod
+// template: it makes the template's ReplicaSet and its Pods (owned as the
+// controllers would own them, so Argo CD's resource tree and
+// status.summary.images see them), drops the Pods and ReplicaSets of older
+// templates, marks the Pods Running and Ready, and writes the Deployment's
+// status as a finished rollout. Argo CD then calls it Healthy. Only status
+// subresources and owned objects are written, so the Deployment's spec
+// stays as Argo CD applied it (still Synced).
 func (s *Server) FinishRollout(t testing.TB, namespace, name string) {
 	t.Helper()
-	s.writeDeploymentStatus(t, namespace, name, func(d *appsv1.Deployment) appsv1.DeploymentStatus {
-		n := int32(1)
-		if d.Spec.Replicas != nil {
-			n = *d.Spec.Replicas
-		}
-		now := metav1.Now()
-		return appsv1.DeploymentStatus{
-			ObservedGeneration: d.Generation, Replicas: n, UpdatedReplicas: n, ReadyReplicas: n, AvailableReplicas: n,
-			Conditions: []appsv1.DeploymentCondition{
-				{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable", Message: "Deployment has minimum availability.", LastUpdateTime: now, LastTransitionTime: now},
-				{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionTrue, Reason: "NewReplicaSetAvailable", Message: fmt.Sprintf("ReplicaSet %q has successfully progressed.", name), LastUpdateTime: now, LastTransitionTime: now},
-			},
-		}
-	})
+	s.rollout(t, namespace, name, true)
 }
 
-// FailRollout writes a Deployment's status as a rollout past its progress
-// deadline (what the deployment controller writes when new pods never become
-// ready, e.g. on ImagePullBackOff); Argo CD then calls it Degraded.
+// FailRollout is FinishRollout for a rollout that never becomes ready: the
+// new Pods wait in ImagePullBackOff and the Deployment is past its progress
+// deadline, as the deployment controller writes; Argo CD then calls it
+// Degraded.
 func (s *Server) FailRollout(t testing.TB, namespace, name string) {
 	t.Helper()
-	s.writeDeploymentStatus(t, namespace, name, func(d *appsv1.Deployment) appsv1.DeploymentStatus {
-		n := int32(1)
-		if d.Spec.Replicas != nil {
-			n = *d.Spec.Replicas
-		}
-		now := metav1.Now()
-		return appsv1.DeploymentStatus{
-			ObservedGeneration: d.Generation, Replicas: n, UpdatedReplicas: n, UnavailableReplicas: n,
-			Conditions: []appsv1.DeploymentCondition{
-				{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionFalse, Reason: "MinimumReplicasUnavailable", Message: "Deployment does not have minimum availability.", LastUpdateTime: now, LastTransitionTime: now},
-				{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse, Reason: "ProgressDeadlineExceeded", Message: fmt.Sprintf("ReplicaSet %q has timed out progressing.", name), LastUpdateTime: now, LastTransitionTime: now},
-			},
-		}
-	})
+	s.rollout(t, namespace, name, false)
 }
 
-func (s *Server) writeDeploymentStatus(t testing.TB, namespace, name string, status func(*appsv1.Deployment) appsv1.DeploymentStatus) {
+func (s *Server) rollout(t testing.TB, namespace, name string, ready bool) {
 	t.Helper()
 	cs := s.Clientset(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for attempt := 0; ; attempt++ {
-		d, err := cs.AppsV1().Deployments(namespace).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			t.Fatalf("deployment %s/%s: %v", namespace, name, err)
+	d, err := cs.AppsV1().Deployments(namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("deployment %s/%s: %v", namespace, name, err)
+	}
+	n := int32(1)
+	if d.Spec.Replicas != nil {
+		n = *d.Spec.Replicas
+	}
+	tmpl, _ := json.Marshal(d.Spec.Template)
+	sum := sha256.Sum256(tmpl)
+	hash := hex.EncodeToString(sum[:])[:10]
+	rsName := name + "-" + hash
+	yes := true
+
+	// Older templates' ReplicaSets and Pods go (no garbage collector runs).
+	rsList, err := cs.AppsV1().ReplicaSets(namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rs := range rsList.Items {
+		if ownedBy(rs.OwnerReferences, d.UID) && rs.Name != rsName {
+			s.deleteOwnedPods(t, ctx, namespace, rs.UID)
+			_ = cs.AppsV1().ReplicaSets(namespace).Delete(ctx, rs.Name, metav1.DeleteOptions{})
 		}
-		d.Status = status(d)
+	}
+	labels := map[string]string{"pod-template-hash": hash}
+	for k, v := range d.Spec.Template.Labels {
+		labels[k] = v
+	}
+	rs, err := cs.AppsV1().ReplicaSets(namespace).Get(ctx, rsName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		sel := d.Spec.Selector.DeepCopy()
+		if sel.MatchLabels == nil {
+			sel.MatchLabels = map[string]string{}
+		}
+		sel.MatchLabels["pod-template-hash"] = hash
+		tpl := *d.Spec.Template.DeepCopy()
+		tpl.Labels = labels
+		rs = &appsv1.ReplicaSet{
+			ObjectMeta: metav1.ObjectMeta{Name: rsName, Namespace: namespace, Labels: labels,
+				OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: d.Name, UID: d.UID, Controller: &yes, BlockOwnerDeletion: &yes}}},
+			Spec: appsv1.ReplicaSetSpec{Replicas: &n, Selector: sel, Template: tpl},
+		}
+		if rs, err = cs.AppsV1().ReplicaSets(namespace).Create(ctx, rs, metav1.CreateOptions{}); err != nil {
+			t.Fatalf("replicaset %s: %v", rsName, err)
+		}
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	readyN := int32(0)
+	if ready {
+		readyN = n
+	}
+	rs.Status = appsv1.ReplicaSetStatus{Replicas: n, FullyLabeledReplicas: n, ReadyReplicas: readyN, AvailableReplicas: readyN, ObservedGeneration: rs.Generation}
+	if _, err := cs.AppsV1().ReplicaSets(namespace).UpdateStatus(ctx, rs, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("replicaset %s status: %v", rsName, err)
+	}
+	for i := int32(0); i < n; i++ {
+		podName := fmt.Sprintf("%s-%c%c%c%c%c", rsName, 'a'+i%26, 'b'+i%25, 'c', 'd', 'e'+i%20)
+		pod, err := cs.CoreV1().Pods(namespace).Get(ctx, podName, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			pod = &corev1.Pod{
+				ObjectMeta: metav1.ObjectMeta{Name: podName, Namespace: namespace, Labels: labels,
+					OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: rsName, UID: rs.UID, Controller: &yes, BlockOwnerDeletion: &yes}}},
+				Spec: *d.Spec.Template.Spec.DeepCopy(),
+			}
+			pod.Spec.NodeName = "node-1"
+			if pod, err = cs.CoreV1().Pods(namespace).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+				t.Fatalf("pod %s: %v", podName, err)
+			}
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		pod.Status = podStatus(pod, ready)
+		if _, err := cs.CoreV1().Pods(namespace).UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
+			t.Fatalf("pod %s status: %v", podName, err)
+		}
+	}
+	now := metav1.Now()
+	st := appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: n, UpdatedReplicas: n, ReadyReplicas: readyN, AvailableReplicas: readyN, UnavailableReplicas: n - readyN}
+	if ready {
+		st.Conditions = []appsv1.DeploymentCondition{
+			{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable", Message: "Deployment has minimum availability.", LastUpdateTime: now, LastTransitionTime: now},
+			{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionTrue, Reason: "NewReplicaSetAvailable", Message: fmt.Sprintf("ReplicaSet %q has successfully progressed.", rsName), LastUpdateTime: now, LastTransitionTime: now},
+		}
+	} else {
+		st.Conditions = []appsv1.DeploymentCondition{
+			{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionFalse, Reason: "MinimumReplicasUnavailable", Message: "Deployment does not have minimum availability.", LastUpdateTime: now, LastTransitionTime: now},
+			{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse, Reason: "ProgressDeadlineExceeded", Message: fmt.Sprintf("ReplicaSet %q has timed out progressing.", rsName), LastUpdateTime: now, LastTransitionTime: now},
+		}
+	}
+	for attempt := 0; ; attempt++ {
+		d.Status = st
 		if _, err = cs.AppsV1().Deployments(namespace).UpdateStatus(ctx, d, metav1.UpdateOptions{}); err == nil {
 			return
 		}
 		if !apierrors.IsConflict(err) || attempt > 5 {
 			t.Fatalf("deployment %s/%s status: %v", namespace, name, err)
+		}
+		if d, err = cs.AppsV1().Deployments(namespace).Get(ctx, name, metav1.GetOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func podStatus(pod *corev1.Pod, ready bool) corev1.PodStatus {
+	now := metav1.Now()
+	cond := corev1.ConditionTrue
+	if !ready {
+		cond = corev1.ConditionFalse
+	}
+	st := corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "10.0.0.10", HostIP: "10.0.0.1", StartTime: &now,
+		Conditions: []corev1.PodCondition{
+			{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: now},
+			{Type: corev1.PodInitialized, Status: corev1.ConditionTrue, LastTransitionTime: now},
+			{Type: corev1.ContainersReady, Status: cond, LastTransitionTime: now},
+			{Type: corev1.PodReady, Status: cond, LastTransitionTime: now},
+		}}
+	if !ready {
+		st.Phase = corev1.PodPending
+	}
+	for _, c := range pod.Spec.Containers {
+		cst := corev1.ContainerStatus{Name: c.Name, Image: c.Image, Ready: ready, Started: &ready}
+		if ready {
+			cst.State = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}}
+			cst.ImageID = "docker-pullable://" + c.Image
+		} else {
+			cst.State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff", Message: fmt.Sprintf("Back-off pulling image %q", c.Image)}}
+		}
+		st.ContainerStatuses = append(st.ContainerStatuses, cst)
+	}
+	return st
+}
+
+func ownedBy(refs []metav1.OwnerReference, uid types.UID) bool {
+	for _, r := range refs {
+		if r.UID == uid {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) deleteOwnedPods(t testing.TB, ctx context.Context, namespace string, owner types.UID) {
+	t.Helper()
+	cs := s.Clientset(t)
+	pods, err := cs.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zero := int64(0)
+	for _, p := range pods.Items {
+		if ownedBy(p.OwnerReferences, owner) {
+			_ = cs.CoreV1().Pods(namespace).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
 		}
 	}
 }

@@ -497,7 +497,8 @@ func (s *Server) Do(ctx context.Context, token, method, path string, body any) (
 	if err != nil {
 		return 0, nil, err
 	}
-	if body != nil {
+	if method != http.MethodGet {
+		// argocd-server answers 415 to anything else without it.
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if token != "" {
