@@ -149,7 +149,9 @@ func TestSyncDegradedOutcome(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.Status.Health.Status != "Degraded" || a.Status.Health.Message != "Deployment exceeded its progress deadline" || a.Status.OperationState.Phase != "Succeeded" {
+	// As argocd-server v3: the app names the cause, the resource says why.
+	if a.Status.Health.Status != "Degraded" || a.Status.Health.Message != "Caused by apps/Deployment:nexo-production/nexo-be-production" ||
+		a.HealthMessage() != "Deployment nexo-be-production: Deployment exceeded its progress deadline" || a.Status.OperationState.Phase != "Succeeded" {
 		t.Fatalf("outcome: %+v", a.Status)
 	}
 	tree, err := c.ResourceTree(ctx, app)
@@ -216,8 +218,12 @@ func TestRollbackRefusedThenDone(t *testing.T) {
 	fake.Advance(app)
 	snap, _ := fake.App(app)
 	h := snap.Status.History
-	if len(h) != 3 || h[2].ID != 2 || h[2].Revision != "sha-aaa111" || snap.Status.Sync.Revision != "sha-aaa111" {
+	if len(h) != 3 || h[2].ID != 2 || h[2].Revision != "sha-aaa111" {
 		t.Fatalf("history after rollback: %+v", h)
+	}
+	// As argocd-server: compared with the target (main), not what runs.
+	if snap.Status.Sync.Status != "OutOfSync" || snap.Status.Sync.Revision != "sha-main" {
+		t.Fatalf("sync after rollback: %+v", snap.Status.Sync)
 	}
 
 	// Turning auto-sync back on is a merge patch too, idempotent, and

@@ -711,7 +711,7 @@ func (s *Server) complete(a *app) {
 		st.Message = "successfully synced (all tasks run)"
 		st.SyncResult = &argocd.SyncResult{Revision: a.opSHA, Resources: []argocd.ResourceResult{{Kind: "Deployment", Name: a.workload, Namespace: a.namespace, Status: "Synced", Message: "deployment.apps/" + a.workload + " configured"}}}
 		a.status.Health = argocd.HealthStatus{Status: outcome.Health, Message: outcome.Message}
-		a.status.Sync = argocd.SyncStatus{Status: "Synced", Revision: a.opSHA}
+		a.status.Sync = s.compared(a, a.opSHA)
 		a.status.Summary.Images = a.opImages
 		started := a.opStarted
 		a.status.History = append(a.status.History, argocd.RevisionHistory{
@@ -730,6 +730,25 @@ func (s *Server) complete(a *app) {
 	} else {
 		s.event(a, "Warning", "OperationCompleted", fmt.Sprintf("Sync operation to %s failed: %s", a.opSHA, st.Message))
 	}
+}
+
+// compared is status.sync after deploying sha: argocd-server compares the
+// live state with git at the app's target revision, so after a sync to a
+// pinned older revision or a rollback the app is OutOfSync with the target.
+// Without a ResolveRevision the target is taken to be what was deployed.
+func (s *Server) compared(a *app, sha string) argocd.SyncStatus {
+	if s.opts.ResolveRevision == nil {
+		return argocd.SyncStatus{Status: "Synced", Revision: sha}
+	}
+	target := "HEAD"
+	if spec := a.typedSpec(); spec.Source != nil && spec.Source.TargetRevision != "" {
+		target = spec.Source.TargetRevision
+	}
+	head, _, err := s.opts.ResolveRevision(a.name, target)
+	if err != nil || head == sha {
+		return argocd.SyncStatus{Status: "Synced", Revision: sha}
+	}
+	return argocd.SyncStatus{Status: "OutOfSync", Revision: head}
 }
 
 func (a *app) typedSpec() argocd.ApplicationSpec {
