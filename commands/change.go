@@ -314,7 +314,9 @@ func (f *ChangeFlow) sync(ctx context.Context, wf *store.Workflow, c *Change) (w
 		return workflow.Outcome{}, err
 	}
 	running := cur.Status.OperationState != nil && cur.Status.OperationState.Phase == "Running"
-	already := f.carriesChange(ctx, c, cur.Status.Sync.Revision) ||
+	// status.sync.revision is the git revision Argo CD compared with (the
+	// target's), deployed or not: only Synced means it runs.
+	already := (cur.Status.Sync.Status == "Synced" && f.carriesChange(ctx, c, cur.Status.Sync.Revision)) ||
 		(running && cur.Status.OperationState.SyncResult != nil && f.carriesChange(ctx, c, cur.Status.OperationState.SyncResult.Revision))
 	if !already {
 		// With automated sync on, Argo CD refuses a sync to a pinned

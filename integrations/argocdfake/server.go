@@ -427,6 +427,7 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Get("refresh") != "" {
 		now := s.opts.Now().UTC()
 		a.status.ReconciledAt = &now
+		s.refresh(a)
 	}
 	s.writeApp(w, a)
 }
@@ -730,6 +731,18 @@ func (s *Server) complete(a *app) {
 	} else {
 		s.event(a, "Warning", "OperationCompleted", fmt.Sprintf("Sync operation to %s failed: %s", a.opSHA, st.Message))
 	}
+}
+
+// refresh compares the deployed revision with git's target again, as a
+// refresh makes argocd-server do: a new commit on the target makes the app
+// OutOfSync with status.sync.revision the new commit, deployed or not. (The
+// fake does not auto-sync by itself: nexo asks for every sync.)
+func (s *Server) refresh(a *app) {
+	if a.operation != nil || len(a.status.History) == 0 {
+		return
+	}
+	a.status.Sync = s.compared(a, a.status.History[len(a.status.History)-1].Revision)
+	a.status.Resources = a.resources()
 }
 
 // compared is status.sync after deploying sha: argocd-server compares the

@@ -82,8 +82,10 @@ func TestGitResolverThroughSyncAndRollback(t *testing.T) {
 	}
 	fake.Advance("nexo-be-production")
 	a, _ = fake.App("nexo-be-production")
-	if a.Status.Sync.Revision != first || a.Status.Summary.Images[0] != "ghcr.io/nexo-org/nexo-be:2024.05.01" {
-		t.Fatalf("rollback: %s %v", a.Status.Sync.Revision, a.Status.Summary.Images)
+	// Compared with the target (main), the rolled-back app is OutOfSync.
+	if last := a.Status.History[len(a.Status.History)-1]; last.Revision != first || a.Status.Summary.Images[0] != "ghcr.io/nexo-org/nexo-be:2024.05.01" ||
+		a.Status.Sync.Status != "OutOfSync" || a.Status.Sync.Revision != second {
+		t.Fatalf("rollback: deployed %s, sync %+v, images %v", last.Revision, a.Status.Sync, a.Status.Summary.Images)
 	}
 	tree, err := c.ResourceTree(ctx, "nexo-be-production")
 	if err != nil {

@@ -107,6 +107,9 @@ func newPlatform(t *testing.T, prefix string, envs ...string) *platform {
 		ClockStart: time.Now().UTC(),
 		Mutate: func(c *config.Config) {
 			c.ArgoCD.AppName = prefix + "-{service}-{env}"
+			// The bot's clock runs many times faster than the real Argo
+			// CD's: give the rollout a simulated day.
+			c.ArgoCD.SyncTimeout = config.Duration(24 * time.Hour)
 			c.Kubernetes.Namespace = prefix + "-{env}"
 		},
 	})
@@ -141,8 +144,28 @@ func (p *platform) eventually(what string, step, timeout time.Duration, cond fun
 		time.Sleep(150 * time.Millisecond)
 	}
 	if !cond() {
-		p.t.Fatalf("timed out waiting for %s (%s real, clock at %s)\nmessages:\n%s\n%s", what, timeout, p.e.Clock.Now().Format(time.RFC3339), p.e.Dump(), p.acd.Logs())
+		var apps []string
+		for _, env := range []string{"qa", "staging"} {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if a, err := p.acd.Admin(p.t).GetApp(ctx, p.app(env), ""); err == nil {
+				op := ""
+				if o := a.Status.OperationState; o != nil && o.SyncResult != nil {
+					op = o.Phase + " " + o.SyncResult.Revision
+				}
+				apps = append(apps, fmt.Sprintf("%s: %s %s, %s %q, images %v, last op %s", a.Metadata.Name, a.Status.Sync.Status, a.Status.Sync.Revision, a.Status.Health.Status, a.HealthMessage(), a.Status.Summary.Images, op))
+			}
+			cancel()
+		}
+		p.t.Fatalf("timed out waiting for %s (%s real, clock at %s)\napps: %s\ngit main: %s\nmessages:\n%s\nbot log:\n%s\n%s", what, timeout, p.e.Clock.Now().Format(time.RFC3339),
+			strings.Join(apps, "\n  "), p.remote.Head(p.t, "main"), p.e.Dump(), tailString(p.e.Logs.String(), 3000), p.acd.Logs())
 	}
+}
+
+func tailString(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
 }
 
 // workflow is the part of a workflow record these tests read.
@@ -299,8 +322,11 @@ func TestDiagnoseOnRealArgoCD(t *testing.T) {
 	})
 	e.Command(e2e.Carol, "diagnose nexo-be staging")
 	m := e.WaitFind("still rolling out", p.app("staging"))
-	if c := e2e.Content(m); !strings.Contains(c, prog.Status.Health.Message) {
-		t.Fatalf("diagnose does not quote Argo CD's message %q:\n%s", prog.Status.Health.Message, c)
+	// argocd-server v3 says "Caused by apps/Deployment:…"; nexo quotes the
+	// Deployment's own health message.
+	want := "Deployment nexo-be: Waiting for rollout to finish"
+	if c := e2e.Content(m); !strings.HasPrefix(prog.HealthMessage(), want) || !strings.Contains(c, want) {
+		t.Fatalf("diagnose does not quote Argo CD's message %q (app: %q):\n%s", want, prog.HealthMessage(), c)
 	}
 
 	p.acd.FailRollout(t, p.ns("staging"), service)
@@ -308,6 +334,9 @@ func TestDiagnoseOnRealArgoCD(t *testing.T) {
 		return a.Status.Health.Status == "Degraded"
 	})
 	e.Command(e2e.Carol, "diagnose nexo-be staging")
-	m = e.WaitFind("Argo CD says Degraded", deg.Status.Health.Message)
+	m = e.WaitFind("Argo CD says Degraded", deg.HealthMessage())
+	if deg.HealthMessage() != `Deployment nexo-be: Deployment "nexo-be" exceeded its progress deadline` {
+		t.Fatalf("Degraded app's message: %q", deg.HealthMessage())
+	}
 	t.Logf("diagnose: %s", e2e.Content(m))
 }
