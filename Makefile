@@ -25,7 +25,7 @@ build:
 test:
 	$(GO) test -count=1 -timeout 20m $(PKGS)
 
-## test-integration: the integration tier against real Loki, Prometheus, PostgreSQL and kube-apiserver
+## test-integration: the integration tier against real Prometheus, PostgreSQL, kube-apiserver and Argo CD
 test-integration:
 	bash scripts/integration/run.sh
 
