@@ -140,7 +140,7 @@ func StatusCard(cfg *config.Config, service string, rows []EnvStatus, now time.T
 		}
 		state := HealthEmoji(r.Health) + " " + r.Health + " · " + r.Sync
 		if r.ArgoErr != nil {
-			state = ":grey_question: _argocd: " + shortErr(r.ArgoErr) + "_"
+			state = ":grey_question: _" + shortErr(r.ArgoErr) + "_"
 		}
 		when := ""
 		if !r.DeployedAt.IsZero() {

@@ -259,6 +259,20 @@ func TestPromoteStagingOnRealArgoCD(t *testing.T) {
 	if c := e2e.Content(cur); !strings.Contains(c, "Done") || !strings.Contains(c, "Healthy") {
 		t.Fatalf("card at the end:\n%s", c)
 	}
+
+	// /nexo status reads the same apps; develop and production have no
+	// Application here, which argocd-server answers 403: nexo says so in
+	// its own words.
+	e.Command(e2e.Carol, "status nexo-be")
+	status := e2e.Content(e.WaitFind(service, "across environments"))
+	for _, want := range []string{"*staging*  `" + tag + "`", "*qa*  `" + tag + "`", "Healthy · Synced", "_Argo CD: no such application or no permission_"} {
+		if !strings.Contains(status, want) {
+			t.Errorf("status card lacks %q:\n%s", want, status)
+		}
+	}
+	if strings.Contains(status, "permission denied") {
+		t.Errorf("argocd-server's raw text reached Slack:\n%s", status)
+	}
 }
 
 // Scenario 3 on the real Argo CD: qa has auto-sync on, a bad tag is
