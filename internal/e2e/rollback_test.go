@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/nexo-org/nexo-bot/config"
 	"github.com/nexo-org/nexo-bot/integrations/kube"
 	"github.com/nexo-org/nexo-bot/store"
+	"github.com/nexo-org/nexo-bot/workflow"
 )
 
 func rollbackOf(t testing.TB, e *Env) *store.Workflow {
@@ -181,4 +183,69 @@ func TestRollbackBlueGreenSwitchesTheIngress(t *testing.T) {
 	// Without blue/green configured: a clear refusal.
 	e.Command(Carol, "rollback nexo-be staging --via bluegreen")
 	e.Ephemeral(Carol, "no blue/green setup")
+}
+
+// A replica dies after Argo CD accepted the rollback but before the
+// workflow's new state was saved: the next replica runs the act step again
+// and must see the rollback already done (the last operation deployed the
+// target; status.sync.revision is git's target, not the rolled-back one),
+// not start a second one.
+func TestArgoCDRollbackIsNotRepeatedAfterALostStateSave(t *testing.T) {
+	e := New(t, Options{})
+	e.Command(Carol, "promote nexo-be qa 2026.02.18")
+	bad := onlyChange(t, e, "nexo-be", "qa")
+	e.Eventually("qa deploy", 10*time.Second, 60, func() bool { st, _ := changeState(t, e, bad.ID); return st == commands.StDone })
+
+	lost := make(chan struct{}, 1)
+	var once sync.Once
+	e.BeforeStep = func(wf *store.Workflow) error {
+		if wf.Kind != commands.RollbackKind || wf.State != commands.RbFollow {
+			return nil
+		}
+		crashed := false
+		once.Do(func() {
+			// The act step's result is lost: the record says act again.
+			cur, err := e.Store.GetWorkflow(context.Background(), wf.ID)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			cur.State = commands.RbAct
+			if err := e.Store.UpdateWorkflow(context.Background(), cur); err != nil {
+				t.Error(err)
+				return
+			}
+			crashed = true
+			lost <- struct{}{}
+		})
+		if crashed {
+			return workflow.ErrCrash
+		}
+		return nil
+	}
+	e.StopBot()
+	e.StartBot()
+	e.Command(Alice, "rollback nexo-be qa")
+	menu := e.WaitFind("Rollback nexo-be in qa", "last stable", "2026.02.17")
+	e.Click(Alice, menu, "rollback.run")
+	rb := rollbackOf(t, e)
+	restarted := false
+	e.Eventually("argo rollback", 5*time.Second, 120, func() bool {
+		select {
+		case <-lost:
+			e.StopBot()
+			e.StartBot()
+			restarted = true
+		default:
+		}
+		st, _ := rollbackState(t, e, rb.ID)
+		return st == commands.RbDone
+	})
+	_, r := rollbackState(t, e, rb.ID)
+	if !restarted || r.Result != records.ResultSuccess || r.Tag != "2026.02.17" {
+		t.Fatalf("restarted %v, rollback %+v", restarted, r)
+	}
+	if n := e.Argo.CallCount("POST", "/api/v1/applications/nexo-be-qa/rollback"); n != 1 {
+		t.Fatalf("%d rollback calls after the lost state save, want 1", n)
+	}
 }
