@@ -1,7 +1,7 @@
 // Package alerts receives Alertmanager's webhook (POST /hooks/alertmanager,
 // webhook payload version 4): bearer-token auth compared in constant time,
 // a 1 MiB body limit, de-duplication of each alert by fingerprint, status
-// and start time in the store, then commands.ReceiveAlert for each new one.
+// and start time in the store, then incident.ReceiveAlert for each new one.
 package alerts
 
 import (
@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/commands/incident"
 	"github.com/nexo-org/nexo-bot/store"
 )
 
@@ -57,7 +58,7 @@ type WebhookAlert struct {
 }
 
 // Receiver handles one new alert.
-type Receiver func(ctx context.Context, a commands.Alert) error
+type Receiver func(ctx context.Context, a incident.Alert) error
 
 // Options configure the handler.
 type Options struct {
@@ -65,7 +66,7 @@ type Options struct {
 	Token string
 	// Store de-duplicates alerts.
 	Store store.Store
-	// Receive handles each new alert (commands.ReceiveAlert in production).
+	// Receive handles each new alert (incident.ReceiveAlert in production).
 	Receive Receiver
 	Log     *slog.Logger
 	// Timeout bounds handling one payload (default 30s).
@@ -89,10 +90,10 @@ func New(o Options) *Handler {
 	return &Handler{o: o, token: sha256.Sum256([]byte(o.Token))}
 }
 
-// ForDeps is the production handler: alerts go to commands.ReceiveAlert.
+// ForDeps is the production handler: alerts go to incident.ReceiveAlert.
 func ForDeps(token string, d *commands.Deps) *Handler {
-	return New(Options{Token: token, Store: d.Store, Log: d.Log, Receive: func(ctx context.Context, a commands.Alert) error {
-		return commands.ReceiveAlert(ctx, d, a)
+	return New(Options{Token: token, Store: d.Store, Log: d.Log, Receive: func(ctx context.Context, a incident.Alert) error {
+		return incident.ReceiveAlert(ctx, d, a)
 	}})
 }
 
@@ -174,7 +175,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			dup++
 			continue
 		}
-		a := commands.Alert{Status: wa.Status, Labels: merge(p.CommonLabels, wa.Labels), Annotations: merge(p.CommonAnnotations, wa.Annotations),
+		a := incident.Alert{Status: wa.Status, Labels: merge(p.CommonLabels, wa.Labels), Annotations: merge(p.CommonAnnotations, wa.Annotations),
 			StartsAt: wa.StartsAt, EndsAt: wa.EndsAt, GeneratorURL: wa.GeneratorURL, Fingerprint: wa.Fingerprint}
 		if err := h.o.Receive(ctx, a); err != nil {
 			h.o.Log.Error("alert", "alertname", a.Labels["alertname"], "fingerprint", a.Fingerprint, "err", err)

@@ -14,7 +14,7 @@ import (
 	"testing"
 
 	"github.com/nexo-org/nexo-bot/alerts"
-	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/commands/incident"
 	"github.com/nexo-org/nexo-bot/store/boltstore"
 )
 
@@ -39,11 +39,11 @@ const payload = `{
 
 type recorder struct {
 	mu   sync.Mutex
-	got  []commands.Alert
+	got  []incident.Alert
 	fail int // fail this many calls first
 }
 
-func (r *recorder) receive(ctx context.Context, a commands.Alert) error {
+func (r *recorder) receive(ctx context.Context, a incident.Alert) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.fail > 0 {

@@ -10,10 +10,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nexo-org/nexo-bot/chat"
+	"github.com/nexo-org/nexo-bot/internal/text"
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
-
-	"github.com/nexo-org/nexo-bot/chat"
 )
 
 // readEvents consumes one connection's events: it acks each envelope at
@@ -194,8 +194,9 @@ func (b *Bot) handleCommand(ctx context.Context, sc slack.SlashCommand) {
 	b.m.CommandDuration.WithLabelValues(commandLabel(c.Text)).Observe(time.Since(start).Seconds())
 	if err != nil {
 		b.m.Errors.WithLabelValues("handler").Inc()
-		b.log.Error("command failed", "user", c.UserID, "channel", c.ChannelID, "command", commandLabel(c.Text), "err", err)
-		reply = &chat.Reply{Ephemeral: true, Message: chat.Message{Text: ":warning: " + truncate(err.Error(), 500)}}
+		ref := text.Ref()
+		b.log.Error("command failed", "user", c.UserID, "channel", c.ChannelID, "command", commandLabel(c.Text), "ref", ref, "err", err)
+		reply = failedReply(ref)
 	}
 	if reply == nil {
 		return
@@ -232,8 +233,9 @@ func (b *Bot) handleClicks(ctx context.Context, ic slack.InteractionCallback) {
 		reply, err := b.opts.Handler.HandleClick(ctx, c)
 		if err != nil {
 			b.m.Errors.WithLabelValues("handler").Inc()
-			b.log.Error("click failed", "user", c.UserID, "action", c.Action, "err", err)
-			reply = &chat.Reply{Ephemeral: true, Message: chat.Message{Text: ":warning: " + truncate(err.Error(), 500)}}
+			ref := text.Ref()
+			b.log.Error("click failed", "user", c.UserID, "action", c.Action, "ref", ref, "err", err)
+			reply = failedReply(ref)
 		}
 		if reply != nil && channel != "" {
 			reply.Ephemeral = true
@@ -293,9 +295,10 @@ func (b *Bot) answerSubmission(w *work, ic slack.InteractionCallback, ack func(p
 		errs := r.errs
 		if r.err != nil {
 			b.m.Errors.WithLabelValues("handler").Inc()
-			b.log.Error("submission failed", "user", sub.UserID, "callback_id", sub.CallbackID, "err", r.err)
+			ref := text.Ref()
+			b.log.Error("submission failed", "user", sub.UserID, "callback_id", sub.CallbackID, "ref", ref, "err", r.err)
 			if first := firstBlock(sub.Values); first != "" {
-				errs = map[string]string{first: "Failed: " + truncate(r.err.Error(), 300)}
+				errs = map[string]string{first: failedReply(ref).Message.Text}
 			}
 		}
 		if len(errs) > 0 {
@@ -312,6 +315,12 @@ func (b *Bot) answerSubmission(w *work, ic slack.InteractionCallback, ack func(p
 			b.log.Warn("late submission result not shown", "errors", r.errs, "err", r.err)
 		}
 	}
+}
+
+// failedReply is what a person reads when the handler itself failed: a
+// fixed sentence and the reference of the log line, never the error.
+func failedReply(ref string) *chat.Reply {
+	return &chat.Reply{Ephemeral: true, Message: chat.Message{Text: ":warning: nexo could not handle that, and it may not have been done. Reference `" + ref + "` (in nexo's log)."}}
 }
 
 func firstBlock(values map[string]string) string {

@@ -13,14 +13,14 @@ import (
 )
 
 // Guard decides, before anything runs, whether a user may run a mutating
-// command or press a button. A non-nil reply is the refusal shown to the
-// user; nothing else happens then. The router calls it centrally, so no
+// command or press a button. A non-nil error (a Refusal) is what the user
+// is told; nothing else happens then. The router calls it centrally, so no
 // command can forget it.
 type Guard interface {
 	// AllowCommand is called before spec.Run of every Mutating spec.
-	AllowCommand(ctx context.Context, r Request, spec *Spec) *chat.Reply
+	AllowCommand(ctx context.Context, r Request, spec *Spec) error
 	// AllowClick is called before every button handler.
-	AllowClick(ctx context.Context, c chat.Click) *chat.Reply
+	AllowClick(ctx context.Context, c chat.Click) error
 }
 
 // Authz is nexo's Guard:
@@ -38,20 +38,11 @@ type Authz struct {
 	D *Deps
 }
 
-func init() {
-	setupHooks = append(setupHooks, func(ctx context.Context, a *App) error {
-		a.Router.SetGuard(&Authz{D: a.deps})
-		return nil
-	})
-}
-
 // StorePreflight bounds the store check made before a mutating command or
 // a button: when the store does not answer within it, the user is told at
 // once that nothing was changed (instead of waiting for every store call
 // of the command to time out).
 const StorePreflight = 500 * time.Millisecond
-
-var storeDown = "The state store is unavailable, so nothing was changed. Try again in a moment."
 
 // storeReachable pings the store within StorePreflight.
 func (z *Authz) storeReachable(ctx context.Context) bool {
@@ -65,23 +56,23 @@ func (z *Authz) storeReachable(ctx context.Context) bool {
 }
 
 // AllowCommand implements Guard.
-func (z *Authz) AllowCommand(ctx context.Context, r Request, spec *Spec) *chat.Reply {
+func (z *Authz) AllowCommand(ctx context.Context, r Request, spec *Spec) error {
 	if !z.storeReachable(ctx) {
-		return Refuse("%s", storeDown)
+		return &Refusal{Text: StoreDownText}
 	}
 	svc, env := z.target(r.Args.Words)
 	what := fmt.Sprintf("%s %s", z.D.Config.Slack.Command, clip(r.Text, 200))
 	if why := z.check(ctx, r.UserID, r.ChannelID, env); why != "" {
 		Audit(ctx, z.D, r.UserID, spec.Name+".authz", svc, env, r.ChannelID, "refused", why+" — "+what)
-		return Refuse("%s", why)
+		return &Refusal{Text: why}
 	}
 	return nil
 }
 
 // AllowClick implements Guard.
-func (z *Authz) AllowClick(ctx context.Context, c chat.Click) *chat.Reply {
+func (z *Authz) AllowClick(ctx context.Context, c chat.Click) error {
 	if !z.storeReachable(ctx) {
-		return Refuse("%s", storeDown)
+		return &Refusal{Text: StoreDownText}
 	}
 	var svc, env string
 	id, _, _ := strings.Cut(c.Value, "|")
@@ -93,7 +84,7 @@ func (z *Authz) AllowClick(ctx context.Context, c chat.Click) *chat.Reply {
 			wf = got
 			svc, env = workflowTarget(wf)
 		case errors.Is(err, store.ErrUnavailable):
-			return Refuse("%s", storeDown)
+			return &Refusal{Text: StoreDownText}
 		}
 	}
 	why := z.check(ctx, c.UserID, c.ChannelID, env)
@@ -106,7 +97,18 @@ func (z *Authz) AllowClick(ctx context.Context, c chat.Click) *chat.Reply {
 			target = wf.ID
 		}
 		Audit(ctx, z.D, c.UserID, c.Action+".authz", svc, env, target, "refused", why)
-		return Refuse("%s", why)
+		return &Refusal{Text: why}
+	}
+	return nil
+}
+
+// AllowChange checks that user may change env from channel, and audits a
+// refusal as action; for buttons whose environment the router's guard
+// cannot see in their value.
+func (z *Authz) AllowChange(ctx context.Context, user, channel, action, service, env string) error {
+	if why := z.check(ctx, user, channel, env); why != "" {
+		Audit(ctx, z.D, user, action+".authz", service, env, channel, "refused", why)
+		return &Refusal{Text: why}
 	}
 	return nil
 }
@@ -134,7 +136,9 @@ func (z *Authz) check(ctx context.Context, user, channel, env string) string {
 	}
 	if !member {
 		if lookupErr != nil {
-			return "nexo could not check your groups right now (" + clip(lookupErr.Error(), 120) + "), so nothing was changed. Try again in a moment."
+			ref := NewRef()
+			z.D.Log.Warn("group lookup failed", "user", user, "ref", ref, "err", lookupErr)
+			return "nexo could not check your groups right now, so nothing was changed. Try again in a moment. Reference `" + ref + "`."
 		}
 		return fmt.Sprintf("Only members of %s (or admins) can change things with nexo.", strings.Join(groups, ", "))
 	}

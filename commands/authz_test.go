@@ -1,4 +1,4 @@
-package commands
+package commands_test
 
 import (
 	"context"
@@ -8,11 +8,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nexo-org/nexo-bot/chat"
+	"github.com/nexo-org/nexo-bot/chat/chattest"
+	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/commands/scenarios"
+	"github.com/nexo-org/nexo-bot/commands/views"
 	"github.com/nexo-org/nexo-bot/config"
 	"github.com/nexo-org/nexo-bot/store"
 	"github.com/nexo-org/nexo-bot/store/boltstore"
@@ -28,42 +31,10 @@ const (
 	azAdmin    = "U0ADMIN01"
 )
 
-// azChat is a chat.Chat that records ephemerals and resolves user groups.
-type azChat struct {
-	mu        sync.Mutex
-	groups    map[string][]string
-	groupErr  error
-	groupCall int
-}
-
-func (c *azChat) Post(context.Context, string, string, chat.Message) (string, error) {
-	return "1700000000.000100", nil
-}
-func (c *azChat) Update(context.Context, string, string, chat.Message) error        { return nil }
-func (c *azChat) PostEphemeral(context.Context, string, string, chat.Message) error { return nil }
-func (c *azChat) Upload(context.Context, string, string, string, string, []byte) error {
-	return nil
-}
-func (c *azChat) CreateChannel(context.Context, string) (string, error) { return "C0NEW", nil }
-func (c *azChat) Invite(context.Context, string, []string) error        { return nil }
-func (c *azChat) OpenModal(context.Context, string, chat.Modal) error   { return nil }
-func (c *azChat) Permalink(_ context.Context, ch, ts string) (string, error) {
-	return "https://example.slack.com/archives/" + ch + "/p" + ts, nil
-}
-func (c *azChat) GroupMembers(_ context.Context, id string) ([]string, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.groupCall++
-	if c.groupErr != nil {
-		return nil, c.groupErr
-	}
-	return c.groups[id], nil
-}
-
 type azEnv struct {
-	d      *Deps
-	r      *Router
-	chat   *azChat
+	d      *commands.Deps
+	r      *commands.Router
+	chat   *chattest.Recorder
 	runs   []string // what the probe command and button ran
 	clicks []chat.Click
 }
@@ -98,19 +69,19 @@ func newAzEnv(t *testing.T) *azEnv {
 	}
 	t.Cleanup(func() { st.Close() })
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	c := &azChat{groups: map[string][]string{"S0SREONCALL": {azOncall}}}
-	d := &Deps{Config: azConfig(t), Store: st, Chat: c, Log: log, Engine: workflow.New(st, nil, log, "test")}
-	app, err := Setup(context.Background(), d)
+	c := &chattest.Recorder{Groups: map[string][]string{"S0SREONCALL": {azOncall}}}
+	d := &commands.Deps{Config: azConfig(t), Store: st, Chat: c, Log: log, Engine: workflow.New(st, nil, log, "test")}
+	router, err := scenarios.Setup(context.Background(), d)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &azEnv{d: d, r: app.Router, chat: c}
+	e := &azEnv{d: d, r: router, chat: c}
 	// A mutating probe command and a probe button: they record that they ran.
-	app.Router.Register(&Spec{Name: "poke", Usage: "poke <service> <env>", Mutating: true, Run: func(ctx context.Context, r Request) (*chat.Reply, error) {
+	router.Register(&commands.Spec{Name: "poke", Args: []string{"service", "env"}, Mutating: true, Run: func(ctx context.Context, r commands.Request) (*chat.Reply, error) {
 		e.runs = append(e.runs, r.UserID+" "+strings.Join(r.Args.Words, " "))
-		return Ephemeral(chat.Message{Text: "poked"}), nil
+		return commands.Ephemeral(chat.Message{Text: "poked"}), nil
 	}})
-	app.Router.OnClick("azprobe", func(ctx context.Context, c chat.Click) (*chat.Reply, error) {
+	router.OnClick("azprobe", func(ctx context.Context, c chat.Click) (*chat.Reply, error) {
 		e.clicks = append(e.clicks, c)
 		return nil, nil
 	})
@@ -190,16 +161,16 @@ func TestAuthzAcceptsMembersUserGroupsAndAdmins(t *testing.T) {
 		t.Fatalf("runs: %v", e.runs)
 	}
 	// The user group was resolved through the chat once and then cached.
-	calls := e.chat.groupCall
+	calls := e.chat.GroupCalls()
 	e.command(t, azOncall, azChannel, "poke nexo-fe qa")
-	if e.chat.groupCall != calls {
-		t.Fatalf("user group resolved again within the cache window (%d → %d calls)", calls, e.chat.groupCall)
+	if e.chat.GroupCalls() != calls {
+		t.Fatalf("user group resolved again within the cache window (%d → %d calls)", calls, e.chat.GroupCalls())
 	}
 }
 
 func TestAuthzFailsClosedWhenUserGroupsCannotBeResolved(t *testing.T) {
 	e := newAzEnv(t)
-	e.chat.groupErr = errors.New("usergroups.users.list: ratelimited")
+	e.chat.SetGroupErr(errors.New("usergroups.users.list: ratelimited"))
 	got := e.command(t, azOncall, azChannel, "poke nexo-be qa")
 	if !strings.Contains(got, "could not check your groups") || len(e.runs) != 0 {
 		t.Fatalf("got %q, runs %v", got, e.runs)
@@ -319,10 +290,10 @@ func TestAuditCommand(t *testing.T) {
 		}
 	}
 	// The limit is capped.
-	for i := 0; i < AuditMaxLimit+5; i++ {
+	for i := 0; i < views.AuditMaxLimit+5; i++ {
 		_ = e.d.Store.AppendAudit(ctx, store.AuditEntry{Actor: azCarol, Action: "x", Service: "nexo-fe", Outcome: "ok"})
 	}
-	if n := strings.Count(e.command(t, azCarol, azChannel, "audit nexo-fe --limit 1000"), "<@U0CAROL01>"); n != AuditMaxLimit {
-		t.Fatalf("%d entries shown, want the cap %d", n, AuditMaxLimit)
+	if n := strings.Count(e.command(t, azCarol, azChannel, "audit nexo-fe --limit 1000"), "<@U0CAROL01>"); n != views.AuditMaxLimit {
+		t.Fatalf("%d entries shown, want the cap %d", n, views.AuditMaxLimit)
 	}
 }

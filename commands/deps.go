@@ -1,8 +1,10 @@
 package commands
 
 import (
+	"context"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/config"
@@ -38,8 +40,68 @@ type Deps struct {
 	Pager    pagerduty.Pager
 	Secrets  secretstore.Store
 
+	// PollEvery is how often workflows poll Argo CD and Prometheus while
+	// they follow a rollout (0: each workflow's default).
+	PollEvery time.Duration
+	// Changes is the GitOps change pipeline, for scenarios that open a
+	// change of their own (set by commands/change).
+	Changes Changes
+
 	cardsOnce sync.Once
 	cards     *CardUpdates
+
+	mu       sync.Mutex
+	finished []func(ctx context.Context, e DeployFinished)
+}
+
+// Changes is what other scenarios ask of the change pipeline.
+type Changes interface {
+	// StartRevert opens the GitOps revert of a rollback: a change of
+	// service in env back to a tag, through the env's rollback approvals.
+	StartRevert(ctx context.Context, r RevertRequest) (*store.Workflow, error)
+}
+
+// RevertRequest asks for a GitOps revert.
+type RevertRequest struct {
+	Service, Env, Tag, Current string
+	Incident                   string
+	Requester, Channel         string
+}
+
+// DeployFinished is told when a GitOps change (promotion, hotfix, fix,
+// backfill, revert) reaches its end, whatever the result.
+type DeployFinished struct {
+	WorkflowID string
+	Flavor     string // records.KindPromote, KindHotfix, …, "backfill"
+	Service    string
+	Env        string
+	Tag        string
+	Result     string
+	Actor      string
+	Incident   string
+}
+
+// OnDeployFinished adds a listener of finished deploys (incidents note them).
+func (d *Deps) OnDeployFinished(fn func(ctx context.Context, e DeployFinished)) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.finished = append(d.finished, fn)
+}
+
+func (d *Deps) resetListeners() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.finished = nil
+}
+
+// TellDeployFinished calls every OnDeployFinished listener.
+func (d *Deps) TellDeployFinished(ctx context.Context, e DeployFinished) {
+	d.mu.Lock()
+	fns := append([]func(context.Context, DeployFinished){}, d.finished...)
+	d.mu.Unlock()
+	for _, fn := range fns {
+		fn(ctx, e)
+	}
 }
 
 // Cards is the background card editor shared by every workflow.
@@ -58,4 +120,12 @@ func (d *Deps) Clock() workflow.Clock {
 		return d.Engine.Clock()
 	}
 	return workflow.SystemClock{}
+}
+
+// Poll is d.PollEvery, or def when unset.
+func (d *Deps) Poll(def time.Duration) time.Duration {
+	if d.PollEvery > 0 {
+		return d.PollEvery
+	}
+	return def
 }

@@ -1,4 +1,4 @@
-package commands
+package commands_test
 
 import (
 	"context"
@@ -11,6 +11,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/nexo-org/nexo-bot/chat"
+	"github.com/nexo-org/nexo-bot/chat/chattest"
+	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/commands/views"
 	"github.com/nexo-org/nexo-bot/store/boltstore"
 	"github.com/nexo-org/nexo-bot/workflow"
 )
@@ -23,14 +26,14 @@ func FuzzTokenize(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		words, err := Tokenize(s)
+		words, err := commands.Tokenize(s)
 		if err != nil {
 			if words != nil {
 				t.Fatalf("words %q with error %v", words, err)
 			}
 			return
 		}
-		if len(s) > MaxCommandText || !utf8.ValidString(s) {
+		if len(s) > commands.MaxCommandText || !utf8.ValidString(s) {
 			t.Fatalf("accepted %d bytes (valid UTF-8: %v)", len(s), utf8.ValidString(s))
 		}
 		total := 0
@@ -53,7 +56,7 @@ func FuzzTokenize(f *testing.F) {
 			}
 		}
 		if simple {
-			again, err := Tokenize(strings.Join(words, " "))
+			again, err := commands.Tokenize(strings.Join(words, " "))
 			if err != nil || strings.Join(again, "\x1f") != strings.Join(words, "\x1f") {
 				t.Fatalf("re-tokenizing %q gave %q, %v", words, again, err)
 			}
@@ -67,11 +70,11 @@ func FuzzParseArgs(f *testing.F) {
 	}
 	bools := map[string]bool{"skip-soak": true}
 	f.Fuzz(func(t *testing.T, s string) {
-		words, err := Tokenize(s)
+		words, err := commands.Tokenize(s)
 		if err != nil {
 			return
 		}
-		a, err := ParseArgs(words, bools)
+		a, err := commands.ParseArgs(words, bools)
 		if err != nil {
 			return
 		}
@@ -106,19 +109,19 @@ func FuzzRouterCommand(f *testing.F) {
 	f.Cleanup(func() { st.Close() })
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg := azConfig(f)
-	d := &Deps{Config: cfg, Store: st, Chat: &azChat{}, Log: log, Engine: workflow.New(st, nil, log, "fuzz")}
-	d.Members = NewMembers(cfg, d.Chat)
-	r := NewRouter(cfg, st, log)
-	r.Register(AuditSpec(d))
+	d := &commands.Deps{Config: cfg, Store: st, Chat: &chattest.Recorder{}, Log: log, Engine: workflow.New(st, nil, log, "fuzz")}
+	d.Members = commands.NewMembers(cfg, d.Chat)
+	r := commands.NewRouter(cfg, log)
+	r.Register(views.AuditSpec(d))
 	runs := 0
-	r.Register(&Spec{Name: "poke", Usage: "poke <service> <env>", Mutating: true, BoolFlags: []string{"force"}, Flags: []string{"reason"}, Run: func(ctx context.Context, req Request) (*chat.Reply, error) {
+	r.Register(&commands.Spec{Name: "poke", Args: []string{"words…?"}, Mutating: true, Flags: []commands.Flag{{Name: "force"}, {Name: "reason", Value: "text"}}, Run: func(ctx context.Context, req commands.Request) (*chat.Reply, error) {
 		runs++
-		if _, err := ResolveService(cfg, firstWord(req.Args.Words)); err != nil {
-			return RefusalReply(err)
+		if _, err := commands.ResolveService(cfg, firstWord(req.Args.Words)); err != nil {
+			return nil, err
 		}
-		return Ephemeral(chat.Message{Text: "ok"}), nil
+		return commands.Ephemeral(chat.Message{Text: "ok"}), nil
 	}})
-	r.SetGuard(&Authz{D: d})
+	r.SetGuard(&commands.Authz{D: d})
 	f.Fuzz(func(t *testing.T, text string, member bool) {
 		user := azOutsider
 		if member {

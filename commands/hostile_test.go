@@ -1,10 +1,12 @@
-package commands
+package commands_test
 
 import (
 	"context"
 	"strings"
 	"testing"
 
+	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/commands/change"
 	"github.com/nexo-org/nexo-bot/commands/policy"
 	"github.com/nexo-org/nexo-bot/store"
 	"github.com/nexo-org/nexo-bot/workflow"
@@ -15,7 +17,7 @@ import (
 func TestHostileServiceNames(t *testing.T) {
 	e := newAzEnv(t)
 	for _, name := range []string{"../../etc", "..%2F..%2Fetc", "nexo-be/../../etc", "/etc/passwd", "nexo-be\\..\\x", "nеxo-be" /* Cyrillic е */, "nexo‐be" /* U+2010 hyphen */, "ｎｅｘｏ-be", "NEXO-BE "} {
-		_, err := ResolveService(e.d.Config, name)
+		_, err := commands.ResolveService(e.d.Config, name)
 		if name == "NEXO-BE " {
 			if err != nil {
 				t.Fatalf("case and spaces should be forgiven: %v", err)
@@ -47,7 +49,7 @@ func TestHostileServiceNames(t *testing.T) {
 func TestHostileTagsCannotInjectYAML(t *testing.T) {
 	e := newAzEnv(t)
 	for _, tag := range []string{"2026.02.17\n  evil: true", "2026.02.17\nimage:\n  repository: evil", `"x": y`, "2026.02.17 # comment", "2026.02.17'", "2026.02.17\"", "2026.02.17:", "{a: b}", "2026.02.17-${HOME}", "2026.02.17-../../x", "2026.02.17\u2028evil: 1"} {
-		if err := ValidateTag(e.d.Config, tag); err == nil {
+		if err := commands.ValidateTag(e.d.Config, tag); err == nil {
 			t.Fatalf("tag %q accepted", tag)
 		}
 		quoted := strings.ReplaceAll(tag, `"`, `\"`)
@@ -56,7 +58,7 @@ func TestHostileTagsCannotInjectYAML(t *testing.T) {
 			t.Fatalf("hotfix with tag %q: %q", tag, got)
 		}
 	}
-	if err := ValidateTag(e.d.Config, "2026.02.17-hotfix"); err != nil {
+	if err := commands.ValidateTag(e.d.Config, "2026.02.17-hotfix"); err != nil {
 		t.Fatalf("a good tag refused: %v", err)
 	}
 	assertNothingChanged(t, e)
@@ -64,13 +66,13 @@ func TestHostileTagsCannotInjectYAML(t *testing.T) {
 
 func TestHostileOversizedText(t *testing.T) {
 	e := newAzEnv(t)
-	long := "promote nexo-be qa " + strings.Repeat("A", MaxCommandText)
+	long := "promote nexo-be qa " + strings.Repeat("A", commands.MaxCommandText)
 	got := e.command(t, azCarol, azChannel, long)
 	if !strings.Contains(got, "the limit is 2000") || len(got) > 500 {
 		t.Fatalf("oversized command answer (%d bytes): %q", len(got), got[:min(len(got), 300)])
 	}
 	// Just under the limit: refused for what it is, echoed clipped.
-	name := strings.Repeat("x", MaxCommandText-40)
+	name := strings.Repeat("x", commands.MaxCommandText-40)
 	got = e.command(t, azCarol, azChannel, "audit "+name)
 	if !strings.Contains(got, "not a valid service name") || len(got) > 1000 {
 		t.Fatalf("long name answer (%d bytes)", len(got))
@@ -85,8 +87,8 @@ func TestHostileOversizedText(t *testing.T) {
 func TestHostileClickReplayedFromAnotherChannel(t *testing.T) {
 	e := newAzEnv(t)
 	ctx := context.Background()
-	wf := &store.Workflow{ID: "change-replay", Kind: ChangeKind, State: StApproval, Channel: azChannel, CardTS: "1700000000.000100", ThreadTS: "1700000000.000100"}
-	if err := workflow.Encode(wf, Change{Service: "nexo-fe", Env: "staging", Tag: "2026.02.17", Requester: "U0PLATF01", Need: policy.Requirement{Approvals: 1, Group: "platform-team", Requester: "U0PLATF01"}}); err != nil {
+	wf := &store.Workflow{ID: "change-replay", Kind: change.Kind, State: change.Approval, Channel: azChannel, CardTS: "1700000000.000100", ThreadTS: "1700000000.000100"}
+	if err := workflow.Encode(wf, change.Change{Service: "nexo-fe", Env: "staging", Tag: "2026.02.17", Requester: "U0PLATF01", Need: policy.Requirement{Approvals: 1, Group: "platform-team", Requester: "U0PLATF01"}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.d.Store.CreateWorkflow(ctx, wf); err != nil {
@@ -97,7 +99,7 @@ func TestHostileClickReplayedFromAnotherChannel(t *testing.T) {
 		t.Fatalf("replayed approve: %q", got)
 	}
 	after, _ := e.d.Store.GetWorkflow(ctx, wf.ID)
-	c, _ := workflow.Decode[Change](after)
+	c, _ := workflow.Decode[change.Change](after)
 	if len(c.Approvals) != 0 || after.Version != wf.Version {
 		t.Fatalf("the replayed click changed the workflow: %+v", c.Approvals)
 	}
@@ -106,7 +108,7 @@ func TestHostileClickReplayedFromAnotherChannel(t *testing.T) {
 		t.Fatalf("approve in the right channel: %q", got)
 	}
 	after, _ = e.d.Store.GetWorkflow(ctx, wf.ID)
-	c, _ = workflow.Decode[Change](after)
+	c, _ = workflow.Decode[change.Change](after)
 	if len(c.Approvals) != 1 || c.Approvals[0].User != azCarol {
 		t.Fatalf("approvals: %+v", c.Approvals)
 	}

@@ -1,25 +1,11 @@
 package commands
 
 import (
-	"fmt"
 	"regexp"
 	"strings"
 
 	"github.com/nexo-org/nexo-bot/config"
 )
-
-func closest(s string, candidates []string) string { return config.Closest(s, candidates) }
-
-// RefusalError is a refusal for the user (bad input, policy): shown as an
-// ephemeral reply, not logged as a system error.
-type RefusalError struct{ Text string }
-
-func (e *RefusalError) Error() string { return e.Text }
-
-// Refusalf builds a RefusalError.
-func Refusalf(format string, args ...any) error {
-	return &RefusalError{Text: fmt.Sprintf(format, args...)}
-}
 
 var safeName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
@@ -73,12 +59,5 @@ func ValidateTag(cfg *config.Config, tag string) error {
 	return nil
 }
 
-func clip(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n]) + "…"
-}
-
-var safeIncident = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$`)
+// SafeIncident is what an incident id may look like ("456", "inc-2026…").
+var SafeIncident = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$`)

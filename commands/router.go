@@ -1,6 +1,13 @@
-// Package commands turns `/nexo …` into the playbook's scenarios. It knows
-// no Slack: it receives chat.Command / chat.Click / chat.Submission and
+// Package commands is the core every scenario shares: the router and its
+// registration table, the parser, target resolution, authorization and
+// group membership, refusals and the one place errors become sentences,
+// the audit log, thread and card helpers, and approvals. It knows no
+// Slack: it receives chat.Command / chat.Click / chat.Submission and
 // answers with chat.Message, and posts through chat.Chat.
+//
+// The scenarios live in packages below it (commands/change,
+// commands/rollback, …); each exports Register(r *Router, d *Deps), and
+// commands/scenarios calls them in one ordered list.
 package commands
 
 import (
@@ -8,187 +15,297 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/config"
-	"github.com/nexo-org/nexo-bot/store"
 )
 
-// Request is one parsed command invocation.
-type Request struct {
-	chat.Command
-	Name string // the subcommand, e.g. "promote"
-	Args Args
-}
-
-// Spec describes a subcommand.
-type Spec struct {
-	Name    string
-	Aliases []string
-	// Usage is the synopsis, e.g. "promote <service> <env> [version]".
-	Usage   string
-	Summary string
-	// Help is the long text shown by `/nexo help <name>`.
-	Help string
-	// BoolFlags take no value.
-	BoolFlags []string
-	// Flags are the value flags accepted (anything else is refused).
-	Flags []string
-	// Mutating commands change something and are authorised and audited.
-	Mutating bool
-	// Run does the work. A refusal is returned as a reply, not an error.
-	Run func(ctx context.Context, r Request) (*chat.Reply, error)
-}
-
 // ClickFunc handles a button whose action starts with a registered prefix.
+// A refusal is returned as an error made with Refusalf.
 type ClickFunc func(ctx context.Context, c chat.Click) (*chat.Reply, error)
 
-// SubmitFunc handles a modal whose callback id starts with a registered prefix.
+// SubmitFunc handles a modal whose callback id starts with a registered
+// prefix: per-input validation errors, or an error (a Refusal's sentence
+// is shown on the modal).
 type SubmitFunc func(ctx context.Context, s chat.Submission) (map[string]string, error)
 
 // EventFunc handles a channel event.
 type EventFunc func(ctx context.Context, e chat.Event) error
 
-// Router implements chat.Handler.
+// StartFunc runs once when nexo starts (after every scenario registered).
+type StartFunc func(ctx context.Context) error
+
+// Router implements chat.Handler: one table from command names, button
+// prefixes and modal ids to the scenario code that handles them.
 type Router struct {
 	cfg     *config.Config
-	st      store.Store
 	log     *slog.Logger
 	specs   []*Spec
 	byName  map[string]*Spec
 	clicks  map[string]ClickFunc
 	submits map[string]SubmitFunc
 	events  []EventFunc
+	starts  []StartFunc
 	guard   Guard
+	// where remembers the registration site of every name and prefix, to
+	// name both places when one is registered twice.
+	where map[string]string
+	errs  []error
 	// Timeout bounds one command's handling.
 	Timeout time.Duration
 }
 
 // NewRouter builds a router with `help` registered.
-func NewRouter(cfg *config.Config, st store.Store, log *slog.Logger) *Router {
+func NewRouter(cfg *config.Config, log *slog.Logger) *Router {
 	if log == nil {
 		log = slog.Default()
 	}
-	r := &Router{cfg: cfg, st: st, log: log, byName: map[string]*Spec{}, clicks: map[string]ClickFunc{}, submits: map[string]SubmitFunc{}, Timeout: 2 * time.Minute}
+	r := &Router{cfg: cfg, log: log, byName: map[string]*Spec{}, clicks: map[string]ClickFunc{}, submits: map[string]SubmitFunc{}, where: map[string]string{}, Timeout: 2 * time.Minute}
 	r.Register(r.helpSpec())
 	return r
 }
 
-// Register adds a subcommand.
+// New builds the router of a nexo: `help`, and the Authz guard in front of
+// every mutating command and every button.
+func New(d *Deps) *Router {
+	if d.Members == nil {
+		d.Members = NewMembers(d.Config, d.Chat)
+	}
+	d.resetListeners() // a new router is a new nexo on these deps
+	r := NewRouter(d.Config, d.Log)
+	r.SetGuard(&Authz{D: d})
+	return r
+}
+
+// claim records that key was registered here; a second claim is an error
+// naming both places (see Err).
+func (r *Router) claim(key string) bool {
+	at := caller()
+	if first, taken := r.where[key]; taken {
+		r.errs = append(r.errs, fmt.Errorf("%s is registered twice: at %s and at %s", key, first, at))
+		return false
+	}
+	r.where[key] = at
+	return true
+}
+
+// caller is the file:line that called Register / OnClick / OnSubmit.
+func caller() string {
+	for skip := 3; skip < 8; skip++ {
+		_, file, line, ok := runtime.Caller(skip)
+		if !ok {
+			break
+		}
+		if !strings.HasSuffix(file, "/commands/router.go") {
+			return fmt.Sprintf("%s:%d", trimPath(file), line)
+		}
+	}
+	return "unknown place"
+}
+
+func trimPath(file string) string {
+	if i := strings.Index(file, "/commands/"); i >= 0 {
+		return file[i+1:]
+	}
+	return file
+}
+
+// Register adds a subcommand. A name or alias taken already is an error
+// reported by Err (registration goes on, so every collision is listed).
 func (r *Router) Register(s *Spec) {
+	keys := append([]string{s.Name}, s.Aliases...)
+	for _, k := range keys {
+		if !r.claim("command " + k) {
+			return
+		}
+	}
 	r.specs = append(r.specs, s)
-	r.byName[s.Name] = s
-	for _, a := range s.Aliases {
-		r.byName[a] = s
+	for _, k := range keys {
+		r.byName[k] = s
 	}
 }
 
 // OnClick routes buttons whose action is prefix or starts with prefix+".".
-func (r *Router) OnClick(prefix string, fn ClickFunc) { r.clicks[prefix] = fn }
+func (r *Router) OnClick(prefix string, fn ClickFunc) {
+	if r.claim("button " + prefix) {
+		r.clicks[prefix] = fn
+	}
+}
 
 // OnSubmit routes modals whose callback id is prefix or starts with prefix+".".
-func (r *Router) OnSubmit(prefix string, fn SubmitFunc) { r.submits[prefix] = fn }
+func (r *Router) OnSubmit(prefix string, fn SubmitFunc) {
+	if r.claim("modal " + prefix) {
+		r.submits[prefix] = fn
+	}
+}
+
+// OnEvent adds an event listener.
+func (r *Router) OnEvent(fn EventFunc) { r.events = append(r.events, fn) }
+
+// OnStart adds work to run once at start (scheduling a scenario's
+// recurring timers, say).
+func (r *Router) OnStart(fn StartFunc) { r.starts = append(r.starts, fn) }
+
+// Start runs the OnStart functions in registration order.
+func (r *Router) Start(ctx context.Context) error {
+	for _, fn := range r.starts {
+		if err := fn(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Err reports every name, alias, button prefix or modal id registered
+// twice, with both places.
+func (r *Router) Err() error { return errors.Join(r.errs...) }
 
 // SetGuard installs the authorization check run before every mutating
 // command and every button (see Authz).
 func (r *Router) SetGuard(g Guard) { r.guard = g }
 
-// OnEvent adds an event listener.
-func (r *Router) OnEvent(fn EventFunc) { r.events = append(r.events, fn) }
-
 // Specs lists the registered subcommands in registration order.
 func (r *Router) Specs() []*Spec { return r.specs }
 
-// HandleCommand parses and runs a slash command.
+// HandleCommand parses and runs a slash command. It never returns an
+// error: every failure is a reply (see ErrorReply).
 func (r *Router) HandleCommand(ctx context.Context, c chat.Command) (*chat.Reply, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.Timeout)
 	defer cancel()
-	words, err := Tokenize(c.Text)
-	if err != nil {
-		return Refuse("%s", err), nil
-	}
-	if len(words) == 0 {
-		return r.helpReply(""), nil
-	}
-	name := strings.ToLower(words[0])
-	spec, ok := r.byName[name]
-	if !ok {
-		msg := fmt.Sprintf("`%s` is not a nexo command.", words[0])
-		if s := config.Closest(name, r.names()); s != "" {
-			msg += fmt.Sprintf(" Did you mean `%s`?", s)
-		}
-		return Refuse("%s Try `%s help`.", msg, r.cfg.Slack.Command), nil
-	}
-	bools := map[string]bool{}
-	for _, b := range spec.BoolFlags {
-		bools[b] = true
-	}
-	args, err := ParseArgs(words[1:], bools)
-	if err != nil {
-		return Refuse("%s. Usage: `%s %s`", err, r.cfg.Slack.Command, spec.Usage), nil
-	}
-	for f := range args.Flags {
-		if !bools[f] && !contains(spec.Flags, f) {
-			known := append(append([]string{}, spec.Flags...), spec.BoolFlags...)
-			hint := ""
-			if s := config.Closest(f, known); s != "" {
-				hint = fmt.Sprintf(" Did you mean `--%s`?", s)
-			}
-			return Refuse("`--%s` is not an option of `%s`.%s Usage: `%s %s`", f, spec.Name, hint, r.cfg.Slack.Command, spec.Usage), nil
-		}
-	}
-	req := Request{Command: c, Name: spec.Name, Args: args}
-	if spec.Mutating && r.guard != nil {
-		if refusal := r.guard.AllowCommand(ctx, req, spec); refusal != nil {
-			return refusal, nil
-		}
-	}
 	start := time.Now()
-	reply, err := spec.Run(ctx, req)
-	r.log.Info("command", "command", spec.Name, "user", c.UserID, "channel", c.ChannelID, "duration_ms", time.Since(start).Milliseconds(), "err", errString(err))
+	name, reply, err := r.runCommand(ctx, c)
+	r.log.Info("command", "command", name, "user", c.UserID, "channel", c.ChannelID, "duration_ms", time.Since(start).Milliseconds(), "err", errString(err))
 	if err != nil {
-		if errors.Is(err, store.ErrUnavailable) {
-			return Refuse("The state store is unavailable, so nothing was changed. Try again in a moment."), nil
-		}
-		return nil, err
+		return ErrorReply(ctx, r.log, "command "+name, err), nil
 	}
 	return reply, nil
 }
 
-// HandleClick routes a button.
+func (r *Router) runCommand(ctx context.Context, c chat.Command) (string, *chat.Reply, error) {
+	words, err := Tokenize(c.Text)
+	if err != nil {
+		return "", nil, &Refusal{Text: err.Error()}
+	}
+	if len(words) == 0 {
+		reply, err := r.helpReply("")
+		return "help", reply, err
+	}
+	name := strings.ToLower(words[0])
+	spec, ok := r.byName[name]
+	if !ok {
+		msg := fmt.Sprintf("`%s` is not a nexo command.", clip(words[0], 40))
+		if s := config.Closest(name, r.names()); s != "" {
+			msg += fmt.Sprintf(" Did you mean `%s`?", s)
+		}
+		return name, nil, Refusalf("%s Try `%s help`.", msg, r.cfg.Slack.Command)
+	}
+	words = words[1:]
+	display := spec.Name
+	if len(spec.Subcommands) > 0 {
+		sub, err := r.subcommand(spec, words)
+		if err != nil {
+			return spec.Name, nil, err
+		}
+		display = spec.Name + " " + sub.Name
+		spec, words = sub, words[1:]
+	}
+	usage := func() string { return r.cfg.Slack.Command + " " + r.usageOf(display, spec) }
+	if err := spec.unknownFlag(usage(), words); err != nil {
+		return display, nil, err
+	}
+	args, err := ParseArgs(words, spec.boolFlags())
+	if err != nil {
+		return display, nil, Refusalf("%s. Usage: `%s`", err, usage())
+	}
+	if err := spec.check(usage(), args); err != nil {
+		return display, nil, err
+	}
+	req := Request{Command: c, Name: display, Args: args}
+	if spec.Mutating && r.guard != nil {
+		if err := r.guard.AllowCommand(ctx, req, spec); err != nil {
+			return display, nil, err
+		}
+	}
+	reply, err := spec.Run(ctx, req)
+	return display, reply, err
+}
+
+// usageOf is a spec's usage under the name it was reached by
+// ("incident update <text…>").
+func (r *Router) usageOf(display string, s *Spec) string {
+	if display == s.Name {
+		return s.Usage()
+	}
+	return strings.TrimSuffix(display, s.Name) + s.Usage()
+}
+
+// subcommand picks the subcommand named by the first word.
+func (r *Router) subcommand(spec *Spec, words []string) (*Spec, error) {
+	var names []string
+	for _, s := range spec.Subcommands {
+		names = append(names, s.Name)
+	}
+	if len(words) == 0 {
+		return nil, Refusalf("Usage: `%s %s`", r.cfg.Slack.Command, spec.Usage())
+	}
+	w := strings.ToLower(words[0])
+	for _, s := range spec.Subcommands {
+		if s.Name == w || slices.Contains(s.Aliases, w) {
+			return s, nil
+		}
+	}
+	return nil, Refusalf("`%s` is not a `%s` subcommand.%s Use %s.", clip(words[0], 30), spec.Name, didYouMean(w, names, "`%s`"), strings.Join(names, ", "))
+}
+
+// HandleClick routes a button. It never returns an error.
 func (r *Router) HandleClick(ctx context.Context, c chat.Click) (*chat.Reply, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.Timeout)
 	defer cancel()
-	if fn := r.match(r.clicksKeys(), c.Action); fn != "" {
-		if r.guard != nil {
-			if refusal := r.guard.AllowClick(ctx, c); refusal != nil {
-				return refusal, nil
-			}
-		}
-		reply, err := r.clicks[fn](ctx, c)
-		if errors.Is(err, store.ErrUnavailable) {
-			return Refuse("The state store is unavailable, so nothing was changed. Try again in a moment."), nil
-		}
-		return reply, err
+	fn := r.match(keysOf(r.clicks), c.Action)
+	if fn == "" {
+		return Refuse("This button is no longer handled by nexo."), nil
 	}
-	return Refuse("This button is no longer handled by nexo."), nil
+	if r.guard != nil {
+		if err := r.guard.AllowClick(ctx, c); err != nil {
+			return ErrorReply(ctx, r.log, "button "+c.Action, err), nil
+		}
+	}
+	reply, err := r.clicks[fn](ctx, c)
+	if err != nil {
+		return ErrorReply(ctx, r.log, "button "+c.Action, err), nil
+	}
+	return reply, nil
 }
 
-// HandleSubmission routes a modal submission.
+// HandleSubmission routes a modal submission. It never returns an error:
+// a failure is shown on the modal's first input (a Refusal its sentence,
+// anything else the fixed sentence with a reference).
 func (r *Router) HandleSubmission(ctx context.Context, s chat.Submission) (map[string]string, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.Timeout)
 	defer cancel()
-	keys := make([]string, 0, len(r.submits))
-	for k := range r.submits {
-		keys = append(keys, k)
+	fn := r.match(keysOf(r.submits), s.CallbackID)
+	var err error
+	errs := map[string]string(nil)
+	if fn == "" {
+		err = Refusalf("This form is no longer handled by nexo.")
+	} else {
+		errs, err = r.submits[fn](ctx, s)
 	}
-	if fn := r.match(keys, s.CallbackID); fn != "" {
-		return r.submits[fn](ctx, s)
+	if err == nil {
+		return errs, nil
 	}
-	return nil, fmt.Errorf("no handler for modal %q", s.CallbackID)
+	text := ErrorText(ctx, r.log, "modal "+s.CallbackID, err)
+	keys := keysOf(s.Values)
+	sort.Strings(keys)
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	return map[string]string{keys[0]: text}, nil
 }
 
 // HandleEvent passes an event to every listener.
@@ -202,9 +319,9 @@ func (r *Router) HandleEvent(ctx context.Context, e chat.Event) error {
 	return errors.Join(errs...)
 }
 
-func (r *Router) clicksKeys() []string {
-	keys := make([]string, 0, len(r.clicks))
-	for k := range r.clicks {
+func keysOf[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
 		keys = append(keys, k)
 	}
 	return keys
@@ -222,33 +339,9 @@ func (r *Router) match(keys []string, id string) string {
 }
 
 func (r *Router) names() []string {
-	out := make([]string, 0, len(r.byName))
-	for k := range r.byName {
-		out = append(out, k)
-	}
+	out := keysOf(r.byName)
 	sort.Strings(out)
 	return out
-}
-
-// Refuse is an ephemeral reply that changes nothing.
-func Refuse(format string, args ...any) *chat.Reply {
-	text := fmt.Sprintf(format, args...)
-	return &chat.Reply{Ephemeral: true, Message: chat.Message{Text: text, Blocks: []chat.Block{{Section: &chat.Section{Text: ":no_entry_sign: " + text}}}}}
-}
-
-// Ephemeral is an ephemeral reply.
-func Ephemeral(m chat.Message) *chat.Reply { return &chat.Reply{Ephemeral: true, Message: m} }
-
-// InChannel is a reply everybody in the channel sees.
-func InChannel(m chat.Message) *chat.Reply { return &chat.Reply{Message: m} }
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func errString(err error) string {

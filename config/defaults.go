@@ -151,6 +151,18 @@ var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 // Validate reports every bad value with its key path.
 func (c *Config) Validate() Problems {
 	var p Problems
+	c.validateStore(&p)
+	c.validateSlack(&p)
+	c.validateEndpoints(&p)
+	c.validateGitOps(&p)
+	c.validatePolicies(&p)
+	c.validateEnvironments(&p)
+	c.validateServices(&p)
+	c.validateGroups(&p)
+	return p
+}
+
+func (c *Config) validateStore(p *Problems) {
 	switch c.Store.Backend {
 	case "bolt":
 	case "redis":
@@ -165,6 +177,9 @@ func (c *Config) Validate() Problems {
 			p.add("store.redis_url", "must be a redis://, rediss://, redis+sentinel:// or redis+cluster:// URL")
 		}
 	}
+}
+
+func (c *Config) validateSlack(p *Problems) {
 	switch c.Slack.Mode {
 	case "socket", "http":
 	default:
@@ -176,6 +191,10 @@ func (c *Config) Validate() Problems {
 	if c.Slack.Workers < 1 || c.Slack.Workers > 1024 {
 		p.add("slack.workers", "must be 1 to 1024")
 	}
+}
+
+// validateEndpoints checks every outside system's URL.
+func (c *Config) validateEndpoints(p *Problems) {
 	checkURL := func(path, v string, required bool) {
 		if v == "" {
 			if required {
@@ -196,6 +215,9 @@ func (c *Config) Validate() Problems {
 	checkURL("registry.url", c.Registry.URL, true)
 	checkURL("pagerduty.url", c.PagerDuty.URL, true)
 	checkURL("aws.endpoint", c.AWS.Endpoint, false)
+}
+
+func (c *Config) validateGitOps(p *Problems) {
 	if c.GitOps.RepoURL != "" {
 		if err := checkRepoURL(c.GitOps.RepoURL); err != nil {
 			p.add("gitops.repo_url", "%v", err)
@@ -221,6 +243,10 @@ func (c *Config) Validate() Problems {
 	if _, err := regexp.Compile(c.Tags.Pattern); err != nil {
 		p.add("tags.pattern", "not a regular expression: %v", err)
 	}
+}
+
+// validatePolicies checks the thresholds and the groups the policies name.
+func (c *Config) validatePolicies(p *Problems) {
 	if c.Prometheus.ErrorRateThreshold <= 0 || c.Prometheus.ErrorRateThreshold >= 1 {
 		p.add("prometheus.error_rate_threshold", "must be a fraction between 0 and 1 (0.01 = 1%%)")
 	}
@@ -232,6 +258,21 @@ func (c *Config) Validate() Problems {
 	if c.Hotfix.Approvals < 0 {
 		p.add("hotfix.approvals", "must not be negative")
 	}
+	c.checkGroup(p, "hotfix.approver_group", c.Hotfix.ApproverGroup)
+	c.checkGroup(p, "incidents.oncall_group", c.Incidents.OnCallGroup)
+}
+
+// checkGroup reports a group name that is not configured (when groups are).
+func (c *Config) checkGroup(p *Problems, path, name string) {
+	if len(c.Groups) == 0 {
+		return
+	}
+	if _, ok := c.Groups[name]; !ok {
+		p.add(path, "unknown group %q%s", name, suggest(name, c.GroupNames()))
+	}
+}
+
+func (c *Config) validateEnvironments(p *Problems) {
 	seen := map[string]string{}
 	claim := func(path, name string) {
 		if prev, ok := seen[name]; ok {
@@ -258,12 +299,8 @@ func (c *Config) Validate() Problems {
 		if e.Policy.Approvals > 0 && e.Policy.ApproverGroup == "" {
 			p.add(path+".policy.approver_group", "required when approvals > 0")
 		}
-		for _, g := range []struct{ k, v string }{{".policy.approver_group", e.Policy.ApproverGroup}} {
-			if g.v != "" && len(c.Groups) > 0 {
-				if _, ok := c.Groups[g.v]; !ok {
-					p.add(path+g.k, "unknown group %q%s", g.v, suggest(g.v, c.GroupNames()))
-				}
-			}
+		if e.Policy.ApproverGroup != "" {
+			c.checkGroup(p, path+".policy.approver_group", e.Policy.ApproverGroup)
 		}
 		if e.AutoPromote != nil && i == 0 {
 			p.add(path+".auto_promote", "the first environment has no previous one to promote from")
@@ -275,13 +312,9 @@ func (c *Config) Validate() Problems {
 	if len(c.Environments) == 0 {
 		p.add("environments", "at least one environment is required")
 	}
-	for _, g := range []struct{ k, v string }{{"hotfix.approver_group", c.Hotfix.ApproverGroup}, {"incidents.oncall_group", c.Incidents.OnCallGroup}} {
-		if len(c.Groups) > 0 {
-			if _, ok := c.Groups[g.v]; !ok {
-				p.add(g.k, "unknown group %q%s", g.v, suggest(g.v, c.GroupNames()))
-			}
-		}
-	}
+}
+
+func (c *Config) validateServices(p *Problems) {
 	svcSeen := map[string]bool{}
 	for i, s := range c.Services {
 		path := fmt.Sprintf("services[%d]", i)
@@ -305,17 +338,21 @@ func (c *Config) Validate() Problems {
 			}
 		}
 	}
+}
+
+var slackIDRE = regexp.MustCompile(`^[USW][A-Z0-9]{2,}$`)
+
+func (c *Config) validateGroups(p *Problems) {
 	for name, members := range c.Groups {
 		if !nameRE.MatchString(name) {
 			p.add("groups."+name, "group names must be lowercase DNS labels")
 		}
 		for j, m := range members {
-			if !regexp.MustCompile(`^[USW][A-Z0-9]{2,}$`).MatchString(m) {
+			if !slackIDRE.MatchString(m) {
 				p.add(fmt.Sprintf("groups.%s[%d]", name, j), "must be a Slack user id (U…/W…) or user-group id (S…), got %q", m)
 			}
 		}
 	}
-	return p
 }
 
 func checkRepoURL(v string) error {

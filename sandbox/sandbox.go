@@ -24,8 +24,6 @@ import (
 	"sync"
 	"time"
 
-	"k8s.io/client-go/kubernetes/fake"
-
 	"github.com/nexo-org/nexo-bot/bot/slackfake"
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/config"
@@ -41,6 +39,7 @@ import (
 	"github.com/nexo-org/nexo-bot/integrations/secretstore"
 	"github.com/nexo-org/nexo-bot/integrations/secretstorefake"
 	"github.com/nexo-org/nexo-bot/internal/wire"
+	"k8s.io/client-go/kubernetes/fake"
 )
 
 // The workspace's people: the ids of docs/examples/nexo.yaml's groups.

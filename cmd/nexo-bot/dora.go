@@ -83,7 +83,7 @@ func doraCommand(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	q, err := commands.ParseDoraQuery(cfg, words, *since, *until, *tz, time.Now())
+	q, err := dora.ParseQuery(cfg, words, *since, *until, *tz, time.Now())
 	if err != nil {
 		fmt.Fprintln(stderr, "nexo-bot dora:", plain(err.Error()))
 		return 2
@@ -124,10 +124,10 @@ func doraCommand(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		d.GitHub = gh
 	}
 
-	res, err := commands.ComputeDora(ctx, d, q)
+	res, err := dora.Measure(ctx, d, q)
 	if err != nil {
 		fmt.Fprintln(stderr, "nexo-bot dora:", plain(err.Error()))
-		var refusal *commands.RefusalError
+		var refusal *commands.Refusal
 		if errors.As(err, &refusal) {
 			return 2
 		}

@@ -190,31 +190,71 @@ func Compute(in Input) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	table := Tables[in.Bands]
-	loc := in.Location
 	r := Report{Service: in.Service, Env: in.Env, Since: in.Since, Until: in.Until,
-		Location: loc.String(), Bands: in.Bands, loc: loc}
+		Location: in.Location.String(), Bands: in.Bands, loc: in.Location}
 	if r.Service == "" {
 		r.Service = "all"
 	}
+	m := &measurement{in: in, table: Tables[in.Bands], r: &r}
+	m.collectDeploys()
+	m.blameRollbacksAndHotfixes()
+	m.attachIncidents()
+	m.countPeriod()
+	m.frequency()
+	m.leadTimes()
+	m.rate()
+	return r, nil
+}
 
-	// Successful deployments of the env (and service), every time, sorted
-	// by service then time: failures are attached across the period's edges.
-	deps := make([]dep, 0, len(in.Deployments))
-	svcIDs := map[string]int32{}
+// measurement is one Compute, phase by phase.
+type measurement struct {
+	in    Input
+	table Table
+	r     *Report
+	// deps are the env's successful deployments (of the service), every
+	// time, sorted by service then time: failures are attached across the
+	// period's edges. bySvc[svc] is the slice of one service.
+	deps   []dep
+	svcIDs map[string]int32
+	bySvc  []span
+	// perDay counts the period's deployments by local day from firstDay.
+	firstDay, lastDay int64
+	perDay            []int32
+	leads             []leadSample
+	weeks             []bucket
+}
+
+type span struct{ lo, hi int }
+
+type leadSample struct {
+	week int64
+	lt   time.Duration
+}
+
+// bucket is a week or a month of the period.
+type bucket struct {
+	key        int64
+	days, deps int
+	whole      bool
+}
+
+func (m *measurement) collectDeploys() {
+	in := m.in
+	m.deps = make([]dep, 0, len(in.Deployments))
+	m.svcIDs = map[string]int32{}
 	for i := range in.Deployments {
 		d := &in.Deployments[i]
 		if d.Result != records.ResultSuccess || d.Env != in.Env || (in.Service != "" && d.Service != in.Service) {
 			continue
 		}
-		id, ok := svcIDs[d.Service]
+		id, ok := m.svcIDs[d.Service]
 		if !ok {
-			id = int32(len(svcIDs))
-			svcIDs[d.Service] = id
+			id = int32(len(m.svcIDs))
+			m.svcIDs[d.Service] = id
 		}
-		deps = append(deps, dep{d: d, at: d.DeployedAt().UnixNano(), svc: id})
+		m.deps = append(m.deps, dep{d: d, at: d.DeployedAt().UnixNano(), svc: id})
 	}
-	slices.SortFunc(deps, func(a, b dep) int {
+	slices.SortFunc(m.deps, func(a, b dep) int {
 		if a.svc != b.svc {
 			return int(a.svc - b.svc)
 		}
@@ -223,17 +263,24 @@ func Compute(in Input) (Report, error) {
 		}
 		return strings.Compare(a.d.ID, b.d.ID)
 	})
-	type span struct{ lo, hi int }
-	bySvc := make([]span, len(svcIDs))
-	for lo := 0; lo < len(deps); {
+	m.bySvc = make([]span, len(m.svcIDs))
+	for lo := 0; lo < len(m.deps); {
 		hi := lo + 1
-		for hi < len(deps) && deps[hi].svc == deps[lo].svc {
+		for hi < len(m.deps) && m.deps[hi].svc == m.deps[lo].svc {
 			hi++
 		}
-		bySvc[deps[lo].svc] = span{lo, hi}
-		// Rollbacks and hotfixes mark the last change before them.
+		m.bySvc[m.deps[lo].svc] = span{lo, hi}
+		lo = hi
+	}
+}
+
+// blameRollbacksAndHotfixes marks the last change before a rollback or a
+// hotfix of the same service as failed.
+func (m *measurement) blameRollbacksAndHotfixes() {
+	deps := m.deps
+	for _, s := range m.bySvc {
 		last := -1
-		for i := lo; i < hi; i++ {
+		for i := s.lo; i < s.hi; i++ {
 			d := deps[i].d
 			if d.RolledBackBy != "" && deps[i].cause == causeNone {
 				deps[i].cause = causeRollback
@@ -251,33 +298,16 @@ func Compute(in Input) (Report, error) {
 			}
 			last = i
 		}
-		lo = hi
 	}
+}
 
-	// Incidents: attach, and measure time to restore. Explicit references
-	// (an id, or "git:<sha>") are resolved in one pass over the deployments.
-	var byID map[string]int
-	for i := range in.Incidents {
-		if ref := in.Incidents[i].Deployment; ref != "" {
-			if byID == nil {
-				byID = map[string]int{}
-			}
-			byID[ref] = -1
-		}
-	}
-	if byID != nil {
-		for j := range deps {
-			d := deps[j].d
-			if k, ok := byID[d.ID]; ok && k < 0 {
-				byID[d.ID] = j
-			}
-			if d.GitOpsSHA != "" {
-				if k, ok := byID["git:"+d.GitOpsSHA]; ok && k < 0 {
-					byID["git:"+d.GitOpsSHA] = j
-				}
-			}
-		}
-	}
+// attachIncidents blames each incident's deployment and measures the time
+// to restore. Explicit references (an id, or "git:<sha>") are resolved in
+// one pass over the deployments; otherwise the last deployment of the
+// service that finished strictly before the declaration is blamed.
+func (m *measurement) attachIncidents() {
+	in, deps := m.in, m.deps
+	byID := m.referencedDeploys()
 	var restore []time.Duration
 	for i := range in.Incidents {
 		inc := &in.Incidents[i]
@@ -287,7 +317,7 @@ func Compute(in Input) (Report, error) {
 		if !inc.DeclaredAt.Before(in.Since) && inc.DeclaredAt.Before(in.Until) {
 			switch {
 			case inc.ResolvedAt == nil:
-				r.TimeToRestore.Unresolved++
+				m.r.TimeToRestore.Unresolved++
 			case !inc.ResolvedAt.Before(inc.DeclaredAt):
 				restore = append(restore, inc.ResolvedAt.Sub(inc.DeclaredAt))
 			}
@@ -297,12 +327,11 @@ func Compute(in Input) (Report, error) {
 			target = byID[inc.Deployment] // -1 when unknown
 		}
 		if target < 0 {
-			id, ok := svcIDs[inc.Service]
+			id, ok := m.svcIDs[inc.Service]
 			if !ok {
 				continue
 			}
-			s := bySvc[id]
-			// Last deployment that finished strictly before the declaration.
+			s := m.bySvc[id]
 			declared := inc.DeclaredAt.UnixNano()
 			k := sort.Search(s.hi-s.lo, func(k int) bool { return deps[s.lo+k].at >= declared })
 			if k == 0 {
@@ -314,33 +343,61 @@ func Compute(in Input) (Report, error) {
 			deps[target].cause = causeIncident
 		}
 	}
-	r.TimeToRestore.Resolved = len(restore)
+	m.r.TimeToRestore.Resolved = len(restore)
 	if len(restore) > 0 {
-		r.TimeToRestore.Median = lowerMedian(restore)
-		r.TimeToRestore.Band = table.RestoreBand(r.TimeToRestore.Median)
+		m.r.TimeToRestore.Median = lowerMedian(restore)
+		m.r.TimeToRestore.Band = m.table.RestoreBand(m.r.TimeToRestore.Median)
 	}
+}
 
-	// The period's local days.
-	firstDay := localDay(in.Since, loc)
-	lastDay := localDay(in.Until.Add(-time.Nanosecond), loc)
-	perDay := make([]int32, lastDay-firstDay+1)
-	type leadSample struct {
-		week int64
-		lt   time.Duration
+// referencedDeploys maps the deployment references incidents carry to the
+// index of that deployment (-1 when unknown).
+func (m *measurement) referencedDeploys() map[string]int {
+	var byID map[string]int
+	for i := range m.in.Incidents {
+		if ref := m.in.Incidents[i].Deployment; ref != "" {
+			if byID == nil {
+				byID = map[string]int{}
+			}
+			byID[ref] = -1
+		}
 	}
-	var leads []leadSample
+	if byID == nil {
+		return nil
+	}
+	for j := range m.deps {
+		d := m.deps[j].d
+		if k, ok := byID[d.ID]; ok && k < 0 {
+			byID[d.ID] = j
+		}
+		if d.GitOpsSHA != "" {
+			if k, ok := byID["git:"+d.GitOpsSHA]; ok && k < 0 {
+				byID["git:"+d.GitOpsSHA] = j
+			}
+		}
+	}
+	return byID
+}
+
+// countPeriod counts the period's deployments per local day, their
+// failures, and collects their lead times and the fastest ones.
+func (m *measurement) countPeriod() {
+	in, loc := m.in, m.in.Location
+	m.firstDay = localDay(in.Since, loc)
+	m.lastDay = localDay(in.Until.Add(-time.Nanosecond), loc)
+	m.perDay = make([]int32, m.lastDay-m.firstDay+1)
 	var fastest []FastDeploy
-	cfr := &r.ChangeFailureRate
+	cfr := &m.r.ChangeFailureRate
 	since, until := in.Since.UnixNano(), in.Until.UnixNano()
-	for i := range deps {
-		x := &deps[i]
+	for i := range m.deps {
+		x := &m.deps[i]
 		if x.at < since || x.at >= until {
 			continue
 		}
 		when := time.Unix(0, x.at).In(loc)
-		y, m, dd := when.Date()
-		dayN := civilDays(y, m, dd)
-		perDay[dayN-firstDay]++
+		y, mo, dd := when.Date()
+		dayN := civilDays(y, mo, dd)
+		m.perDay[dayN-m.firstDay]++
 		cfr.Deployments++
 		switch x.cause {
 		case causeRollback:
@@ -355,65 +412,70 @@ func Compute(in Input) (Report, error) {
 			continue
 		}
 		lt := when.Sub(*d.FirstCommitAt)
-		leads = append(leads, leadSample{week: weekOf(dayN), lt: lt})
+		m.leads = append(m.leads, leadSample{week: weekOf(dayN), lt: lt})
 		fastest = insertFastest(fastest, FastDeploy{ID: d.ID, Service: d.Service, Tag: d.Tag, DeployedAt: when, LeadTime: lt})
 	}
 	cfr.Failed = cfr.RolledBack + cfr.Hotfixed + cfr.Incidents
-	r.Fastest = fastest
-	if r.Fastest == nil {
-		r.Fastest = []FastDeploy{}
+	m.r.Fastest = fastest
+	if m.r.Fastest == nil {
+		m.r.Fastest = []FastDeploy{}
 	}
+}
 
-	// Days, weeks, months.
-	df := &r.DeploymentFrequency
-	df.Deployments = cfr.Deployments
+// frequency is deployment frequency from the days, weeks and months.
+func (m *measurement) frequency() {
+	in := m.in
+	df := &m.r.DeploymentFrequency
+	df.Deployments = m.r.ChangeFailureRate.Deployments
 	df.PeriodDays = in.Until.Sub(in.Since).Hours() / 24
 	df.PerDay = float64(df.Deployments) / df.PeriodDays
-	type bucket struct {
-		key        int64
-		days, deps int
-		whole      bool
-	}
-	var weeks, months []bucket
-	for i, n := range perDay {
-		dn := firstDay + int64(i)
+	var months []bucket
+	for i, n := range m.perDay {
+		dn := m.firstDay + int64(i)
 		if n > 0 {
 			df.DeployDays++
 		}
 		wk, mk := weekOf(dn), monthOf(dn)
-		if len(weeks) == 0 || weeks[len(weeks)-1].key != wk {
-			weeks = append(weeks, bucket{key: wk, whole: wk*7-3 >= firstDay && wk*7+3 <= lastDay})
+		if len(m.weeks) == 0 || m.weeks[len(m.weeks)-1].key != wk {
+			m.weeks = append(m.weeks, bucket{key: wk, whole: wk*7-3 >= m.firstDay && wk*7+3 <= m.lastDay})
 		}
 		if len(months) == 0 || months[len(months)-1].key != mk {
-			months = append(months, bucket{key: mk, whole: monthStart(mk) >= firstDay && monthStart(mk+1)-1 <= lastDay})
+			months = append(months, bucket{key: mk, whole: monthStart(mk) >= m.firstDay && monthStart(mk+1)-1 <= m.lastDay})
 		}
 		if n > 0 {
-			weeks[len(weeks)-1].days++
+			m.weeks[len(m.weeks)-1].days++
 			months[len(months)-1].days++
 		}
-		weeks[len(weeks)-1].deps += int(n)
+		m.weeks[len(m.weeks)-1].deps += int(n)
 	}
-	medianDays := func(bs []bucket) int {
-		var whole, all []int
-		for _, b := range bs {
-			all = append(all, b.days)
-			if b.whole {
-				whole = append(whole, b.days)
-			}
-		}
-		if len(whole) > 0 {
-			return lowerMedian(whole)
-		}
-		return lowerMedian(all)
-	}
-	df.MedianDaysPerWeek = medianDays(weeks)
+	df.MedianDaysPerWeek = medianDays(m.weeks)
 	df.MedianDaysPerMonth = medianDays(months)
 	df.DaysPerSixMonths = float64(df.DeployDays)
 	if df.PeriodDays > 182.5 {
 		df.DaysPerSixMonths = float64(df.DeployDays) * 182.5 / df.PeriodDays
 	}
+}
 
-	// Lead time, overall and per week (one sort by week then duration).
+// medianDays is the median of deploy days over the whole buckets, or over
+// all when none is whole.
+func medianDays(bs []bucket) int {
+	var whole, all []int
+	for _, b := range bs {
+		all = append(all, b.days)
+		if b.whole {
+			whole = append(whole, b.days)
+		}
+	}
+	if len(whole) > 0 {
+		return lowerMedian(whole)
+	}
+	return lowerMedian(all)
+}
+
+// leadTimes is the lead time overall and per week (one sort by week then
+// duration).
+func (m *measurement) leadTimes() {
+	leads := m.leads
 	slices.SortFunc(leads, func(a, b leadSample) int {
 		if a.week != b.week {
 			return cmpInt64(a.week, b.week)
@@ -424,15 +486,16 @@ func Compute(in Input) (Report, error) {
 	for i, s := range leads {
 		all[i] = s.lt
 	}
+	r := m.r
 	r.LeadTime.Samples = len(all)
 	if len(all) > 0 {
 		r.LeadTime.Median = lowerMedian(all)
-		r.LeadTime.Band = table.LeadTimeBand(r.LeadTime.Median)
+		r.LeadTime.Band = m.table.LeadTimeBand(r.LeadTime.Median)
 	}
-	r.Weeks = make([]Week, len(weeks))
+	r.Weeks = make([]Week, len(m.weeks))
 	j := 0
-	for i, b := range weeks {
-		w := Week{Start: dayStart(b.key*7-3, loc), Deployments: b.deps, DeployDays: b.days, Whole: b.whole}
+	for i, b := range m.weeks {
+		w := Week{Start: dayStart(b.key*7-3, m.in.Location), Deployments: b.deps, DeployDays: b.days, Whole: b.whole}
 		k := j
 		for k < len(leads) && leads[k].week == b.key {
 			k++
@@ -444,16 +507,19 @@ func Compute(in Input) (Report, error) {
 		j = k
 		r.Weeks[i] = w
 	}
+}
 
+// rate is the change failure rate and the bands.
+func (m *measurement) rate() {
+	r, cfr, df := m.r, &m.r.ChangeFailureRate, &m.r.DeploymentFrequency
 	if cfr.Deployments == 0 {
 		r.NoDeployments = true
 	} else {
-		df.Band = table.DeployFrequencyBand(df.MedianDaysPerWeek, df.MedianDaysPerMonth, df.DaysPerSixMonths)
+		df.Band = m.table.DeployFrequencyBand(df.MedianDaysPerWeek, df.MedianDaysPerMonth, df.DaysPerSixMonths)
 		cfr.Rate = float64(cfr.Failed) / float64(cfr.Deployments)
-		cfr.Band = table.FailureBand(cfr.Failed, cfr.Deployments)
+		cfr.Band = m.table.FailureBand(cfr.Failed, cfr.Deployments)
 	}
 	r.Overall = overallBand(df.Band, r.LeadTime.Band, r.TimeToRestore.Band, cfr.Band)
-	return r, nil
 }
 
 // insertFastest keeps the five shortest lead times, ties by time then id.

@@ -16,7 +16,7 @@ const OnsetMinPoints = 2
 
 // DetectOnset finds when a series started to misbehave. The first
 // baselineWindow points are the baseline; the level is
-// max(threshold, OnsetBaselineFactor × median(baseline)). The onset is the
+// max(threshold, OnsetBaselineFactor × Median(baseline)). The onset is the
 // time of the first point after the baseline that is above the level and
 // starts a run of at least OnsetMinPoints points above it. Points must be
 // in time order; NaN values end a run. ok is false when no such run exists.
@@ -30,7 +30,7 @@ func DetectOnset(points []Point, threshold float64, baselineWindow int) (onset t
 		return time.Time{}, false
 	}
 	level := threshold
-	if m := median(points[:baselineWindow]); OnsetBaselineFactor*m > level {
+	if m := Median(points[:baselineWindow]); OnsetBaselineFactor*m > level {
 		level = OnsetBaselineFactor * m
 	}
 	run := 0
@@ -48,8 +48,8 @@ func DetectOnset(points []Point, threshold float64, baselineWindow int) (onset t
 	return time.Time{}, false
 }
 
-// median of the non-NaN values; 0 when there are none.
-func median(points []Point) float64 {
+// Median of the non-NaN values; 0 when there are none.
+func Median(points []Point) float64 {
 	vs := make([]float64, 0, len(points))
 	for _, p := range points {
 		if !math.IsNaN(p.Value) {

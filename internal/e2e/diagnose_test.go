@@ -1,14 +1,12 @@
 package e2e
 
 import (
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/commands/change"
+	"github.com/nexo-org/nexo-bot/commands/commandstest"
 	"github.com/nexo-org/nexo-bot/integrations/argocdfake"
 	"github.com/nexo-org/nexo-bot/integrations/gitops/gitopstest"
 	"github.com/nexo-org/nexo-bot/integrations/kube"
@@ -18,20 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 )
-
-// diagFixture reads a corev1 list from commands/testdata/diagnose.
-func diagFixture[T any](t *testing.T, name string) []T {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "commands", "testdata", "diagnose", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []T
-	if err := json.Unmarshal(raw, &out); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	return out
-}
 
 // stagingCluster is client-go's fake clientset holding nexo-staging's pods,
 // events and the nexo-be Deployment.
@@ -66,7 +50,7 @@ func TestDiagnoseFixTagThroughSlack(t *testing.T) {
 		Namespace: "nexo-staging", RepoURL: e.Remote.URL, Path: "helm/nexo-be", Revision: bad, Health: "Degraded",
 		Images: []string{"ghcr.io/nexo-org/nexo-be:2026.02.99"},
 	})
-	e.Runtime.Deps.Kube = stagingCluster(diagFixture[corev1.Pod](t, "pods-imagepull.json"), diagFixture[corev1.Event](t, "events-imagepull.json"), 1, 2)
+	e.Runtime.Deps.Kube = stagingCluster(commandstest.Pods(t, "imagepull"), commandstest.Events(t, "imagepull"), 1, 2)
 
 	// 1. The verdict names the tag, the evidence follows, the fix is a button.
 	e.Command(Carol, "diagnose nexo-be staging")
@@ -79,10 +63,10 @@ func TestDiagnoseFixTagThroughSlack(t *testing.T) {
 	}
 
 	// 2. Carol presses Fix; the change waits for platform-team.
-	e.Click(Carol, card, "diagnose.fix")
+	e.Click(Carol, card, "change.fix")
 	thread := e.WaitFind("Fix nexo-be", "staging", "2026.02.17")
 	wf := onlyChange(t, e, "nexo-be", "staging")
-	e.Eventually("the fix PR", time.Second, 20, func() bool { st, _ := changeState(t, e, wf.ID); return st == commands.StApproval })
+	e.Eventually("the fix PR", time.Second, 20, func() bool { st, _ := changeState(t, e, wf.ID); return st == change.Approval })
 	_, c := changeState(t, e, wf.ID)
 	if c.Flavor != "fix" || c.Requester != Carol || c.Branch != "fix/nexo-be-staging-image-tag" {
 		t.Fatalf("change %+v", c)
@@ -94,9 +78,9 @@ func TestDiagnoseFixTagThroughSlack(t *testing.T) {
 	// 3. Merge, sync, rollout.
 	e.Eventually("the fix to be live", 10*time.Second, 120, func() bool {
 		state, _ := changeState(t, e, wf.ID)
-		return state == commands.StDone || state == commands.StFailed
+		return state == change.Done || state == change.Failed
 	})
-	if state, c := changeState(t, e, wf.ID); state != commands.StDone {
+	if state, c := changeState(t, e, wf.ID); state != change.Done {
 		t.Fatalf("fix ended %s: %s\n%s", state, c.Note, e.Dump())
 	}
 	prs := e.GitHub.PullRequests()
@@ -115,7 +99,7 @@ func TestDiagnoseFixTagThroughSlack(t *testing.T) {
 	e.WaitFind("2026.02.17", "is live in staging")
 
 	// 4. The new pods run; diagnose says so.
-	healthy := diagFixture[corev1.Pod](t, "pods-healthy.json")
+	healthy := commandstest.Pods(t, "healthy")
 	for i := range healthy {
 		healthy[i].Spec.Containers[0].Image = "ghcr.io/nexo-org/nexo-be:2026.02.17"
 	}

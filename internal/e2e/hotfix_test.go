@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/commands/change"
 	"github.com/nexo-org/nexo-bot/commands/records"
 	"github.com/nexo-org/nexo-bot/integrations/gitops/gitopstest"
 	"github.com/nexo-org/nexo-bot/integrations/promfake"
@@ -34,7 +34,7 @@ func TestHotfixFastTrack(t *testing.T) {
 	e.Command(Carol, `hotfix nexo-be 2026.02.17-hotfix --incident 456 --reason "connection pool exhaustion"`)
 	card := e.WaitFind("Hotfix", "nexo-be", "production", "2026.02.17-hotfix")
 	wf := onlyChange(t, e, "nexo-be", "production")
-	e.Eventually("the PR", time.Second, 20, func() bool { st, _ := changeState(t, e, wf.ID); return st == commands.StApproval })
+	e.Eventually("the PR", time.Second, 20, func() bool { st, _ := changeState(t, e, wf.ID); return st == change.Approval })
 	_, c := changeState(t, e, wf.ID)
 	pr := e.PR(c.PR)
 	if pr.Head != "hotfix/prod-2026.02.17-hotfix" || strings.Join(pr.Labels, ",") != "hotfix,P0" ||
@@ -54,7 +54,7 @@ func TestHotfixFastTrack(t *testing.T) {
 		return threadReplies(e, card.TS, "GitHub refused the merge", "At least 2 approving reviews") == 1
 	})
 	e.GitHub.BlockMerges(0, "")
-	e.Eventually("hotfix live", 30*time.Second, 150, func() bool { st, _ := changeState(t, e, wf.ID); return st == commands.StDone })
+	e.Eventually("hotfix live", 30*time.Second, 150, func() bool { st, _ := changeState(t, e, wf.ID); return st == change.Done })
 	if got := e.Remote.File(t, "main", "helm/nexo-be/values-prod.yaml"); !strings.Contains(got, `tag: "2026.02.17-hotfix"`) {
 		t.Fatalf("values-prod.yaml:\n%s", got)
 	}
@@ -76,7 +76,7 @@ func TestHotfixFastTrack(t *testing.T) {
 	e.Click(Carol, backfill, "hotfix.backfill")
 	e.Ephemeral(Carol, "Backfill of `2026.02.17-hotfix` to staging started")
 	bf := onlyChange(t, e, "nexo-be", "staging")
-	var b commands.Change
+	var b change.Change
 	Decode(t, bf, &b)
 	if b.Flavor != "backfill" || b.Tag != "2026.02.17-hotfix" || b.Soak != 0 || b.Need.Approvals != 1 {
 		t.Fatalf("backfill: %+v", b)

@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/nexo-org/nexo-bot/bot/slackfake"
-	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/commands/change"
+	"github.com/nexo-org/nexo-bot/commands/incident"
 	"github.com/nexo-org/nexo-bot/commands/records"
+	"github.com/nexo-org/nexo-bot/commands/rollback"
 	"github.com/nexo-org/nexo-bot/config"
 	"github.com/nexo-org/nexo-bot/integrations/loki"
 	"github.com/nexo-org/nexo-bot/integrations/loki/memserver"
@@ -139,7 +141,7 @@ func TestPlaybookIncident(t *testing.T) {
 	e.Clock.Set(Start.Add(24 * time.Minute))
 	e.Command(Carol, "promote nexo-be production 2026.02.17")
 	wf := onlyChange(t, e, "nexo-be", "production")
-	e.Eventually("production deploy", 30*time.Second, 80, func() bool { st, _ := changeState(t, e, wf.ID); return st == commands.StDone })
+	e.Eventually("production deploy", 30*time.Second, 80, func() bool { st, _ := changeState(t, e, wf.ID); return st == change.Done })
 	_, c := changeState(t, e, wf.ID)
 	if c.Result != records.ResultSuccess || c.HealthyAt == nil {
 		t.Fatalf("deploy: %+v", c)
@@ -220,11 +222,11 @@ func TestPlaybookIncident(t *testing.T) {
 				continue
 			}
 			switch w.Kind {
-			case commands.RollbackKind:
+			case rollback.Kind:
 				rbID, rbKind = w.ID, w.Kind
 				return true
-			case commands.ChangeKind:
-				var ch commands.Change
+			case change.Kind:
+				var ch change.Change
 				Decode(t, w, &ch)
 				if ch.Flavor == records.KindRollback {
 					rbID, rbKind = w.ID, w.Kind
@@ -243,12 +245,12 @@ func TestPlaybookIncident(t *testing.T) {
 	})
 	w, _ := e.Store.GetWorkflow(ctx, rbID)
 	var result, tag string
-	if rbKind == commands.RollbackKind {
-		var rb commands.Rollback
+	if rbKind == rollback.Kind {
+		var rb rollback.Rollback
 		Decode(t, w, &rb)
 		result, tag = rb.Result, rb.Tag
 	} else {
-		var ch commands.Change
+		var ch change.Change
 		Decode(t, w, &ch)
 		result, tag = ch.Result, ch.Tag
 	}
@@ -256,7 +258,7 @@ func TestPlaybookIncident(t *testing.T) {
 		t.Fatalf("rollback %s: %s to %s", rbKind, result, tag)
 	}
 	t.Logf("rolled back through %s (%s)", rbKind, rbID)
-	if rbKind == commands.ChangeKind {
+	if rbKind == change.Kind {
 		waitChannel(t, e, incCh.ID, "Rollback nexo-be production", "2026.02.10", "success")
 		if got := e.Remote.File(t, "main", "helm/nexo-be/values-prod.yaml"); !strings.Contains(got, `tag: "2026.02.10"`) {
 			t.Fatalf("values-prod.yaml after the rollback:\n%s", got)
@@ -293,7 +295,7 @@ func TestPlaybookIncident(t *testing.T) {
 	if !uploaded {
 		t.Errorf("post-mortem not uploaded: %+v", e.Slack.Uploads())
 	}
-	var inc commands.IncidentState
+	var inc incident.State
 	if err := e.Store.GetDoc(ctx, records.IncidentsCollection, incCh.Name, &inc); err != nil {
 		t.Fatal(err)
 	}

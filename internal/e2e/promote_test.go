@@ -2,14 +2,13 @@ package e2e
 
 import (
 	"context"
-
-	"github.com/nexo-org/nexo-bot/bot/slackfake"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/bot/slackfake"
+	"github.com/nexo-org/nexo-bot/commands/change"
 	"github.com/nexo-org/nexo-bot/commands/records"
 	"github.com/nexo-org/nexo-bot/integrations/gitops/gitopstest"
 	"github.com/nexo-org/nexo-bot/integrations/promfake"
@@ -17,12 +16,12 @@ import (
 	"github.com/nexo-org/nexo-bot/workflow"
 )
 
-func changeState(t testing.TB, e *Env, id string) (string, commands.Change) {
+func changeState(t testing.TB, e *Env, id string) (string, change.Change) {
 	wf, err := e.Store.GetWorkflow(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var c commands.Change
+	var c change.Change
 	Decode(t, wf, &c)
 	return wf.State, c
 }
@@ -31,8 +30,8 @@ func onlyChange(t testing.TB, e *Env, service, env string) *store.Workflow {
 	t.Helper()
 	var found *store.Workflow
 	ok := e.Slack.WaitFor(func() bool {
-		for _, wf := range e.Workflows(commands.ChangeKind) {
-			var c commands.Change
+		for _, wf := range e.Workflows(change.Kind) {
+			var c change.Change
 			Decode(t, wf, &c)
 			if c.Service == service && c.Env == env {
 				found = wf
@@ -53,7 +52,7 @@ func promoteStaging(t *testing.T, e *Env) {
 	e.Command(Carol, "promote nexo-be stg")
 	card := e.WaitFind("Promote", "nexo-be", "staging", "2026.02.17")
 	wf := onlyChange(t, e, "nexo-be", "staging")
-	e.Eventually("the PR", time.Second, 20, func() bool { st, _ := changeState(t, e, wf.ID); return st == commands.StApproval })
+	e.Eventually("the PR", time.Second, 20, func() bool { st, _ := changeState(t, e, wf.ID); return st == change.Approval })
 
 	// The requester's own approval does not count.
 	e.Click(Carol, card, "change.approve")
@@ -64,10 +63,10 @@ func promoteStaging(t *testing.T, e *Env) {
 	e.Click(Platf, card, "change.approve")
 	e.Click(Platf, card, "change.approve") // counts once
 	// qa has run 2026.02.17 since the start: the 30m soak gate opens at +30m.
-	e.Eventually("the qa soak gate", time.Minute, 60, func() bool { st, _ := changeState(t, e, wf.ID); return st != commands.StApproval })
+	e.Eventually("the qa soak gate", time.Minute, 60, func() bool { st, _ := changeState(t, e, wf.ID); return st != change.Approval })
 	e.Eventually("staging Healthy", 10*time.Second, 100, func() bool {
 		st, c := changeState(t, e, wf.ID)
-		return st == commands.StDone && c.Result == records.ResultSuccess
+		return st == change.Done && c.Result == records.ResultSuccess
 	})
 	_, c := changeState(t, e, wf.ID)
 	if len(c.Approvals) != 1 || c.HealthyAt == nil || c.ApprovedAt == nil || c.ApprovedAt.Sub(Start) < 30*time.Minute {
@@ -92,7 +91,7 @@ func TestPromoteToProductionThroughTheThread(t *testing.T) {
 	e.Command(Carol, "promote nexo-be production")
 	card := e.WaitFind("Promote", "nexo-be", "production", "2026.02.17")
 	wf := onlyChange(t, e, "nexo-be", "production")
-	e.Eventually("the PR", time.Second, 20, func() bool { st, _ := changeState(t, e, wf.ID); return st == commands.StApproval })
+	e.Eventually("the PR", time.Second, 20, func() bool { st, _ := changeState(t, e, wf.ID); return st == change.Approval })
 	e.Click(Carol, card, "change.approve")
 	e.Ephemeral(Carol, "your approval does not count")
 	e.Click(Alice, card, "change.approve")
@@ -102,15 +101,15 @@ func TestPromoteToProductionThroughTheThread(t *testing.T) {
 		m, _ := e.Slack.Message(card.Channel, card.TS)
 		return strings.Contains(Content(m), "soak ends at")
 	})
-	if st, _ := changeState(t, e, wf.ID); st != commands.StApproval {
+	if st, _ := changeState(t, e, wf.ID); st != change.Approval {
 		t.Fatalf("merged before the soak: %s", st)
 	}
 	// A day later the gate opens; then merge, sync, Healthy, 30 min watch.
-	e.Eventually("the soak gate", time.Hour, 30, func() bool { st, _ := changeState(t, e, wf.ID); return st != commands.StApproval })
+	e.Eventually("the soak gate", time.Hour, 30, func() bool { st, _ := changeState(t, e, wf.ID); return st != change.Approval })
 	if now := e.Clock.Now(); now.Before(Start.Add(24 * time.Hour)) {
 		t.Fatalf("merged at %s, before staging's 24h soak", now)
 	}
-	e.Eventually("production done", 30*time.Second, 200, func() bool { st, _ := changeState(t, e, wf.ID); return st == commands.StDone })
+	e.Eventually("production done", 30*time.Second, 200, func() bool { st, _ := changeState(t, e, wf.ID); return st == change.Done })
 
 	_, c := changeState(t, e, wf.ID)
 	after := e.Remote.File(t, "main", "helm/nexo-be/values-prod.yaml")
@@ -193,7 +192,7 @@ func TestSecondPromotionOfTheSameEnvGetsALink(t *testing.T) {
 	e.Ephemeral(Carol, "does not exist in the registry")
 	e.Command(Carol, "promote nexo-be qa 2026.02.17")
 	e.Ephemeral(Carol, "already runs")
-	if n := len(e.Workflows(commands.ChangeKind)); n != 2 {
+	if n := len(e.Workflows(change.Kind)); n != 2 {
 		t.Fatalf("%d change workflows, want 2", n)
 	}
 }
@@ -209,7 +208,7 @@ func TestPromotionSurvivesACrashBeforeEveryStep(t *testing.T) {
 	e.BeforeStep = func(wf *store.Workflow) error {
 		mu.Lock()
 		defer mu.Unlock()
-		if wf.Kind != commands.ChangeKind || crashedAt[wf.State] {
+		if wf.Kind != change.Kind || crashedAt[wf.State] {
 			return nil
 		}
 		crashedAt[wf.State] = true
@@ -230,10 +229,10 @@ func TestPromotionSurvivesACrashBeforeEveryStep(t *testing.T) {
 		default:
 		}
 		st, _ := changeState(t, e, wf.ID)
-		return st == commands.StDone
+		return st == change.Done
 	})
 	_, c := changeState(t, e, wf.ID)
-	want := []string{commands.StCard, commands.StPR, commands.StApproval, commands.StMerge, commands.StSync, commands.StRollout}
+	want := []string{change.Card, change.PR, change.Approval, change.Merge, change.Sync, change.Rollout}
 	if strings.Join(order, ",") != strings.Join(want, ",") || c.Result != records.ResultSuccess {
 		t.Fatalf("crashed before %v, result %q", order, c.Result)
 	}
@@ -287,7 +286,7 @@ func TestWatchAfterDeployOffersRollbackOnBreach(t *testing.T) {
 	e := New(t, Options{PrometheusURL: prom.URL()})
 	e.Command(Carol, "promote nexo-be qa 2026.02.18")
 	wf := onlyChange(t, e, "nexo-be", "qa")
-	e.Eventually("the breach", 10*time.Second, 60, func() bool { st, _ := changeState(t, e, wf.ID); return st == commands.StFailed })
+	e.Eventually("the breach", 10*time.Second, 60, func() bool { st, _ := changeState(t, e, wf.ID); return st == change.Failed })
 	_, c := changeState(t, e, wf.ID)
 	if !c.Breach || c.Result != records.ResultFailed || c.ErrorRate == nil || *c.ErrorRate != 0.05 {
 		t.Fatalf("change: %+v", c)
@@ -307,12 +306,12 @@ func TestAutoPromotionDevelopToQA(t *testing.T) {
 	e := New(t, Options{})
 	e.Command(Carol, "promote nexo-be dev 2026.02.18")
 	dev := onlyChange(t, e, "nexo-be", "develop")
-	e.Eventually("develop live", 10*time.Second, 60, func() bool { st, _ := changeState(t, e, dev.ID); return st == commands.StDone })
+	e.Eventually("develop live", 10*time.Second, 60, func() bool { st, _ := changeState(t, e, dev.ID); return st == change.Done })
 	liveAt := e.Clock.Now()
 	var auto *store.Workflow
 	e.Eventually("the auto-promotion", 30*time.Second, 40, func() bool {
-		for _, wf := range e.Workflows(commands.ChangeKind) {
-			var c commands.Change
+		for _, wf := range e.Workflows(change.Kind) {
+			var c change.Change
 			Decode(t, wf, &c)
 			if c.Env == "qa" && c.Auto {
 				auto = wf
@@ -324,7 +323,7 @@ func TestAutoPromotionDevelopToQA(t *testing.T) {
 	if waited := e.Clock.Now().Sub(liveAt); waited < 5*time.Minute {
 		t.Fatalf("auto-promoted after %s, before develop's 5 minutes", waited)
 	}
-	e.Eventually("qa live", 10*time.Second, 60, func() bool { st, _ := changeState(t, e, auto.ID); return st == commands.StDone })
+	e.Eventually("qa live", 10*time.Second, 60, func() bool { st, _ := changeState(t, e, auto.ID); return st == change.Done })
 	_, c := changeState(t, e, auto.ID)
 	if c.Tag != "2026.02.18" || c.Requester != "nexo" || c.Result != records.ResultSuccess {
 		t.Fatalf("auto-promotion: %+v", c)
@@ -333,8 +332,8 @@ func TestAutoPromotionDevelopToQA(t *testing.T) {
 	// Once: more scans change nothing.
 	e.Eventually("more scans", time.Minute, 30, func() bool { return e.Clock.Now().Sub(liveAt) > 20*time.Minute })
 	n := 0
-	for _, wf := range e.Workflows(commands.ChangeKind) {
-		var x commands.Change
+	for _, wf := range e.Workflows(change.Kind) {
+		var x change.Change
 		Decode(t, wf, &x)
 		if x.Env == "qa" {
 			n++

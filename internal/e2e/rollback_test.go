@@ -9,23 +9,24 @@ import (
 	"testing"
 	"time"
 
-	networkingv1 "k8s.io/api/networking/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes/fake"
-
 	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/commands/change"
 	"github.com/nexo-org/nexo-bot/commands/records"
+	"github.com/nexo-org/nexo-bot/commands/rollback"
 	"github.com/nexo-org/nexo-bot/config"
 	"github.com/nexo-org/nexo-bot/integrations/kube"
 	"github.com/nexo-org/nexo-bot/store"
 	"github.com/nexo-org/nexo-bot/workflow"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
 )
 
 func rollbackOf(t testing.TB, e *Env) *store.Workflow {
 	t.Helper()
 	var found *store.Workflow
 	if !e.Slack.WaitFor(func() bool {
-		wfs := e.Workflows(commands.RollbackKind)
+		wfs := e.Workflows(rollback.Kind)
 		if len(wfs) > 0 {
 			found = wfs[len(wfs)-1]
 			return true
@@ -37,12 +38,12 @@ func rollbackOf(t testing.TB, e *Env) *store.Workflow {
 	return found
 }
 
-func rollbackState(t testing.TB, e *Env, id string) (string, commands.Rollback) {
+func rollbackState(t testing.TB, e *Env, id string) (string, rollback.Rollback) {
 	wf, err := e.Store.GetWorkflow(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rb commands.Rollback
+	var rb rollback.Rollback
 	Decode(t, wf, &rb)
 	return wf.State, rb
 }
@@ -55,7 +56,7 @@ func TestRollbackViaArgoCDThenGitOpsRevert(t *testing.T) {
 	// A bad deploy to qa first, so there is history to roll back.
 	e.Command(Carol, "promote nexo-be qa 2026.02.18")
 	bad := onlyChange(t, e, "nexo-be", "qa")
-	e.Eventually("qa deploy", 10*time.Second, 60, func() bool { st, _ := changeState(t, e, bad.ID); return st == commands.StDone })
+	e.Eventually("qa deploy", 10*time.Second, 60, func() bool { st, _ := changeState(t, e, bad.ID); return st == change.Done })
 	start := e.Clock.Now()
 
 	e.Command(Alice, "rollback nexo-be qa")
@@ -63,7 +64,7 @@ func TestRollbackViaArgoCDThenGitOpsRevert(t *testing.T) {
 	argoBefore := len(e.Argo.Calls())
 	e.Click(Alice, menu, "rollback.run") // the first button: Argo CD → the last stable entry
 	rb := rollbackOf(t, e)
-	e.Eventually("argo rollback", 5*time.Second, 60, func() bool { st, _ := rollbackState(t, e, rb.ID); return st == commands.RbDone })
+	e.Eventually("argo rollback", 5*time.Second, 60, func() bool { st, _ := rollbackState(t, e, rb.ID); return st == rollback.Done })
 	took := e.Clock.Now().Sub(start)
 	_, r := rollbackState(t, e, rb.ID)
 	if r.Result != records.ResultSuccess || r.Tag != "2026.02.17" || !r.AutoSyncWasOn {
@@ -84,7 +85,7 @@ func TestRollbackViaArgoCDThenGitOpsRevert(t *testing.T) {
 	start = e.Clock.Now()
 	e.Click(Alice, drift, "rollback.run")
 	rev := onlyRollbackChange(t, e, "qa")
-	e.Eventually("gitops revert", 10*time.Second, 60, func() bool { st, _ := changeState(t, e, rev.ID); return st == commands.StDone })
+	e.Eventually("gitops revert", 10*time.Second, 60, func() bool { st, _ := changeState(t, e, rev.ID); return st == change.Done })
 	_, c := changeState(t, e, rev.ID)
 	if got := e.Remote.File(t, "main", "helm/nexo-be/values-qa.yaml"); !strings.Contains(got, `tag: "2026.02.17"`) {
 		t.Fatalf("values-qa.yaml after revert:\n%s", got)
@@ -104,8 +105,8 @@ func onlyRollbackChange(t testing.TB, e *Env, env string) *store.Workflow {
 	t.Helper()
 	var found *store.Workflow
 	if !e.Slack.WaitFor(func() bool {
-		for _, wf := range e.Workflows(commands.ChangeKind) {
-			var c commands.Change
+		for _, wf := range e.Workflows(change.Kind) {
+			var c change.Change
 			Decode(t, wf, &c)
 			if c.Flavor == records.KindRollback && c.Env == env {
 				found = wf
@@ -130,11 +131,11 @@ func TestRollbackProductionViaGitOpsNeedsAnSRE(t *testing.T) {
 	e.Command(Carol, "rollback nexo-be prod --via gitops --to 2026.02.03")
 	card := e.WaitFind("Rollback", "nexo-be", "production", "2026.02.03")
 	wf := onlyRollbackChange(t, e, "production")
-	e.Eventually("the PR", time.Second, 20, func() bool { st, _ := changeState(t, e, wf.ID); return st == commands.StApproval })
+	e.Eventually("the PR", time.Second, 20, func() bool { st, _ := changeState(t, e, wf.ID); return st == change.Approval })
 	e.Click(Carol, card, "change.approve")
 	e.Ephemeral(Carol, "your approval does not count")
 	e.Click(Alice, card, "change.approve")
-	e.Eventually("production rollback", 10*time.Second, 60, func() bool { st, _ := changeState(t, e, wf.ID); return st == commands.StDone })
+	e.Eventually("production rollback", 10*time.Second, 60, func() bool { st, _ := changeState(t, e, wf.ID); return st == change.Done })
 	_, c := changeState(t, e, wf.ID)
 	pr := e.PR(c.PR)
 	if pr.Head != "rollback/nexo-be-prod-2026.02.03" || !has(pr.Labels, "production-deploy") || !strings.Contains(pr.Body, "Reason:") {
@@ -166,7 +167,7 @@ func TestRollbackBlueGreenSwitchesTheIngress(t *testing.T) {
 	e.Click(Carol, card, "rollback.approve")
 	e.Ephemeral(Carol, "your approval does not count")
 	e.Click(Bob, card, "rollback.approve")
-	e.Eventually("switch", time.Second, 20, func() bool { st, _ := rollbackState(t, e, rb.ID); return st == commands.RbDone })
+	e.Eventually("switch", time.Second, 20, func() bool { st, _ := rollbackState(t, e, rb.ID); return st == rollback.Done })
 	got, err := cs.NetworkingV1().Ingresses("nexo-production").Get(context.Background(), "nexo-be-ingress", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -194,12 +195,12 @@ func TestArgoCDRollbackIsNotRepeatedAfterALostStateSave(t *testing.T) {
 	e := New(t, Options{})
 	e.Command(Carol, "promote nexo-be qa 2026.02.18")
 	bad := onlyChange(t, e, "nexo-be", "qa")
-	e.Eventually("qa deploy", 10*time.Second, 60, func() bool { st, _ := changeState(t, e, bad.ID); return st == commands.StDone })
+	e.Eventually("qa deploy", 10*time.Second, 60, func() bool { st, _ := changeState(t, e, bad.ID); return st == change.Done })
 
 	lost := make(chan struct{}, 1)
 	var once sync.Once
 	e.BeforeStep = func(wf *store.Workflow) error {
-		if wf.Kind != commands.RollbackKind || wf.State != commands.RbFollow {
+		if wf.Kind != rollback.Kind || wf.State != rollback.Follow {
 			return nil
 		}
 		crashed := false
@@ -210,7 +211,7 @@ func TestArgoCDRollbackIsNotRepeatedAfterALostStateSave(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			cur.State = commands.RbAct
+			cur.State = rollback.Act
 			if err := e.Store.UpdateWorkflow(context.Background(), cur); err != nil {
 				t.Error(err)
 				return
@@ -239,7 +240,7 @@ func TestArgoCDRollbackIsNotRepeatedAfterALostStateSave(t *testing.T) {
 		default:
 		}
 		st, _ := rollbackState(t, e, rb.ID)
-		return st == commands.RbDone
+		return st == rollback.Done
 	})
 	_, r := rollbackState(t, e, rb.ID)
 	if !restarted || r.Result != records.ResultSuccess || r.Tag != "2026.02.17" {

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/commands/rotation"
 	"github.com/nexo-org/nexo-bot/commands/rotation/rotationtest"
 	"github.com/nexo-org/nexo-bot/config"
 	"github.com/nexo-org/nexo-bot/integrations/dbrotate"
@@ -61,16 +61,16 @@ func TestRotateSecretThroughSlack(t *testing.T) {
 
 	var wf *store.Workflow
 	e.Eventually("the rotation to finish", 10*time.Second, 120, func() bool {
-		wfs := e.Workflows(commands.RotateKind)
+		wfs := e.Workflows(rotation.Kind)
 		if len(wfs) != 1 {
 			return false
 		}
 		wf = wfs[0]
 		return wf.Done
 	})
-	var job commands.RotateJob
+	var job rotation.Job
 	Decode(t, wf, &job)
-	if job.Result != commands.RotResultDone {
+	if job.Result != rotation.ResultDone {
 		t.Fatalf("result %q: %s\n%s", job.Result, job.Summary, e.Dump())
 	}
 	e.WaitFind("Rotated the database password of nexo-be production")

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/commands/change"
 	"github.com/nexo-org/nexo-bot/commands/records"
 	"github.com/nexo-org/nexo-bot/integrations/argocdfake"
 	"github.com/nexo-org/nexo-bot/integrations/githubfake"
@@ -56,7 +56,7 @@ func TestCrashesAtEveryStepBoundaryAndMidStep(t *testing.T) {
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		st, _, ok := changeOf(t, e, "nexo-fe", "qa")
-		if ok && st == commands.StDone {
+		if ok && st == change.Done {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/commands/change"
 	"github.com/nexo-org/nexo-bot/commands/records"
 	"github.com/nexo-org/nexo-bot/integrations/argocdfake"
 	"github.com/nexo-org/nexo-bot/integrations/githubfake"
@@ -83,7 +83,7 @@ func TestRedisOutage(t *testing.T) {
 	waitChange(t, e, "nexo-fe", "qa")
 	e.Eventually("nexo-fe qa done", 10*time.Second, 100, func() bool {
 		st, _, _ := changeOf(t, e, "nexo-fe", "qa")
-		return st == commands.StDone
+		return st == change.Done
 	})
 
 	rd.stop()
@@ -113,14 +113,14 @@ func TestRedisOutage(t *testing.T) {
 	if !e.Slack.WaitFor(func() bool { return e.Store.Ping(context.Background()) == nil }, 10*time.Second) {
 		t.Fatal("the store did not come back")
 	}
-	if wfs := e.Workflows(commands.ChangeKind); len(wfs) != 0 {
+	if wfs := e.Workflows(change.Kind); len(wfs) != 0 {
 		t.Fatalf("%d workflows after the outage", len(wfs))
 	}
 	e.Command(e2e.Carol, "promote nexo-be qa 2026.02.18")
 	waitChange(t, e, "nexo-be", "qa")
 	e.Eventually("nexo-be qa done", 10*time.Second, 100, func() bool {
 		st, _, _ := changeOf(t, e, "nexo-be", "qa")
-		return st == commands.StDone
+		return st == change.Done
 	})
 	if n := e.GitHub.Count("POST", "/repos/nexo-org/nexo-gitops/pulls"); n != prsBefore+1 {
 		t.Fatalf("%d PR requests after the outage, want %d", n, prsBefore+1)
@@ -154,7 +154,7 @@ func TestSlackStormsAndSlowGitHubAndArgoCD(t *testing.T) {
 	waitChange(t, e, "nexo-fe", "qa")
 	e.Eventually("nexo-fe qa done", 20*time.Second, 300, func() bool {
 		st, _, _ := changeOf(t, e, "nexo-fe", "qa")
-		return st == commands.StDone
+		return st == change.Done
 	})
 	_, c, _ := changeOf(t, e, "nexo-fe", "qa")
 	if c.Result != records.ResultSuccess {

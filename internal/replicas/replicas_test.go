@@ -10,21 +10,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/commands/change"
 	"github.com/nexo-org/nexo-bot/commands/records"
 	"github.com/nexo-org/nexo-bot/internal/e2e"
 	"github.com/nexo-org/nexo-bot/store"
 )
 
-func changeOf(t testing.TB, e *e2e.Env, service, env string) (string, commands.Change, bool) {
-	for _, wf := range e.Workflows(commands.ChangeKind) {
-		var c commands.Change
+func changeOf(t testing.TB, e *e2e.Env, service, env string) (string, change.Change, bool) {
+	for _, wf := range e.Workflows(change.Kind) {
+		var c change.Change
 		e2e.Decode(t, wf, &c)
 		if c.Service == service && c.Env == env {
 			return wf.State, c, true
 		}
 	}
-	return "", commands.Change{}, false
+	return "", change.Change{}, false
 }
 
 func waitChange(t testing.TB, e *e2e.Env, service, env string) {
@@ -158,7 +158,7 @@ func runReplicas(t *testing.T, replicas, total int) {
 	}
 	e.Eventually("staging done", 20*time.Second, 200, func() bool {
 		st, _, _ := changeOf(t, e, "nexo-fe", "staging")
-		return st == commands.StDone
+		return st == change.Done
 	})
 	hotfixCard, _ = e.Slack.Message(hotfixCard.Channel, hotfixCard.TS)
 	for _, u := range []string{e2e.Alice, e2e.Bob, e2e.Bob} {
@@ -167,7 +167,7 @@ func runReplicas(t *testing.T, replicas, total int) {
 	s.flush()
 	e.Eventually("every change done", 20*time.Second, 300, func() bool {
 		for _, k := range [][2]string{{"nexo-be", "develop"}, {"nexo-be", "qa"}, {"nexo-be", "production"}} {
-			if st, _, _ := changeOf(t, e, k[0], k[1]); st != commands.StDone {
+			if st, _, _ := changeOf(t, e, k[0], k[1]); st != change.Done {
 				return false
 			}
 		}
@@ -212,7 +212,7 @@ func runReplicas(t *testing.T, replicas, total int) {
 	}
 
 	// No doubled side effect: one PR, merge and sync per change.
-	wfs := e.Workflows(commands.ChangeKind)
+	wfs := e.Workflows(change.Kind)
 	if len(wfs) != 4 {
 		t.Fatalf("%d change workflows, want 4", len(wfs))
 	}
@@ -220,7 +220,7 @@ func runReplicas(t *testing.T, replicas, total int) {
 		t.Fatalf("%d PRs created for 4 changes", n)
 	}
 	for _, wf := range wfs {
-		var c commands.Change
+		var c change.Change
 		e2e.Decode(t, wf, &c)
 		if c.Result != records.ResultSuccess {
 			t.Fatalf("%s/%s: result %q (%s)", c.Service, c.Env, c.Result, wf.State)

@@ -14,14 +14,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/nexo-org/nexo-bot/alerts"
 	"github.com/nexo-org/nexo-bot/bot"
 	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/commands/scenarios"
 	"github.com/nexo-org/nexo-bot/config"
 	"github.com/nexo-org/nexo-bot/integrations/argocd"
 	"github.com/nexo-org/nexo-bot/integrations/github"
@@ -35,6 +32,9 @@ import (
 	"github.com/nexo-org/nexo-bot/store"
 	"github.com/nexo-org/nexo-bot/store/storeopen"
 	"github.com/nexo-org/nexo-bot/workflow"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Options tune the build (tests and the sandbox set them).
@@ -66,9 +66,10 @@ type Options struct {
 
 // Runtime is a built nexo.
 type Runtime struct {
-	Config  *config.Config
-	Deps    *commands.Deps
-	App     *commands.App
+	Config *config.Config
+	Deps   *commands.Deps
+	// Router is the command layer every transport calls.
+	Router  *commands.Router
 	Engine  *workflow.Engine
 	Bot     *bot.Bot
 	Store   store.Store
@@ -94,8 +95,7 @@ func Build(ctx context.Context, cfg *config.Config, sec config.Secrets, o Option
 	st := o.Store
 	if st == nil {
 		var err error
-		st, err = storeopen.Open(ctx, cfg.Store)
-		if err != nil {
+		if st, err = storeopen.Open(ctx, cfg.Store); err != nil {
 			return nil, err
 		}
 	}
@@ -107,55 +107,10 @@ func Build(ctx context.Context, cfg *config.Config, sec config.Secrets, o Option
 	engine := workflow.New(st, o.Clock, log, owner)
 	rt := &Runtime{Config: cfg, Engine: engine, Store: st, Metrics: reg, Log: log, alertToken: sec.AlertmanagerToken}
 
-	d := &commands.Deps{Config: cfg, Store: st, Engine: engine, Log: log}
-	var err error
-	if d.GitOps, err = buildGitOps(cfg, sec); err != nil {
+	d := &commands.Deps{Config: cfg, Store: st, Engine: engine, Log: log, PollEvery: o.PollEvery}
+	if err := buildIntegrations(ctx, d, cfg, sec, log); err != nil {
 		return nil, err
 	}
-	if d.GitHub, err = buildGitHub(cfg, sec); err != nil {
-		return nil, err
-	}
-	if cfg.ArgoCD.Server != "" {
-		if d.ArgoCD, err = argocd.NewClient(argocd.Options{Server: cfg.ArgoCD.Server, Token: sec.ArgoCDToken, Insecure: cfg.ArgoCD.Insecure, Timeout: 30 * time.Second}); err != nil {
-			return nil, fmt.Errorf("argocd: %w", err)
-		}
-	}
-	if d.Registry, err = registry.NewClient(registry.Options{BaseURL: cfg.Registry.URL, Token: sec.RegistryToken, Timeout: 15 * time.Second}); err != nil {
-		return nil, fmt.Errorf("registry: %w", err)
-	}
-	if cfg.Prometheus.URL != "" {
-		if d.Prom, err = prom.NewClient(cfg.Prometheus.URL, prom.Options{Timeout: 15 * time.Second, BearerToken: sec.PrometheusToken, Logger: log}); err != nil {
-			return nil, fmt.Errorf("prometheus: %w", err)
-		}
-	}
-	if cfg.Loki.URL != "" {
-		if d.Loki, err = loki.NewClient(cfg.Loki.URL, loki.Options{Timeout: 15 * time.Second, Tenant: cfg.Loki.Tenant, BearerToken: sec.LokiToken}); err != nil {
-			return nil, fmt.Errorf("loki: %w", err)
-		}
-	}
-	routingKey := sec.PagerDutyRoutingKey
-	if routingKey == "" {
-		routingKey = cfg.PagerDuty.RoutingKey
-	}
-	if routingKey != "" {
-		if d.Pager, err = pagerduty.NewClient(cfg.PagerDuty.URL, routingKey, 10*time.Second); err != nil {
-			return nil, err
-		}
-	}
-	if k, err := buildKube(cfg); err != nil {
-		log.Warn("kubernetes not available; diagnose, blue/green and rotation are off", "err", err)
-	} else {
-		d.Kube = k
-	}
-	if hasSecrets(cfg) {
-		ss, err := secretstore.NewAWS(ctx, secretstore.AWSOptions{Region: cfg.AWS.Region, Endpoint: cfg.AWS.Endpoint, Timeout: 15 * time.Second})
-		if err != nil {
-			log.Warn("secret store not available; rotate-secret is off", "err", err)
-		} else {
-			d.Secrets = ss
-		}
-	}
-
 	metrics, err := bot.NewMetrics(reg)
 	if err != nil {
 		return nil, err
@@ -173,38 +128,91 @@ func Build(ctx context.Context, cfg *config.Config, sec config.Secrets, o Option
 	if o.Override != nil {
 		o.Override(d)
 	}
-	app, err := commands.Setup(ctx, d)
+	router, err := scenarios.Setup(ctx, d)
 	if err != nil {
 		return nil, err
 	}
-	if o.PollEvery > 0 {
-		app.SetPollEvery(o.PollEvery)
-	}
-	rt.Deps, rt.App = d, app
-
+	rt.Deps, rt.Router = d, router
 	if !o.NoSlack && o.Chat == nil {
-		httpMode := cfg.Slack.Mode == "http"
-		switch {
-		case httpMode && (sec.SlackBotToken == "" || sec.SlackSigningSecret == ""):
-			return nil, errors.New("slack.mode is http: set SLACK_BOT_TOKEN (xoxb-…) and SLACK_SIGNING_SECRET; or run `nexo-bot sandbox` to try nexo without Slack")
-		case !httpMode && (sec.SlackBotToken == "" || sec.SlackAppToken == ""):
-			return nil, errors.New("set SLACK_BOT_TOKEN (xoxb-…) and SLACK_APP_TOKEN (xapp-…, scope connections:write); or run `nexo-bot sandbox` to try nexo without Slack")
-		}
-		var handler chat.Handler = app.Router
+		var handler chat.Handler = router
 		if o.WrapHandler != nil {
 			handler = o.WrapHandler(handler)
 		}
-		rt.Bot, err = bot.New(bot.Options{
-			APIURL: cfg.Slack.APIURL, BotToken: sec.SlackBotToken, AppToken: sec.SlackAppToken,
-			Handler: handler, Dedupe: st, Chat: slackChat, Workers: cfg.Slack.Workers,
-			Connections: cfg.Slack.Connections, Logger: log, Metrics: metrics,
-			HTTP: httpMode, SigningSecret: sec.SlackSigningSecret,
-		})
-		if err != nil {
+		if rt.Bot, err = buildBot(cfg, sec, st, handler, slackChat, log, metrics); err != nil {
 			return nil, err
 		}
 	}
 	return rt, nil
+}
+
+// buildIntegrations builds the real client of every configured outside
+// system into d; an unconfigured one stays nil.
+func buildIntegrations(ctx context.Context, d *commands.Deps, cfg *config.Config, sec config.Secrets, log *slog.Logger) error {
+	var err error
+	if d.GitOps, err = buildGitOps(cfg, sec); err != nil {
+		return err
+	}
+	if d.GitHub, err = buildGitHub(cfg, sec); err != nil {
+		return err
+	}
+	if cfg.ArgoCD.Server != "" {
+		if d.ArgoCD, err = argocd.NewClient(argocd.Options{Server: cfg.ArgoCD.Server, Token: sec.ArgoCDToken, Insecure: cfg.ArgoCD.Insecure, Timeout: 30 * time.Second}); err != nil {
+			return fmt.Errorf("argocd: %w", err)
+		}
+	}
+	if d.Registry, err = registry.NewClient(registry.Options{BaseURL: cfg.Registry.URL, Token: sec.RegistryToken, Timeout: 15 * time.Second}); err != nil {
+		return fmt.Errorf("registry: %w", err)
+	}
+	if cfg.Prometheus.URL != "" {
+		if d.Prom, err = prom.NewClient(cfg.Prometheus.URL, prom.Options{Timeout: 15 * time.Second, BearerToken: sec.PrometheusToken, Logger: log}); err != nil {
+			return fmt.Errorf("prometheus: %w", err)
+		}
+	}
+	if cfg.Loki.URL != "" {
+		if d.Loki, err = loki.NewClient(cfg.Loki.URL, loki.Options{Timeout: 15 * time.Second, Tenant: cfg.Loki.Tenant, BearerToken: sec.LokiToken}); err != nil {
+			return fmt.Errorf("loki: %w", err)
+		}
+	}
+	routingKey := sec.PagerDutyRoutingKey
+	if routingKey == "" {
+		routingKey = cfg.PagerDuty.RoutingKey
+	}
+	if routingKey != "" {
+		if d.Pager, err = pagerduty.NewClient(cfg.PagerDuty.URL, routingKey, 10*time.Second); err != nil {
+			return err
+		}
+	}
+	if k, err := buildKube(cfg); err != nil {
+		log.Warn("kubernetes not available; diagnose, blue/green and rotation are off", "err", err)
+	} else {
+		d.Kube = k
+	}
+	if hasSecrets(cfg) {
+		ss, err := secretstore.NewAWS(ctx, secretstore.AWSOptions{Region: cfg.AWS.Region, Endpoint: cfg.AWS.Endpoint, Timeout: 15 * time.Second})
+		if err != nil {
+			log.Warn("secret store not available; rotate-secret is off", "err", err)
+		} else {
+			d.Secrets = ss
+		}
+	}
+	return nil
+}
+
+// buildBot is the Slack transport of the configured mode.
+func buildBot(cfg *config.Config, sec config.Secrets, st store.Store, handler chat.Handler, slackChat *bot.SlackChat, log *slog.Logger, metrics *bot.Metrics) (*bot.Bot, error) {
+	httpMode := cfg.Slack.Mode == "http"
+	switch {
+	case httpMode && (sec.SlackBotToken == "" || sec.SlackSigningSecret == ""):
+		return nil, errors.New("slack.mode is http: set SLACK_BOT_TOKEN (xoxb-…) and SLACK_SIGNING_SECRET; or run `nexo-bot sandbox` to try nexo without Slack")
+	case !httpMode && (sec.SlackBotToken == "" || sec.SlackAppToken == ""):
+		return nil, errors.New("set SLACK_BOT_TOKEN (xoxb-…) and SLACK_APP_TOKEN (xapp-…, scope connections:write); or run `nexo-bot sandbox` to try nexo without Slack")
+	}
+	return bot.New(bot.Options{
+		APIURL: cfg.Slack.APIURL, BotToken: sec.SlackBotToken, AppToken: sec.SlackAppToken,
+		Handler: handler, Dedupe: st, Chat: slackChat, Workers: cfg.Slack.Workers,
+		Connections: cfg.Slack.Connections, Logger: log, Metrics: metrics,
+		HTTP: httpMode, SigningSecret: sec.SlackSigningSecret,
+	})
 }
 
 func hasSecrets(cfg *config.Config) bool {

@@ -1,0 +1,360 @@
+package change
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nexo-org/nexo-bot/chat"
+	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/commands/policy"
+	"github.com/nexo-org/nexo-bot/commands/records"
+	"github.com/nexo-org/nexo-bot/integrations/argocd"
+	"github.com/nexo-org/nexo-bot/integrations/github"
+	"github.com/nexo-org/nexo-bot/integrations/gitops"
+	"github.com/nexo-org/nexo-bot/store"
+	"github.com/nexo-org/nexo-bot/workflow"
+)
+
+// Flow runs change workflows.
+type Flow struct {
+	D *commands.Deps
+}
+
+// Kind implements workflow.Definition.
+func (f *Flow) Kind() string { return Kind }
+
+// Step implements workflow.Definition.
+func (f *Flow) Step(ctx context.Context, wf *store.Workflow) (workflow.Outcome, error) {
+	c, err := workflow.Decode[Change](wf)
+	if err != nil {
+		return workflow.Outcome{}, workflow.Permanent(err)
+	}
+	var out workflow.Outcome
+	switch wf.State {
+	case Card:
+		out, err = f.card(ctx, wf, &c)
+	case PR:
+		out, err = f.pr(ctx, wf, &c)
+	case Approval:
+		out, err = f.approval(ctx, wf, &c)
+	case Merge:
+		out, err = f.merge(ctx, wf, &c)
+	case Sync:
+		out, err = f.sync(ctx, wf, &c)
+	case Rollout:
+		out, err = f.rollout(ctx, wf, &c)
+	case Watch:
+		out, err = f.watch(ctx, wf, &c)
+	case Rejected:
+		out, err = f.rejected(ctx, wf, &c)
+	default:
+		return workflow.Outcome{}, workflow.Permanent(fmt.Errorf("unknown state %q", wf.State))
+	}
+	if encErr := workflow.Encode(wf, c); encErr != nil {
+		return out, workflow.Permanent(encErr)
+	}
+	if err == nil && (out.Next != "" || out.Done) {
+		next := wf.State
+		if out.Next != "" {
+			next = out.Next
+		}
+		f.refreshCard(ctx, wf, &c, next)
+		if err := f.record(ctx, wf, &c); err != nil {
+			return out, err
+		}
+	}
+	if err == nil && out.Done {
+		f.finished(ctx, wf, &c)
+	}
+	return out, err
+}
+
+func (f *Flow) now() time.Time { return f.D.Clock().Now() }
+
+func (f *Flow) poll() time.Duration { return f.D.Poll(10 * time.Second) }
+
+// card posts the status card (the thread parent).
+func (f *Flow) card(ctx context.Context, wf *store.Workflow, c *Change) (workflow.Outcome, error) {
+	if wf.CardTS == "" {
+		ts, err := commands.PostOnce(ctx, f.D, wf.ID, "card", wf.Channel, "", RenderCard(f.D, wf.ID, c, PR))
+		if err != nil {
+			return workflow.Outcome{}, err
+		}
+		wf.CardTS, wf.ThreadTS = ts, ts
+	}
+	return workflow.Outcome{Next: PR}, nil
+}
+
+// pr pushes the branch with the values edit and ensures the PR.
+func (f *Flow) pr(ctx context.Context, wf *store.Workflow, c *Change) (workflow.Outcome, error) {
+	d := f.D
+	if err := d.GitOps.Sync(ctx); err != nil {
+		return workflow.Outcome{}, err
+	}
+	files := map[string][]byte{}
+	if len(c.Files) > 0 {
+		for p, b := range c.Files {
+			files[p] = []byte(b)
+		}
+	} else {
+		path := d.Config.ValuesPath(c.Service, c.Env)
+		doc, err := d.GitOps.ReadFile(ctx, path)
+		if err != nil {
+			return workflow.Outcome{}, err
+		}
+		cur, err := gitops.GetTag(doc, d.Config.GitOps.TagKey)
+		if err != nil {
+			return workflow.Outcome{}, workflow.Permanent(fmt.Errorf("%s: %w", path, err))
+		}
+		if cur == c.Tag && c.PR == 0 {
+			return workflow.Outcome{}, workflow.Permanent(commands.Refusalf("%s in %s already runs `%s` in git; nothing to change.", c.Service, c.Env, c.Tag))
+		}
+		edited, err := gitops.SetTag(doc, d.Config.GitOps.TagKey, c.Tag)
+		if err != nil {
+			return workflow.Outcome{}, workflow.Permanent(fmt.Errorf("%s: %w", path, err))
+		}
+		files[path] = edited
+	}
+	msg := c.Subject
+	if c.Body != "" {
+		msg += "\n\n" + c.Body
+	}
+	sha, err := d.GitOps.PushBranch(ctx, c.Branch, files, msg)
+	if err != nil {
+		return workflow.Outcome{}, err
+	}
+	c.HeadSHA = sha
+	pr, err := d.GitHub.EnsurePR(ctx, github.PRSpec{
+		Head: c.Branch, Base: d.Config.GitOps.Branch, Title: c.Subject, Body: c.Body,
+		Labels: c.Labels, Reviewers: c.Reviewers, TeamReviewers: c.Teams,
+	})
+	if err != nil {
+		return workflow.Outcome{}, err
+	}
+	c.PR, c.PRURL = pr.Number, pr.URL
+	c.Note = fmt.Sprintf("PR <%s|#%d> opened", pr.URL, pr.Number)
+	return workflow.Outcome{Next: Approval, Detail: fmt.Sprintf("PR #%d", pr.Number)}, nil
+}
+
+// approval waits for the approvals and the soak gate.
+func (f *Flow) approval(ctx context.Context, wf *store.Workflow, c *Change) (workflow.Outcome, error) {
+	now := f.now()
+	dec := policy.Evaluate(c.Need, c.Approvals)
+	gateOpen, opensAt := true, time.Time{}
+	c.Gate = ""
+	if c.Soak > 0 && c.FromEnv != "" && !c.SkipSoak {
+		since, err := HealthySince(ctx, f.D, c.Service, c.FromEnv, c.Tag)
+		if err != nil {
+			return workflow.Outcome{}, err
+		}
+		g := policy.Gate{Env: c.FromEnv, Tag: c.Tag, Soak: c.Soak, HealthySince: since}
+		var why string
+		gateOpen, opensAt, why = g.Open(now)
+		if !gateOpen {
+			c.Gate = why
+		}
+	}
+	if !dec.Satisfied || !gateOpen {
+		before := c.Note
+		c.Note = waitingNote(dec, c.Gate)
+		if before != c.Note {
+			f.refreshCard(ctx, wf, c, Approval)
+		}
+		switch {
+		case !gateOpen && !opensAt.IsZero():
+			return workflow.Outcome{Until: opensAt, Detail: c.Note}, nil
+		case !gateOpen:
+			return workflow.Outcome{Wait: time.Minute, Detail: c.Note}, nil
+		}
+		return workflow.Outcome{Park: true, Detail: c.Note}, nil
+	}
+	if c.ApprovedAt == nil {
+		c.ApprovedAt = &now
+	}
+	if len(dec.Counted) > 0 {
+		c.Note = "approved by " + commands.Mentions(dec.Counted)
+	}
+	return workflow.Outcome{Next: Merge}, nil
+}
+
+func waitingNote(dec policy.Decision, gate string) string {
+	var parts []string
+	if !dec.Satisfied {
+		parts = append(parts, "waiting for "+dec.Missing)
+	}
+	if gate != "" {
+		parts = append(parts, "gate: "+gate)
+	}
+	return strings.Join(parts, " · ")
+}
+
+func (f *Flow) merge(ctx context.Context, wf *store.Workflow, c *Change) (workflow.Outcome, error) {
+	d := f.D
+	sha, err := d.GitHub.MergePR(ctx, c.PR, d.Config.GitHub.MergeMethod, c.Subject, MergeMessage(c), c.HeadSHA)
+	var blocked *github.MergeBlockedError
+	if errors.As(err, &blocked) {
+		c.Note = fmt.Sprintf("GitHub refused the merge: %q. Fix the branch protection or merge <%s|#%d> by hand; nexo continues once it is merged.", blocked.Message, c.PRURL, c.PR)
+		f.reply(ctx, wf, c, "merge-blocked", ":warning: "+c.Note)
+		pr, gerr := d.GitHub.GetPR(ctx, c.PR)
+		if gerr == nil && pr.Merged {
+			sha, err = pr.MergeSHA, nil
+		} else {
+			return workflow.Outcome{Wait: time.Minute, Detail: c.Note}, nil
+		}
+	}
+	if err != nil {
+		return workflow.Outcome{}, err
+	}
+	now := f.now()
+	c.MergeSHA = sha
+	c.MergedAt = &now
+	c.Note = fmt.Sprintf("merged as `%s`", commands.ShortSHA(sha))
+	_ = d.GitOps.DeleteBranch(ctx, c.Branch)
+	return workflow.Outcome{Next: Sync}, nil
+}
+
+func (f *Flow) sync(ctx context.Context, wf *store.Workflow, c *Change) (workflow.Outcome, error) {
+	d := f.D
+	if d.ArgoCD == nil {
+		c.Note = "merged; Argo CD is not configured, so nexo does not follow the rollout"
+		return f.finish(ctx, wf, c, records.ResultSuccess)
+	}
+	app := d.Config.AppName(c.Service, c.Env)
+	cur, err := d.ArgoCD.GetApp(ctx, app, "normal")
+	if err != nil {
+		return workflow.Outcome{}, err
+	}
+	running := cur.Status.OperationState != nil && cur.Status.OperationState.Phase == "Running"
+	// status.sync.revision is the git revision Argo CD compared with (the
+	// target's), deployed or not: only Synced means it runs.
+	already := (cur.Status.Sync.Status == "Synced" && f.carriesChange(ctx, c, cur.Status.Sync.Revision)) ||
+		(running && cur.Status.OperationState.SyncResult != nil && f.carriesChange(ctx, c, cur.Status.OperationState.SyncResult.Revision))
+	if !already {
+		// With automated sync on, Argo CD refuses a sync to a pinned
+		// revision ("auto-sync currently set to HEAD"): sync the target
+		// revision, which now carries the merge.
+		req := argocd.SyncRequest{Revision: c.MergeSHA}
+		if cur.AutoSyncEnabled() {
+			req.Revision = ""
+		}
+		if _, err := d.ArgoCD.Sync(ctx, app, req); err != nil {
+			var apiErr *argocd.APIError
+			if errors.As(err, &apiErr) && strings.Contains(apiErr.Message, "another operation is already in progress") {
+				c.Note = "waiting: Argo CD is running another operation on " + app
+				return workflow.Outcome{Wait: f.poll(), Detail: c.Note}, nil
+			}
+			return workflow.Outcome{}, err
+		}
+	}
+	now := f.now()
+	c.SyncedAt = &now
+	c.Note = "syncing " + app
+	return workflow.Outcome{Next: Rollout, Wait: f.poll()}, nil
+}
+
+// carriesChange reports whether a GitOps revision deploys this change: it is
+// the merge commit, or a later one whose values file has the change's tag.
+func (f *Flow) carriesChange(ctx context.Context, c *Change, rev string) bool {
+	if rev == "" {
+		return false
+	}
+	if rev == c.MergeSHA {
+		return true
+	}
+	doc, err := f.D.GitOps.ShowFile(ctx, rev, f.D.Config.ValuesPath(c.Service, c.Env))
+	if err != nil {
+		return false
+	}
+	tag, err := gitops.GetTag(doc, f.D.Config.GitOps.TagKey)
+	return err == nil && tag == c.Tag && len(c.Files) == 0
+}
+
+func (f *Flow) rollout(ctx context.Context, wf *store.Workflow, c *Change) (workflow.Outcome, error) {
+	d := f.D
+	app, err := d.ArgoCD.GetApp(ctx, d.Config.AppName(c.Service, c.Env), "")
+	if err != nil {
+		return workflow.Outcome{}, err
+	}
+	c.Health = app.Status.Health.Status
+	onRevision := f.carriesChange(ctx, c, app.Status.Sync.Revision)
+	switch {
+	case onRevision && app.Status.Sync.Status == "Synced" && app.Status.Health.Status == "Healthy":
+		now := f.now()
+		c.HealthyAt = &now
+		c.Note = "Synced and Healthy"
+		if d.Prom != nil {
+			if e, ok := d.Config.Env(c.Env); ok && e.WatchWindow > 0 {
+				c.WatchUntil = now.Add(e.WatchWindow.D())
+				return workflow.Outcome{Next: Watch, Wait: f.poll()}, nil
+			}
+		}
+		return f.finish(ctx, wf, c, records.ResultSuccess)
+	case onRevision && app.Status.Health.Status == "Degraded",
+		app.Status.OperationState != nil && (app.Status.OperationState.Phase == "Failed" || app.Status.OperationState.Phase == "Error"):
+		msg := app.HealthMessage()
+		if app.Status.OperationState != nil && app.Status.OperationState.Message != "" {
+			msg = app.Status.OperationState.Message
+		}
+		c.Note = fmt.Sprintf("%s is %s: %s", d.Config.AppName(c.Service, c.Env), app.Status.Health.Status, msg)
+		f.reply(ctx, wf, c, "degraded", ":red_circle: "+c.Note+fmt.Sprintf("\nRun `%s diagnose %s %s` to find the cause.", d.Config.Slack.Command, c.Service, c.Env))
+		return f.finish(ctx, wf, c, records.ResultFailed)
+	}
+	if c.SyncedAt != nil && f.now().Sub(*c.SyncedAt) > d.Config.ArgoCD.SyncTimeout.D() {
+		c.Note = fmt.Sprintf("timed out after %s waiting for Synced+Healthy (now %s/%s)", d.Config.ArgoCD.SyncTimeout, app.Status.Sync.Status, app.Status.Health.Status)
+		f.reply(ctx, wf, c, "timeout", ":hourglass: "+c.Note)
+		return f.finish(ctx, wf, c, records.ResultFailed)
+	}
+	note := fmt.Sprintf("rolling out: %s / %s", app.Status.Sync.Status, app.Status.Health.Status)
+	if note != c.Note {
+		c.Note = note
+		f.refreshCard(ctx, wf, c, Rollout)
+	}
+	return workflow.Outcome{Wait: f.poll(), Detail: note}, nil
+}
+
+func (f *Flow) watch(ctx context.Context, wf *store.Workflow, c *Change) (workflow.Outcome, error) {
+	d := f.D
+	before := c.Note
+	ns := d.Config.Namespace(c.Service, c.Env)
+	q := strings.NewReplacer("{service}", c.Service, "{namespace}", ns, "{env}", c.Env).Replace(d.Config.Prometheus.ErrorRateQuery)
+	v, ok, err := d.Prom.Scalar(ctx, q, f.now())
+	if err != nil {
+		c.Note = "monitoring: Prometheus did not answer (" + commands.Clip(err.Error(), 80) + ")"
+	} else if ok {
+		c.ErrorRate = &v
+		if v > d.Config.Prometheus.ErrorRateThreshold && !c.Breach {
+			c.Breach = true
+			c.Note = fmt.Sprintf("error rate %.2f%% is above %.2f%%", v*100, d.Config.Prometheus.ErrorRateThreshold*100)
+			f.breach(ctx, wf, c, v)
+			return f.finish(ctx, wf, c, records.ResultFailed)
+		}
+		c.Note = fmt.Sprintf("monitoring: error rate %.2f%%", v*100)
+	}
+	if !f.now().Before(c.WatchUntil) {
+		return f.finish(ctx, wf, c, records.ResultSuccess)
+	}
+	if c.Note != before {
+		f.refreshCard(ctx, wf, c, Watch)
+	}
+	return workflow.Outcome{Wait: min(f.poll()*3, time.Until(c.WatchUntil)+time.Second), Detail: "monitoring"}, nil
+}
+
+func (f *Flow) breach(ctx context.Context, wf *store.Workflow, c *Change, v float64) {
+	d := f.D
+	oncall := d.Members.Mentions(ctx, d.Config.Incidents.OnCallGroup)
+	text := fmt.Sprintf(":rotating_light: %s error rate in %s is *%.2f%%* after `%s` (threshold %.2f%%). %s",
+		c.Service, c.Env, v*100, c.Tag, d.Config.Prometheus.ErrorRateThreshold*100, oncall)
+	m := chat.Message{Text: text, Blocks: []chat.Block{
+		{Section: &chat.Section{Text: text}},
+	}}
+	if c.Previous != "" {
+		m.Blocks = append(m.Blocks, chat.Block{Actions: []chat.Button{{
+			Text: "Roll back to " + c.Previous, Action: commands.ActionRollbackStart, Style: chat.StyleDanger,
+			Value: c.Service + "|" + c.Env + "|" + c.Previous, Confirm: "Roll " + c.Service + " in " + c.Env + " back to " + c.Previous + "?",
+		}}})
+	}
+	f.replyMsg(ctx, wf, c, "breach", m)
+}

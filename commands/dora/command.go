@@ -1,0 +1,360 @@
+package dora
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nexo-org/nexo-bot/chat"
+	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/commands/records"
+	"github.com/nexo-org/nexo-bot/config"
+	"github.com/nexo-org/nexo-bot/store"
+)
+
+// Timeout bounds one `/nexo dora` report: reading the store, the GitOps
+// history, the compare calls and posting the card and chart.
+const Timeout = 90 * time.Second
+
+// DefaultDays is the default period: the last 30 days, today included.
+const DefaultDays = 30
+
+// MaxYears bounds a report's period.
+const MaxYears = 2
+
+// LeadTimeCollection caches the first-commit time GitHub's compare API
+// gave for a pair of tags, keyed "<owner>/<repo>/<base>/<head>".
+const LeadTimeCollection = "dora-leadtime"
+
+// maxCompares bounds the compare calls of one report (cache hits are
+// free). A variable so tests can lower it.
+var maxCompares = 50
+
+// compareTimeout bounds one compare call.
+const compareTimeout = 15 * time.Second
+
+// Register adds `/nexo dora`.
+func Register(r *commands.Router, d *commands.Deps) { r.Register(Spec(d)) }
+
+// Query is what one DORA report measures.
+type Query struct {
+	// Service is a configured service, or "all".
+	Service string
+	// Env is the canonical environment name.
+	Env string
+	// Since (inclusive) and Until (exclusive) are local midnights.
+	Since, Until time.Time
+	// Location decides the days (UTC unless --tz).
+	Location *time.Location
+}
+
+// Result is a computed report and what the reader should know about
+// its sources (history not read, compare budget used up, …).
+type Result struct {
+	Report Report
+	Notes  []string
+	// Imported counts deployments read from the GitOps history; Recorded
+	// those from nexo's records.
+	Imported, Recorded int
+}
+
+// Spec is `/nexo dora <svc|all> [env] [--since] [--until] [--tz]`.
+func Spec(d *commands.Deps) *commands.Spec {
+	return &commands.Spec{
+		Name:    "dora",
+		Args:    []string{"service|all", "env?"},
+		Summary: "DORA metrics: deploy frequency, lead time, time to restore, change failure rate",
+		Help: "Measures production (dora.env) from nexo's deployment records and incidents plus the GitOps history, rated with the dora.bands table. " +
+			"The period is the last 30 days up to today unless `--since`/`--until` (YYYY-MM-DD, until exclusive, at most 2 years) are given; days are UTC unless `--tz`. " +
+			"Posts the card in the channel and a chart of weekly deployments and lead time in its thread.\n" +
+			"Example: `/nexo dora nexo-be production --since 2026-01-01 --until 2026-02-01`",
+		Flags: []commands.Flag{{Name: "since", Value: "YYYY-MM-DD"}, {Name: "until", Value: "YYYY-MM-DD"}, {Name: "tz", Value: "Area/City"}},
+		Run: func(ctx context.Context, r commands.Request) (*chat.Reply, error) {
+			ctx, cancel := context.WithTimeout(ctx, Timeout)
+			defer cancel()
+			q, err := ParseQuery(d.Config, r.Args.Words, r.Args.Flag("since"), r.Args.Flag("until"), r.Args.Flag("tz"), d.Clock().Now())
+			if err != nil {
+				return nil, err
+			}
+			res, err := Measure(ctx, d, q)
+			if err != nil {
+				return nil, err
+			}
+			return nil, Post(ctx, d, r.ChannelID, res)
+		},
+	}
+}
+
+// ParseQuery checks the words and flags of a DORA request. words are
+// the service (or "all") and an optional environment; since and until are
+// YYYY-MM-DD dates (until exclusive) and tz an IANA zone; now decides the
+// default period (the last DefaultDays days, today included). Bad input
+// is a *commands.Refusal.
+func ParseQuery(cfg *config.Config, words []string, since, until, tz string, now time.Time) (Query, error) {
+	var q Query
+	if len(words) == 0 || len(words) > 2 {
+		return q, commands.Refusalf("Say one service (or `all`) and at most one environment. Services: %s", strings.Join(cfg.ServiceNames(), ", "))
+	}
+	if strings.EqualFold(words[0], "all") {
+		q.Service = "all"
+	} else {
+		svc, err := commands.ResolveService(cfg, words[0])
+		if err != nil {
+			return q, err
+		}
+		q.Service = svc.Name
+	}
+	q.Env = cfg.DORA.Env
+	if q.Env == "" {
+		q.Env = DefaultEnv
+	}
+	if e, ok := cfg.Env(q.Env); ok {
+		q.Env = e.Name
+	}
+	if len(words) == 2 {
+		e, err := commands.ResolveEnv(cfg, words[1])
+		if err != nil {
+			return q, err
+		}
+		q.Env = e.Name
+	}
+	q.Location = time.UTC
+	if tz = strings.TrimSpace(tz); tz != "" {
+		loc, err := time.LoadLocation(tz)
+		if err != nil || strings.EqualFold(tz, "local") {
+			return q, commands.Refusalf("`%s` is not a time zone: use an IANA name such as `America/Sao_Paulo` or `UTC`.", commands.Clip(tz, 40))
+		}
+		q.Location = loc
+	}
+	parse := func(flag, v string) (time.Time, error) {
+		t, err := time.ParseInLocation("2006-01-02", strings.TrimSpace(v), q.Location)
+		if err != nil {
+			return time.Time{}, commands.Refusalf("`--%s %s` is not a date: use YYYY-MM-DD, e.g. `--%s 2026-01-01`.", flag, commands.Clip(v, 30), flag)
+		}
+		return t, nil
+	}
+	y, m, day := now.In(q.Location).Date()
+	tomorrow := time.Date(y, m, day+1, 0, 0, 0, 0, q.Location)
+	q.Until = tomorrow
+	if until != "" {
+		t, err := parse("until", until)
+		if err != nil {
+			return q, err
+		}
+		q.Until = t
+	}
+	q.Since = q.Until.AddDate(0, 0, -DefaultDays)
+	if since != "" {
+		t, err := parse("since", since)
+		if err != nil {
+			return q, err
+		}
+		q.Since = t
+	}
+	if !q.Since.Before(q.Until) {
+		what := "`--until`"
+		if until == "" {
+			what = "today's end"
+		}
+		return q, commands.Refusalf("The period is empty: `--since %s` is not before %s (%s; `--until` is exclusive).",
+			q.Since.Format("2006-01-02"), what, q.Until.Format("2006-01-02"))
+	}
+	if q.Until.After(q.Since.AddDate(MaxYears, 0, 0)) {
+		return q, commands.Refusalf("The period %s → %s is longer than %d years: ask for a shorter one.",
+			q.Since.Format("2006-01-02"), q.Until.Format("2006-01-02"), MaxYears)
+	}
+	return q, nil
+}
+
+// Measure gathers the sources and computes the report: nexo's
+// deployment and incident records, the GitOps history of the measured
+// services' values files (when d.GitOps is set; deployments nexo recorded
+// are not counted twice), and, when d.GitHub is set, the lead time of
+// imported deployments from the compare API between consecutive tags
+// (cached in LeadTimeCollection, at most 50 calls a report). A GitOps or
+// GitHub failure is a note, not an error; a store failure is an error.
+func Measure(ctx context.Context, d *commands.Deps, q Query) (Result, error) {
+	var res Result
+	cfg := d.Config
+	deps, bad, err := loadDocs[records.Deployment](ctx, d.Store, records.DeploymentsCollection)
+	if err != nil {
+		return res, fmt.Errorf("reading deployment records: %w", err)
+	}
+	incs, badInc, err := loadDocs[records.Incident](ctx, d.Store, records.IncidentsCollection)
+	if err != nil {
+		return res, fmt.Errorf("reading incident records: %w", err)
+	}
+	if bad+badInc > 0 {
+		res.Notes = append(res.Notes, fmt.Sprintf("%d unreadable records skipped", bad+badInc))
+	}
+	res.Recorded = len(deps)
+
+	services := []string{q.Service}
+	if q.Service == "all" {
+		services = cfg.ServiceNames()
+	}
+	if d.GitOps != nil && len(services) > 0 {
+		imported, err := importHistory(ctx, d, services, q.Env, deps)
+		if err != nil {
+			res.Notes = append(res.Notes, "GitOps history not read ("+commands.Clip(err.Error(), 160)+"): nexo's records only")
+			logger(d).Warn("dora: GitOps history", "err", err)
+		} else {
+			res.Imported = len(imported)
+			if d.GitHub != nil {
+				if note := fillLeadTimes(ctx, d, imported, q); note != "" {
+					res.Notes = append(res.Notes, note)
+				}
+			}
+			deps = append(deps, imported...)
+		}
+	}
+	res.Report, err = Compute(Input{
+		Service: q.Service, Env: q.Env, Since: q.Since, Until: q.Until, Location: q.Location,
+		Deployments: deps, Incidents: incs, Bands: cfg.DORA.Bands,
+	})
+	if err != nil {
+		return res, commands.Refusalf("%s", err)
+	}
+	return res, nil
+}
+
+// Post posts the card in channel (default slack.channel) and uploads
+// the chart into its thread. A chart failure is logged, not returned.
+func Post(ctx context.Context, d *commands.Deps, channel string, res Result) error {
+	if channel == "" {
+		channel = d.Config.Slack.Channel
+	}
+	card := Card(res.Report)
+	if len(res.Notes) > 0 {
+		card.Blocks = append(card.Blocks, chat.Block{Context: res.Notes})
+	}
+	ts, err := d.Chat.Post(ctx, channel, "", card)
+	if err != nil {
+		return fmt.Errorf("posting the DORA card: %w", err)
+	}
+	png, err := ChartPNG(res.Report)
+	if err != nil {
+		logger(d).Warn("dora: chart", "err", err)
+		return nil
+	}
+	name := "dora-" + res.Report.Service + ".png"
+	if err := d.Chat.Upload(ctx, channel, ts, name, Title(res.Report), png); err != nil {
+		logger(d).Warn("dora: chart upload", "channel", channel, "err", err)
+	}
+	return nil
+}
+
+// loadDocs decodes every document of a collection; undecodable ones are
+// counted and skipped.
+func loadDocs[T any](ctx context.Context, st store.Store, collection string) ([]T, int, error) {
+	docs, err := st.ListDocs(ctx, collection)
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]T, 0, len(docs))
+	bad := 0
+	for _, doc := range docs {
+		var v T
+		if err := doc.Decode(&v); err != nil {
+			bad++
+			continue
+		}
+		out = append(out, v)
+	}
+	return out, bad, nil
+}
+
+func importHistory(ctx context.Context, d *commands.Deps, services []string, env string, known []records.Deployment) ([]records.Deployment, error) {
+	if err := d.GitOps.Sync(ctx); err != nil {
+		return nil, err
+	}
+	targets := make([]HistoryTarget, 0, len(services))
+	for _, s := range services {
+		targets = append(targets, HistoryTarget{Service: s, Env: env, Path: d.Config.ValuesPath(s, env)})
+	}
+	return ImportHistory(ctx, d.GitOps, targets, ImportOptions{TagKey: d.Config.GitOps.TagKey, Known: known})
+}
+
+// leadTimeDoc is a cached compare result.
+type leadTimeDoc struct {
+	FirstCommitAt *time.Time `json:"first_commit_at,omitempty"`
+	Commits       int        `json:"commits"`
+}
+
+// fillLeadTimes sets FirstCommitAt of the imported deployments of the
+// period (newest first) from the compare API between their previous and
+// new tag, through the cache. It returns a note when some were left out.
+func fillLeadTimes(ctx context.Context, d *commands.Deps, imported []records.Deployment, q Query) string {
+	idx := make([]int, 0, len(imported))
+	for i, dep := range imported {
+		at := dep.DeployedAt()
+		if dep.FirstCommitAt != nil || dep.Previous == "" || dep.Kind == records.KindRollback || at.Before(q.Since) || !at.Before(q.Until) {
+			continue
+		}
+		if s, ok := d.Config.Service(dep.Service); !ok || s.Repo == "" {
+			continue
+		}
+		idx = append(idx, i)
+	}
+	slices.SortFunc(idx, func(a, b int) int { return imported[b].DeployedAt().Compare(imported[a].DeployedAt()) })
+	calls, skipped, failed := 0, 0, 0
+	for _, i := range idx {
+		dep := &imported[i]
+		svc, _ := d.Config.Service(dep.Service)
+		key := svc.Repo + "/" + dep.Previous + "/" + dep.Tag
+		var lt leadTimeDoc
+		err := d.Store.GetDoc(ctx, LeadTimeCollection, key, &lt)
+		switch {
+		case err == nil:
+		case !errors.Is(err, store.ErrNotFound):
+			failed++
+			continue
+		case calls >= maxCompares:
+			skipped++
+			continue
+		default:
+			calls++
+			cctx, cancel := context.WithTimeout(ctx, compareTimeout)
+			commits, err := d.GitHub.Compare(cctx, svc.Repo, dep.Previous, dep.Tag)
+			cancel()
+			if err != nil {
+				failed++
+				logger(d).Info("dora: compare", "repo", svc.Repo, "base", dep.Previous, "head", dep.Tag, "err", err)
+				continue
+			}
+			lt = leadTimeDoc{Commits: len(commits)}
+			for _, c := range commits {
+				if !c.Time.IsZero() && (lt.FirstCommitAt == nil || c.Time.Before(*lt.FirstCommitAt)) {
+					t := c.Time
+					lt.FirstCommitAt = &t
+				}
+			}
+			if err := d.Store.PutDoc(ctx, LeadTimeCollection, key, lt); err != nil {
+				logger(d).Warn("dora: caching lead time", "key", key, "err", err)
+			}
+		}
+		dep.FirstCommitAt = lt.FirstCommitAt
+	}
+	var parts []string
+	if skipped > 0 {
+		parts = append(parts, fmt.Sprintf("%d without lead time (compare budget of %d calls used; run again to continue)", skipped, maxCompares))
+	}
+	if failed > 0 {
+		parts = append(parts, fmt.Sprintf("%d without lead time (GitHub compare failed)", failed))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "Imported deployments: " + strings.Join(parts, "; ")
+}
+
+func logger(d *commands.Deps) *slog.Logger {
+	if d.Log != nil {
+		return d.Log
+	}
+	return slog.Default()
+}

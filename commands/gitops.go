@@ -1,0 +1,74 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/nexo-org/nexo-bot/config"
+	"github.com/nexo-org/nexo-bot/integrations/argocd"
+	"github.com/nexo-org/nexo-bot/integrations/gitops"
+	"github.com/nexo-org/nexo-bot/integrations/registry"
+)
+
+// What the GitOps repo, the registry and Argo CD say about a service's
+// tag: read by every scenario that changes or shows one.
+
+// ReadTag reads the tag of service in env at origin/<branch>.
+func ReadTag(ctx context.Context, d *Deps, service, env string) (string, error) {
+	doc, err := d.GitOps.ReadFile(ctx, d.Config.ValuesPath(service, env))
+	if err != nil {
+		return "", err
+	}
+	return gitops.GetTag(doc, d.Config.GitOps.TagKey)
+}
+
+// RequireImage refuses a tag that does not exist in the service's image
+// repository (HEAD /v2/<repo>/manifests/<tag>). Without a registry
+// configured it lets the tag through.
+func RequireImage(ctx context.Context, d *Deps, service, tag string) error {
+	if d.Registry == nil {
+		return nil
+	}
+	repo := d.Config.ImageRepository(service)
+	ok, err := d.Registry.TagExists(ctx, repo, tag)
+	if err != nil {
+		return fmt.Errorf("asking the registry about %s:%s: %w", repo, tag, err)
+	}
+	if !ok {
+		return Refusalf("The image `%s:%s` does not exist in the registry.", repo, tag)
+	}
+	return nil
+}
+
+// BranchEnv is the env's short name in branch names (the playbook writes
+// promote/nexo-be-prod-<tag> for production).
+func BranchEnv(cfg *config.Config, env string) string {
+	if e, ok := cfg.Env(env); ok && e.ValuesFile != "" {
+		return e.ValuesFile
+	}
+	return env
+}
+
+// RunsTag reports whether an app's images carry tag (any image ending in :tag).
+func RunsTag(app *argocd.Application, tag string) bool {
+	for _, img := range app.Status.Summary.Images {
+		if strings.HasSuffix(img, ":"+tag) {
+			return true
+		}
+	}
+	return false
+}
+
+// RunningTag is the tag of repo's image among the images Argo CD reports.
+func RunningTag(app *argocd.Application, repo string) string {
+	if app == nil {
+		return ""
+	}
+	for _, img := range app.Status.Summary.Images {
+		if _, r, tag, err := registry.SplitImage(img); err == nil && r == repo {
+			return tag
+		}
+	}
+	return ""
+}

@@ -1,0 +1,76 @@
+package incident_test
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/commands/incident"
+	"github.com/nexo-org/nexo-bot/commands/records"
+	"github.com/nexo-org/nexo-bot/config"
+	"github.com/nexo-org/nexo-bot/store"
+)
+
+var updateGolden = flag.Bool("update-incident-golden", false, "rewrite commands/testdata/incident_postmortem.golden")
+
+// TestRenderPostmortemGolden renders the playbook's incident (scenario 5)
+// and compares it with the reviewed draft byte for byte.
+func TestRenderPostmortemGolden(t *testing.T) {
+	at := func(hhmm string) time.Time {
+		t, err := time.Parse("2006-01-02 15:04", "2026-02-01 "+hhmm)
+		if err != nil {
+			panic(err)
+		}
+		return t.UTC()
+	}
+	resolved, acked := at("10:44"), at("10:37")
+	s := &incident.State{
+		Incident: records.Incident{ID: "inc-20260201-high-error-rate", Title: "High Error Rate", Service: "nexo-be", Env: "production", Severity: "P1",
+			Status: records.StatusResolved, Commander: "U0ALICE01", DeclaredBy: "U0ALICE01", DeclaredAt: at("10:35"), ResolvedAt: &resolved, Deployment: "promote-42"},
+		Slug: "high-error-rate", AckedAt: &acked, RootCause: "Database connection pool too small (10 connections); the new feature increased concurrent DB queries",
+		FollowUps: []string{"Add load testing to staging", "Monitor connection pool usage", "Update runbook with pool sizing guide"},
+	}
+	entries := []store.TimelineEntry{
+		{Time: at("10:35"), Kind: "declared", Text: "Incident declared by <@U0ALICE01>: High Error Rate (P1)"},
+		{Time: at("10:25"), Kind: "deploy", Text: "Deploy 2026.02.17"},
+		{Time: at("10:31"), Kind: "onset", Text: "Error rate spike (5.0%)"},
+		{Time: at("10:31"), Kind: "logs", Text: "First error log: Database connection timeout (3× since)"},
+		{Time: at("10:35"), Kind: "alert", Text: "Alert fired: HighErrorRate"},
+		{Time: at("10:37"), Kind: "rollback", Text: "Rollback to 2026.02.10: success"},
+		{Time: at("10:38"), Kind: "pin", Text: "Jaeger: db.query  30s+ (timeout)", Permalink: "https://nexo.slack.com/archives/C1/p1769942280000100"},
+		{Time: at("10:44"), Kind: "status", Text: "Status monitoring → resolved by <@U0ALICE01>: Service recovered"},
+		{Time: at("11:02").AddDate(0, 0, 1), Kind: "update", Text: "Hotfix 2026.02.18 deployed with a pool of 50"},
+	}
+	got := incident.RenderPostmortem(s, entries)
+	path := filepath.Join("testdata", "postmortem.golden")
+	if *updateGolden {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Fatalf("post-mortem differs from %s:\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+	cfg, err := config.Parse([]byte("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := incident.PostmortemPath(cfg, s); p != "incidents/2026-02-01-high-error-rate.md" {
+		t.Errorf("path %q", p)
+	}
+}
+
+func TestMinutes(t *testing.T) {
+	for d, want := range map[time.Duration]string{20 * time.Second: "<1min", 5*time.Minute + 40*time.Second: "6min", time.Hour: "1h", 2*time.Hour + 5*time.Minute: "2h05min"} {
+		if got := commands.Minutes(d); got != want {
+			t.Errorf("Minutes(%s) = %q, want %q", d, got, want)
+		}
+	}
+}

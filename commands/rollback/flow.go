@@ -1,0 +1,220 @@
+package rollback
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/nexo-org/nexo-bot/chat"
+	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/commands/policy"
+	"github.com/nexo-org/nexo-bot/commands/records"
+	"github.com/nexo-org/nexo-bot/config"
+	"github.com/nexo-org/nexo-bot/integrations/argocd"
+	"github.com/nexo-org/nexo-bot/store"
+	"github.com/nexo-org/nexo-bot/workflow"
+)
+
+// Flow runs the Argo CD and blue/green rollbacks.
+type Flow struct {
+	D *commands.Deps
+	// HTTP checks the blue/green health URL.
+	HTTP *http.Client
+}
+
+// Kind implements workflow.Definition.
+func (f *Flow) Kind() string { return Kind }
+
+// Step implements workflow.Definition.
+func (f *Flow) Step(ctx context.Context, wf *store.Workflow) (workflow.Outcome, error) {
+	rb, err := workflow.Decode[Rollback](wf)
+	if err != nil {
+		return workflow.Outcome{}, workflow.Permanent(err)
+	}
+	var out workflow.Outcome
+	switch wf.State {
+	case Card:
+		if wf.CardTS == "" {
+			ts, err := commands.PostOnce(ctx, f.D, wf.ID, "card", wf.Channel, "", f.card(wf, &rb, Approval))
+			if err != nil {
+				return out, err
+			}
+			wf.CardTS, wf.ThreadTS = ts, ts
+		}
+		out = workflow.Outcome{Next: Approval}
+	case Approval:
+		dec := policy.Evaluate(rb.Need, rb.Approvals)
+		if !dec.Satisfied {
+			rb.Note = "waiting for " + dec.Missing
+			out = workflow.Outcome{Park: true, Detail: rb.Note}
+			break
+		}
+		now := f.D.Clock().Now()
+		rb.StartedAt = &now
+		out = workflow.Outcome{Next: Act}
+	case Act:
+		out, err = f.act(ctx, wf, &rb)
+	case Follow:
+		out, err = f.follow(ctx, wf, &rb)
+	default:
+		return out, workflow.Permanent(fmt.Errorf("unknown state %q", wf.State))
+	}
+	if encErr := workflow.Encode(wf, rb); encErr != nil {
+		return out, workflow.Permanent(encErr)
+	}
+	if err == nil && (out.Next != "" || out.Done || out.Park) {
+		next := wf.State
+		if out.Next != "" {
+			next = out.Next
+		}
+		if wf.CardTS != "" {
+			f.D.Cards().Update(wf.Channel, wf.CardTS, f.card(wf, &rb, next))
+		}
+	}
+	return out, err
+}
+
+func (f *Flow) poll() time.Duration { return f.D.Poll(5 * time.Second) }
+
+func (f *Flow) act(ctx context.Context, wf *store.Workflow, rb *Rollback) (workflow.Outcome, error) {
+	d := f.D
+	switch rb.Via {
+	case ViaArgoCD:
+		name := d.Config.AppName(rb.Service, rb.Env)
+		app, err := d.ArgoCD.GetApp(ctx, name, "")
+		if err != nil {
+			return workflow.Outcome{}, err
+		}
+		if op := app.Status.OperationState; op != nil && ((op.SyncResult != nil && op.SyncResult.Revision == rb.Revision) ||
+			(op.Phase == "Running" && op.Operation != nil && op.Operation.Sync != nil && op.Operation.Sync.Revision == rb.Revision)) {
+			// Already rolled back or rolling back (a re-run after a crash). Not
+			// status.sync.revision: after a rollback argocd-server compares
+			// with git's target, so that is not rb.Revision.
+			return workflow.Outcome{Next: Follow, Wait: f.poll()}, nil
+		}
+		if app.AutoSyncEnabled() {
+			rb.AutoSyncWasOn = true
+			if _, err := d.ArgoCD.SetAutoSync(ctx, name, false); err != nil {
+				return workflow.Outcome{}, err
+			}
+			f.reply(ctx, wf, rb, "autosync", fmt.Sprintf(":pause_button: Auto-sync of %s turned off (Argo CD refuses a rollback while it is on).", name))
+		}
+		_, err = d.ArgoCD.Rollback(ctx, name, rb.HistoryID)
+		var apiErr *argocd.APIError
+		if errors.As(err, &apiErr) && strings.Contains(apiErr.Message, "auto-sync is enabled") {
+			// The policy changed under us: turn it off again and retry.
+			return workflow.Outcome{}, fmt.Errorf("argocd still has auto-sync on: %s", apiErr.Message)
+		}
+		if errors.As(err, &apiErr) && strings.Contains(apiErr.Message, "another operation is already in progress") {
+			rb.Note = "waiting: Argo CD is running another operation"
+			return workflow.Outcome{Wait: f.poll(), Detail: rb.Note}, nil
+		}
+		if err != nil {
+			return workflow.Outcome{}, err
+		}
+		rb.Note = fmt.Sprintf("rolling back %s to history #%d (`%s`)", name, rb.HistoryID, rb.Tag)
+		return workflow.Outcome{Next: Follow, Wait: f.poll()}, nil
+	case ViaBlueGreen:
+		env, _ := d.Config.Env(rb.Env)
+		ns := d.Config.Namespace(rb.Service, rb.Env)
+		ing := config.Expand(env.BlueGreen.Ingress, rb.Service, rb.Env)
+		obj, err := d.Kube.Ingress(ctx, ns, ing)
+		if err != nil {
+			return workflow.Outcome{}, err
+		}
+		cur := ingressBackend(obj)
+		if rb.ToService == "" {
+			to, ok := otherColour(rb.Service, cur)
+			if !ok {
+				return workflow.Outcome{}, workflow.Permanent(commands.Refusalf("Ingress %s/%s points at `%s`, which is neither %s-blue nor %s-green.", ns, ing, cur, rb.Service, rb.Service))
+			}
+			rb.FromService, rb.ToService = cur, to
+		}
+		start := time.Now()
+		if cur != rb.ToService {
+			if _, err := d.Kube.SwitchIngressBackend(ctx, ns, ing, rb.ToService); err != nil {
+				return workflow.Outcome{}, err
+			}
+		}
+		healthNote := ""
+		if env.BlueGreen.HealthURL != "" {
+			if err := f.checkHealth(ctx, env.BlueGreen.HealthURL); err != nil {
+				healthNote = " — health check failed: " + commands.Clip(err.Error(), 120)
+			} else {
+				healthNote = " — " + env.BlueGreen.HealthURL + " answers 200"
+			}
+		}
+		rb.SwitchTook = time.Since(start).Round(time.Millisecond).String()
+		rb.Note = fmt.Sprintf("Ingress %s switched `%s` → `%s` in %s%s", ing, rb.FromService, rb.ToService, rb.SwitchTook, healthNote)
+		return f.finish(ctx, wf, rb, records.ResultSuccess)
+	}
+	return workflow.Outcome{}, workflow.Permanent(fmt.Errorf("unknown path %q", rb.Via))
+}
+
+func (f *Flow) follow(ctx context.Context, wf *store.Workflow, rb *Rollback) (workflow.Outcome, error) {
+	d := f.D
+	name := d.Config.AppName(rb.Service, rb.Env)
+	app, err := d.ArgoCD.GetApp(ctx, name, "")
+	if err != nil {
+		return workflow.Outcome{}, err
+	}
+	op := app.Status.OperationState
+	onTarget := op != nil && op.SyncResult != nil && op.SyncResult.Revision == rb.Revision
+	switch {
+	case onTarget && op.Phase == "Succeeded" && app.Status.Health.Status == "Healthy":
+		rb.Note = fmt.Sprintf("%s is Healthy on history #%d (`%s`)", name, rb.HistoryID, rb.Tag)
+		out, err := f.finish(ctx, wf, rb, records.ResultSuccess)
+		m := chat.Message{Text: ":warning: Auto-sync is off and git no longer matches the cluster.", Blocks: []chat.Block{
+			{Section: &chat.Section{Text: fmt.Sprintf(":warning: *Auto-sync of %s is off* and git still says `%s` while the cluster runs `%s`. Open the GitOps revert so git and cluster agree again, then turn auto-sync back on.", name, rb.Current, rb.Tag)}},
+			{Actions: []chat.Button{{Text: "Open GitOps revert → " + rb.Tag, Action: "rollback.run", Value: strings.Join([]string{rb.Service, rb.Env, ViaGitOps, rb.Tag}, "|"), Style: chat.StylePrimary}}},
+		}}
+		f.replyMsg(ctx, wf, rb, "drift", m)
+		return out, err
+	case onTarget && (op.Phase == "Failed" || op.Phase == "Error"), onTarget && app.Status.Health.Status == "Degraded":
+		rb.Note = fmt.Sprintf("rollback of %s did not become Healthy: %s %s", name, app.Status.Health.Status, op.Message)
+		return f.finish(ctx, wf, rb, records.ResultFailed)
+	}
+	if rb.StartedAt != nil && d.Clock().Now().Sub(*rb.StartedAt) > d.Config.ArgoCD.SyncTimeout.D() {
+		rb.Note = "timed out waiting for the rollback to become Healthy"
+		return f.finish(ctx, wf, rb, records.ResultFailed)
+	}
+	rb.Note = fmt.Sprintf("rolling back: %s / %s", app.Status.Sync.Status, app.Status.Health.Status)
+	return workflow.Outcome{Wait: f.poll(), Detail: rb.Note}, nil
+}
+
+func (f *Flow) finish(ctx context.Context, wf *store.Workflow, rb *Rollback, result string) (workflow.Outcome, error) {
+	d := f.D
+	now := d.Clock().Now()
+	rb.FinishedAt = &now
+	rb.Result = result
+	var approvers []string
+	for _, a := range rb.Approvals {
+		approvers = append(approvers, a.User)
+	}
+	dep := records.Deployment{ID: wf.ID, Service: rb.Service, Env: rb.Env, Tag: rb.Tag, Previous: rb.Current, Kind: records.KindRollback, Result: result,
+		Incident: rb.Incident, Requester: rb.Requester, Approvers: approvers, RequestedAt: rb.RequestedAt, FinishedAt: &now}
+	if result == records.ResultSuccess {
+		dep.HealthyAt = &now
+	}
+	if err := d.Store.PutDoc(ctx, records.DeploymentsCollection, wf.ID, dep); err != nil {
+		return workflow.Outcome{}, err
+	}
+	icon := ":white_check_mark:"
+	if result != records.ResultSuccess {
+		icon = ":x:"
+	}
+	f.reply(ctx, wf, rb, "result", icon+" "+rb.Note)
+	commands.IncidentNote(ctx, d, rb.Incident, "rollback", rb.Requester, "Rollback "+rb.Via+": "+rb.Note)
+	return workflow.Outcome{Next: Done, Done: true}, nil
+}
+
+func (f *Flow) reply(ctx context.Context, wf *store.Workflow, rb *Rollback, key, text string) {
+	f.replyMsg(ctx, wf, rb, key, chat.Message{Text: text})
+}
+
+func (f *Flow) replyMsg(ctx context.Context, wf *store.Workflow, rb *Rollback, key string, m chat.Message) {
+	commands.ThreadReply(ctx, f.D, wf, key, m)
+}

@@ -1,0 +1,74 @@
+// Package rollback is playbook scenario 3: roll back through Argo CD's
+// history (auto-sync turned off first), a GitOps revert PR (opened by
+// commands/change through commands.Changes), or a blue/green switch of the
+// Ingress.
+//
+// Where to look: register.go (the command and its buttons), rollback.go
+// (checks and start), flow.go (the Argo CD and blue/green workflow).
+package rollback
+
+import (
+	"context"
+	"strings"
+
+	"github.com/nexo-org/nexo-bot/chat"
+	"github.com/nexo-org/nexo-bot/commands"
+)
+
+// Register adds `/nexo rollback`, its workflow and its buttons.
+func Register(r *commands.Router, d *commands.Deps) {
+	d.Engine.Register(&Flow{D: d})
+	r.Register(Spec(d))
+	r.OnClick("rollback.run", func(ctx context.Context, c chat.Click) (*chat.Reply, error) {
+		parts := strings.Split(c.Value, "|")
+		if len(parts) != 4 {
+			return nil, commands.Refusalf("That button is malformed.")
+		}
+		_, err := Start(ctx, d, Request{Service: parts[0], Env: parts[1], Via: parts[2], To: parts[3], Requester: c.UserID, Channel: c.ChannelID})
+		if err != nil {
+			return nil, err
+		}
+		return nil, nil
+	})
+	r.OnClick(commands.ActionRollbackStart, func(ctx context.Context, c chat.Click) (*chat.Reply, error) {
+		parts := strings.Split(c.Value, "|")
+		if len(parts) != 3 {
+			return nil, commands.Refusalf("That button is malformed.")
+		}
+		m, err := Menu(ctx, d, parts[0], parts[1], parts[2])
+		if err != nil {
+			return nil, err
+		}
+		return commands.Ephemeral(m), nil
+	})
+	r.OnClick("rollback.approve", func(ctx context.Context, c chat.Click) (*chat.Reply, error) {
+		return Approve(ctx, d, c.Value, c.UserID)
+	})
+}
+
+// Spec is `/nexo rollback <svc> <env> [--to <version|history-id>] [--via argocd|gitops|bluegreen]`.
+func Spec(d *commands.Deps) *commands.Spec {
+	return &commands.Spec{
+		Name:     "rollback",
+		Args:     []string{"service", "env"},
+		Summary:  "Roll back: Argo CD history (fast), a GitOps revert PR (auditable) or a blue/green switch (instant)",
+		Help:     "Without `--via`, shows the history (Argo CD and the git log of the values file, current and last stable marked) with a button per path.\n`--via argocd` turns auto-sync off first (Argo CD refuses otherwise) and rolls back to the history id; `--via gitops` opens `rollback/<svc>-<env>-<tag>`; `--via bluegreen` switches the Ingress to the other colour.\nProduction needs 1 sre-team approval by default.",
+		Flags:    []commands.Flag{{Name: "to", Value: "<version|history-id>"}, {Name: "via", Value: "argocd|gitops|bluegreen"}, {Name: "incident", Value: "<id>"}},
+		Mutating: true,
+		Run: func(ctx context.Context, r commands.Request) (*chat.Reply, error) {
+			via := strings.ToLower(r.Args.Flag("via"))
+			if via == "" {
+				m, err := Menu(ctx, d, r.Args.Words[0], r.Args.Words[1], r.Args.Flag("to"))
+				if err != nil {
+					return nil, err
+				}
+				return commands.InChannel(m), nil
+			}
+			_, err := Start(ctx, d, Request{Service: r.Args.Words[0], Env: r.Args.Words[1], Via: via, To: r.Args.Flag("to"), Incident: r.Args.Flag("incident"), Requester: r.UserID, Channel: r.ChannelID})
+			if err != nil {
+				return nil, err
+			}
+			return nil, nil
+		},
+	}
+}

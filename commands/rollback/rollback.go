@@ -1,0 +1,174 @@
+package rollback
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/nexo-org/nexo-bot/chat"
+	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/commands/policy"
+	"github.com/nexo-org/nexo-bot/store"
+	"github.com/nexo-org/nexo-bot/workflow"
+)
+
+// Kind is the workflow kind of the Argo CD and blue/green rollbacks
+// (the GitOps revert is a change workflow with the rollback flavour).
+const Kind = "rollback"
+
+// Rollback paths.
+const (
+	ViaArgoCD    = "argocd"
+	ViaGitOps    = "gitops"
+	ViaBlueGreen = "bluegreen"
+)
+
+// Rollback states.
+const (
+	Card     = "card"
+	Approval = "approval"
+	Act      = "act"
+	Follow   = "follow"
+	Done     = "done"
+)
+
+// Rollback is the payload of a rollback workflow.
+type Rollback struct {
+	Via       string             `json:"via"`
+	Service   string             `json:"service"`
+	Env       string             `json:"env"`
+	Tag       string             `json:"tag"`     // target
+	Current   string             `json:"current"` // running before
+	HistoryID int64              `json:"history_id,omitempty"`
+	Revision  string             `json:"revision,omitempty"` // target git revision (argocd)
+	Incident  string             `json:"incident,omitempty"`
+	Requester string             `json:"requester"`
+	Need      policy.Requirement `json:"need"`
+	Approvals []policy.Approval  `json:"approvals,omitempty"`
+
+	AutoSyncWasOn bool       `json:"auto_sync_was_on,omitempty"`
+	FromService   string     `json:"from_service,omitempty"` // blue/green: backend before
+	ToService     string     `json:"to_service,omitempty"`
+	SwitchTook    string     `json:"switch_took,omitempty"`
+	RequestedAt   time.Time  `json:"requested_at"`
+	StartedAt     *time.Time `json:"started_at,omitempty"`
+	FinishedAt    *time.Time `json:"finished_at,omitempty"`
+	Result        string     `json:"result,omitempty"`
+	Note          string     `json:"note,omitempty"`
+}
+
+// Requirement implements commands.Approvable.
+func (r *Rollback) Requirement() policy.Requirement { return r.Need }
+
+// ApprovalList implements commands.Approvable.
+func (r *Rollback) ApprovalList() *[]policy.Approval { return &r.Approvals }
+
+// Target implements commands.Approvable.
+func (r *Rollback) Target() (string, string) { return r.Service, r.Env }
+
+// Request asks for a rollback.
+type Request struct {
+	Service, Env, Via, To string
+	Incident              string
+	Requester, Channel    string
+}
+
+// Start validates and starts a rollback on one path.
+func Start(ctx context.Context, d *commands.Deps, rr Request) (*store.Workflow, error) {
+	cfg := d.Config
+	svc, env, err := commands.ResolveTarget(cfg, rr.Service, rr.Env)
+	if err != nil {
+		return nil, err
+	}
+	need := commands.RollbackNeed(env, rr.Requester)
+	rows, err := commands.History(ctx, d, svc.Name, env.Name)
+	if err != nil {
+		return nil, err
+	}
+	current, err := commands.ReadTag(ctx, d, svc.Name, env.Name)
+	if err != nil {
+		return nil, err
+	}
+	channel := rr.Channel
+	if channel == "" {
+		channel = cfg.ServiceChannel(svc.Name)
+	}
+	var target *commands.HistoryRow
+	for i := range rows {
+		r := &rows[i]
+		if rr.To == "" || rr.To == "-" {
+			if r.Stable {
+				target = r
+				break
+			}
+			continue
+		}
+		if r.Tag == rr.To || (r.InArgo && strconv.FormatInt(r.ID, 10) == rr.To) {
+			target = r
+			break
+		}
+	}
+	switch rr.Via {
+	case ViaGitOps:
+		tag := rr.To
+		if target != nil {
+			tag = target.Tag
+		}
+		if tag == "" || tag == "-" {
+			return nil, commands.Refusalf("No earlier version of %s in %s was found; say which with `--to <version>`.", svc.Name, env.Name)
+		}
+		if err := commands.ValidateTag(cfg, tag); err != nil {
+			return nil, err
+		}
+		if tag == current {
+			return nil, commands.Refusalf("%s already runs `%s` in %s in git.", svc.Name, tag, env.Name)
+		}
+		if err := commands.RequireImage(ctx, d, svc.Name, tag); err != nil {
+			return nil, err
+		}
+		if d.Changes == nil {
+			return nil, commands.Refusalf("GitOps reverts are not available in this nexo.")
+		}
+		return d.Changes.StartRevert(ctx, commands.RevertRequest{Service: svc.Name, Env: env.Name, Tag: tag, Current: current, Incident: rr.Incident, Requester: rr.Requester, Channel: channel})
+	case ViaArgoCD:
+		if d.ArgoCD == nil {
+			return nil, commands.Refusalf("Argo CD is not configured (argocd.server).")
+		}
+		if target == nil || !target.InArgo {
+			return nil, commands.Refusalf("No Argo CD history entry matches `%s` for %s. Use `%s rollback %s %s` to see the history.", commands.OrDash(rr.To), d.Config.AppName(svc.Name, env.Name), cfg.Slack.Command, svc.Name, env.Name)
+		}
+		if target.Current {
+			return nil, commands.Refusalf("History entry %d (`%s`) is what %s runs now.", target.ID, target.Tag, d.Config.AppName(svc.Name, env.Name))
+		}
+		rb := Rollback{Via: ViaArgoCD, Service: svc.Name, Env: env.Name, Tag: target.Tag, Current: current, HistoryID: target.ID, Revision: target.Revision}
+		return startRollbackWF(ctx, d, rb, need, rr, channel)
+	case ViaBlueGreen:
+		if env.BlueGreen == nil {
+			return nil, commands.Refusalf("%s has no blue/green setup (environments[].bluegreen in the config).", env.Name)
+		}
+		if d.Kube == nil {
+			return nil, commands.Refusalf("Kubernetes is not configured.")
+		}
+		rb := Rollback{Via: ViaBlueGreen, Service: svc.Name, Env: env.Name, Current: current}
+		return startRollbackWF(ctx, d, rb, need, rr, channel)
+	}
+	return nil, commands.Refusalf("`--via %s` is not a rollback path: use argocd, gitops or bluegreen.", commands.Clip(rr.Via, 20))
+}
+
+func startRollbackWF(ctx context.Context, d *commands.Deps, rb Rollback, need policy.Requirement, rr Request, channel string) (*store.Workflow, error) {
+	rb.Need, rb.Requester, rb.Incident, rb.RequestedAt = need, rr.Requester, rr.Incident, d.Clock().Now()
+	wf := &store.Workflow{ID: workflow.NewID("rollback"), Kind: Kind, LockKey: commands.LockKey(rb.Service, rb.Env), State: Card, Channel: channel, CreatedBy: rr.Requester}
+	if err := workflow.Encode(wf, rb); err != nil {
+		return nil, err
+	}
+	if err := commands.StartLocked(ctx, d, wf, rb.Service, rb.Env); err != nil {
+		return nil, err
+	}
+	commands.Audit(ctx, d, rr.Requester, "rollback.request", rb.Service, rb.Env, wf.ID, "ok", rb.Via+" "+rb.Current+" → "+commands.OrDash(rb.Tag))
+	return wf, nil
+}
+
+// Approve records an approval of an Argo CD / blue-green rollback.
+func Approve(ctx context.Context, d *commands.Deps, id, user string) (*chat.Reply, error) {
+	return commands.RecordApproval[Rollback](ctx, d, commands.ApprovalSpec{Kind: Kind, Noun: "rollback", Action: "rollback.approve", Open: []string{Card, Approval}}, id, user)
+}

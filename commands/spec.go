@@ -1,0 +1,170 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/nexo-org/nexo-bot/chat"
+)
+
+// Request is one parsed command invocation.
+type Request struct {
+	chat.Command
+	Name string // the subcommand, e.g. "promote" (or "incident update")
+	Args Args
+}
+
+// Spec describes a subcommand: its words, what it accepts and what it
+// runs. The router checks the argument count and the flags against the
+// spec before Run, and builds the usage line from it, so no command writes
+// its own usage text.
+type Spec struct {
+	Name    string
+	Aliases []string
+	// Args are the positional arguments, in order. A name ending in "?"
+	// is optional ("version?"); one ending in "…" takes the rest of the
+	// words, at least one ("title…"), or none when it also ends in "?"
+	// ("text…?"). Names are shown in the usage as <name> or [name].
+	Args []string
+	// Flags are the --flags accepted; anything else is refused.
+	Flags []Flag
+	// Subcommands, when set, are chosen by the first word ("incident
+	// update …"); each checks its own Args and Flags. The parent's Run is
+	// not used then.
+	Subcommands []*Spec
+	Summary     string
+	// Help is the long text shown by `/nexo help <name>`.
+	Help string
+	// Mutating commands change something and are authorised and audited.
+	Mutating bool
+	// Run does the work. A refusal is returned as an error made with
+	// Refusalf (or *Refusal); the router turns every error into the reply.
+	Run func(ctx context.Context, r Request) (*chat.Reply, error)
+}
+
+// Flag is one --flag of a command. An empty Value makes it a boolean
+// flag (--skip-soak); otherwise Value is the placeholder in the usage
+// (--since 10m, --to <version>).
+type Flag struct {
+	Name  string
+	Value string
+}
+
+// Bool reports whether the flag takes no value.
+func (f Flag) Bool() bool { return f.Value == "" }
+
+// Usage is the synopsis built from the spec, e.g.
+// "promote <service> <env> [version] [--skip-soak] [--reason "…"]".
+func (s *Spec) Usage() string {
+	if len(s.Subcommands) > 0 {
+		subs := make([]string, len(s.Subcommands))
+		for i, sub := range s.Subcommands {
+			subs[i] = strings.TrimPrefix(sub.Usage(), s.Name+" ")
+		}
+		return s.Name + " " + strings.Join(subs, " | ")
+	}
+	parts := []string{s.Name}
+	for _, a := range s.Args {
+		name, optional, rest := argShape(a)
+		if rest {
+			name += "…"
+		}
+		if optional {
+			parts = append(parts, "["+name+"]")
+		} else {
+			parts = append(parts, "<"+name+">")
+		}
+	}
+	for _, f := range s.Flags {
+		if f.Bool() {
+			parts = append(parts, "[--"+f.Name+"]")
+		} else {
+			parts = append(parts, "[--"+f.Name+" "+f.Value+"]")
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// argShape reads an Args entry: "version?" is optional, "title…" takes
+// the rest of the words.
+func argShape(a string) (name string, optional, rest bool) {
+	name = a
+	if strings.HasSuffix(name, "?") {
+		optional, name = true, strings.TrimSuffix(name, "?")
+	}
+	if strings.HasSuffix(name, "…") {
+		rest, name = true, strings.TrimSuffix(name, "…")
+	}
+	return name, optional, rest
+}
+
+// arity is how many positional words the spec accepts (max < 0: no limit).
+func (s *Spec) arity() (min, max int) {
+	for _, a := range s.Args {
+		_, optional, rest := argShape(a)
+		if !optional {
+			min++
+		}
+		if rest {
+			return min, -1
+		}
+		max++
+	}
+	return min, max
+}
+
+// boolFlags is the set of the spec's boolean flags (for ParseArgs).
+func (s *Spec) boolFlags() map[string]bool {
+	out := map[string]bool{}
+	for _, f := range s.Flags {
+		if f.Bool() {
+			out[f.Name] = true
+		}
+	}
+	return out
+}
+
+func (s *Spec) flagNames() []string {
+	out := make([]string, len(s.Flags))
+	for i, f := range s.Flags {
+		out[i] = f.Name
+	}
+	return out
+}
+
+func (s *Spec) hasFlag(name string) bool { return slices.Contains(s.flagNames(), name) }
+
+// unknownFlag refuses the first --flag of words the spec does not take,
+// before parsing (so `--typo` at the end is named, not "needs a value").
+func (s *Spec) unknownFlag(usage string, words []string) error {
+	for _, w := range words {
+		if strings.HasPrefix(w, "—") { // Slack's em dash for "--"
+			w = "--" + strings.TrimPrefix(w, "—")
+		}
+		if !strings.HasPrefix(w, "--") || len(w) == 2 {
+			continue
+		}
+		name, _, _ := strings.Cut(strings.ToLower(w[2:]), "=")
+		if s.hasFlag(name) {
+			continue
+		}
+		hint := ""
+		if c := closest(name, s.flagNames()); c != "" {
+			hint = fmt.Sprintf(" Did you mean `--%s`?", c)
+		}
+		return Refusalf("`--%s` is not an option of `%s`.%s Usage: `%s`", clip(name, 40), s.Name, hint, usage)
+	}
+	return nil
+}
+
+// check refuses a number of words the spec does not accept; usage is the
+// full usage line shown with the refusal ("/nexo promote <service> …").
+func (s *Spec) check(usage string, args Args) error {
+	min, max := s.arity()
+	if n := len(args.Words); n < min || (max >= 0 && n > max) {
+		return Refusalf("Usage: `%s`", usage)
+	}
+	return nil
+}

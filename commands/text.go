@@ -1,0 +1,171 @@
+package commands
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nexo-org/nexo-bot/chat"
+	"github.com/nexo-org/nexo-bot/config"
+	"github.com/nexo-org/nexo-bot/internal/text"
+)
+
+// The small formatting helpers every scenario's cards share.
+
+// Clip shortens s to at most n runes (see text.Clip).
+func Clip(s string, n int) string { return text.Clip(s, n) }
+
+func clip(s string, n int) string { return text.Clip(s, n) }
+
+// OrDash is s, or "—" when empty.
+func OrDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}
+
+// ShortSHA is the first 7 characters of a commit id.
+func ShortSHA(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
+}
+
+// Mentions formats user ids as Slack mentions, comma separated.
+func Mentions(users []string) string {
+	out := make([]string, len(users))
+	for i, u := range users {
+		out[i] = chat.Mention(u)
+	}
+	return strings.Join(out, ", ")
+}
+
+// CodeList formats items as `a`, `b`.
+func CodeList(items []string) string {
+	out := make([]string, len(items))
+	for i, s := range items {
+		out[i] = "`" + s + "`"
+	}
+	return strings.Join(out, ", ")
+}
+
+// TitleCase upper-cases the first letter (ASCII names: "staging" → "Staging").
+func TitleCase(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// HumanDuration is "24h" for whole hours, else Go's form ("30m0s").
+func HumanDuration(d time.Duration) string {
+	if d >= time.Hour && d%time.Hour == 0 {
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return d.String()
+}
+
+// Minutes formats a duration for people, rounded to the minute: "6min",
+// "1h", "2h05min"; under a minute, "<1min".
+func Minutes(d time.Duration) string {
+	d = d.Round(time.Minute)
+	switch {
+	case d < time.Minute:
+		return "<1min"
+	case d < time.Hour:
+		return fmt.Sprintf("%dmin", int(d.Minutes()))
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dh%02dmin", int(d.Hours()), int(d.Minutes())%60)
+}
+
+// ShortAge is kubectl's AGE column: "45s", "12m", "5h", "3d".
+func ShortAge(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "0s"
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}
+
+// Ago is a short human duration ("5m ago", "3d ago").
+func Ago(now, t time.Time) string {
+	if now.Before(t) {
+		return "just now"
+	}
+	return ShortAge(now.Sub(t)) + " ago"
+}
+
+// Seconds formats a latency in seconds: "250ms", "1.5s".
+func Seconds(v float64) string {
+	if v < 1 {
+		return fmt.Sprintf("%dms", int(v*1000))
+	}
+	return fmt.Sprintf("%.1fs", v)
+}
+
+// HealthEmoji maps an Argo CD health to an emoji.
+func HealthEmoji(h string) string {
+	switch h {
+	case "Healthy":
+		return ":large_green_circle:"
+	case "Progressing":
+		return ":large_blue_circle:"
+	case "Degraded":
+		return ":red_circle:"
+	case "Suspended":
+		return ":double_vertical_bar:"
+	case "Missing":
+		return ":black_circle:"
+	}
+	return ":white_circle:"
+}
+
+// StripMarks removes emoji codes and mrkdwn marks from a card title, for
+// the plain-text fallback.
+func StripMarks(s string) string {
+	for _, r := range []string{":rocket: ", ":fire: ", ":rewind: ", ":wrench: ", ":arrow_backward: ", ":white_check_mark: ", ":x: ", ":no_entry: ", ":hourglass_flowing_sand: ", ":key: ", "*", "`"} {
+		s = strings.ReplaceAll(s, r, "")
+	}
+	return s
+}
+
+// TrimLines drops trailing spaces (tabwriter padding) and the last newline.
+func TrimLines(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " ")
+	}
+	return strings.Join(lines, "\n")
+}
+
+// ShortErr is an error's text cut to a card's width.
+func ShortErr(err error) string { return Clip(err.Error(), 80) }
+
+// OneLine folds whitespace runs into single spaces.
+func OneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// DidYouMean is " Did you mean <format with the closest candidate>?", or
+// "" when nothing is close.
+func DidYouMean(s string, candidates []string, format string, args ...any) string {
+	best := closest(s, candidates)
+	if best == "" {
+		return ""
+	}
+	return " Did you mean " + fmt.Sprintf(format, append(args, best)...) + "?"
+}
+
+func didYouMean(s string, candidates []string, format string, args ...any) string {
+	return DidYouMean(s, candidates, format, args...)
+}
+
+func closest(s string, candidates []string) string { return config.Closest(s, candidates) }

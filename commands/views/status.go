@@ -1,0 +1,125 @@
+package views
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nexo-org/nexo-bot/chat"
+	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/config"
+)
+
+// EnvStatus is one environment's state as nexo sees it.
+type EnvStatus struct {
+	Env        string
+	GitTag     string // tag in the values file at origin/<branch>
+	GitErr     error
+	Sync       string // Argo CD sync status
+	Health     string
+	Revision   string
+	DeployedAt time.Time
+	ArgoErr    error
+}
+
+// StatusSpec is `/nexo status <service> [env]`.
+func StatusSpec(d *commands.Deps) *commands.Spec {
+	return &commands.Spec{
+		Name:    "status",
+		Aliases: []string{"st"},
+		Args:    []string{"service", "env?"},
+		Summary: "Tag in git, Argo CD sync and health, last deploy — per environment",
+		Help:    "Reads the values file of each environment in the GitOps repo and the Argo CD application `<service>-<env>`.\nExample: `/nexo status nexo-be` or `/nexo status nexo-be prod`.",
+		Run: func(ctx context.Context, r commands.Request) (*chat.Reply, error) {
+			svc, err := commands.ResolveService(d.Config, r.Args.Words[0])
+			if err != nil {
+				return nil, err
+			}
+			envs := d.Config.Environments
+			if len(r.Args.Words) == 2 {
+				e, err := commands.ResolveEnv(d.Config, r.Args.Words[1])
+				if err != nil {
+					return nil, err
+				}
+				envs = []config.Environment{*e}
+			}
+			rows := CollectStatus(ctx, d, svc.Name, envs)
+			return commands.InChannel(StatusCard(d.Config, svc.Name, rows, d.Clock().Now())), nil
+		},
+	}
+}
+
+// CollectStatus reads git once and Argo CD per environment, in parallel.
+func CollectStatus(ctx context.Context, d *commands.Deps, service string, envs []config.Environment) []EnvStatus {
+	rows := make([]EnvStatus, len(envs))
+	var syncErr error
+	if d.GitOps != nil {
+		syncErr = d.GitOps.Sync(ctx)
+	}
+	var wg sync.WaitGroup
+	for i, e := range envs {
+		rows[i].Env = e.Name
+		wg.Add(1)
+		go func(i int, env string) {
+			defer wg.Done()
+			row := &rows[i]
+			switch {
+			case d.GitOps == nil:
+				row.GitErr = errors.New("gitops not configured")
+			case syncErr != nil:
+				row.GitErr = syncErr
+			default:
+				row.GitTag, row.GitErr = commands.ReadTag(ctx, d, service, env)
+			}
+			if d.ArgoCD == nil {
+				row.ArgoErr = errors.New("argocd not configured")
+				return
+			}
+			app, err := d.ArgoCD.GetApp(ctx, d.Config.AppName(service, env), "")
+			if err != nil {
+				row.ArgoErr = err
+				return
+			}
+			row.Sync, row.Health = app.Status.Sync.Status, app.Status.Health.Status
+			row.Revision = app.Status.Sync.Revision
+			if h := commands.LastHistory(app); h != nil {
+				row.DeployedAt = h.DeployedAt
+			}
+		}(i, e.Name)
+	}
+	wg.Wait()
+	return rows
+}
+
+// StatusCard renders the rows as one compact card.
+func StatusCard(cfg *config.Config, service string, rows []EnvStatus, now time.Time) chat.Message {
+	var fields []string
+	var plain []string
+	for _, r := range rows {
+		tag := "`" + r.GitTag + "`"
+		if r.GitErr != nil {
+			tag = "_git: " + commands.ShortErr(r.GitErr) + "_"
+		}
+		state := commands.HealthEmoji(r.Health) + " " + r.Health + " · " + r.Sync
+		if r.ArgoErr != nil {
+			state = ":grey_question: _" + commands.ShortErr(r.ArgoErr) + "_"
+		}
+		when := ""
+		if !r.DeployedAt.IsZero() {
+			when = " · deployed " + commands.Ago(now, r.DeployedAt)
+		}
+		fields = append(fields, fmt.Sprintf("*%s*  %s\n%s%s", r.Env, tag, state, when))
+		plain = append(plain, fmt.Sprintf("%s %s %s/%s", r.Env, r.GitTag, r.Health, r.Sync))
+	}
+	return chat.Message{
+		Text: fmt.Sprintf("%s status: %s", service, strings.Join(plain, "; ")),
+		Blocks: []chat.Block{
+			{Section: &chat.Section{Text: fmt.Sprintf("*%s* across environments", service)}},
+			{Section: &chat.Section{Fields: fields}},
+			{Context: []string{fmt.Sprintf("GitOps `%s` · Argo CD apps `%s`", cfg.GitOps.Branch, cfg.AppName(service, "<env>"))}},
+		},
+	}
+}

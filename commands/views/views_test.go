@@ -1,0 +1,300 @@
+package views_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/commands/commandstest"
+	"github.com/nexo-org/nexo-bot/commands/views"
+	"github.com/nexo-org/nexo-bot/integrations/argocd"
+	"github.com/nexo-org/nexo-bot/integrations/argocdfake"
+	"github.com/nexo-org/nexo-bot/integrations/gitops/gitopstest"
+	corev1 "k8s.io/api/core/v1"
+)
+
+func TestPodsTableLikeKubectl(t *testing.T) {
+	cases := []struct {
+		fixture string
+		rows    [][]string // name, ready, status, restarts prefix, age
+	}{
+		{"imagepull", [][]string{
+			{"nexo-be-5d8f9c7b6d-abc12", "0/1", "ImagePullBackOff", "0", "2m"},
+			{"nexo-be-7c9d8b6f4-q9m4t", "1/1", "Running", "0", "20h"},
+			{"nexo-be-7c9d8b6f4-x7k2p", "1/1", "Running", "0", "20h"},
+		}},
+		{"crashloop", [][]string{{"nexo-be-6f7a8b9c0d-k3j5h", "0/1", "CrashLoopBackOff", "6 (2m ago)", "10m"}}},
+		{"oomkilled", [][]string{{"nexo-be-8a9b0c1d2e-p4r6s", "0/1", "CrashLoopBackOff", "5 (3m ago)", "50m"}}},
+		{"pending", [][]string{{"nexo-be-9b0c1d2e3f-w8v7u", "0/1", "Pending", "0", "15m"}}},
+		{"configerror", [][]string{{"nexo-be-0c1d2e3f4a-h2g3f", "0/1", "CreateContainerConfigError", "0", "3m"}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.fixture, func(t *testing.T) {
+			ps := commandstest.Pods(t, tc.fixture)
+			// the kube client sorts by name; so does kubectl
+			r := commandstest.NewRig(t, commandstest.Options{Pods: ps, NoArgo: true})
+			list, err := r.Deps.Kube.Pods(r.Ctx, "nexo-staging", "app=nexo-be")
+			if err != nil {
+				t.Fatal(err)
+			}
+			table := commands.PodsTable(list, commandstest.Now)
+			lines := strings.Split(table, "\n")
+			if got := strings.Fields(lines[0]); strings.Join(got, " ") != "NAME READY STATUS RESTARTS AGE" {
+				t.Fatalf("header %q", lines[0])
+			}
+			if len(lines) != len(tc.rows)+1 {
+				t.Fatalf("table:\n%s", table)
+			}
+			for i, want := range tc.rows {
+				line := lines[i+1]
+				for _, cell := range want {
+					if !strings.Contains(line, cell) {
+						t.Errorf("row %d %q lacks %q", i, line, cell)
+					}
+				}
+				if !strings.HasPrefix(line, want[0]) {
+					t.Errorf("row %d is %q, want %s first", i, line, want[0])
+				}
+			}
+		})
+	}
+}
+
+func TestPodStatusEdgeCases(t *testing.T) {
+	p := commandstest.Pods(t, "healthy")[0]
+	del := p.CreationTimestamp
+	p.DeletionTimestamp = &del
+	if s := commands.PodStatus(p); s != "Terminating" {
+		t.Errorf("deleting pod: %s", s)
+	}
+	p = commandstest.Pods(t, "healthy")[0]
+	p.Spec.InitContainers = []corev1.Container{{Name: "migrate"}}
+	p.Status.InitContainerStatuses = []corev1.ContainerStatus{{Name: "migrate", State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 2, Reason: "Error"}}}}
+	if s := commands.PodStatus(p); s != "Init:Error" {
+		t.Errorf("failed init container: %s", s)
+	}
+}
+
+func TestPodsCommand(t *testing.T) {
+	r := commandstest.NewRig(t, commandstest.Options{Pods: commandstest.Pods(t, "imagepull"), NoArgo: true})
+	rep := r.Command(commandstest.Carol, "pods nexo-be stg")
+	if rep == nil || rep.Ephemeral {
+		t.Fatalf("reply %+v", rep)
+	}
+	text := rep.Message.PlainText()
+	for _, s := range []string{"Pods of nexo-be in staging* — 2/3 ready", "nexo-be-5d8f9c7b6d-abc12", "ImagePullBackOff", "namespace `nexo-staging` · selector `app=nexo-be`"} {
+		if !strings.Contains(text, s) {
+			t.Errorf("lacks %q:\n%s", s, text)
+		}
+	}
+	// Nothing but the configured namespace and label: another namespace's pods never show.
+	other := commandstest.Pods(t, "crashloop")
+	other[0].Namespace = "kube-system"
+	r2 := commandstest.NewRig(t, commandstest.Options{Pods: other, NoArgo: true})
+	if text := r2.Command(commandstest.Carol, "pods nexo-be staging").Message.PlainText(); !strings.Contains(text, "No pods match `app=nexo-be` in `nexo-staging`") {
+		t.Errorf("other namespace leaked:\n%s", text)
+	}
+	for cmd, want := range map[string]string{
+		"pods nexo-be":                        "Usage",
+		"pods nexo-be staging -n kube-system": "Usage", // "-n" is a word, not a flag: three words
+		"pods nexo-be staging --namespace x":  "not an option",
+	} {
+		if rep := r.Command(commandstest.Carol, cmd); rep == nil || !rep.Ephemeral || !strings.Contains(rep.Message.Text, want) {
+			t.Errorf("%q: %+v", cmd, rep)
+		}
+	}
+}
+
+func TestHistoryCommand(t *testing.T) {
+	r := commandstest.NewRig(t, commandstest.Options{})
+	// Argo CD deployed the qa-era revision, then the current head.
+	head := r.Remote.Head(t, "main")
+	r.AddStagingApp("2026.02.10", "Healthy")
+	rep := r.Command(commandstest.Carol, "history nexo-be staging")
+	text := rep.Message.PlainText()
+	for _, s := range []string{"History of nexo-be in staging", "ID", "DEPLOYED", head[:7], "← current"} {
+		if !strings.Contains(text, s) {
+			t.Errorf("lacks %q:\n%s", s, text)
+		}
+	}
+
+	// Without Argo CD, the git log of the values file is the history.
+	r2 := commandstest.NewRig(t, commandstest.Options{NoArgo: true})
+	text = r2.Command(commandstest.Carol, "history nexo-be staging").Message.PlainText()
+	lines := strings.Split(text, "\n")
+	var rows []string
+	for _, l := range lines {
+		if strings.Contains(l, "promote(nexo-be): staging") || strings.Contains(l, "bootstrap") {
+			rows = append(rows, l)
+		}
+	}
+	if len(rows) != 4 {
+		t.Fatalf("rows:\n%s", text)
+	}
+	if !strings.Contains(rows[0], "2026.02.10") || !strings.Contains(rows[0], "← current") ||
+		!strings.Contains(rows[1], "2026.02.03") || !strings.Contains(rows[1], "← last stable") ||
+		!strings.Contains(rows[3], "2026.01.20") {
+		t.Errorf("rows:\n%s", strings.Join(rows, "\n"))
+	}
+	if strings.Contains(text, "nexo-fe") {
+		t.Errorf("another service's commits:\n%s", text)
+	}
+}
+
+func TestDiffCommand(t *testing.T) {
+	t.Run("in sync", func(t *testing.T) {
+		r := commandstest.NewRig(t, commandstest.Options{})
+		r.AddStagingApp(gitopstest.PlaybookTag("nexo-be", "staging"), "Healthy")
+		text := r.Command(commandstest.Carol, "diff nexo-be staging").Message.PlainText()
+		if !strings.Contains(text, "In sync: git wants `2026.02.10` and Argo CD runs `2026.02.10`") {
+			t.Errorf("diff:\n%s", text)
+		}
+	})
+	t.Run("git ahead of the cluster, OutOfSync resources", func(t *testing.T) {
+		r := commandstest.NewRig(t, commandstest.Options{StageTag: "2026.02.17"})
+		r.Argo.AddApp("nexo-be-staging", dgOutOfSyncApp(r, "2026.02.10")) // no deployed revision: OutOfSync
+		rep := r.Command(commandstest.Carol, "diff nexo-be staging")
+		text := rep.Message.PlainText()
+		for _, s := range []string{"Git wants `2026.02.17`, Argo CD runs `2026.02.10`", "OutOfSync resources", "OutOfSync  apps/Deployment/nexo-be", "`helm/nexo-be/values-staging.yaml`", "images: `ghcr.io/nexo-org/nexo-be:2026.02.10`"} {
+			if !strings.Contains(text, s) {
+				t.Errorf("lacks %q:\n%s", s, text)
+			}
+		}
+		if strings.Contains(text, "Service/nexo-be") {
+			t.Errorf("a Synced resource is listed:\n%s", text)
+		}
+	})
+	t.Run("report is computed from Argo CD's resources", func(t *testing.T) {
+		app := &argocd.Application{}
+		app.Status.Sync.Status = "OutOfSync"
+		app.Status.Summary.Images = []string{"ghcr.io/nexo-org/nexo-be:2026.02.17", "docker.io/library/redis:7"}
+		rep := &views.DiffReport{Service: "nexo-be", Env: "qa", GitTag: "2026.02.17", App: app, RunningTag: commands.RunningTag(app, "nexo-org/nexo-be"),
+			OutOfSync: []argocd.ResourceStatus{{Kind: "ConfigMap", Name: "nexo-be-config", Status: "OutOfSync"}}}
+		if rep.RunningTag != "2026.02.17" || rep.InSync() {
+			t.Fatalf("running %q, in sync %v", rep.RunningTag, rep.InSync())
+		}
+		text := views.DiffCard(commandstest.Config(), rep).PlainText()
+		if !strings.Contains(text, "Same tag `2026.02.17`, but Argo CD says OutOfSync with 1 OutOfSync resource(s)") || !strings.Contains(text, "ConfigMap/nexo-be-config") {
+			t.Errorf("diff:\n%s", text)
+		}
+	})
+}
+
+func dgLogLines(n int, format string) string {
+	var b strings.Builder
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&b, format+"\n", i)
+	}
+	return b.String()
+}
+
+func TestLogsCommand(t *testing.T) {
+	ps := commandstest.Pods(t, "healthy") // two pods
+	newLogRig := func(t *testing.T) *commandstest.Rig {
+		r := commandstest.NewRig(t, commandstest.Options{Pods: ps, NoArgo: true})
+		r.Cluster.SetLog(ps[0].Name, dgLogLines(30, `time=2026-02-18T10:29:%02d level=info msg="GET /api/v1/orders 200"`)+
+			`time=2026-02-18T10:29:59 level=error msg="upstream timeout" path=/api/v1/pay`+"\n")
+		r.Cluster.SetLog(ps[1].Name, dgLogLines(20, `time=2026-02-18T10:28:%02d level=info msg="GET /health 200 (a.*b)"`))
+		return r
+	}
+	t.Run("short output inline with pod prefixes", func(t *testing.T) {
+		r := newLogRig(t)
+		rep := r.Command(commandstest.Carol, "logs nexo-be staging")
+		var code string
+		for _, b := range rep.Message.Blocks {
+			code += b.Code
+		}
+		if n := len(strings.Split(code, "\n")); n != 51 {
+			t.Fatalf("%d lines inline, want 51:\n%s", n, code)
+		}
+		if !strings.Contains(code, "[x7k2p] time=2026-02-18T10:29:59 level=error") || !strings.Contains(code, "[q9m4t] ") {
+			t.Errorf("pod prefixes missing:\n%s", code)
+		}
+		if len(r.Chat.Uploads()) != 0 {
+			t.Error("short output was uploaded")
+		}
+		asks := r.Cluster.Asked()
+		if len(asks) != 2 || asks[0].Since != 10*time.Minute || asks[0].Previous || asks[0].Tail != views.LogLinesPerPod || asks[0].Container != "nexo-be" || asks[0].Namespace != "nexo-staging" {
+			t.Errorf("asks %+v", asks)
+		}
+	})
+	t.Run("grep is a plain substring", func(t *testing.T) {
+		r := newLogRig(t)
+		text := r.Command(commandstest.Carol, `logs nexo-be staging --grep "upstream TIMEOUT"`).Message.PlainText()
+		if !strings.Contains(text, "1 lines from 2 pod(s)") || !strings.Contains(text, "upstream timeout") || strings.Contains(text, "/health") {
+			t.Errorf("grep:\n%s", text)
+		}
+		// a regex is matched literally
+		text = r.Command(commandstest.Carol, `logs nexo-be staging --grep a.*b`).Message.PlainText()
+		if !strings.Contains(text, "20 lines from 2 pod(s)") {
+			t.Errorf("regex grep:\n%s", text)
+		}
+	})
+	t.Run("long output is uploaded, a preview inline", func(t *testing.T) {
+		r := newLogRig(t)
+		r.Cluster.SetLog(ps[0].Name, dgLogLines(400, `line %d of a chatty pod`)) // x7k2p: read last (pods go by name)
+		rep := r.Command(commandstest.Carol, "logs nexo-be staging --since 2h --previous")
+		if len(r.Chat.Uploads()) != 1 {
+			t.Fatalf("uploads %d", len(r.Chat.Uploads()))
+		}
+		up := r.Chat.Uploads()[0]
+		if up.Channel != "C0DEPLOYS" || up.Name != "nexo-be-staging-logs.txt" || strings.Count(string(up.Content), "\n") != 420 {
+			t.Errorf("upload %s %s with %d lines", up.Channel, up.Name, strings.Count(string(up.Content), "\n"))
+		}
+		var code string
+		for _, b := range rep.Message.Blocks {
+			code += b.Code
+		}
+		if n := len(strings.Split(code, "\n")); n != views.LogPreviewLines || !strings.HasSuffix(code, "line 400 of a chatty pod") {
+			t.Errorf("preview of %d lines:\n%s", n, code)
+		}
+		if !strings.Contains(rep.Message.PlainText(), "uploaded as `nexo-be-staging-logs.txt`") {
+			t.Errorf("message:\n%s", rep.Message.PlainText())
+		}
+		asks := r.Cluster.Asked()
+		if asks[0].Since != 2*time.Hour || !asks[0].Previous {
+			t.Errorf("asks %+v", asks)
+		}
+	})
+	t.Run("since is capped and checked", func(t *testing.T) {
+		r := newLogRig(t)
+		text := r.Command(commandstest.Carol, "logs nexo-be staging --since 7d").Message.PlainText()
+		if !strings.Contains(text, "capped at 24h") || r.Cluster.Asked()[0].Since != 24*time.Hour {
+			t.Errorf("cap: %s / %+v", text, r.Cluster.Asked())
+		}
+		for cmd, want := range map[string]string{
+			"logs nexo-be staging --since yesterday":                  "not a duration",
+			"logs nexo-be staging --since -5m":                        "must be positive",
+			"logs nexo-be staging --grep":                             "needs a value",
+			"logs nexo-be staging --tail 5000":                        "not an option",
+			"logs nexo-be staging --grep " + strings.Repeat("x", 201): "limited to 200",
+		} {
+			if rep := r.Command(commandstest.Carol, cmd); rep == nil || !rep.Ephemeral || !strings.Contains(rep.Message.Text, want) {
+				t.Errorf("%q: %+v, want %q", dgClip(cmd, 60), rep, want)
+			}
+		}
+	})
+	t.Run("a pod that fails is named, the others still show", func(t *testing.T) {
+		r := newLogRig(t)
+		r.Cluster.SetLog(ps[1].Name, "")
+		text := r.Command(commandstest.Carol, "logs nexo-be staging").Message.PlainText()
+		if !strings.Contains(text, "could not read "+ps[1].Name) || !strings.Contains(text, "31 lines from 2 pod(s)") {
+			t.Errorf("partial failure:\n%s", text)
+		}
+	})
+}
+
+func dgClip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// argocdfakeSpec is nexo-be-staging never synced (OutOfSync) running tag.
+func dgOutOfSyncApp(r *commandstest.Rig, tag string) argocdfake.AppSpec {
+	return argocdfake.AppSpec{Namespace: "nexo-staging", RepoURL: r.Remote.URL, Path: "helm/nexo-be", Workload: "nexo-be",
+		Images: []string{"ghcr.io/nexo-org/nexo-be:" + tag}}
+}
