@@ -173,7 +173,7 @@ func start(kube *kubetest.Server) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := setUpCluster(kube, bin, policy); err != nil {
+	if err := setUpCluster(kube, bin, binDir, policy); err != nil {
 		return nil, err
 	}
 	var lastErr error
@@ -193,7 +193,7 @@ var adminPassword = randomHex(16)
 
 // setUpCluster creates the CRDs, the namespace and the config objects, as
 // Argo CD's install manifests would.
-func setUpCluster(kube *kubetest.Server, bin, policy string) error {
+func setUpCluster(kube *kubetest.Server, bin, binDir, policy string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	cs, err := kubernetes.NewForConfig(kube.RestConfig())
@@ -201,10 +201,6 @@ func setUpCluster(kube *kubetest.Server, bin, policy string) error {
 		return err
 	}
 	dyn, err := dynamic.NewForConfig(kube.RestConfig())
-	if err != nil {
-		return err
-	}
-	_, binDir, err := Binaries()
 	if err != nil {
 		return err
 	}

@@ -233,9 +233,6 @@ func TestPromoteStagingOnRealArgoCD(t *testing.T) {
 		w, _ := p.workflow("change", "staging")
 		return w.State == "rollout" || w.State == "done"
 	})
-	if e.Clock.Now().Sub(e2e.Start) < 0 {
-		t.Fatal("clock moved backwards")
-	}
 	p.eventually("staging Healthy", 5*time.Second, 120*time.Second, func() bool {
 		p.finishRolloutOf("staging", tag)
 		w, _ := p.workflow("change", "staging")
