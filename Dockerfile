@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# Build: a static binary, no cgo.
+# Build: the static serving binary, no cgo. Only ./cmd/nexo-bot: it links no
+# fake (the sandbox is cmd/nexo-sandbox, not in the image); see docs/install.md.
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./

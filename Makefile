@@ -2,36 +2,59 @@
 # with Go installed.
 GO        ?= go
 BIN       ?= bin/nexo-bot
+SANDBOX   ?= bin/nexo-sandbox
 PKGS      ?= ./...
 CONFIG    ?= docs/examples/nexo.yaml
+# ADDR: the sandbox console's address (default $$NEXO_SANDBOX_ADDR, else 127.0.0.1:8080).
+ADDR      ?=
 GOFLAGS   ?=
+LDFLAGS   ?= -s -w
 export CGO_ENABLED ?= 0
 
-.PHONY: run build test test-integration bench lint fmt vet docker clean fuzz
+# What a first build costs from an empty module and build cache (measured:
+# docs/sandbox.md, "First run").
+FIRST_BUILD := building nexo (first time: about 6 minutes)…
+
+.PHONY: run build build-bot build-sandbox test test-integration bench lint fmt vet docker clean fuzz
 
 ## run: the real bot when SLACK_BOT_TOKEN and SLACK_APP_TOKEN are set, else the sandbox
-run: build
+run:
 	@if [ -n "$$SLACK_BOT_TOKEN" ] && [ -n "$$SLACK_APP_TOKEN" ]; then \
+		$(MAKE) --no-print-directory build-bot && \
 		exec ./$(BIN) serve --config $${NEXO_CONFIG:-$(CONFIG)}; \
 	else \
-		exec ./$(BIN) sandbox; \
+		$(MAKE) --no-print-directory build-sandbox && \
+		NEXO_VIA_MAKE=1 exec ./$(SANDBOX) $(if $(ADDR),--addr $(ADDR)); \
 	fi
 
-## build: the static binary
-build:
-	$(GO) build -trimpath -ldflags "-s -w" -o $(BIN) ./cmd/nexo-bot
+## build: both binaries (the serving one and the sandbox)
+build: build-bot build-sandbox
+
+## build-bot: the static serving binary (links no fake: cmd/nexo-bot/deps_test.go)
+build-bot:
+	@[ -x $(BIN) ] || [ -x $(SANDBOX) ] || echo "$(FIRST_BUILD)"
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/nexo-bot
+
+## build-sandbox: nexo with the simulated platform and the web console
+build-sandbox:
+	@[ -x $(SANDBOX) ] || [ -x $(BIN) ] || echo "$(FIRST_BUILD)"
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(SANDBOX) ./cmd/nexo-sandbox
 
 ## test: unit, contract and end-to-end tests (Redis and PostgreSQL when reachable)
 test:
 	$(GO) test -count=1 -timeout 20m $(PKGS)
 
-## test-integration: the integration tier against real Prometheus, PostgreSQL, kube-apiserver and Argo CD
+## test-integration: scripts/integration/run.sh: a real Prometheus, a real kube-apiserver with etcd,
+## a real Argo CD deploying to it, the Helm chart under RBAC, headless Chromium on the sandbox
+## console; Loki's HTTP API in-process
 test-integration:
 	bash scripts/integration/run.sh
 
-## bench: benchmarks (ack latency, command-to-first-post, store, DORA)
+## bench: benchmarks (ack latency, command-to-first-post, store, DORA), then both binaries as
+## processes: file size, start → socket connected, idle RSS, SIGINT → exit (internal/binbench)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./bot/... ./store/... ./commands/...
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/binbench
 
 ## fuzz: run each fuzz target for FUZZTIME (default 30s)
 fuzz:

@@ -26,7 +26,7 @@ const (
 	azChannel  = "C0DEPLOYS"
 	azProd     = "C0PRODOPS"
 	azOutsider = "U0OUTSIDE"
-	azCarol    = "U0CAROL01" // platform-team
+	azCarol    = "U0CAROL01" // developers
 	azOncall   = "U0ONCALL1" // only through the S0SREONCALL user group
 	azAdmin    = "U0ADMIN01"
 )
@@ -125,7 +125,7 @@ func TestAuthzRefusesOutsidersBeforeAnythingRuns(t *testing.T) {
 	e := newAzEnv(t)
 	for _, text := range []string{"poke nexo-be qa", "promote nexo-be qa 2026.02.18", "hotfix nexo-be 2026.02.17-hotfix --incident 456", "rollback nexo-be production"} {
 		got := e.command(t, azOutsider, azChannel, text)
-		if !strings.Contains(got, "Only members of platform-team, sre-team") {
+		if !strings.Contains(got, "Only members of developers, platform-team, sre-team") {
 			t.Fatalf("%q by an outsider: %q", text, got)
 		}
 	}

@@ -52,6 +52,7 @@ type Deps struct {
 
 	mu       sync.Mutex
 	finished []func(ctx context.Context, e DeployFinished)
+	kinds    map[string]Lifecycle
 }
 
 // Changes is what other scenarios ask of the change pipeline.
@@ -66,6 +67,9 @@ type RevertRequest struct {
 	Service, Env, Tag, Current string
 	Incident                   string
 	Requester, Channel         string
+	// Supersede and Offer: see Emergency.
+	Supersede string
+	Offer     chat.Button
 }
 
 // DeployFinished is told when a GitOps change (promotion, hotfix, fix,
@@ -91,7 +95,7 @@ func (d *Deps) OnDeployFinished(fn func(ctx context.Context, e DeployFinished)) 
 func (d *Deps) resetListeners() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.finished = nil
+	d.finished, d.kinds = nil, nil
 }
 
 // TellDeployFinished calls every OnDeployFinished listener.

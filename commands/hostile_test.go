@@ -84,6 +84,9 @@ func TestHostileOversizedText(t *testing.T) {
 	assertNothingChanged(t, e)
 }
 
+// azApprover is in platform-team, which approves staging.
+const azApprover = "U0PLATF02"
+
 func TestHostileClickReplayedFromAnotherChannel(t *testing.T) {
 	e := newAzEnv(t)
 	ctx := context.Background()
@@ -94,7 +97,7 @@ func TestHostileClickReplayedFromAnotherChannel(t *testing.T) {
 	if err := e.d.Store.CreateWorkflow(ctx, wf); err != nil {
 		t.Fatal(err)
 	}
-	got := e.click(t, azCarol, "C0ATTACKER", "change.approve", wf.ID)
+	got := e.click(t, azApprover, "C0ATTACKER", "change.approve", wf.ID)
 	if !strings.Contains(got, "belongs to a thread in <#C0DEPLOYS>") {
 		t.Fatalf("replayed approve: %q", got)
 	}
@@ -104,18 +107,18 @@ func TestHostileClickReplayedFromAnotherChannel(t *testing.T) {
 		t.Fatalf("the replayed click changed the workflow: %+v", c.Approvals)
 	}
 	// The same click in the workflow's own channel counts.
-	if got := e.click(t, azCarol, azChannel, "change.approve", wf.ID); got != "" {
+	if got := e.click(t, azApprover, azChannel, "change.approve", wf.ID); got != "" {
 		t.Fatalf("approve in the right channel: %q", got)
 	}
 	after, _ = e.d.Store.GetWorkflow(ctx, wf.ID)
 	c, _ = workflow.Decode[change.Change](after)
-	if len(c.Approvals) != 1 || c.Approvals[0].User != azCarol {
+	if len(c.Approvals) != 1 || c.Approvals[0].User != azApprover {
 		t.Fatalf("approvals: %+v", c.Approvals)
 	}
 	refusals, _ := e.d.Store.ListAudit(ctx, store.AuditFilter{Service: "nexo-fe"})
 	found := false
 	for _, a := range refusals {
-		if a.Outcome == "refused" && a.Action == "change.approve.authz" && a.Target == wf.ID && a.Actor == azCarol {
+		if a.Outcome == "refused" && a.Action == "change.approve.authz" && a.Target == wf.ID && a.Actor == azApprover {
 			found = true
 		}
 	}

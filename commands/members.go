@@ -139,3 +139,25 @@ func UserGroups(ctx context.Context, d *Deps, user string) []string {
 	sort.Strings(out)
 	return out
 }
+
+// MayRequest refuses a user outside the groups allowed to ask for what
+// (an empty list: anyone in a configured group, which the guard checked
+// already), and audits the refusal as action. Admins may always ask.
+func MayRequest(ctx context.Context, d *Deps, user string, groups []string, action, service, env, what string) error {
+	if len(groups) == 0 || user == "nexo" || d.Members.IsAdmin(ctx, user) {
+		return nil
+	}
+	mine := UserGroups(ctx, d, user)
+	for _, g := range groups {
+		if slices.Contains(mine, g) {
+			return nil
+		}
+	}
+	who := make([]string, len(groups))
+	for i, g := range groups {
+		who[i] = g + " (" + d.Members.Mentions(ctx, g) + ")"
+	}
+	why := fmt.Sprintf("Only members of %s may ask for %s. Ask one of them, or an admin.", strings.Join(who, " or "), what)
+	Audit(ctx, d, user, action, service, env, "", "refused", why)
+	return &Refusal{Text: why}
+}

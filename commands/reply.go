@@ -13,8 +13,12 @@ import (
 
 // Refusal is a refusal for the user (bad input, policy, a state that
 // does not allow the action): its Text is the sentence shown, and nothing
-// was changed. It is the one way a scenario says no.
-type Refusal struct{ Text string }
+// was changed. It is the one way a scenario says no. Buttons, when set,
+// offer what the user can do instead (Supersede the open change, say).
+type Refusal struct {
+	Text    string
+	Buttons []chat.Button
+}
 
 func (e *Refusal) Error() string { return e.Text }
 
@@ -40,7 +44,11 @@ func InternalErrorText(ref string) string {
 // sentences, anything else a fixed sentence with a reference id that is
 // also in the log line. what names the request for the log.
 func ErrorReply(ctx context.Context, log *slog.Logger, what string, err error) *chat.Reply {
-	return Refuse("%s", ErrorText(ctx, log, what, err))
+	reply := Refuse("%s", ErrorText(ctx, log, what, err))
+	if ref := (*Refusal)(nil); errors.As(err, &ref) && len(ref.Buttons) > 0 {
+		reply.Message.Blocks = append(reply.Message.Blocks, chat.Block{Actions: ref.Buttons})
+	}
+	return reply
 }
 
 // ErrorText is ErrorReply's sentence (for modals and thread replies).

@@ -70,8 +70,9 @@ func NewRouter(cfg *config.Config, log *slog.Logger) *Router {
 	return r
 }
 
-// New builds the router of a nexo: `help`, and the Authz guard in front of
-// every mutating command and every button.
+// New builds the router of a nexo: `help`, `cancel` (any open workflow,
+// through its kind's Lifecycle), and the Authz guard in front of every
+// mutating command and every button.
 func New(d *Deps) *Router {
 	if d.Members == nil {
 		d.Members = NewMembers(d.Config, d.Chat)
@@ -79,6 +80,7 @@ func New(d *Deps) *Router {
 	d.resetListeners() // a new router is a new nexo on these deps
 	r := NewRouter(d.Config, d.Log)
 	r.SetGuard(&Authz{D: d})
+	registerCancel(r, d)
 	return r
 }
 

@@ -151,10 +151,13 @@ type AWS struct {
 
 // Hotfix is the fast track's policy.
 type Hotfix struct {
-	Approvals     int        `yaml:"approvals"`      // default 2
-	ApproverGroup string     `yaml:"approver_group"` // default "sre-team"
-	SLA           Duration   `yaml:"sla"`            // default 15m
-	Reminders     []Duration `yaml:"reminders"`      // default [5m, 10m]
+	Approvals     int    `yaml:"approvals"`      // default 2
+	ApproverGroup string `yaml:"approver_group"` // default "sre-team"
+	// Requesters are the groups whose members may ask for a hotfix
+	// (default: members of any configured group).
+	Requesters []string   `yaml:"requesters"`
+	SLA        Duration   `yaml:"sla"`       // default 15m
+	Reminders  []Duration `yaml:"reminders"` // default [5m, 10m]
 }
 
 // Incidents configures scenario 5.
@@ -202,6 +205,10 @@ type Environment struct {
 type Policy struct {
 	Approvals     int    `yaml:"approvals"`
 	ApproverGroup string `yaml:"approver_group"`
+	// Requesters are the groups whose members may ask for a change here
+	// (promotion, fix, backfill, rollback, rotation); default: members of
+	// any configured group. Approvers stay ApproverGroup.
+	Requesters []string `yaml:"requesters"`
 	// Soak is how long the same tag must have been Healthy in the previous
 	// environment before it may come here.
 	Soak Duration `yaml:"soak"`

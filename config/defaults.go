@@ -259,6 +259,9 @@ func (c *Config) validatePolicies(p *Problems) {
 		p.add("hotfix.approvals", "must not be negative")
 	}
 	c.checkGroup(p, "hotfix.approver_group", c.Hotfix.ApproverGroup)
+	for j, g := range c.Hotfix.Requesters {
+		c.checkGroup(p, fmt.Sprintf("hotfix.requesters[%d]", j), g)
+	}
 	c.checkGroup(p, "incidents.oncall_group", c.Incidents.OnCallGroup)
 }
 
@@ -301,6 +304,9 @@ func (c *Config) validateEnvironments(p *Problems) {
 		}
 		if e.Policy.ApproverGroup != "" {
 			c.checkGroup(p, path+".policy.approver_group", e.Policy.ApproverGroup)
+		}
+		for j, g := range e.Policy.Requesters {
+			c.checkGroup(p, fmt.Sprintf("%s.policy.requesters[%d]", path, j), g)
 		}
 		if e.AutoPromote != nil && i == 0 {
 			p.add(path+".auto_promote", "the first environment has no previous one to promote from")

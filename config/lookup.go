@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"sort"
 	"strings"
@@ -183,4 +184,53 @@ func SecretsFromEnv() Secrets {
 		s.RegistryToken = s.GitHubToken
 	}
 	return s
+}
+
+// MissingSecretsError names the environment variables a config needs and the
+// environment lacks (or holds in the wrong form), one sentence each.
+type MissingSecretsError struct {
+	Problems []string
+}
+
+func (e *MissingSecretsError) Error() string {
+	if len(e.Problems) == 1 {
+		return e.Problems[0]
+	}
+	return strings.Join(e.Problems, "\n  ")
+}
+
+// CheckSecrets reports the tokens cfg needs that s lacks, naming each
+// variable: SLACK_BOT_TOKEN and SLACK_APP_TOKEN in socket mode (or
+// SLACK_SIGNING_SECRET in http mode) when withSlack, ARGOCD_AUTH_TOKEN when
+// argocd.server is set. Optional tokens (GITHUB_TOKEN, REGISTRY_TOKEN, …) are
+// not checked. Nil when nothing is missing.
+func CheckSecrets(cfg *Config, s Secrets, withSlack bool) error {
+	var p []string
+	if withSlack {
+		switch {
+		case s.SlackBotToken == "":
+			p = append(p, "SLACK_BOT_TOKEN is not set: the bot token (xoxb-…) from the Slack app's OAuth & Permissions page")
+		case !strings.HasPrefix(s.SlackBotToken, "xoxb-"):
+			p = append(p, "SLACK_BOT_TOKEN must be a bot token (xoxb-…), not a user or app token")
+		}
+		if cfg.Slack.Mode == "http" {
+			if s.SlackSigningSecret == "" {
+				p = append(p, "SLACK_SIGNING_SECRET is not set: slack.mode is http, and the signing secret (Basic Information page) verifies Slack's requests")
+			}
+		} else {
+			switch {
+			case s.SlackAppToken == "":
+				p = append(p, "SLACK_APP_TOKEN is not set: the app-level token (xapp-…, scope connections:write) that opens the Socket Mode connection")
+			case !strings.HasPrefix(s.SlackAppToken, "xapp-"):
+				p = append(p, "SLACK_APP_TOKEN must be an app-level token (xapp-…, scope connections:write) for Socket Mode")
+			}
+		}
+	}
+	if cfg.ArgoCD.Server != "" && s.ArgoCDToken == "" {
+		p = append(p, fmt.Sprintf("ARGOCD_AUTH_TOKEN is not set: argocd.server is %s; create a token for nexo's Argo CD account (docs/argocd.md)", cfg.ArgoCD.Server))
+	}
+	if len(p) == 0 {
+		return nil
+	}
+	return &MissingSecretsError{Problems: p}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/nexo-org/nexo-bot/integrations/gitops/gitopsseed"
 	"github.com/nexo-org/nexo-bot/integrations/kube"
+	"github.com/nexo-org/nexo-bot/integrations/kube/clientset"
 )
 
 // Cluster is the sandbox's Kubernetes: the real kube.Client over client-go's
@@ -42,7 +43,7 @@ func newCluster(tagOf func(service, env string) string) (*fake.Clientset, *Clust
 		}
 	}
 	cs := fake.NewClientset(objs...)
-	return cs, &Cluster{Client: kube.NewFromClients(cs, nil, kubeOptions), cs: cs, logs: map[string]string{}}
+	return cs, &Cluster{Client: kube.NewFromClients(clientset.Adapt(cs), nil, kubeOptions), cs: cs, logs: map[string]string{}}
 }
 
 // Logs serves the text set with SetLog, cut to the last tailLines lines.

@@ -268,10 +268,18 @@ func (c *Console) Snapshot(user, channel string) State {
 	defer c.mu.Unlock()
 	st.Version = c.version
 	msgs := sl.Messages(channel)
+	uploads := sl.Uploads()
+	// Replies are messages and files in a thread (a chart uploaded into a
+	// thread is one of its replies, as in Slack).
 	replies := map[string]int{}
 	for _, m := range msgs {
 		if m.ThreadTS != "" && m.ThreadTS != m.TS {
 			replies[m.ThreadTS]++
+		}
+	}
+	for _, f := range uploads {
+		if f.Completed && f.Channel == channel && f.ThreadTS != "" {
+			replies[f.ThreadTS]++
 		}
 	}
 	for _, m := range msgs {
@@ -290,7 +298,7 @@ func (c *Console) Snapshot(user, channel string) State {
 		st.Items = append(st.Items, Item{Kind: "ephemeral", Order: c.order["e:"+user+":"+e.TS], Channel: channel, TS: e.TS, ThreadTS: e.ThreadTS,
 			User: sl.BotUserID(), UserName: "nexo", Bot: true, Text: e.Text, Blocks: e.Blocks})
 	}
-	for _, f := range sl.Uploads() {
+	for _, f := range uploads {
 		if !f.Completed || f.Channel != channel {
 			continue
 		}

@@ -21,7 +21,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/nexo-org/nexo-bot/bot/slackfake"
@@ -46,7 +48,7 @@ import (
 const (
 	Alice = "U0ALICE01" // alice-sre, sre-team
 	Bob   = "U0BOB0001" // bob-sre, sre-team
-	Carol = "U0CAROL01" // carol-dev, platform-team
+	Carol = "U0CAROL01" // carol-dev, developers
 	Paula = "U0PLATF01" // paula-platform, platform-team
 	// Deploys is #deploys, where nexo posts; Incidents is #incidents.
 	Deploys   = "C0DEPLOYS"
@@ -126,6 +128,43 @@ type Sandbox struct {
 	closed   bool
 }
 
+// AddrInUseError is Start's error when another process listens on the
+// console address. Free is a nearby port that was free a moment ago (empty
+// when none was found).
+type AddrInUseError struct {
+	Addr, Free string
+}
+
+func (e *AddrInUseError) Error() string {
+	return fmt.Sprintf("console address %s is in use", e.Addr)
+}
+
+// listen opens the console's listener; a taken address is an
+// *AddrInUseError naming the next free port of the ten that follow.
+func listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err == nil {
+		return ln, nil
+	}
+	if !errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("sandbox: console address %s: %w", addr, err)
+	}
+	e := &AddrInUseError{Addr: addr}
+	host, port, splitErr := net.SplitHostPort(addr)
+	n, convErr := strconv.Atoi(port)
+	if splitErr == nil && convErr == nil && n > 0 {
+		for p := n + 1; p <= n+10 && p <= 65535; p++ {
+			try := net.JoinHostPort(host, strconv.Itoa(p))
+			if l, err := net.Listen("tcp", try); err == nil {
+				_ = l.Close()
+				e.Free = try
+				break
+			}
+		}
+	}
+	return nil, e
+}
+
 // Start builds the platform and nexo, starts them and serves the console.
 func Start(ctx context.Context, o Options) (sb *Sandbox, err error) {
 	if o.Addr == "" {
@@ -156,9 +195,9 @@ func Start(ctx context.Context, o Options) (sb *Sandbox, err error) {
 	}
 	log := slog.New(slog.NewJSONHandler(logw, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
-	ln, err := net.Listen("tcp", o.Addr)
+	ln, err := listen(o.Addr)
 	if err != nil {
-		return nil, fmt.Errorf("sandbox: console address %s: %w (choose another with --addr)", o.Addr, err)
+		return nil, err
 	}
 	s.listener = ln
 
@@ -298,6 +337,11 @@ func (s *Sandbox) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	var err error
+	// The console's event streams end first: http.Server.Shutdown waits
+	// for open connections, and a browser tab keeps one open.
+	if s.console != nil {
+		s.console.Close()
+	}
 	if s.httpSrv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = s.httpSrv.Shutdown(ctx)

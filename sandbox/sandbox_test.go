@@ -149,6 +149,13 @@ func TestDoraHasFiguresAndAChart(t *testing.T) {
 				if resp.Header.Get("Content-Type") != "image/png" {
 					t.Fatalf("chart content type %q", resp.Header.Get("Content-Type"))
 				}
+				// The upload is a reply of the card: the card says so, and
+				// the thread can be opened.
+				for _, c := range state(t, sb, Alice).Items {
+					if c.TS == card.TS && c.Replies < 1 {
+						t.Fatalf("the DORA card counts %d replies with its chart in the thread", c.Replies)
+					}
+				}
 				return
 			}
 		}

@@ -46,26 +46,17 @@ func init() {
 // doraCommand is `nexo-bot dora`: exit 0 on success, 1 when the report
 // cannot be made, 2 on bad flags or arguments.
 func doraCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("dora", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(fs.Output(), doraUsageText) }
-	def := os.Getenv("NEXO_CONFIG")
-	if def == "" {
-		def = "nexo.yaml"
-	}
-	cfgPath := fs.String("config", def, "config file")
+	fs := newFlags("dora", doraUsageText, stderr)
+	cfgPath := fs.String("config", defaultConfigPath(), "config file")
 	since := fs.String("since", "", "first day, YYYY-MM-DD")
 	until := fs.String("until", "", "day after the last, YYYY-MM-DD")
 	tz := fs.String("tz", "", "IANA time zone")
 	format := fs.String("format", "text", "text, json or csv")
 	pngPath := fs.String("png", "", "write the chart to this file")
 
-	words, err := parseInterleaved(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err != nil {
-		return 2
+	var words []string
+	if code, done := parseFlags(fs, stdout, func() (err error) { words, err = parseInterleaved(fs, args); return err }); done {
+		return code
 	}
 	switch *format {
 	case "text", "json", "csv":
@@ -78,7 +69,7 @@ func doraCommand(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return 2
 	}
 
-	cfg, err := config.Load(*cfgPath)
+	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1

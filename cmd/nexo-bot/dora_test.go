@@ -95,7 +95,7 @@ func TestDoraTerminalFormats(t *testing.T) {
 		{"Time to Restore Service:", "25 minutes", "✅ Elite"},
 		{"Change Failure Rate:", "25.0%", "⚠️ Low"},
 		{"Overall Performance:", "✅ HIGH PERFORMER"},
-		{"4 deployments on 4 days · 1 failed (0 rolled back, 0 hotfixed, 1 with incidents) · bands 2023"},
+		{"4 deployments on 4 days · 1 failed (0 superseded, 0 rolled back, 0 hotfixed, 1 with incidents) · bands 2023"},
 		{"1. v2026.02.10  (commit → prod: 3.0 hours)"},
 	} {
 		found := false
@@ -198,7 +198,7 @@ func TestDoraTerminalBadInput(t *testing.T) {
 		{[]string{"nexo-be", "--since", "2026-02-01", "--until", "2026-01-01", "--config", cfg}, 2, "The period is empty"},
 		{[]string{"nexo-be", "--since", "2023-01-01", "--until", "2026-01-02", "--config", cfg}, 2, "longer than 2 years"},
 		{[]string{"nexo-bee", "--config", cfg}, 2, "Unknown service nexo-bee. Did you mean nexo-be?"},
-		{[]string{"nexo-be", "--config", filepath.Join(t.TempDir(), "missing.yaml")}, 1, "no such file"},
+		{[]string{"nexo-be", "--config", filepath.Join(t.TempDir(), "missing.yaml")}, 1, "copy docs/examples/nexo.yaml"},
 	}
 	for _, tc := range cases {
 		code, out, errs := runDora(t, tc.args...)

@@ -1,7 +1,7 @@
-// Command nexo-bot is the nexo Slack ChatOps bot.
+// Command nexo-bot is the nexo Slack ChatOps bot: the serving binary. It
+// links no fake; the simulated platform is cmd/nexo-sandbox.
 //
 //	nexo-bot serve         [--config nexo.yaml]   the bot (socket or http mode)
-//	nexo-bot sandbox       [--addr 127.0.0.1:8080] everything simulated, with a web console
 //	nexo-bot config check  [--config nexo.yaml]   validate a config
 //	nexo-bot dora …                               DORA report in the terminal
 //	nexo-bot version
@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -28,8 +29,23 @@ import (
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
 
-// subcommands registered by other files of this package (sandbox, dora).
-var subcommands = map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) int{}
+// subcommands maps a command name to its implementation; files of this
+// package add theirs in init (dora.go). Each prints its usage and returns 0
+// on --help, 2 on bad flags or arguments.
+var subcommands = map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) int{
+	"serve":   serve,
+	"config":  configCommand,
+	"version": versionCommand,
+}
+
+// summaries are the lines of the top-level usage, in order; a command
+// registered without one is still listed, after them.
+var summaries = []struct{ name, text string }{
+	{"serve", "run the bot (needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN)"},
+	{"config check", "validate a config file"},
+	{"dora", "DORA metrics report in the terminal"},
+	{"version", "print the version"},
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -43,20 +59,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	switch args[0] {
-	case "serve":
-		return serve(ctx, args[1:], stderr)
-	case "config":
-		if len(args) < 2 || args[1] != "check" {
-			fmt.Fprintln(stderr, "usage: nexo-bot config check [--config nexo.yaml]")
-			return 2
-		}
-		return configCheck(args[2:], stdout, stderr)
-	case "version", "--version":
-		fmt.Fprintln(stdout, "nexo-bot", version)
-		return 0
-	case "help", "-h", "--help":
+	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return 0
+	case "--version":
+		return versionCommand(ctx, nil, stdout, stderr)
 	}
 	if fn, ok := subcommands[args[0]]; ok {
 		return fn(ctx, args[1:], stdout, stderr)
@@ -67,38 +74,125 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprint(w, `usage: nexo-bot <command> [flags]
-
-  serve          run the bot (needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN)
-  sandbox        run nexo with a simulated platform and a web console
-  config check   validate a config file
-  dora           DORA metrics report in the terminal
-  version        print the version
-
-Config: --config PATH, else $NEXO_CONFIG, else nexo.yaml. See docs/configuration.md.
+	fmt.Fprint(w, "usage: nexo-bot <command> [flags]\n\n")
+	listed := map[string]bool{}
+	for _, s := range summaries {
+		fmt.Fprintf(w, "  %-14s %s\n", s.name, s.text)
+		listed[strings.Fields(s.name)[0]] = true
+	}
+	var more []string
+	for name := range subcommands {
+		if !listed[name] {
+			more = append(more, name)
+		}
+	}
+	sort.Strings(more)
+	for _, name := range more {
+		fmt.Fprintf(w, "  %s\n", name)
+	}
+	fmt.Fprint(w, `
+Each command takes --help. Config: --config PATH, else $NEXO_CONFIG, else
+nexo.yaml; start from docs/examples/nexo.yaml (docs/configuration.md).
+To try nexo without Slack: make run (the sandbox, cmd/nexo-sandbox).
 `)
 }
 
-func configPath(fs *flag.FlagSet, args []string) (string, error) {
-	def := os.Getenv("NEXO_CONFIG")
-	if def == "" {
-		def = "nexo.yaml"
+// newFlags is a command's flag set printing text as its usage: on stderr
+// after a bad flag, on stdout for --help (see parseFlags).
+func newFlags(name, text string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(fs.Output(), text) }
+	return fs
+}
+
+// parseFlags runs parse (fs.Parse, or parseInterleaved) with the usage
+// printed once: on stdout after --help (code 0), on stderr after the flag
+// package's error (code 2). done is true when the command must return code.
+func parseFlags(fs *flag.FlagSet, stdout io.Writer, parse func() error) (code int, done bool) {
+	usage := fs.Usage
+	fs.Usage = func() {}
+	err := parse()
+	fs.Usage = usage
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return 0, true
+	case err != nil:
+		fs.Usage()
+		return 2, true
 	}
-	p := fs.String("config", def, "config file")
-	if err := fs.Parse(args); err != nil {
-		return "", err
+	return 0, false
+}
+
+// defaultConfigPath is $NEXO_CONFIG, else nexo.yaml.
+func defaultConfigPath() string {
+	if p := os.Getenv("NEXO_CONFIG"); p != "" {
+		return p
 	}
-	return *p, nil
+	return "nexo.yaml"
+}
+
+// loadConfig is config.Load, with a missing file explained: where to pass
+// another, and the example to start from.
+func loadConfig(path string) (*config.Config, error) {
+	cfg, err := config.Load(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("config: %s does not exist: pass --config PATH or set NEXO_CONFIG; to start one, copy docs/examples/nexo.yaml (every key: docs/configuration.md)", path)
+	}
+	return cfg, err
+}
+
+const versionUsage = `usage: nexo-bot version
+
+Prints the version of this binary.
+`
+
+func versionCommand(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("version", versionUsage, stderr)
+	if code, done := parseFlags(fs, stdout, func() error { return fs.Parse(args) }); done {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return 2
+	}
+	fmt.Fprintln(stdout, "nexo-bot", version)
+	return 0
+}
+
+const configUsage = `usage: nexo-bot config check [--config PATH]
+
+Validates a config file (unknown keys, wrong kinds, bad values) and prints its
+environments, services and store. Exit 0 when valid, 1 when not.
+
+  --config PATH   config file (default $NEXO_CONFIG, else nexo.yaml)
+`
+
+func configCommand(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help") {
+		fmt.Fprint(stdout, configUsage)
+		return 0
+	}
+	if len(args) == 0 || args[0] != "check" {
+		fmt.Fprint(stderr, configUsage)
+		return 2
+	}
+	return configCheck(args[1:], stdout, stderr)
 }
 
 func configCheck(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("config check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path, err := configPath(fs, args)
-	if err != nil {
+	fs := newFlags("config check", configUsage, stderr)
+	path := fs.String("config", defaultConfigPath(), "config file")
+	if code, done := parseFlags(fs, stdout, func() error { return fs.Parse(args) }); done {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "nexo-bot config check: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	cfg, err := config.Load(path)
+	cfg, err := loadConfig(*path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -115,7 +209,7 @@ func configCheck(args []string, stdout, stderr io.Writer) int {
 		}
 		envs = append(envs, s)
 	}
-	fmt.Fprintf(stdout, "ok: %s\n  environments: %s\n  services: %s\n  store: %s\n", path, strings.Join(envs, " → "), strings.Join(cfg.ServiceNames(), ", "), cfg.Store.Backend)
+	fmt.Fprintf(stdout, "ok: %s\n  environments: %s\n  services: %s\n  store: %s\n", *path, strings.Join(envs, " → "), strings.Join(cfg.ServiceNames(), ", "), cfg.Store.Backend)
 	return 0
 }
 
@@ -127,26 +221,42 @@ func newLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
-func serve(ctx context.Context, args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path, err := configPath(fs, args)
-	if err != nil {
+const serveUsage = `usage: nexo-bot serve [--config PATH]
+
+Runs the bot: Slack over Socket Mode (slack.mode: socket) or Slack's HTTP
+requests on server.listen (slack.mode: http), the workflow engine and timers,
+and /healthz, /readyz, /metrics and /hooks/alertmanager on server.listen.
+SIGINT or SIGTERM drains the workflows and stops.
+
+  --config PATH   config file (default $NEXO_CONFIG, else nexo.yaml; start
+                  from docs/examples/nexo.yaml)
+
+Tokens come from the environment only: SLACK_BOT_TOKEN (xoxb-…) and
+SLACK_APP_TOKEN (xapp-…, socket mode) or SLACK_SIGNING_SECRET (http mode);
+GITHUB_TOKEN, ARGOCD_AUTH_TOKEN (when argocd.server is set), REGISTRY_TOKEN,
+PAGERDUTY_ROUTING_KEY, ALERTMANAGER_WEBHOOK_TOKEN, LOKI_TOKEN and
+PROMETHEUS_TOKEN as configured. See docs/install.md.
+`
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("serve", serveUsage, stderr)
+	path := fs.String("config", defaultConfigPath(), "config file")
+	if code, done := parseFlags(fs, stdout, func() error { return fs.Parse(args) }); done {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "nexo-bot serve: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
 	log := newLogger(stderr)
-	cfg, err := config.Load(path)
+	cfg, err := loadConfig(*path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
 	sec := config.SecretsFromEnv()
-	if cfg.Slack.Mode == "http" && (sec.SlackBotToken == "" || sec.SlackSigningSecret == "") {
-		fmt.Fprintln(stderr, "nexo-bot: slack.mode is http: set SLACK_BOT_TOKEN (xoxb-…) and SLACK_SIGNING_SECRET; Slack's requests arrive on "+cfg.Server.Listen+" under /slack/events, /slack/interactive and /slack/commands.")
-		return 1
-	}
-	if sec.SlackBotToken == "" || (cfg.Slack.Mode != "http" && sec.SlackAppToken == "") {
-		fmt.Fprintln(stderr, "nexo-bot: set SLACK_BOT_TOKEN (xoxb-…) and SLACK_APP_TOKEN (xapp-…, with connections:write) to connect to Slack;\n  or run `nexo-bot sandbox` (what `make run` does without tokens) to try nexo with a simulated platform.")
+	if err := config.CheckSecrets(cfg, sec, true); err != nil {
+		fmt.Fprintf(stderr, "nexo-bot: %v\n  To try nexo without Slack, run `make run` with no tokens set (the sandbox).\n", err)
 		return 1
 	}
 	buildCtx, cancel := context.WithTimeout(ctx, 30*time.Second)

@@ -40,7 +40,7 @@ func RenderCard(d *commands.Deps, id string, c *Change, state string) chat.Messa
 	for i, p := range phases {
 		mark := ":white_small_square:"
 		switch {
-		case state == Failed || state == Rejected:
+		case state == Failed || state == Rejected || state == commands.ResultSuperseded || state == commands.ResultCancelled:
 			mark = ":white_small_square:"
 			if c.MergedAt != nil && i <= phaseIndex(Merge) || c.PR > 0 && i == 0 {
 				mark = ":white_check_mark:"
@@ -52,7 +52,8 @@ func RenderCard(d *commands.Deps, id string, c *Change, state string) chat.Messa
 		}
 		steps = append(steps, mark+" "+p.label)
 	}
-	status := map[string]string{Done: ":white_check_mark: *Done*", Failed: ":x: *Failed*", Rejected: ":no_entry: *Rejected*"}[state]
+	status := map[string]string{Done: ":white_check_mark: *Done*", Failed: ":x: *Failed*", Rejected: ":no_entry: *Rejected*",
+		commands.ResultSuperseded: ":fast_forward: *Superseded*", commands.ResultCancelled: ":stop_sign: *Cancelled*"}[state]
 	if status == "" {
 		status = ":hourglass_flowing_sand: *In progress*"
 	}
@@ -106,7 +107,11 @@ func RenderCard(d *commands.Deps, id string, c *Change, state string) chat.Messa
 		if c.PRURL != "" {
 			btns = append(btns, chat.Button{Text: fmt.Sprintf("PR #%d", c.PR), Action: "link.pr", URL: c.PRURL, Value: id})
 		}
+		btns = append(btns, cancelButton(id, c))
 		blocks = append(blocks, chat.Block{Actions: btns})
+	}
+	if state == Merge || state == Sync || state == Rollout || state == Watch {
+		blocks = append(blocks, chat.Block{Actions: []chat.Button{cancelButton(id, c)}})
 	}
 	blocks = append(blocks, chat.Block{Context: []string{"workflow `" + id + "`"}})
 	text := fmt.Sprintf("%s — %s", commands.StripMarks(title), strings.Trim(commands.StripMarks(status), " "))
@@ -146,4 +151,11 @@ func stripMarks(s string) string {
 		s = strings.ReplaceAll(s, r, "")
 	}
 	return s
+}
+
+// cancelButton ends the change where it stands (commands.Cancel re-checks
+// who may).
+func cancelButton(id string, c *Change) chat.Button {
+	return chat.Button{Text: "Cancel", Action: commands.ActionCancel, Value: id,
+		Confirm: "Cancel the " + What(c) + "? Before its merge the PR is closed; after it, nexo stops following the rollout."}
 }

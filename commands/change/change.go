@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/commands/policy"
 	"github.com/nexo-org/nexo-bot/store"
@@ -83,18 +84,42 @@ type Change struct {
 	Result      string     `json:"result,omitempty"`
 }
 
-// startChange encodes a change as a workflow of the change pipeline (id
-// prefix idKind) on the service/env lock and starts it; a held lock is a
-// refusal naming the open change.
-func startChange(ctx context.Context, d *commands.Deps, idKind string, c Change, channel string) (*store.Workflow, error) {
+// newWorkflow encodes a change as a workflow of the change pipeline (id
+// prefix idKind) on its service/env lock.
+func newWorkflow(d *commands.Deps, idKind string, c Change, channel string) (*store.Workflow, error) {
 	if channel == "" {
 		channel = d.Config.ServiceChannel(c.Service)
 	}
 	wf := &store.Workflow{ID: workflow.NewID(idKind), Kind: Kind, LockKey: commands.LockKey(c.Service, c.Env), State: Card, Channel: channel, CreatedBy: c.Requester}
-	if err := workflow.Encode(wf, c); err != nil {
+	return wf, workflow.Encode(wf, c)
+}
+
+// startChange starts an ordinary change (promotion, fix, backfill): a held
+// lock is a refusal naming the open workflow.
+func startChange(ctx context.Context, d *commands.Deps, idKind string, c Change, channel string) (*store.Workflow, error) {
+	wf, err := newWorkflow(d, idKind, c, channel)
+	if err != nil {
 		return nil, err
 	}
 	if err := commands.StartLocked(ctx, d, wf, c.Service, c.Env); err != nil {
+		return nil, err
+	}
+	return wf, nil
+}
+
+// startEmergency starts a hotfix or a GitOps revert, preempting an
+// ordinary change of the same target (commands.StartEmergency); offer is
+// the Supersede button of this request.
+func startEmergency(ctx context.Context, d *commands.Deps, idKind string, c Change, channel, supersede string, offer chat.Button) (*store.Workflow, error) {
+	wf, err := newWorkflow(d, idKind, c, channel)
+	if err != nil {
+		return nil, err
+	}
+	err = commands.StartEmergency(ctx, d, commands.Emergency{
+		Workflow: wf, Card: RenderCard(d, wf.ID, &c, PR), What: What(&c), Service: c.Service, Env: c.Env,
+		Requester: c.Requester, Supersede: supersede, Offer: offer,
+	})
+	if err != nil {
 		return nil, err
 	}
 	return wf, nil

@@ -38,7 +38,7 @@ func (f *Flow) finish(ctx context.Context, wf *store.Workflow, c *Change, result
 	if result == records.ResultFailed {
 		next = Failed
 	}
-	if result == records.ResultSuccess {
+	if result == records.ResultSuccess && c.Flavor != records.KindHotfix { // a hotfix said it when Healthy
 		f.reply(ctx, wf, c, "done", fmt.Sprintf(":white_check_mark: %s `%s` is live in %s.", c.Service, c.Tag, c.Env))
 	}
 	return workflow.Outcome{Next: next, Done: true}, nil

@@ -31,6 +31,9 @@ func StartFix(ctx context.Context, d *commands.Deps, fr FixRequest) (*store.Work
 	if err != nil {
 		return nil, err
 	}
+	if err := commands.MayRequest(ctx, d, fr.Requester, env.Policy.Requesters, "fix.request", svc.Name, env.Name, "a fix in "+env.Name); err != nil {
+		return nil, err
+	}
 	if err := commands.ValidateTag(cfg, fr.Tag); err != nil {
 		return nil, err
 	}

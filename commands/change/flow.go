@@ -285,6 +285,7 @@ func (f *Flow) rollout(ctx context.Context, wf *store.Workflow, c *Change) (work
 		now := f.now()
 		c.HealthyAt = &now
 		c.Note = "Synced and Healthy"
+		hotfixLive(ctx, d, wf, c)
 		if d.Prom != nil {
 			if e, ok := d.Config.Env(c.Env); ok && e.WatchWindow > 0 {
 				c.WatchUntil = now.Add(e.WatchWindow.D())

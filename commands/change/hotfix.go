@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -29,33 +30,61 @@ func HotfixSpec(d *commands.Deps) *commands.Spec {
 		Name:     "hotfix",
 		Args:     []string{"service", "version"},
 		Summary:  "Fast track a fix straight to production (SRE approvals, 15-minute SLA)",
-		Help:     "Skips develop, qa and staging and their soak gates. Branch `hotfix/prod-<tag>`, PR labelled `hotfix,P0`, 2 approvals from sre-team with reminders at 5 and 10 minutes and a page at 15. After the deploy: recovery figures and Backfill buttons for staging, qa and develop.\nExample: `/nexo hotfix nexo-be 2026.02.17-hotfix --incident 456 --reason \"connection pool exhaustion\"`",
+		Help:     "Skips develop, qa and staging and their soak gates. Branch `hotfix/prod-<tag>`, PR labelled `hotfix,P0`, 2 approvals from sre-team with reminders at 5 and 10 minutes and a page at 15. As soon as it is Healthy: recovery figures and Backfill buttons for staging, qa and develop. It supersedes an ordinary change of production (one not merged yet once you press Supersede).\nExample: `/nexo hotfix nexo-be 2026.02.17-hotfix --incident 456 --reason \"connection pool exhaustion\"`",
 		Flags:    []commands.Flag{{Name: "incident", Value: "<id>"}, {Name: "reason", Value: "\"…\""}},
 		Mutating: true,
 		Run: func(ctx context.Context, r commands.Request) (*chat.Reply, error) {
-			incident := strings.TrimPrefix(strings.TrimSpace(r.Args.Flag("incident")), "#")
-			if incident == "" {
-				return nil, commands.Refusalf("A hotfix needs `--incident <id>`: the fast track is for incidents only.")
-			}
-			if !commands.SafeIncident.MatchString(incident) {
-				return nil, commands.Refusalf("`%s` is not an incident id.", commands.Clip(incident, 40))
-			}
-			_, err := StartHotfix(ctx, d, r.Args.Words[0], r.Args.Words[1], incident, r.Args.Flag("reason"), r.UserID, r.ChannelID)
-			if err != nil {
-				return nil, err
-			}
-			return nil, nil
+			_, err := StartHotfix(ctx, d, HotfixRequest{
+				Service: r.Args.Words[0], Tag: r.Args.Words[1], Incident: r.Args.Flag("incident"), Reason: r.Args.Flag("reason"),
+				Requester: r.UserID, Channel: r.ChannelID,
+			})
+			return nil, err
 		},
 	}
 }
 
-// StartHotfix validates and starts a hotfix.
-func StartHotfix(ctx context.Context, d *commands.Deps, service, tag, incident, reason, requester, channel string) (*store.Workflow, error) {
+// HotfixRequest asks for a hotfix.
+type HotfixRequest struct {
+	Service, Tag, Incident, Reason string
+	Requester, Channel             string
+	// Supersede is the open change the requester chose to supersede.
+	Supersede string
+}
+
+// values is the request as a Supersede button's value.
+func (hr HotfixRequest) values() string {
+	return url.Values{"service": {hr.Service}, "tag": {hr.Tag}, "incident": {hr.Incident}, "reason": {commands.Clip(hr.Reason, 500)}}.Encode()
+}
+
+// hotfixRequestOf reads a Supersede button's value (never trusted:
+// StartHotfix checks everything again).
+func hotfixRequestOf(value string) (HotfixRequest, error) {
+	v, err := url.ParseQuery(value)
+	if err != nil {
+		return HotfixRequest{}, commands.Refusalf("That button is malformed.")
+	}
+	return HotfixRequest{Service: v.Get("service"), Tag: v.Get("tag"), Incident: v.Get("incident"), Reason: v.Get("reason"), Supersede: v.Get("supersede")}, nil
+}
+
+// StartHotfix validates and starts a hotfix. It preempts an ordinary
+// change of production (commands.StartEmergency).
+func StartHotfix(ctx context.Context, d *commands.Deps, hr HotfixRequest) (*store.Workflow, error) {
 	cfg := d.Config
-	svc, err := commands.ResolveService(cfg, service)
+	incident := strings.TrimPrefix(strings.TrimSpace(hr.Incident), "#")
+	if incident == "" {
+		return nil, commands.Refusalf("A hotfix needs `--incident <id>`: the fast track is for incidents only.")
+	}
+	if !commands.SafeIncident.MatchString(incident) {
+		return nil, commands.Refusalf("`%s` is not an incident id.", commands.Clip(incident, 40))
+	}
+	svc, err := commands.ResolveService(cfg, hr.Service)
 	if err != nil {
 		return nil, err
 	}
+	if err := commands.MayRequest(ctx, d, hr.Requester, cfg.Hotfix.Requesters, "hotfix.request", svc.Name, cfg.Environments[len(cfg.Environments)-1].Name, "a hotfix"); err != nil {
+		return nil, err
+	}
+	tag, reason, requester, channel := hr.Tag, hr.Reason, hr.Requester, hr.Channel
 	prod := &cfg.Environments[len(cfg.Environments)-1]
 	if err := commands.ValidateTag(cfg, tag); err != nil {
 		return nil, err
@@ -87,7 +116,10 @@ func StartHotfix(ctx context.Context, d *commands.Deps, service, tag, incident, 
 	c.Subject = fmt.Sprintf("hotfix(%s): %s → %s (%s)", svc.Name, prod.Name, tag, commands.Clip(reason, 60))
 	AddChangelog(ctx, d, svc, &c)
 	c.Body = HotfixBody(&c)
-	wf, err := startChange(ctx, d, "hotfix", c, channel)
+	hr.Incident = incident
+	offer := chat.Button{Text: "Supersede and start the hotfix", Action: "hotfix.supersede", Value: hr.values(), Style: chat.StyleDanger,
+		Confirm: "Close the open change's PR and start the hotfix of " + svc.Name + " `" + tag + "`?"}
+	wf, err := startEmergency(ctx, d, "hotfix", c, channel, hr.Supersede, offer)
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +200,16 @@ func hotfixFinished(ctx context.Context, d *commands.Deps, wf *store.Workflow, c
 	if c.Incident != "" {
 		commands.IncidentNote(ctx, d, c.Incident, c.Flavor, c.Requester, fmt.Sprintf("%s %s %s → `%s`: %s", commands.TitleCase(c.Flavor), c.Service, c.Env, c.Tag, commands.OrDash(c.Result)))
 	}
-	if c.Flavor != records.KindHotfix || c.Result != records.ResultSuccess {
+	if c.Result == records.ResultSuccess {
+		hotfixLive(ctx, d, wf, c)
+	}
+}
+
+// hotfixLive says a hotfix is live, with its recovery figures and the
+// Backfill buttons, once: as soon as it is Synced and Healthy (the watch
+// window goes on after it, and still alerts on a breach).
+func hotfixLive(ctx context.Context, d *commands.Deps, wf *store.Workflow, c *Change) {
+	if c.Flavor != records.KindHotfix {
 		return
 	}
 	text := fmt.Sprintf(":white_check_mark: Hotfix `%s` is live in %s.", c.Tag, c.Env)
@@ -233,8 +274,8 @@ func Backfill(ctx context.Context, d *commands.Deps, hotfixID, env, user, channe
 		return nil, commands.Refusalf("That hotfix no longer exists.")
 	}
 	c, err := workflow.Decode[Change](wf)
-	if err != nil || c.Flavor != records.KindHotfix || c.Result != records.ResultSuccess {
-		return nil, commands.Refusalf("Backfill is offered after a successful hotfix only.")
+	if err != nil || c.Flavor != records.KindHotfix || c.HealthyAt == nil || (c.Result != "" && c.Result != records.ResultSuccess) {
+		return nil, commands.Refusalf("Backfill is offered once a hotfix is live (Synced and Healthy) and only while it has not failed.")
 	}
 	nw, err := StartPromotion(ctx, d, PromoteRequest{Service: c.Service, Env: env, Tag: c.Tag, Requester: user, Channel: wf.Channel, Flavor: "backfill", Incident: c.Incident})
 	if err != nil {

@@ -66,6 +66,16 @@ func StartPromotion(ctx context.Context, d *commands.Deps, pr PromoteRequest) (*
 	if err != nil {
 		return nil, err
 	}
+	flavor := pr.Flavor
+	if flavor == "" {
+		flavor = records.KindPromote
+	}
+	if !pr.Auto {
+		noun := map[string]string{records.KindPromote: "a promotion", "backfill": "a backfill"}[flavor]
+		if err := commands.MayRequest(ctx, d, pr.Requester, env.Policy.Requesters, flavor+".request", svc.Name, env.Name, noun+" to "+env.Name); err != nil {
+			return nil, err
+		}
+	}
 	if err := d.GitOps.Sync(ctx); err != nil {
 		return nil, fmt.Errorf("reading the GitOps repo: %w", err)
 	}
@@ -92,10 +102,6 @@ func StartPromotion(ctx context.Context, d *commands.Deps, pr PromoteRequest) (*
 	}
 	if err := commands.RequireImage(ctx, d, svc.Name, tag); err != nil {
 		return nil, err
-	}
-	flavor := pr.Flavor
-	if flavor == "" {
-		flavor = records.KindPromote
 	}
 	c := Change{
 		Flavor: flavor, Service: svc.Name, Env: env.Name, Tag: tag, Previous: current,

@@ -12,6 +12,7 @@ package change
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/nexo-org/nexo-bot/chat"
@@ -23,7 +24,9 @@ import (
 // (approve, reject, backfill, fix tag), the hotfix SLA timers and the
 // auto-promotion scan, and offers GitOps reverts to the other scenarios.
 func Register(r *commands.Router, d *commands.Deps) {
-	d.Engine.Register(&Flow{D: d})
+	flow := &Flow{D: d}
+	d.Engine.Register(flow)
+	d.HandleKind(Kind, lifecycle{f: flow})
 	d.Changes = reverts{d: d}
 	r.Register(PromoteSpec(d))
 	r.Register(HotfixSpec(d))
@@ -31,6 +34,25 @@ func Register(r *commands.Router, d *commands.Deps) {
 	r.OnClick("hotfix.backfill", func(ctx context.Context, c chat.Click) (*chat.Reply, error) {
 		id, env, _ := strings.Cut(c.Value, "|")
 		return Backfill(ctx, d, id, env, c.UserID, c.ChannelID)
+	})
+	r.OnClick("hotfix.supersede", func(ctx context.Context, c chat.Click) (*chat.Reply, error) {
+		hr, err := hotfixRequestOf(c.Value)
+		if err != nil {
+			return nil, err
+		}
+		if hr.Supersede == "" {
+			return nil, commands.Refusalf("That button is malformed.")
+		}
+		hr.Requester, hr.Channel = c.UserID, c.ChannelID
+		prod := d.Config.Environments[len(d.Config.Environments)-1].Name
+		if err := (&commands.Authz{D: d}).AllowChange(ctx, c.UserID, c.ChannelID, "hotfix.supersede", hr.Service, prod); err != nil {
+			return nil, err
+		}
+		wf, err := StartHotfix(ctx, d, hr)
+		if err != nil {
+			return nil, err
+		}
+		return commands.Ephemeral(chat.Message{Text: fmt.Sprintf("Superseded `%s`; the hotfix `%s` started.", hr.Supersede, wf.ID)}), nil
 	})
 	r.OnClick(commands.ActionFixTag, func(ctx context.Context, c chat.Click) (*chat.Reply, error) {
 		parts := strings.Split(c.Value, "|")

@@ -31,7 +31,7 @@ func (r reverts) StartRevert(ctx context.Context, rr commands.RevertRequest) (*s
 	c.Labels, c.Teams = PRLabelsAndTeams(cfg, env, records.KindRollback)
 	c.Body = fmt.Sprintf("Reason: %s caused problems in %s; back to %s.\nIncident: %s\nApproved by: (filled in when approved in Slack)\n\nRequested-by: %s via nexo\n",
 		rr.Current, env.Name, rr.Tag, commands.OrDash(rr.Incident), rr.Requester)
-	wf, err := startChange(ctx, d, "rollback", c, rr.Channel)
+	wf, err := startEmergency(ctx, d, "rollback", c, rr.Channel, rr.Supersede, rr.Offer)
 	if err != nil {
 		return nil, err
 	}

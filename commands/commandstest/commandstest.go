@@ -31,6 +31,7 @@ import (
 	"github.com/nexo-org/nexo-bot/integrations/gitops"
 	"github.com/nexo-org/nexo-bot/integrations/gitops/gitopstest"
 	"github.com/nexo-org/nexo-bot/integrations/kube"
+	"github.com/nexo-org/nexo-bot/integrations/kube/clientset"
 	"github.com/nexo-org/nexo-bot/integrations/prom"
 	"github.com/nexo-org/nexo-bot/integrations/registry"
 	"github.com/nexo-org/nexo-bot/integrations/registryfake"
@@ -174,7 +175,7 @@ func NewCluster(t testing.TB, ps []corev1.Pod, evs []corev1.Event, objs ...runti
 		objs = append(objs, &evs[i])
 	}
 	cs := fake.NewClientset(objs...)
-	return &Cluster{Client: kube.NewFromClients(cs, nil, kube.Options{Timeout: 5 * time.Second}), logs: map[string]string{}}
+	return &Cluster{Client: kube.NewFromClients(clientset.Adapt(cs), nil, kube.Options{Timeout: 5 * time.Second}), logs: map[string]string{}}
 }
 
 // PromServer answers /api/v1/query with one vector sample, as Prometheus does.

@@ -16,6 +16,7 @@ import (
 	"github.com/nexo-org/nexo-bot/integrations/argocd"
 	"github.com/nexo-org/nexo-bot/integrations/gitops/gitopstest"
 	"github.com/nexo-org/nexo-bot/integrations/kube"
+	"github.com/nexo-org/nexo-bot/integrations/kube/clientset"
 	"github.com/nexo-org/nexo-bot/store"
 	"github.com/nexo-org/nexo-bot/workflow"
 	corev1 "k8s.io/api/core/v1"
@@ -540,7 +541,7 @@ func TestPlaybookScenario4FixTagThroughApprovalToHealthy(t *testing.T) {
 		healthy[i].Spec.Containers[0].Image = "ghcr.io/nexo-org/nexo-be:2026.02.17"
 	}
 	cs := fake.NewClientset(commandstest.Deployment("nexo-staging", 2, 2, 2, false), &healthy[0], &healthy[1])
-	r.Deps.Kube = kube.NewFromClients(cs, nil, kube.Options{})
+	r.Deps.Kube = kube.NewFromClients(clientset.Adapt(cs), nil, kube.Options{})
 	reply = r.Command(commandstest.Carol, "diagnose nexo-be staging")
 	if v := commandstest.FirstLine(reply.Message); !strings.Contains(v, "Synced and Healthy on `2026.02.17`") || !strings.Contains(v, "last deploy") {
 		t.Fatalf("after the fix: %s", v)

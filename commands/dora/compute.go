@@ -107,7 +107,8 @@ type ChangeFailureRate struct {
 	Deployments int     `json:"deployments"`
 	Rate        float64 `json:"rate"` // 0..1
 	// Why deployments failed (a deployment counts once, first cause wins in
-	// this order: rolled back, hotfixed, incident).
+	// this order: superseded, rolled back, hotfixed, incident).
+	Superseded int  `json:"superseded"`
 	RolledBack int  `json:"rolled_back"`
 	Hotfixed   int  `json:"hotfixed"`
 	Incidents  int  `json:"incidents"`
@@ -139,6 +140,7 @@ type Week struct {
 // Failure causes.
 const (
 	causeNone = iota
+	causeSuperseded
 	causeRollback
 	causeHotfix
 	causeIncident
@@ -244,7 +246,7 @@ func (m *measurement) collectDeploys() {
 	m.svcIDs = map[string]int32{}
 	for i := range in.Deployments {
 		d := &in.Deployments[i]
-		if d.Result != records.ResultSuccess || d.Env != in.Env || (in.Service != "" && d.Service != in.Service) {
+		if !deployed(d) || d.Env != in.Env || (in.Service != "" && d.Service != in.Service) {
 			continue
 		}
 		id, ok := m.svcIDs[d.Service]
@@ -274,14 +276,32 @@ func (m *measurement) collectDeploys() {
 	}
 }
 
-// blameRollbacksAndHotfixes marks the last change before a rollback or a
-// hotfix of the same service as failed.
+// deployed reports whether a deployment reached the environment: it
+// succeeded, was superseded by a hotfix or a rollback after its merge (a
+// failed change), or was cancelled after it was Healthy.
+func deployed(d *records.Deployment) bool {
+	switch d.Result {
+	case records.ResultSuccess:
+		return true
+	case records.ResultSuperseded:
+		return d.MergedAt != nil
+	case records.ResultCancelled:
+		return d.HealthyAt != nil
+	}
+	return false
+}
+
+// blameRollbacksAndHotfixes marks a superseded change, and the last change
+// before a rollback or a hotfix of the same service, as failed.
 func (m *measurement) blameRollbacksAndHotfixes() {
 	deps := m.deps
 	for _, s := range m.bySvc {
 		last := -1
 		for i := s.lo; i < s.hi; i++ {
 			d := deps[i].d
+			if d.Result == records.ResultSuperseded && deps[i].cause == causeNone {
+				deps[i].cause = causeSuperseded
+			}
 			if d.RolledBackBy != "" && deps[i].cause == causeNone {
 				deps[i].cause = causeRollback
 			}
@@ -400,6 +420,8 @@ func (m *measurement) countPeriod() {
 		m.perDay[dayN-m.firstDay]++
 		cfr.Deployments++
 		switch x.cause {
+		case causeSuperseded:
+			cfr.Superseded++
 		case causeRollback:
 			cfr.RolledBack++
 		case causeHotfix:
@@ -415,7 +437,7 @@ func (m *measurement) countPeriod() {
 		m.leads = append(m.leads, leadSample{week: weekOf(dayN), lt: lt})
 		fastest = insertFastest(fastest, FastDeploy{ID: d.ID, Service: d.Service, Tag: d.Tag, DeployedAt: when, LeadTime: lt})
 	}
-	cfr.Failed = cfr.RolledBack + cfr.Hotfixed + cfr.Incidents
+	cfr.Failed = cfr.Superseded + cfr.RolledBack + cfr.Hotfixed + cfr.Incidents
 	m.r.Fastest = fastest
 	if m.r.Fastest == nil {
 		m.r.Fastest = []FastDeploy{}

@@ -354,3 +354,34 @@ func TestComputeDefaults(t *testing.T) {
 		t.Errorf("defaults = %s %s %s", r.Env, r.Bands, r.Location)
 	}
 }
+
+// A change superseded by a hotfix or a rollback after its merge is a
+// deployment that failed, as a rollback of it would make it; one
+// superseded before its merge never deployed.
+func TestSupersededChangesFail(t *testing.T) {
+	in := fixture()
+	in.Incidents = nil
+	merged := deploy("merged", "2026-01-05T10:00:00Z", time.Hour)
+	merged.Result = records.ResultSuperseded
+	merged.HealthyAt = nil
+	mergedAt := at("2026-01-05T10:00:00Z")
+	merged.MergedAt, merged.FinishedAt = &mergedAt, &mergedAt
+	unmerged := deploy("unmerged", "2026-01-06T09:00:00Z", time.Hour)
+	unmerged.Result, unmerged.HealthyAt, unmerged.MergedAt = records.ResultSuperseded, nil, nil
+	cancelled := deploy("cancelled", "2026-01-06T10:00:00Z", time.Hour)
+	cancelled.Result, cancelled.HealthyAt = records.ResultCancelled, ptr(at("2026-01-06T10:00:00Z")) // after it was Healthy: a deployment
+	in.Deployments = []records.Deployment{
+		merged,
+		kind(deploy("hf", "2026-01-05T10:20:00Z", time.Hour), records.KindHotfix), // blames "merged" once
+		unmerged,
+		cancelled,
+	}
+	r := mustCompute(t, in)
+	c := r.ChangeFailureRate
+	if c.Deployments != 3 || c.Failed != 1 || c.Superseded != 1 || c.Hotfixed != 0 {
+		t.Errorf("failure = %+v, want 3 deployments (merged, hf, cancelled), 1 failed: superseded", c)
+	}
+	if !strings.Contains(RenderText(r), "1 failed (1 superseded, 0 rolled back") {
+		t.Errorf("text report:\n%s", RenderText(r))
+	}
+}

@@ -172,9 +172,9 @@ func RenderText(r Report) string {
 		b.WriteString("\nNo deployments to " + r.Env + " in this period.\n")
 		return b.String()
 	}
-	fmt.Fprintf(&b, "\n%d deployments on %d days · %d failed (%d rolled back, %d hotfixed, %d with incidents) · bands %s\n",
+	fmt.Fprintf(&b, "\n%d deployments on %d days · %d failed (%d superseded, %d rolled back, %d hotfixed, %d with incidents) · bands %s\n",
 		r.ChangeFailureRate.Deployments, r.DeploymentFrequency.DeployDays, r.ChangeFailureRate.Failed,
-		r.ChangeFailureRate.RolledBack, r.ChangeFailureRate.Hotfixed, r.ChangeFailureRate.Incidents, r.Bands)
+		r.ChangeFailureRate.Superseded, r.ChangeFailureRate.RolledBack, r.ChangeFailureRate.Hotfixed, r.ChangeFailureRate.Incidents, r.Bands)
 	if len(r.Fastest) > 0 {
 		fmt.Fprintf(&b, "\nTop %d Fastest Deploys:\n", len(r.Fastest))
 		names := make([]string, len(r.Fastest))
@@ -238,6 +238,7 @@ type jsonCFR struct {
 	Rate        float64 `json:"rate"`
 	Failed      int     `json:"failed"`
 	Deployments int     `json:"deployments"`
+	Superseded  int     `json:"superseded"`
 	RolledBack  int     `json:"rolled_back"`
 	Hotfixed    int     `json:"hotfixed"`
 	Incidents   int     `json:"incidents"`
@@ -274,7 +275,7 @@ func RenderJSON(r Report) ([]byte, error) {
 		Restore: jsonTTR{MedianSeconds: r.TimeToRestore.Median.Seconds(), Resolved: r.TimeToRestore.Resolved,
 			Unresolved: r.TimeToRestore.Unresolved, Band: r.TimeToRestore.Band},
 		Failure: jsonCFR{Rate: round(r.ChangeFailureRate.Rate, 4), Failed: r.ChangeFailureRate.Failed,
-			Deployments: r.ChangeFailureRate.Deployments, RolledBack: r.ChangeFailureRate.RolledBack,
+			Deployments: r.ChangeFailureRate.Deployments, Superseded: r.ChangeFailureRate.Superseded, RolledBack: r.ChangeFailureRate.RolledBack,
 			Hotfixed: r.ChangeFailureRate.Hotfixed, Incidents: r.ChangeFailureRate.Incidents, Band: r.ChangeFailureRate.Band},
 		Fastest: []jsonFast{}, Weeks: []jsonWeek{},
 	}

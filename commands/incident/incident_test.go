@@ -23,6 +23,7 @@ import (
 	"github.com/nexo-org/nexo-bot/commands/scenarios"
 	"github.com/nexo-org/nexo-bot/config"
 	"github.com/nexo-org/nexo-bot/integrations/kube"
+	"github.com/nexo-org/nexo-bot/integrations/kube/clientset"
 	"github.com/nexo-org/nexo-bot/integrations/loki"
 	"github.com/nexo-org/nexo-bot/integrations/loki/memserver"
 	"github.com/nexo-org/nexo-bot/integrations/pagerduty"
@@ -172,7 +173,7 @@ func newIncRig(t *testing.T, full bool) *incRig {
 
 		cs := fake.NewSimpleClientset(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "nexo-be-config", Namespace: "nexo-production"},
 			Data: map[string]string{"application.yaml": "database:\n  pool:\n    max: 10\n  host: db.internal\nlog_level: info\n", "FEATURE_X": "on"}})
-		r.d.Kube = kube.NewFromClients(cs, nil, kube.Options{Timeout: 5 * time.Second})
+		r.d.Kube = kube.NewFromClients(clientset.Adapt(cs), nil, kube.Options{Timeout: 5 * time.Second})
 
 		r.pager = pagerdutyfake.New()
 		t.Cleanup(r.pager.Close)

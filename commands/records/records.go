@@ -21,6 +21,12 @@ const (
 	ResultSuccess = "success"
 	ResultFailed  = "failed"
 	ResultPending = "pending"
+	// ResultSuperseded: a hotfix or a rollback took its place (after its
+	// merge it counts as a failed change for DORA).
+	ResultSuperseded = "superseded"
+	// ResultCancelled: someone cancelled it (after it was Healthy it counts
+	// as a deployment).
+	ResultCancelled = "cancelled"
 )
 
 // Deployment is one change of an environment's tag.

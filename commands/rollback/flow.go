@@ -190,16 +190,7 @@ func (f *Flow) finish(ctx context.Context, wf *store.Workflow, rb *Rollback, res
 	now := d.Clock().Now()
 	rb.FinishedAt = &now
 	rb.Result = result
-	var approvers []string
-	for _, a := range rb.Approvals {
-		approvers = append(approvers, a.User)
-	}
-	dep := records.Deployment{ID: wf.ID, Service: rb.Service, Env: rb.Env, Tag: rb.Tag, Previous: rb.Current, Kind: records.KindRollback, Result: result,
-		Incident: rb.Incident, Requester: rb.Requester, Approvers: approvers, RequestedAt: rb.RequestedAt, FinishedAt: &now}
-	if result == records.ResultSuccess {
-		dep.HealthyAt = &now
-	}
-	if err := d.Store.PutDoc(ctx, records.DeploymentsCollection, wf.ID, dep); err != nil {
+	if err := f.record(ctx, wf, rb); err != nil {
 		return workflow.Outcome{}, err
 	}
 	icon := ":white_check_mark:"
@@ -217,4 +208,18 @@ func (f *Flow) reply(ctx context.Context, wf *store.Workflow, rb *Rollback, key,
 
 func (f *Flow) replyMsg(ctx context.Context, wf *store.Workflow, rb *Rollback, key string, m chat.Message) {
 	commands.ThreadReply(ctx, f.D, wf, key, m)
+}
+
+// record writes the rollback's deployment record (DORA's memory).
+func (f *Flow) record(ctx context.Context, wf *store.Workflow, rb *Rollback) error {
+	var approvers []string
+	for _, a := range rb.Approvals {
+		approvers = append(approvers, a.User)
+	}
+	dep := records.Deployment{ID: wf.ID, Service: rb.Service, Env: rb.Env, Tag: rb.Tag, Previous: rb.Current, Kind: records.KindRollback, Result: rb.Result,
+		Incident: rb.Incident, Requester: rb.Requester, Approvers: approvers, RequestedAt: rb.RequestedAt, FinishedAt: rb.FinishedAt}
+	if rb.Result == records.ResultSuccess {
+		dep.HealthyAt = rb.FinishedAt
+	}
+	return f.D.Store.PutDoc(ctx, records.DeploymentsCollection, wf.ID, dep)
 }

@@ -9,6 +9,7 @@ package rollback
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/nexo-org/nexo-bot/chat"
@@ -17,7 +18,9 @@ import (
 
 // Register adds `/nexo rollback`, its workflow and its buttons.
 func Register(r *commands.Router, d *commands.Deps) {
-	d.Engine.Register(&Flow{D: d})
+	flow := &Flow{D: d}
+	d.Engine.Register(flow)
+	d.HandleKind(Kind, lifecycle{f: flow})
 	r.Register(Spec(d))
 	r.OnClick("rollback.run", func(ctx context.Context, c chat.Click) (*chat.Reply, error) {
 		parts := strings.Split(c.Value, "|")
@@ -29,6 +32,21 @@ func Register(r *commands.Router, d *commands.Deps) {
 			return nil, err
 		}
 		return nil, nil
+	})
+	r.OnClick("rollback.supersede", func(ctx context.Context, c chat.Click) (*chat.Reply, error) {
+		rr, err := requestOf(c.Value)
+		if err != nil {
+			return nil, err
+		}
+		if err := (&commands.Authz{D: d}).AllowChange(ctx, c.UserID, c.ChannelID, "rollback.supersede", rr.Service, rr.Env); err != nil {
+			return nil, err
+		}
+		rr.Requester, rr.Channel = c.UserID, c.ChannelID
+		wf, err := Start(ctx, d, rr)
+		if err != nil {
+			return nil, err
+		}
+		return commands.Ephemeral(chat.Message{Text: fmt.Sprintf("Superseded `%s`; the rollback `%s` started.", rr.Supersede, wf.ID)}), nil
 	})
 	r.OnClick(commands.ActionRollbackStart, func(ctx context.Context, c chat.Click) (*chat.Reply, error) {
 		parts := strings.Split(c.Value, "|")
@@ -52,7 +70,7 @@ func Spec(d *commands.Deps) *commands.Spec {
 		Name:     "rollback",
 		Args:     []string{"service", "env"},
 		Summary:  "Roll back: Argo CD history (fast), a GitOps revert PR (auditable) or a blue/green switch (instant)",
-		Help:     "Without `--via`, shows the history (Argo CD and the git log of the values file, current and last stable marked) with a button per path.\n`--via argocd` turns auto-sync off first (Argo CD refuses otherwise) and rolls back to the history id; `--via gitops` opens `rollback/<svc>-<env>-<tag>`; `--via bluegreen` switches the Ingress to the other colour.\nProduction needs 1 sre-team approval by default.",
+		Help:     "Without `--via`, shows the history (Argo CD and the git log of the values file, current and last stable marked) with a button per path.\n`--via argocd` turns auto-sync off first (Argo CD refuses otherwise) and rolls back to the history id; `--via gitops` opens `rollback/<svc>-<env>-<tag>`; `--via bluegreen` switches the Ingress to the other colour.\nProduction needs 1 sre-team approval by default. A rollback supersedes an ordinary change of the same target (one not merged yet once you press Supersede).",
 		Flags:    []commands.Flag{{Name: "to", Value: "<version|history-id>"}, {Name: "via", Value: "argocd|gitops|bluegreen"}, {Name: "incident", Value: "<id>"}},
 		Mutating: true,
 		Run: func(ctx context.Context, r commands.Request) (*chat.Reply, error) {

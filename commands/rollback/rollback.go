@@ -2,6 +2,7 @@ package rollback
 
 import (
 	"context"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -71,6 +72,25 @@ type Request struct {
 	Service, Env, Via, To string
 	Incident              string
 	Requester, Channel    string
+	// Supersede is the open change the requester chose to supersede.
+	Supersede string
+}
+
+// offer is the request's Supersede button (see commands.Emergency.Offer).
+func (rr Request) offer() chat.Button {
+	v := url.Values{"service": {rr.Service}, "env": {rr.Env}, "via": {rr.Via}, "to": {rr.To}, "incident": {rr.Incident}}
+	return chat.Button{Text: "Supersede and roll back", Action: "rollback.supersede", Value: v.Encode(), Style: chat.StyleDanger,
+		Confirm: "Close the open change's PR and roll " + rr.Service + " in " + rr.Env + " back?"}
+}
+
+// requestOf reads a Supersede button's value (never trusted: Start checks
+// everything again).
+func requestOf(value string) (Request, error) {
+	v, err := url.ParseQuery(value)
+	if err != nil || v.Get("supersede") == "" {
+		return Request{}, commands.Refusalf("That button is malformed.")
+	}
+	return Request{Service: v.Get("service"), Env: v.Get("env"), Via: v.Get("via"), To: v.Get("to"), Incident: v.Get("incident"), Supersede: v.Get("supersede")}, nil
 }
 
 // Start validates and starts a rollback on one path.
@@ -78,6 +98,9 @@ func Start(ctx context.Context, d *commands.Deps, rr Request) (*store.Workflow, 
 	cfg := d.Config
 	svc, env, err := commands.ResolveTarget(cfg, rr.Service, rr.Env)
 	if err != nil {
+		return nil, err
+	}
+	if err := commands.MayRequest(ctx, d, rr.Requester, env.Policy.Requesters, "rollback.request", svc.Name, env.Name, "a rollback in "+env.Name); err != nil {
 		return nil, err
 	}
 	need := commands.RollbackNeed(env, rr.Requester)
@@ -129,7 +152,8 @@ func Start(ctx context.Context, d *commands.Deps, rr Request) (*store.Workflow, 
 		if d.Changes == nil {
 			return nil, commands.Refusalf("GitOps reverts are not available in this nexo.")
 		}
-		return d.Changes.StartRevert(ctx, commands.RevertRequest{Service: svc.Name, Env: env.Name, Tag: tag, Current: current, Incident: rr.Incident, Requester: rr.Requester, Channel: channel})
+		return d.Changes.StartRevert(ctx, commands.RevertRequest{Service: svc.Name, Env: env.Name, Tag: tag, Current: current, Incident: rr.Incident,
+			Requester: rr.Requester, Channel: channel, Supersede: rr.Supersede, Offer: rr.offer()})
 	case ViaArgoCD:
 		if d.ArgoCD == nil {
 			return nil, commands.Refusalf("Argo CD is not configured (argocd.server).")
@@ -161,7 +185,11 @@ func startRollbackWF(ctx context.Context, d *commands.Deps, rb Rollback, need po
 	if err := workflow.Encode(wf, rb); err != nil {
 		return nil, err
 	}
-	if err := commands.StartLocked(ctx, d, wf, rb.Service, rb.Env); err != nil {
+	err := commands.StartEmergency(ctx, d, commands.Emergency{
+		Workflow: wf, Card: (&Flow{D: d}).card(wf, &rb, Approval), What: What(&rb), Service: rb.Service, Env: rb.Env,
+		Requester: rr.Requester, Supersede: rr.Supersede, Offer: rr.offer(),
+	})
+	if err != nil {
 		return nil, err
 	}
 	commands.Audit(ctx, d, rr.Requester, "rollback.request", rb.Service, rb.Env, wf.ID, "ok", rb.Via+" "+rb.Current+" → "+commands.OrDash(rb.Tag))

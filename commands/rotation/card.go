@@ -90,13 +90,17 @@ func (f *Flow) card(wf *store.Workflow, job *Job, state string) chat.Message {
 	if job.Summary != "" {
 		blocks = append(blocks, chat.Block{Context: []string{job.Summary}})
 	}
-	if (state == Approval || state == Card) && job.Result == "" {
+	if (state == Approval || state == Card || state == Run) && job.Result == "" && job.CancelledBy == "" {
 		var btns []chat.Button
-		if job.Need.Approvals > 0 && !dec.Satisfied {
+		if state != Run && job.Need.Approvals > 0 && !dec.Satisfied {
 			btns = append(btns, chat.Button{Text: "Approve", Action: "rotate.approve", Value: wf.ID, Style: chat.StylePrimary,
 				Confirm: fmt.Sprintf("This changes the database password of %s in %s and restarts its pods.", job.Service, job.Env)})
 		}
-		btns = append(btns, chat.Button{Text: "Cancel", Action: "rotate.cancel", Value: wf.ID, Style: chat.StyleDanger})
+		cancel := chat.Button{Text: "Cancel", Action: commands.ActionCancel, Value: wf.ID, Style: chat.StyleDanger}
+		if state == Run {
+			cancel.Confirm = "Stop the rotation? If the database password was changed already, nexo restores the old one everywhere first."
+		}
+		btns = append(btns, cancel)
 		blocks = append(blocks, chat.Block{Actions: btns})
 	}
 	blocks = append(blocks, chat.Block{Context: []string{"workflow `" + wf.ID + "` · the password is never shown · docs/rotation.md"}})

@@ -135,9 +135,15 @@ func (f *Flow) run(ctx context.Context, wf *store.Workflow, job *Job) (workflow.
 		return workflow.Outcome{}, err
 	}
 	r := steps.New(deps, job.Rotation)
+	if job.CancelledBy != "" {
+		r.Abort("cancelled by " + job.CancelledBy)
+	}
 	wasRollingBack := job.Rotation.Phase == steps.PhaseRollingBack
 	done, stepErr := r.Step(ctx)
 	job.Rotation = r.State()
+	if job.CancelledBy != "" && !wasRollingBack && job.Rotation.Phase == steps.PhaseRollingBack {
+		f.reply(ctx, wf, job, "rolling-back", ":rewind: The database password was already changed, so nexo is restoring the old one in PostgreSQL and Secrets Manager.")
+	}
 	if !wasRollingBack && job.Rotation.Phase == steps.PhaseRollingBack {
 		f.reply(ctx, wf, job, "rolling-back", fmt.Sprintf(":warning: Step `%s` failed: %s. The database password was already changed, so nexo is restoring the old one in PostgreSQL and Secrets Manager.",
 			job.Rotation.FailedStep, job.Rotation.Failure))
@@ -163,8 +169,11 @@ func (f *Flow) finish(ctx context.Context, wf *store.Workflow, job *Job, rep ste
 	now := d.Clock().Now()
 	st := job.Rotation
 	job.Summary = rep.Summary
-	switch rep.Phase {
-	case steps.PhaseDone:
+	switch {
+	case job.CancelledBy != "" && rep.Phase == steps.PhaseFailed && !st.Altered:
+		f.reply(ctx, wf, job, "result", fmt.Sprintf(":no_entry: Rotation stopped by %s before the database was changed; nothing was changed (a new version may be left under AWSPENDING, unused).", chat.Mention(job.CancelledBy)))
+		commands.Audit(ctx, d, "nexo", "rotate.result", job.Service, job.Env, wf.ID, "cancelled", rep.Summary)
+	case rep.Phase == steps.PhaseDone:
 		rec := Record{Service: job.Service, Env: job.Env, Secret: job.Secret, SecretID: job.SecretID, RotatedAt: now, VersionID: st.Token, Workflow: wf.ID, By: job.Requester}
 		if err := d.Store.PutDoc(ctx, RecordsCollection, RecordKey(job.Service, job.Env, job.Secret), rec); err != nil {
 			return workflow.Outcome{}, err // retried; the rotation itself is finished and stays so
@@ -172,7 +181,7 @@ func (f *Flow) finish(ctx context.Context, wf *store.Workflow, job *Job, rep ste
 		job.Result = ResultDone
 		f.reply(ctx, wf, job, "result", ":white_check_mark: "+rep.Summary)
 		commands.Audit(ctx, d, "nexo", "rotate.result", job.Service, job.Env, wf.ID, "ok", rep.Summary)
-	case steps.PhaseRolledBack:
+	case rep.Phase == steps.PhaseRolledBack:
 		job.Result = ResultRolledBack
 		f.reply(ctx, wf, job, "result", ":rewind: "+rep.Summary)
 		commands.Audit(ctx, d, "nexo", "rotate.result", job.Service, job.Env, wf.ID, "error", rep.Summary)
@@ -185,6 +194,9 @@ func (f *Flow) finish(ctx context.Context, wf *store.Workflow, job *Job, rep ste
 	next := Done
 	if job.Result != ResultDone {
 		next = Failed
+	}
+	if job.CancelledBy != "" && job.Result != ResultDone {
+		job.Result, next = ResultCancelled, Cancelled
 	}
 	return workflow.Outcome{Next: next, Done: true, Detail: string(rep.Phase)}, nil
 }

@@ -469,10 +469,10 @@ func TestRotateSecretRefusals(t *testing.T) {
 	if r := e.command(rotSRE, "rotate-secret nexo-be production db"); r == nil || !strings.Contains(r.Message.Text, "already open") {
 		t.Fatalf("second open rotation: %+v", r)
 	}
-	if r := e.click(rotDev, "rotate.cancel", wf.ID); r == nil || !strings.Contains(r.Message.Text, "Only the requester") {
+	if r := e.click(rotDev, commands.ActionCancel, wf.ID); r == nil || !strings.Contains(r.Message.Text, "Only the requester") {
 		t.Fatalf("cancel by an outsider: %+v", r)
 	}
-	if r := e.click(rotRequester, "rotate.cancel", wf.ID); r != nil {
+	if r := e.click(rotRequester, commands.ActionCancel, wf.ID); r == nil || !strings.Contains(r.Message.Text, "Cancelled the rotation of secret `db`") {
 		t.Fatalf("cancel by the requester: %+v", r)
 	}
 	wf, job := e.workflow(wf.ID)
@@ -625,5 +625,28 @@ func TestRotateCardPostedOnceWhenAClickRaces(t *testing.T) {
 	}
 	if thread := e.chat.Thread(wf.CardTS); len(thread) == 0 {
 		t.Fatal("the thread hangs off another message than the card")
+	}
+}
+
+// A secret is named by any of its names: the configured one, its
+// secret_id, the id's last segment, or its ExternalSecret; otherwise the
+// refusal suggests the nearest.
+func TestRotateSecretByAnyOfItsNames(t *testing.T) {
+	for _, name := range []string{"db", "DB", "database", "nexo/production/database", "nexo-be-db-credentials"} {
+		t.Run(name, func(t *testing.T) {
+			e := newRotEnv(t, nil)
+			r := e.command(rotRequester, "rotate-secret nexo-be production "+name)
+			if r == nil || !strings.Contains(r.Message.Text, "Rotation `rotate-") {
+				t.Fatalf("%q: %+v", name, r)
+			}
+			if _, job := e.workflow(e.only().ID); job.Secret != "db" || job.SecretID != "nexo/production/database" {
+				t.Fatalf("%q resolved to %+v", name, job)
+			}
+		})
+	}
+	e := newRotEnv(t, nil)
+	r := e.command(rotRequester, "rotate-secret nexo-be production databse")
+	if r == nil || !strings.Contains(r.Message.Text, "Did you mean `database`?") || !strings.Contains(r.Message.Text, "`db` (nexo/production/database)") {
+		t.Fatalf("typo: %+v", r)
 	}
 }

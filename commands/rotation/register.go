@@ -14,13 +14,12 @@ import (
 // Register adds `/nexo rotate-secret`, its workflow, its buttons and the
 // weekly reminder of secrets older than their max_age.
 func Register(r *commands.Router, d *commands.Deps) {
-	d.Engine.Register(&Flow{D: d})
+	flow := &Flow{D: d}
+	d.Engine.Register(flow)
+	d.HandleKind(Kind, lifecycle{f: flow})
 	r.Register(Spec(d))
 	r.OnClick("rotate.approve", func(ctx context.Context, c chat.Click) (*chat.Reply, error) {
 		return Approve(ctx, d, c.Value, c.UserID)
-	})
-	r.OnClick("rotate.cancel", func(ctx context.Context, c chat.Click) (*chat.Reply, error) {
-		return Cancel(ctx, d, c.Value, c.UserID)
 	})
 	d.Engine.HandleTimer(ReminderTimer, func(ctx context.Context, t store.Timer) error {
 		return reminderFired(ctx, d, t)

@@ -9,7 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
+	"path"
 	"sort"
 	"strings"
 	"time"
@@ -148,6 +148,9 @@ func Start(ctx context.Context, d *commands.Deps, rr Request) (*store.Workflow, 
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := commands.MayRequest(ctx, d, rr.Requester, env.Policy.Requesters, "rotate.request", svc.Name, env.Name, "a secret rotation in "+env.Name); err != nil {
+		return nil, nil, err
+	}
 	if d.Secrets == nil {
 		return nil, nil, commands.Refusalf("Secret rotation is not configured: nexo has no AWS Secrets Manager client (aws.region and AWS credentials).")
 	}
@@ -157,7 +160,7 @@ func Start(ctx context.Context, d *commands.Deps, rr Request) (*store.Workflow, 
 	if d.Kube == nil {
 		return nil, nil, commands.Refusalf("Secret rotation is not configured: nexo has no Kubernetes access (kubernetes.kubeconfig or in-cluster).")
 	}
-	sec, err := resolveSecret(cfg, svc, rr.Secret)
+	sec, err := resolveSecret(cfg, svc, env.Name, rr.Secret)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -189,63 +192,40 @@ func Start(ctx context.Context, d *commands.Deps, rr Request) (*store.Workflow, 
 	return wf, job, nil
 }
 
-func resolveSecret(cfg *config.Config, svc *config.Service, name string) (*config.Secret, error) {
-	n := strings.ToLower(strings.TrimSpace(name))
-	var names []string
+// resolveSecret finds a configured secret of svc in env by any of its
+// names: the configured name, its secret_id, the last segment of that id,
+// or its ExternalSecret's name (templates expanded for env); otherwise the
+// refusal suggests the nearest.
+func resolveSecret(cfg *config.Config, svc *config.Service, env, name string) (*config.Secret, error) {
+	n := strings.TrimSpace(name)
+	var known []string
 	for i := range svc.Secrets {
-		if svc.Secrets[i].Name == n {
-			return &svc.Secrets[i], nil
+		sec := &svc.Secrets[i]
+		x := func(t string) string { return config.Expand(t, svc.Name, env, "secret", sec.Name) }
+		id := x(sec.SecretID)
+		names := []string{sec.Name, id, path.Base(id), x(sec.ExternalSecret)}
+		for _, alias := range names {
+			if alias != "" && strings.EqualFold(alias, n) {
+				return sec, nil
+			}
 		}
-		names = append(names, svc.Secrets[i].Name)
+		known = append(known, names...)
 	}
-	if len(names) == 0 {
+	if len(svc.Secrets) == 0 {
 		return nil, commands.Refusalf("%s has no rotatable secrets configured (services[].secrets in the config).", svc.Name)
 	}
-	sort.Strings(names)
-	return nil, commands.Refusalf("%s has no secret `%s`.%s Secrets: %s", svc.Name, commands.Clip(name, 40), commands.DidYouMean(n, names, "`%s`"), strings.Join(names, ", "))
+	var list []string
+	for i := range svc.Secrets {
+		list = append(list, "`"+svc.Secrets[i].Name+"` ("+config.Expand(svc.Secrets[i].SecretID, svc.Name, env, "secret", svc.Secrets[i].Name)+")")
+	}
+	sort.Strings(list)
+	return nil, commands.Refusalf("%s has no secret `%s` in %s.%s Secrets: %s", svc.Name, commands.Clip(name, 40), env, commands.DidYouMean(strings.ToLower(n), known, "`%s`"), strings.Join(list, ", "))
 }
 
 // Approve records an approval after re-checking the policy (the
 // button's payload is never trusted).
 func Approve(ctx context.Context, d *commands.Deps, id, user string) (*chat.Reply, error) {
 	return commands.RecordApproval[Job](ctx, d, commands.ApprovalSpec{Kind: Kind, Noun: "rotation", Action: "rotate.approve", Open: []string{Card, Approval}}, id, user)
-}
-
-// Cancel stops a rotation that has not started yet; the requester
-// and the approver group may.
-func Cancel(ctx context.Context, d *commands.Deps, id, user string) (*chat.Reply, error) {
-	groups := commands.UserGroups(ctx, d, user)
-	var job Job
-	_, err := d.Engine.Mutate(ctx, id, func(wf *store.Workflow) error {
-		if wf.Kind != Kind {
-			return commands.Refusalf("That is not a rotation.")
-		}
-		var err error
-		if job, err = workflow.Decode[Job](wf); err != nil {
-			return err
-		}
-		if wf.Done || (wf.State != Approval && wf.State != Card) {
-			return commands.Refusalf("This rotation has already started or ended (%s) and can no longer be cancelled.", wf.State)
-		}
-		if user != job.Requester && !slices.Contains(groups, job.Need.Group) {
-			return commands.Refusalf("Only the requester or members of %s can cancel this rotation.", job.Need.Group)
-		}
-		job.CancelledBy = user
-		wf.State = Cancelled
-		return workflow.Encode(wf, job)
-	})
-	var refusal *commands.Refusal
-	switch {
-	case errors.As(err, &refusal):
-		commands.Audit(ctx, d, user, "rotate.cancel", job.Service, job.Env, id, "refused", refusal.Text)
-		return nil, refusal
-	case errors.Is(err, store.ErrNotFound):
-		return nil, commands.Refusalf("That rotation no longer exists.")
-	case err != nil:
-		return nil, err
-	}
-	commands.Audit(ctx, d, user, "rotate.cancel", job.Service, job.Env, id, "ok", job.Secret)
-	return nil, nil
 }
 
 // Requirement implements commands.Approvable.

@@ -240,6 +240,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if owner, repo, num, diff, ok := webPull(raw); ok && !strings.HasPrefix(r.URL.Path, "/api/") {
+		s.servePullPage(w, r, owner, repo, num, diff)
+		return
+	}
 	if !s.authorized(r) {
 		writeJSON(w, http.StatusUnauthorized, errorJSON{Message: "Bad credentials", DocumentationURL: "https://docs.github.com/rest", Status: "401"})
 		return

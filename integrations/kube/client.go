@@ -26,7 +26,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
@@ -79,7 +78,7 @@ func (o Options) withDefaults() Options {
 
 // Client is the client-go implementation of Cluster.
 type Client struct {
-	core  kubernetes.Interface
+	api   API
 	dyn   dynamic.Interface
 	opts  Options
 	esMu  sync.Mutex
@@ -134,21 +133,25 @@ func FromConfig(cfg *rest.Config, opts Options) (*Client, error) {
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "nexo-bot"
 	}
-	core, err := kubernetes.NewForConfig(cfg)
+	hc, err := rest.HTTPClientFor(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("kube: clientset: %w", err)
+		return nil, fmt.Errorf("kube: http client: %w", err)
 	}
-	dyn, err := dynamic.NewForConfig(cfg)
+	api, err := newRESTAPI(cfg, hc)
+	if err != nil {
+		return nil, err
+	}
+	dyn, err := dynamic.NewForConfigAndClient(cfg, hc)
 	if err != nil {
 		return nil, fmt.Errorf("kube: dynamic client: %w", err)
 	}
-	return NewFromClients(core, dyn, opts), nil
+	return NewFromClients(api, dyn, opts), nil
 }
 
-// NewFromClients wraps existing clients, e.g. client-go's fake clientset and
-// dynamic fake in unit tests.
-func NewFromClients(core kubernetes.Interface, dyn dynamic.Interface, opts Options) *Client {
-	return &Client{core: core, dyn: dyn, opts: opts.withDefaults()}
+// NewFromClients wraps existing clients: in unit tests, client-go's fake
+// clientset through clientset.Adapt and the dynamic fake.
+func NewFromClients(api API, dyn dynamic.Interface, opts Options) *Client {
+	return &Client{api: api, dyn: dyn, opts: opts.withDefaults()}
 }
 
 func (c *Client) bound(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -186,7 +189,7 @@ func (c *Client) Pods(ctx context.Context, namespace, selector string) ([]corev1
 	}
 	ctx, cancel := c.bound(ctx)
 	defer cancel()
-	list, err := c.core.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	list, err := c.api.ListPods(ctx, namespace, metav1.ListOptions{LabelSelector: selector})
 	if err != nil {
 		return nil, fmt.Errorf("kube: list pods in %s (%s): %w", namespace, selector, err)
 	}
@@ -249,7 +252,7 @@ func (c *Client) listEvents(ctx context.Context, namespace string, opts metav1.L
 	var all []corev1.Event
 	opts.Limit = eventsPage
 	for {
-		list, err := c.core.CoreV1().Events(namespace).List(ctx, opts)
+		list, err := c.api.ListEvents(ctx, namespace, opts)
 		if err != nil {
 			return nil, fmt.Errorf("kube: list events in %s: %w", namespace, err)
 		}
@@ -302,7 +305,7 @@ func (c *Client) Deployment(ctx context.Context, namespace, name string) (*appsv
 	}
 	ctx, cancel := c.bound(ctx)
 	defer cancel()
-	d, err := c.core.AppsV1().Deployments(namespace).Get(ctx, name, metav1.GetOptions{})
+	d, err := c.api.GetDeployment(ctx, namespace, name)
 	if err != nil {
 		return nil, fmt.Errorf("kube: get deployment %s/%s: %w", namespace, name, err)
 	}
@@ -338,7 +341,7 @@ func (c *Client) Logs(ctx context.Context, namespace, pod, container string, pre
 	}
 	ctx, cancel := c.bound(ctx)
 	defer cancel()
-	rc, err := c.core.CoreV1().Pods(namespace).GetLogs(pod, opts).Stream(ctx)
+	rc, err := c.api.PodLogs(ctx, namespace, pod, opts)
 	if err != nil {
 		return "", fmt.Errorf("kube: logs of %s/%s: %w", namespace, pod, err)
 	}
@@ -357,7 +360,7 @@ func (c *Client) ConfigMap(ctx context.Context, namespace, name string) (*corev1
 	}
 	ctx, cancel := c.bound(ctx)
 	defer cancel()
-	cm, err := c.core.CoreV1().ConfigMaps(namespace).Get(ctx, name, metav1.GetOptions{})
+	cm, err := c.api.GetConfigMap(ctx, namespace, name)
 	if err != nil {
 		return nil, fmt.Errorf("kube: get configmap %s/%s: %w", namespace, name, err)
 	}
@@ -371,7 +374,7 @@ func (c *Client) Ingress(ctx context.Context, namespace, name string) (*networki
 	}
 	ctx, cancel := c.bound(ctx)
 	defer cancel()
-	ing, err := c.core.NetworkingV1().Ingresses(namespace).Get(ctx, name, metav1.GetOptions{})
+	ing, err := c.api.GetIngress(ctx, namespace, name)
 	if err != nil {
 		return nil, fmt.Errorf("kube: get ingress %s/%s: %w", namespace, name, err)
 	}
@@ -401,7 +404,7 @@ func (c *Client) SwitchIngressBackend(ctx context.Context, namespace, name, serv
 	}
 	ctx, cancel := c.bound(ctx)
 	defer cancel()
-	ing, err := c.core.NetworkingV1().Ingresses(namespace).Get(ctx, name, metav1.GetOptions{})
+	ing, err := c.api.GetIngress(ctx, namespace, name)
 	if err != nil {
 		return "", fmt.Errorf("kube: get ingress %s/%s: %w", namespace, name, err)
 	}
@@ -419,13 +422,13 @@ func (c *Client) SwitchIngressBackend(ctx context.Context, namespace, name, serv
 	if err != nil {
 		return "", fmt.Errorf("kube: encode ingress patch: %w", err)
 	}
-	_, err = c.core.NetworkingV1().Ingresses(namespace).Patch(ctx, name, types.JSONPatchType, patch, metav1.PatchOptions{})
+	err = c.api.PatchIngress(ctx, namespace, name, types.JSONPatchType, patch)
 	if err != nil {
 		if isTestOpFailure(err) || apierrors.IsInvalid(err) {
 			// The real API server answers a failed test op with a bare 422
 			// Invalid: read again to tell a concurrent change from a
 			// rejected value.
-			if now, gerr := c.core.NetworkingV1().Ingresses(namespace).Get(ctx, name, metav1.GetOptions{}); gerr == nil {
+			if now, gerr := c.api.GetIngress(ctx, namespace, name); gerr == nil {
 				if current, ok := ruleZeroService(now); !ok || current != previous {
 					return "", fmt.Errorf("%w (%s/%s: expected %q, now %q)", ErrIngressChanged, namespace, name, previous, current)
 				}
@@ -461,13 +464,12 @@ func (c *Client) externalSecretGVR(ctx context.Context) (schema.GroupVersionReso
 	if c.esGVR != nil {
 		return *c.esGVR, nil
 	}
-	disc := c.core.Discovery()
 	var lastErr error
 	for _, gvr := range externalSecretVersions {
 		if ctx.Err() != nil {
 			return schema.GroupVersionResource{}, ctx.Err()
 		}
-		list, err := disc.ServerResourcesForGroupVersion(gvr.GroupVersion().String())
+		list, err := c.api.ServerResources(ctx, gvr.GroupVersion().String())
 		if err != nil {
 			if !apierrors.IsNotFound(err) {
 				lastErr = err
@@ -529,7 +531,7 @@ func (c *Client) SecretDataHash(ctx context.Context, namespace, name string) (st
 	}
 	ctx, cancel := c.bound(ctx)
 	defer cancel()
-	s, err := c.core.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
+	s, err := c.api.GetSecret(ctx, namespace, name)
 	if err != nil {
 		return "", fmt.Errorf("kube: get secret %s/%s: %w", namespace, name, err)
 	}
@@ -573,7 +575,7 @@ func (c *Client) RolloutRestart(ctx context.Context, namespace, deployment strin
 	}
 	ctx, cancel := c.bound(ctx)
 	defer cancel()
-	_, err = c.core.AppsV1().Deployments(namespace).Patch(ctx, deployment, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+	err = c.api.PatchDeployment(ctx, namespace, deployment, types.StrategicMergePatchType, patch)
 	if err != nil {
 		return fmt.Errorf("kube: restart deployment %s/%s: %w", namespace, deployment, err)
 	}

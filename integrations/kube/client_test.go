@@ -1,4 +1,4 @@
-package kube
+package kube_test
 
 import (
 	"context"
@@ -18,6 +18,9 @@ import (
 	dynfake "k8s.io/client-go/dynamic/fake"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/nexo-org/nexo-bot/integrations/kube"
+	"github.com/nexo-org/nexo-bot/integrations/kube/clientset"
 )
 
 const ns = "nexo-staging"
@@ -56,7 +59,7 @@ func ptr[T any](v T) *T { return &v }
 
 var esGVR = schema.GroupVersionResource{Group: "external-secrets.io", Version: "v1beta1", Resource: "externalsecrets"}
 
-func newFake(t *testing.T, served []string, objs ...runtime.Object) (*Client, *fake.Clientset, *dynfake.FakeDynamicClient) {
+func newFake(t *testing.T, served []string, objs ...runtime.Object) (*kube.Client, *fake.Clientset, *dynfake.FakeDynamicClient) {
 	t.Helper()
 	cs := fake.NewClientset(objs...)
 	var lists []*metav1.APIResourceList
@@ -73,7 +76,7 @@ func newFake(t *testing.T, served []string, objs ...runtime.Object) (*Client, *f
 		gvrs[schema.GroupVersionResource{Group: "external-secrets.io", Version: v, Resource: "externalsecrets"}] = "ExternalSecretList"
 	}
 	dyn := dynfake.NewSimpleDynamicClientWithCustomListKinds(scheme, gvrs)
-	return NewFromClients(cs, dyn, Options{Timeout: 5 * time.Second, EventLimit: 3}), cs, dyn
+	return kube.NewFromClients(clientset.Adapt(cs), dyn, kube.Options{Timeout: 5 * time.Second, EventLimit: 3}), cs, dyn
 }
 
 func TestPodsBySelector(t *testing.T) {
@@ -116,7 +119,7 @@ func TestEventsWarningsFirstNewestFirstCapped(t *testing.T) {
 		Type:       corev1.EventTypeWarning,
 		EventTime:  metav1.NewMicroTime(t0.Add(5 * time.Minute)),
 	}
-	c, _, _ := newFake(t, nil,
+	c, cs, _ := newFake(t, nil,
 		event("n-new", "Normal", "a", t0.Add(10*time.Minute)),
 		event("w-old", "Warning", "a", t0),
 		event("w-new", "Warning", "b", t0.Add(2*time.Minute)),
@@ -130,8 +133,8 @@ func TestEventsWarningsFirstNewestFirstCapped(t *testing.T) {
 	if got := eventNames(evs); got != "w-eventtime,w-new,w-old" {
 		t.Fatalf("order/cap: %s", got)
 	}
-	c.opts.EventLimit = 10
-	evs, _ = c.Events(context.Background(), ns)
+	c10 := kube.NewFromClients(clientset.Adapt(cs), nil, kube.Options{EventLimit: 10})
+	evs, _ = c10.Events(context.Background(), ns)
 	if got := eventNames(evs); got != "w-eventtime,w-new,w-old,n-new,n-old" {
 		t.Fatalf("order: %s", got)
 	}
@@ -183,7 +186,7 @@ func TestLogsOptions(t *testing.T) {
 	if opts == nil {
 		t.Fatal("no log action recorded")
 	}
-	if !opts.Previous || opts.Container != "app" || *opts.TailLines != 100 || *opts.SinceSeconds != 90 || *opts.LimitBytes != LogLimitBytes {
+	if !opts.Previous || opts.Container != "app" || *opts.TailLines != 100 || *opts.SinceSeconds != 90 || *opts.LimitBytes != kube.LogLimitBytes {
 		t.Fatalf("log options: %+v", opts)
 	}
 	if _, err := c.Logs(context.Background(), ns, "be-1", "", false, -1, 0); err == nil {
@@ -242,7 +245,7 @@ func TestSwitchIngressBackendConcurrentChange(t *testing.T) {
 		return true, ingress("nexo-be-ingress", "nexo-be-canary"), nil
 	})
 	_, err := c.SwitchIngressBackend(context.Background(), ns, "nexo-be-ingress", "nexo-be-blue")
-	if !errors.Is(err, ErrIngressChanged) {
+	if !errors.Is(err, kube.ErrIngressChanged) {
 		t.Fatalf("concurrent change not detected: %v", err)
 	}
 	ing, _ := cs.NetworkingV1().Ingresses(ns).Get(context.Background(), "nexo-be-ingress", metav1.GetOptions{})
@@ -282,7 +285,7 @@ func TestForceSyncExternalSecret(t *testing.T) {
 				t.Fatal(err)
 			}
 			a := got.GetAnnotations()
-			if a[ForceSyncAnnotation] != "1764410000" || a["keep"] != "me" {
+			if a[kube.ForceSyncAnnotation] != "1764410000" || a["keep"] != "me" {
 				t.Fatalf("annotations: %v", a)
 			}
 		})
@@ -308,7 +311,7 @@ func TestSecretDataHash(t *testing.T) {
 	if !strings.HasPrefix(h1, "sha256:") || len(h1) != len("sha256:")+64 || strings.Contains(h1, "hunter2") {
 		t.Fatalf("hash: %q", h1)
 	}
-	if h1 != HashSecretData(map[string][]byte{"username": []byte("nexo_user"), "password": []byte("hunter2-very-secret")}) {
+	if h1 != kube.HashSecretData(map[string][]byte{"username": []byte("nexo_user"), "password": []byte("hunter2-very-secret")}) {
 		t.Fatal("hash depends on map order")
 	}
 	secret.Data["password"] = []byte("new-password")
@@ -320,7 +323,7 @@ func TestSecretDataHash(t *testing.T) {
 		t.Fatal("hash did not change with the data")
 	}
 	// Key/value boundaries matter: {"a":"b=c"} differs from {"a=b":"c"}-like shifts.
-	if HashSecretData(map[string][]byte{"a": []byte("bc")}) == HashSecretData(map[string][]byte{"ab": []byte("c")}) {
+	if kube.HashSecretData(map[string][]byte{"a": []byte("bc")}) == kube.HashSecretData(map[string][]byte{"ab": []byte("c")}) {
 		t.Fatal("ambiguous encoding")
 	}
 	_, err = c.SecretDataHash(ctx, ns, "missing")
@@ -348,7 +351,7 @@ func TestRolloutRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	d, _ := cs.AppsV1().Deployments(ns).Get(context.Background(), "nexo-be", metav1.GetOptions{})
-	if got := d.Spec.Template.Annotations[RestartedAtAnnotation]; got != "2026-11-29T12:30:00Z" {
+	if got := d.Spec.Template.Annotations[kube.RestartedAtAnnotation]; got != "2026-11-29T12:30:00Z" {
 		t.Fatalf("restartedAt: %q", got)
 	}
 	if err := c.RolloutRestart(context.Background(), ns, "nope", at); err == nil {
@@ -374,7 +377,7 @@ func TestDeploymentRollout(t *testing.T) {
 		{"deadline", deadline, false, true, "exceeded its progress deadline"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := DeploymentRollout(tc.d)
+			got := kube.DeploymentRollout(tc.d)
 			if got.Done != tc.done || got.Failed != tc.failed || !strings.Contains(got.Message, tc.msg) {
 				t.Fatalf("%+v", got)
 			}
@@ -387,17 +390,38 @@ func TestDeploymentRollout(t *testing.T) {
 	}
 }
 
+// deadlineAPI records the deadline of the context each call gets.
+type deadlineAPI struct {
+	kube.API
+	deadline time.Time
+}
+
+func (d *deadlineAPI) ListPods(ctx context.Context, namespace string, opts metav1.ListOptions) (*corev1.PodList, error) {
+	d.deadline, _ = ctx.Deadline()
+	return d.API.ListPods(ctx, namespace, opts)
+}
+
 func TestCallsAreBounded(t *testing.T) {
-	c, _, _ := newFake(t, nil)
-	c.opts.Timeout = 50 * time.Millisecond
-	ctx, cancel := c.bound(context.Background())
-	defer cancel()
-	dl, ok := ctx.Deadline()
-	if !ok || time.Until(dl) > 50*time.Millisecond {
-		t.Fatalf("calls carry no deadline of Options.Timeout: %v %v", dl, ok)
-	}
-	if got := (Options{}).withDefaults(); got.Timeout != DefaultTimeout || got.EventLimit != DefaultEventLimit {
-		t.Fatalf("defaults: %+v", got)
+	for _, tc := range []struct {
+		opts kube.Options
+		want time.Duration
+	}{
+		{kube.Options{Timeout: 50 * time.Millisecond}, 50 * time.Millisecond},
+		{kube.Options{}, kube.DefaultTimeout},
+	} {
+		api := &deadlineAPI{API: clientset.Adapt(fake.NewClientset())}
+		c := kube.NewFromClients(api, nil, tc.opts)
+		start := time.Now()
+		if _, err := c.Pods(context.Background(), ns, "app=x"); err != nil {
+			t.Fatal(err)
+		}
+		if api.deadline.IsZero() {
+			t.Fatalf("%+v: the call carried no deadline", tc.opts)
+		}
+		end := time.Now()
+		if api.deadline.Before(start.Add(tc.want)) || api.deadline.After(end.Add(tc.want)) {
+			t.Fatalf("%+v: deadline %s after the call's start, want %s", tc.opts, api.deadline.Sub(start), tc.want)
+		}
 	}
 }
 

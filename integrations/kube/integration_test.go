@@ -30,7 +30,7 @@ func TestMain(m *testing.M) { kubetest.Main(m) }
 
 var (
 	crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
-	esGVR  = schema.GroupVersionResource{Group: "external-secrets.io", Version: "v1beta1", Resource: "externalsecrets"}
+	// esGVR is declared in client_test.go.
 )
 
 type env struct {

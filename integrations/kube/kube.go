@@ -1,7 +1,8 @@
 // Package kube is nexo's narrow view of the Kubernetes API, through
-// client-go: only the reads and patches the scenarios need, in namespaces
-// that come from config. Tests use client-go's fake clientset or the real
-// API server of the integration tier.
+// client-go's REST client (API, api.go): only the reads and patches the
+// scenarios need, in namespaces that come from config. Unit tests and the
+// sandbox use client-go's fake clientset through kube/clientset.Adapt; the
+// integration tier uses a real API server.
 package kube
 
 import (

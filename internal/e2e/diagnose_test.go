@@ -10,6 +10,7 @@ import (
 	"github.com/nexo-org/nexo-bot/integrations/argocdfake"
 	"github.com/nexo-org/nexo-bot/integrations/gitops/gitopstest"
 	"github.com/nexo-org/nexo-bot/integrations/kube"
+	"github.com/nexo-org/nexo-bot/integrations/kube/clientset"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -32,7 +33,7 @@ func stagingCluster(pods []corev1.Pod, events []corev1.Event, updated, available
 	for i := range events {
 		objs = append(objs, &events[i])
 	}
-	return kube.NewFromClients(fake.NewClientset(objs...), nil, kube.Options{Timeout: 5 * time.Second})
+	return kube.NewFromClients(clientset.Adapt(fake.NewClientset(objs...)), nil, kube.Options{Timeout: 5 * time.Second})
 }
 
 // TestDiagnoseFixTagThroughSlack is playbook scenario 4 end to end: staging

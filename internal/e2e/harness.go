@@ -36,7 +36,7 @@ import (
 const (
 	Alice   = "U0ALICE01" // sre-team
 	Bob     = "U0BOB0001" // sre-team
-	Carol   = "U0CAROL01" // platform-team
+	Carol   = "U0CAROL01" // developers: asks, approves nothing
 	Platf   = "U0PLATF01" // platform-team
 	Channel = "C0DEPLOYS"
 )

@@ -181,7 +181,7 @@ func TestPlaybookIncident(t *testing.T) {
 		for _, ch := range e.Slack.Channels() {
 			if ch.ID == incCh.ID {
 				m := strings.Join(ch.Members, ",")
-				return strings.Contains(m, Alice) && strings.Contains(m, Bob) && strings.Contains(m, Carol) && strings.Contains(m, Platf)
+				return strings.Contains(m, Alice) && strings.Contains(m, Bob) && strings.Contains(m, Platf) && strings.Contains(m, "U0PLATF02")
 			}
 		}
 		return false

@@ -15,6 +15,7 @@ import (
 	"github.com/nexo-org/nexo-bot/commands/rollback"
 	"github.com/nexo-org/nexo-bot/config"
 	"github.com/nexo-org/nexo-bot/integrations/kube"
+	"github.com/nexo-org/nexo-bot/integrations/kube/clientset"
 	"github.com/nexo-org/nexo-bot/store"
 	"github.com/nexo-org/nexo-bot/workflow"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -159,7 +160,7 @@ func TestRollbackBlueGreenSwitchesTheIngress(t *testing.T) {
 	cs := fake.NewSimpleClientset(ingress)
 	e := New(t, Options{
 		Mutate:   func(c *config.Config) { c.Environments[3].BlueGreen.HealthURL = health.URL + "/health" },
-		Override: func(d *commands.Deps) { d.Kube = kube.NewFromClients(cs, nil, kube.Options{}) },
+		Override: func(d *commands.Deps) { d.Kube = kube.NewFromClients(clientset.Adapt(cs), nil, kube.Options{}) },
 	})
 	e.Command(Carol, "rollback nexo-be production --via bluegreen")
 	card := e.WaitFind("Rollback nexo-be in production via bluegreen")

@@ -1,12 +1,11 @@
 // Package wire builds nexo from a config and the environment's tokens: the
 // store, the real clients of every configured system, the commands and the
-// Slack transport. cmd/nexo-bot, the end-to-end tests and the sandbox all go
-// through it, so what is tested is what runs.
+// Slack transport. cmd/nexo-bot, the end-to-end tests and the sandbox
+// (cmd/nexo-sandbox) all go through it, so what is tested is what runs.
 package wire
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -83,6 +82,10 @@ type Runtime struct {
 
 // Build wires everything; nothing is started yet.
 func Build(ctx context.Context, cfg *config.Config, sec config.Secrets, o Options) (*Runtime, error) {
+	// Missing tokens are named before anything is opened.
+	if err := config.CheckSecrets(cfg, sec, !o.NoSlack && o.Chat == nil); err != nil {
+		return nil, err
+	}
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
@@ -147,6 +150,9 @@ func Build(ctx context.Context, cfg *config.Config, sec config.Secrets, o Option
 
 // buildIntegrations builds the real client of every configured outside
 // system into d; an unconfigured one stays nil.
+// buildIntegrations builds the client of every configured system. Each
+// integration's errors carry its own prefix ("argocd: …"): they are returned
+// as they are, never wrapped in the prefix again.
 func buildIntegrations(ctx context.Context, d *commands.Deps, cfg *config.Config, sec config.Secrets, log *slog.Logger) error {
 	var err error
 	if d.GitOps, err = buildGitOps(cfg, sec); err != nil {
@@ -157,20 +163,20 @@ func buildIntegrations(ctx context.Context, d *commands.Deps, cfg *config.Config
 	}
 	if cfg.ArgoCD.Server != "" {
 		if d.ArgoCD, err = argocd.NewClient(argocd.Options{Server: cfg.ArgoCD.Server, Token: sec.ArgoCDToken, Insecure: cfg.ArgoCD.Insecure, Timeout: 30 * time.Second}); err != nil {
-			return fmt.Errorf("argocd: %w", err)
+			return err
 		}
 	}
 	if d.Registry, err = registry.NewClient(registry.Options{BaseURL: cfg.Registry.URL, Token: sec.RegistryToken, Timeout: 15 * time.Second}); err != nil {
-		return fmt.Errorf("registry: %w", err)
+		return err
 	}
 	if cfg.Prometheus.URL != "" {
 		if d.Prom, err = prom.NewClient(cfg.Prometheus.URL, prom.Options{Timeout: 15 * time.Second, BearerToken: sec.PrometheusToken, Logger: log}); err != nil {
-			return fmt.Errorf("prometheus: %w", err)
+			return err
 		}
 	}
 	if cfg.Loki.URL != "" {
 		if d.Loki, err = loki.NewClient(cfg.Loki.URL, loki.Options{Timeout: 15 * time.Second, Tenant: cfg.Loki.Tenant, BearerToken: sec.LokiToken}); err != nil {
-			return fmt.Errorf("loki: %w", err)
+			return err
 		}
 	}
 	routingKey := sec.PagerDutyRoutingKey
@@ -200,13 +206,7 @@ func buildIntegrations(ctx context.Context, d *commands.Deps, cfg *config.Config
 
 // buildBot is the Slack transport of the configured mode.
 func buildBot(cfg *config.Config, sec config.Secrets, st store.Store, handler chat.Handler, slackChat *bot.SlackChat, log *slog.Logger, metrics *bot.Metrics) (*bot.Bot, error) {
-	httpMode := cfg.Slack.Mode == "http"
-	switch {
-	case httpMode && (sec.SlackBotToken == "" || sec.SlackSigningSecret == ""):
-		return nil, errors.New("slack.mode is http: set SLACK_BOT_TOKEN (xoxb-…) and SLACK_SIGNING_SECRET; or run `nexo-bot sandbox` to try nexo without Slack")
-	case !httpMode && (sec.SlackBotToken == "" || sec.SlackAppToken == ""):
-		return nil, errors.New("set SLACK_BOT_TOKEN (xoxb-…) and SLACK_APP_TOKEN (xapp-…, scope connections:write); or run `nexo-bot sandbox` to try nexo without Slack")
-	}
+	httpMode := cfg.Slack.Mode == "http" // the tokens were checked in Build
 	return bot.New(bot.Options{
 		APIURL: cfg.Slack.APIURL, BotToken: sec.SlackBotToken, AppToken: sec.SlackAppToken,
 		Handler: handler, Dedupe: st, Chat: slackChat, Workers: cfg.Slack.Workers,
@@ -233,7 +233,7 @@ func buildGitOps(cfg *config.Config, sec config.Secrets) (gitops.Repo, error) {
 		AuthorName: cfg.GitOps.AuthorName, AuthorEmail: cfg.GitOps.AuthorEmail, Token: sec.GitHubToken, Timeout: cfg.GitOps.Timeout.D(),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("gitops: %w", err)
+		return nil, err
 	}
 	return repo, nil
 }
@@ -244,7 +244,7 @@ func buildGitHub(cfg *config.Config, sec config.Secrets) (github.Client, error) 
 	}
 	c, err := github.NewClient(github.Options{BaseURL: cfg.GitHub.BaseURL, Token: sec.GitHubToken, Owner: cfg.GitHub.Owner, Repo: cfg.GitHub.Repo, Timeout: 30 * time.Second})
 	if err != nil {
-		return nil, fmt.Errorf("github: %w", err)
+		return nil, err
 	}
 	return c, nil
 }

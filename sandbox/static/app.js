@@ -79,7 +79,10 @@ function inline(s) {
 function link(inner) {
   const [target, label] = inner.split("|");
   if (target.startsWith("@")) return '<span class="mention">@' + esc(userName(target.slice(1))) + "</span>";
-  if (target.startsWith("#")) return '<span class="mention">#' + esc(label || channelName(target.slice(1))) + "</span>";
+  if (target.startsWith("#")) {
+    const id = target.slice(1);
+    return '<a href="#" class="mention" data-goto-channel="' + esc(id) + '">#' + esc(label || channelName(id)) + "</a>";
+  }
   if (target.startsWith("!subteam^")) return '<span class="mention">@' + esc(label || "sre-oncall") + "</span>";
   if (target.startsWith("!")) return '<span class="mention">@' + esc(target.slice(1)) + "</span>";
   return '<a href="' + esc(target) + '" target="_blank" rel="noopener">' + esc(label || target) + "</a>";
@@ -171,11 +174,17 @@ function render() {
   $("#channels").innerHTML = d.channels.map((c) => '<li data-channel="' + esc(c.id) + '" class="' + (c.id === S.channel ? "active" : "") + '"># ' + esc(c.name) + "</li>").join("");
   $("#chan-name").textContent = channelName(S.channel);
   $("#composer-input").placeholder = "Type /nexo help, or a message to #" + channelName(S.channel);
-  // apps
+  // apps, grouped by service: one row per environment, so the longest
+  // health (Progressing) and tag fit the sidebar's width
   const apps = Object.keys(d.apps || {}).sort((a, b) => appOrder(a) - appOrder(b));
-  $("#apps").innerHTML = apps.map((n) => {
+  let lastSvc = "";
+  $("#apps").innerHTML = '<colgroup><col class="c-env"><col class="c-health"><col class="c-tag"></colgroup>' + apps.map((n) => {
     const a = d.apps[n];
-    return "<tr><td class=\"app\" title=\"" + esc(n) + "\">" + esc(n) + '</td><td class="h-' + esc(a.health) + '">● ' + esc(a.health) + '</td><td class="tag">' + esc(a.image) + "</td></tr>";
+    const [svc, env] = splitApp(n);
+    const head = svc !== lastSvc ? '<tr class="svc"><th colspan="3">' + esc(svc) + "</th></tr>" : "";
+    lastSvc = svc;
+    return head + '<tr data-app="' + esc(n) + '" title="' + esc(n + ": " + a.health + ", " + a.sync + ", " + a.image) + '"><td class="app">' + esc(env) +
+      '</td><td class="health h-' + esc(a.health) + '">● ' + esc(a.health) + '</td><td class="tag">' + esc(a.image) + "</td></tr>";
   }).join("");
   // break menu
   $("#break-list").innerHTML = d.breakages.map((b) => '<button type="button" data-break="' + esc(b.kind) + '" class="' + (b.active ? "active-break" : "") + '">' +
@@ -189,6 +198,14 @@ function render() {
   S.rendered = true;
   renderThread();
   renderModal();
+}
+
+// splitApp splits "<service>-<env>" at the environment.
+function splitApp(name) {
+  for (const env of ["develop", "qa", "staging", "production"]) {
+    if (name.endsWith("-" + env)) return [name.slice(0, -env.length - 1), env];
+  }
+  return [name, ""];
 }
 
 function appOrder(name) {
@@ -304,6 +321,14 @@ document.addEventListener("click", async (ev) => {
     await post("/api/click", { user: S.me, channel: btn.dataset.channel, ts: btn.dataset.ts, action_id: btn.dataset.action });
     btn.disabled = false;
     refresh();
+    return;
+  }
+  const goto = ev.target.closest("[data-goto-channel]");
+  if (goto) {
+    ev.preventDefault();
+    const id = goto.dataset.gotoChannel;
+    if (!(S.data.channels || []).some((c) => c.id === id)) { toast("#" + goto.textContent.replace(/^#/, "") + " is not a channel of this workspace"); return; }
+    S.channel = id; S.thread = null; S.rendered = false; localStorage.setItem("nexo.channel", S.channel); refresh();
     return;
   }
   const rep = ev.target.closest("[data-thread]");

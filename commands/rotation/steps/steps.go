@@ -378,6 +378,20 @@ func (r *Rotation) advance() {
 	st.Step = ""
 }
 
+// Abort stops a running rotation at the step it stands on: with the
+// database changed already it takes the compensating path, otherwise it
+// ends failed with nothing changed. why is said in the log and the
+// failure. A rotation rolling back or finished is left as it is.
+func (r *Rotation) Abort(why string) {
+	st := r.state
+	if st.Phase != PhaseRunning {
+		return
+	}
+	step := st.Step
+	r.progress(step, "stopped: "+why)
+	r.fail(step, errors.New(why))
+}
+
 func (r *Rotation) fail(step string, err error) {
 	st := r.state
 	st.Attempts, st.WaitSince = 0, time.Time{}
