@@ -198,6 +198,15 @@ func TestRealGetAppAndResourceTree(t *testing.T) {
 	if !reasons["OperationStarted"] || !reasons["OperationCompleted"] {
 		t.Fatalf("event reasons %v, want OperationStarted and OperationCompleted", reasons)
 	}
+	// A commit that does not change the app's manifests: still Synced,
+	// compared at the new commit, nothing deployed.
+	other := f.remote.Commit(t, map[string]string{"README.md": "other apps changed\n"}, "docs: elsewhere", time.Now())
+	same := f.acd.WaitApp(t, f.name, syncWait, "compared at "+other[:7], func(a *argocd.Application) bool {
+		return a.Status.Sync.Revision == other
+	})
+	if same.Status.Sync.Status != "Synced" || deployedRev(same) != f.shas[0] {
+		t.Fatalf("after an unrelated commit: %s at %.7s, last deploy %.7s", same.Status.Sync.Status, same.Status.Sync.Revision, deployedRev(same))
+	}
 }
 
 func TestRealAutoSyncToggleKeepsPruneAndSelfHeal(t *testing.T) {

@@ -712,7 +712,7 @@ func (s *Server) complete(a *app) {
 		st.Message = "successfully synced (all tasks run)"
 		st.SyncResult = &argocd.SyncResult{Revision: a.opSHA, Resources: []argocd.ResourceResult{{Kind: "Deployment", Name: a.workload, Namespace: a.namespace, Status: "Synced", Message: "deployment.apps/" + a.workload + " configured"}}}
 		a.status.Health = argocd.HealthStatus{Status: outcome.Health, Message: outcome.Message}
-		a.status.Sync = s.compared(a, a.opSHA)
+		a.status.Sync = s.compared(a, a.opSHA, a.opImages)
 		a.status.Summary.Images = a.opImages
 		started := a.opStarted
 		a.status.History = append(a.status.History, argocd.RevisionHistory{
@@ -741,15 +741,17 @@ func (s *Server) refresh(a *app) {
 	if a.operation != nil || len(a.status.History) == 0 {
 		return
 	}
-	a.status.Sync = s.compared(a, a.status.History[len(a.status.History)-1].Revision)
+	a.status.Sync = s.compared(a, a.status.History[len(a.status.History)-1].Revision, a.status.Summary.Images)
 	a.status.Resources = a.resources()
 }
 
-// compared is status.sync after deploying sha: argocd-server compares the
-// live state with git at the app's target revision, so after a sync to a
-// pinned older revision or a rollback the app is OutOfSync with the target.
-// Without a ResolveRevision the target is taken to be what was deployed.
-func (s *Server) compared(a *app, sha string) argocd.SyncStatus {
+// compared is status.sync after deploying sha (running images): argocd-server
+// compares the live state with git at the app's target revision and reports
+// that revision. Git's target renders the same as what runs (here: the same
+// images; a commit that only touched other apps) → Synced; otherwise, e.g.
+// after a sync to a pinned older revision or a rollback, OutOfSync. Without
+// a ResolveRevision the target is taken to be what was deployed.
+func (s *Server) compared(a *app, sha string, images []string) argocd.SyncStatus {
 	if s.opts.ResolveRevision == nil {
 		return argocd.SyncStatus{Status: "Synced", Revision: sha}
 	}
@@ -757,9 +759,12 @@ func (s *Server) compared(a *app, sha string) argocd.SyncStatus {
 	if spec := a.typedSpec(); spec.Source != nil && spec.Source.TargetRevision != "" {
 		target = spec.Source.TargetRevision
 	}
-	head, _, err := s.opts.ResolveRevision(a.name, target)
-	if err != nil || head == sha {
+	head, headImages, err := s.opts.ResolveRevision(a.name, target)
+	switch {
+	case err != nil || head == sha:
 		return argocd.SyncStatus{Status: "Synced", Revision: sha}
+	case headImages != nil && strings.Join(headImages, ",") == strings.Join(images, ","):
+		return argocd.SyncStatus{Status: "Synced", Revision: head}
 	}
 	return argocd.SyncStatus{Status: "OutOfSync", Revision: head}
 }
