@@ -45,7 +45,8 @@ test:
 	$(GO) test -count=1 -timeout 20m $(PKGS)
 
 ## test-integration: scripts/integration/run.sh: a real Prometheus, a real kube-apiserver with etcd,
-## the Helm chart under RBAC, headless Chromium on the sandbox console; Loki's HTTP API in-process
+## a real Argo CD deploying to it, the Helm chart under RBAC, headless Chromium on the sandbox
+## console; Loki's HTTP API in-process
 test-integration:
 	bash scripts/integration/run.sh
 

@@ -184,7 +184,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var refusal *commands.Refusal
 	switch {
 	case errors.As(err, &refusal):
-		writeJSON(w, http.StatusBadRequest, ErrorResponse{Error: refusal.Text})
+		writeJSON(w, http.StatusBadRequest, ErrorResponse{Error: refusal.Error()})
 	case errors.Is(err, store.ErrUnavailable):
 		writeJSON(w, http.StatusServiceUnavailable, ErrorResponse{Error: "the state store is unavailable; try again in a moment"})
 	default:

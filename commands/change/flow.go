@@ -229,7 +229,9 @@ func (f *Flow) sync(ctx context.Context, wf *store.Workflow, c *Change) (workflo
 		return workflow.Outcome{}, err
 	}
 	running := cur.Status.OperationState != nil && cur.Status.OperationState.Phase == "Running"
-	already := f.carriesChange(ctx, c, cur.Status.Sync.Revision) ||
+	// status.sync.revision is the git revision Argo CD compared with (the
+	// target's), deployed or not: only Synced means it runs.
+	already := (cur.Status.Sync.Status == "Synced" && f.carriesChange(ctx, c, cur.Status.Sync.Revision)) ||
 		(running && cur.Status.OperationState.SyncResult != nil && f.carriesChange(ctx, c, cur.Status.OperationState.SyncResult.Revision))
 	if !already {
 		// With automated sync on, Argo CD refuses a sync to a pinned
@@ -294,7 +296,7 @@ func (f *Flow) rollout(ctx context.Context, wf *store.Workflow, c *Change) (work
 		return f.finish(ctx, wf, c, records.ResultSuccess)
 	case onRevision && app.Status.Health.Status == "Degraded",
 		app.Status.OperationState != nil && (app.Status.OperationState.Phase == "Failed" || app.Status.OperationState.Phase == "Error"):
-		msg := app.Status.Health.Message
+		msg := app.HealthMessage()
 		if app.Status.OperationState != nil && app.Status.OperationState.Message != "" {
 			msg = app.Status.OperationState.Message
 		}

@@ -4,6 +4,8 @@
 #   - Loki's HTTP API (Grafana Loki has no Debian package and is AGPL:
 #     an in-memory server speaking its API stands in; see docs/testing.md),
 #   - a real kube-apiserver v1.37.2 with etcd (built once, cached),
+#   - a real Argo CD v3.6.1 (API server, application controller, repo
+#     server; built once, cached) with redis-server, deploying to it,
 #   - the Helm chart rendered and applied with RBAC impersonation,
 #   - headless Chromium driving the sandbox console,
 #   - PostgreSQL (throwaway clusters with password auth, in the unit tier),
@@ -23,6 +25,8 @@ step "install: etcd + kube-apiserver (cached after the first build)"
 bash scripts/kube/build-apiserver.sh
 step "install: redis-server, redis-sentinel, redis-tools"
 bash scripts/integration/install-redis-ha.sh
+step "install: Argo CD v3.6.1 + redis-server (cached after the first build)"
+bash scripts/argocd/build.sh
 step "install: chromium"
 bash scripts/integration/install-browser.sh
 
