@@ -190,11 +190,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, res)
 }
 
-func (s *Server) record(c Call) {
-	s.mu.Lock()
-	s.calls = append(s.calls, c)
-	s.mu.Unlock()
-}
+func (s *Server) record(c Call) { s.calls.Add(c) }
 
 func (s *Server) checkToken(token, prefix, want string) result {
 	switch {
