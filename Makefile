@@ -62,9 +62,10 @@ bench:
 fuzz:
 	bash scripts/fuzz.sh $${FUZZTIME:-30s}
 
-## lint: gofmt and go vet
+## lint: gofmt, go vet, and the catalog checks (no sentence outside the catalog; both locales complete)
 lint: vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) test -count=1 ./i18n/ ./internal/i18ncheck/
 
 vet:
 	$(GO) vet ./...
