@@ -137,17 +137,14 @@ func ParseQuery(cfg *config.Config, words []string, since, until, tz string, now
 		}
 		return t, nil
 	}
-	y, m, day := now.In(q.Location).Date()
-	tomorrow := time.Date(y, m, day+1, 0, 0, 0, 0, q.Location)
-	q.Until = tomorrow
+	q.Since, q.Until = DefaultPeriod(now, q.Location)
 	if until != "" {
 		t, err := parse("until", until)
 		if err != nil {
 			return q, err
 		}
-		q.Until = t
+		q.Until, q.Since = t, t.AddDate(0, 0, -DefaultDays)
 	}
-	q.Since = q.Until.AddDate(0, 0, -DefaultDays)
 	if since != "" {
 		t, err := parse("since", since)
 		if err != nil {
@@ -170,6 +167,14 @@ func ParseQuery(cfg *config.Config, words []string, since, until, tz string, now
 	return q, nil
 }
 
+// DefaultPeriod is the period a report measures when no dates are given:
+// the DefaultDays local days up to today, today included, in loc.
+func DefaultPeriod(now time.Time, loc *time.Location) (since, until time.Time) {
+	y, m, day := now.In(loc).Date()
+	until = time.Date(y, m, day+1, 0, 0, 0, 0, loc)
+	return until.AddDate(0, 0, -DefaultDays), until
+}
+
 // Measure gathers the sources and computes the report: nexo's
 // deployment and incident records, the GitOps history of the measured
 // services' values files (when d.GitOps is set; deployments nexo recorded
@@ -178,48 +183,70 @@ func ParseQuery(cfg *config.Config, words []string, since, until, tz string, now
 // (cached in LeadTimeCollection, at most 50 calls a report). A GitOps or
 // GitHub failure is a note, not an error; a store failure is an error.
 func Measure(ctx context.Context, d *commands.Deps, q Query) (Result, error) {
-	var res Result
-	cfg := d.Config
-	deps, bad, err := loadDocs[records.Deployment](ctx, d.Store, records.DeploymentsCollection)
-	if err != nil {
-		return res, fmt.Errorf("reading deployment records: %w", err)
-	}
-	incs, badInc, err := loadDocs[records.Incident](ctx, d.Store, records.IncidentsCollection)
-	if err != nil {
-		return res, fmt.Errorf("reading incident records: %w", err)
-	}
-	if bad+badInc > 0 {
-		res.Notes = append(res.Notes, fmt.Sprintf("%d unreadable records skipped", bad+badInc))
-	}
-	res.Recorded = len(deps)
-
 	services := []string{q.Service}
 	if q.Service == "all" {
-		services = cfg.ServiceNames()
+		services = d.Config.ServiceNames()
 	}
-	if d.GitOps != nil && len(services) > 0 {
-		imported, err := importHistory(ctx, d, services, q.Env, deps)
-		if err != nil {
-			res.Notes = append(res.Notes, "GitOps history not read ("+commands.Clip(err.Error(), 160)+"): nexo's records only")
-			logger(d).Warn("dora: GitOps history", "err", err)
-		} else {
-			res.Imported = len(imported)
-			if d.GitHub != nil {
-				if note := fillLeadTimes(ctx, d, imported, q); note != "" {
-					res.Notes = append(res.Notes, note)
-				}
-			}
-			deps = append(deps, imported...)
-		}
+	src, err := gather(ctx, d, services, q.Env, q.Since, q.Until)
+	if err != nil {
+		return Result{}, err
 	}
+	res := Result{Notes: src.notes, Recorded: src.recorded, Imported: src.imported}
 	res.Report, err = Compute(Input{
 		Service: q.Service, Env: q.Env, Since: q.Since, Until: q.Until, Location: q.Location,
-		Deployments: deps, Incidents: incs, Bands: cfg.DORA.Bands,
+		Deployments: src.deps, Incidents: src.incs, Bands: d.Config.DORA.Bands,
 	})
 	if err != nil {
 		return res, commands.Refusalf("%s", err)
 	}
 	return res, nil
+}
+
+// sources are what reports are computed from.
+type sources struct {
+	// deps are the records, then the imported deployments of the services.
+	deps []records.Deployment
+	incs []records.Incident
+	// notes tell the reader what is missing (unreadable records, history
+	// not read, lead times not looked up).
+	notes              []string
+	recorded, imported int
+}
+
+// gather reads the sources of reports on services in env: every record,
+// and the GitOps history of the services' values files in env, with lead
+// times looked up for the imported deployments between since and until.
+func gather(ctx context.Context, d *commands.Deps, services []string, env string, since, until time.Time) (sources, error) {
+	var src sources
+	deps, bad, err := loadDocs[records.Deployment](ctx, d.Store, records.DeploymentsCollection)
+	if err != nil {
+		return src, fmt.Errorf("reading deployment records: %w", err)
+	}
+	incs, badInc, err := loadDocs[records.Incident](ctx, d.Store, records.IncidentsCollection)
+	if err != nil {
+		return src, fmt.Errorf("reading incident records: %w", err)
+	}
+	if bad+badInc > 0 {
+		src.notes = append(src.notes, fmt.Sprintf("%d unreadable records skipped", bad+badInc))
+	}
+	src.recorded, src.incs = len(deps), incs
+	if d.GitOps != nil && len(services) > 0 {
+		imported, err := importHistory(ctx, d, services, env, deps)
+		if err != nil {
+			src.notes = append(src.notes, "GitOps history not read ("+commands.Clip(err.Error(), 160)+"): nexo's records only")
+			logger(d).Warn("dora: GitOps history", "err", err)
+		} else {
+			src.imported = len(imported)
+			if d.GitHub != nil {
+				if note := fillLeadTimes(ctx, d, imported, since, until); note != "" {
+					src.notes = append(src.notes, note)
+				}
+			}
+			deps = append(deps, imported...)
+		}
+	}
+	src.deps = deps
+	return src, nil
 }
 
 // Post posts the card in channel (default slack.channel) and uploads
@@ -288,11 +315,11 @@ type leadTimeDoc struct {
 // fillLeadTimes sets FirstCommitAt of the imported deployments of the
 // period (newest first) from the compare API between their previous and
 // new tag, through the cache. It returns a note when some were left out.
-func fillLeadTimes(ctx context.Context, d *commands.Deps, imported []records.Deployment, q Query) string {
+func fillLeadTimes(ctx context.Context, d *commands.Deps, imported []records.Deployment, since, until time.Time) string {
 	idx := make([]int, 0, len(imported))
 	for i, dep := range imported {
 		at := dep.DeployedAt()
-		if dep.FirstCommitAt != nil || dep.Previous == "" || dep.Kind == records.KindRollback || at.Before(q.Since) || !at.Before(q.Until) {
+		if dep.FirstCommitAt != nil || dep.Previous == "" || dep.Kind == records.KindRollback || at.Before(since) || !at.Before(until) {
 			continue
 		}
 		if s, ok := d.Config.Service(dep.Service); !ok || s.Repo == "" {
