@@ -148,16 +148,17 @@ func deploymentFromCommit(t HistoryTarget, c gitops.Commit, tag, prev string) re
 
 // matcher finds recorded deployments a commit corresponds to.
 type matcher struct {
-	bySHA  map[string]bool
+	// bySHA counts the records standing for each GitOps commit.
+	bySHA  map[string]int
 	byKey  map[string][]time.Time
 	window time.Duration
 }
 
 func newMatcher(known []records.Deployment, window time.Duration) *matcher {
-	m := &matcher{bySHA: map[string]bool{}, byKey: map[string][]time.Time{}, window: window}
+	m := &matcher{bySHA: map[string]int{}, byKey: map[string][]time.Time{}, window: window}
 	for i := range known {
 		for _, sha := range recordedSHAs(&known[i]) {
-			m.bySHA[sha] = true
+			m.bySHA[sha]++
 		}
 		m.addKey(&known[i])
 	}
@@ -200,7 +201,7 @@ func (m *matcher) unknown(all []records.Deployment) []records.Deployment {
 // known reports whether d was recorded; a record matched by time is used up
 // so two commits cannot both match it.
 func (m *matcher) known(d records.Deployment) bool {
-	if m.bySHA[d.GitOpsSHA] {
+	if m.bySHA[d.GitOpsSHA] > 0 {
 		return true
 	}
 	key := d.Service + "\x00" + d.Env + "\x00" + d.Tag
