@@ -49,10 +49,11 @@ test:
 test-integration:
 	bash scripts/integration/run.sh
 
-## bench: benchmarks (ack latency, command-to-first-post, store, DORA), then both binaries as
-## processes: file size, start → socket connected, idle RSS, SIGINT → exit (internal/binbench)
+## bench: benchmarks (ack latency, command-to-first-post, store, DORA reports, the DORA gauges'
+## refresh and /metrics scrape at 200 services), then both binaries as processes: file size,
+## start → socket connected, idle RSS, SIGINT → exit (internal/binbench)
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./bot/... ./store/... ./commands/...
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./bot/... ./store/... ./commands/... ./internal/dorametrics
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/binbench
 
 ## fuzz: run each fuzz target for FUZZTIME (default 30s)

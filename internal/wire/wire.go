@@ -17,6 +17,7 @@ import (
 	"github.com/nexo-org/nexo-bot/bot"
 	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/commands/dora"
 	"github.com/nexo-org/nexo-bot/commands/scenarios"
 	"github.com/nexo-org/nexo-bot/config"
 	"github.com/nexo-org/nexo-bot/integrations/argocd"
@@ -28,6 +29,7 @@ import (
 	"github.com/nexo-org/nexo-bot/integrations/prom"
 	"github.com/nexo-org/nexo-bot/integrations/registry"
 	"github.com/nexo-org/nexo-bot/integrations/secretstore"
+	"github.com/nexo-org/nexo-bot/internal/dorametrics"
 	"github.com/nexo-org/nexo-bot/store"
 	"github.com/nexo-org/nexo-bot/store/storeopen"
 	"github.com/nexo-org/nexo-bot/workflow"
@@ -74,6 +76,8 @@ type Runtime struct {
 	Store   store.Store
 	Metrics *prometheus.Registry
 	Log     *slog.Logger
+	// DORA keeps the figures of the /metrics DORA gauges (started by Start).
+	DORA *dora.Tracker
 
 	ready atomic.Bool
 	// alertToken guards POST /hooks/alertmanager (ALERTMANAGER_WEBHOOK_TOKEN).
@@ -136,6 +140,11 @@ func Build(ctx context.Context, cfg *config.Config, sec config.Secrets, o Option
 		return nil, err
 	}
 	rt.Deps, rt.Router = d, router
+	rt.DORA = dora.NewTracker(d, dora.TrackerOptions{Refresh: cfg.DORA.MetricsRefresh.D()})
+	d.OnDeployFinished(rt.DORA.OnDeployFinished)
+	if err := dorametrics.Register(reg, rt.DORA); err != nil {
+		return nil, fmt.Errorf("registering the DORA gauges: %w", err)
+	}
 	if !o.NoSlack && o.Chat == nil {
 		var handler chat.Handler = router
 		if o.WrapHandler != nil {
@@ -259,6 +268,7 @@ func (rt *Runtime) Start(ctx context.Context) error {
 		return fmt.Errorf("resuming workflows: %w", err)
 	}
 	go rt.Engine.RunTimers(ctx)
+	go rt.DORA.Run(ctx)
 	rt.ready.Store(true)
 	return nil
 }
