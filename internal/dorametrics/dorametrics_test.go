@@ -127,7 +127,7 @@ func TestCollectorExportsTheTrackersFigures(t *testing.T) {
 		DeploymentFrequency: 4.0 / 30,
 		DeployDaysPerWeek:   float64(r.DeploymentFrequency.MedianDaysPerWeek),
 		LeadTime:            (2 * time.Hour).Seconds(), // the lower median of 1, 2, 3, 30 hours
-		ChangeFailureRate:   0.5, // one rolled back, one before the incident
+		ChangeFailureRate:   0.5,                       // one rolled back, one before the incident
 		TimeToRestore:       (40 * time.Minute).Seconds(),
 	} {
 		if v, ok := value(got[name], be); !ok || v != want {
