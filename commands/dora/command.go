@@ -35,8 +35,11 @@ var maxCompares = 50
 // compareTimeout bounds one compare call.
 const compareTimeout = 15 * time.Second
 
-// Register adds `/nexo dora`.
-func Register(r *commands.Router, d *commands.Deps) { r.Register(Spec(d)) }
+// Register adds `/nexo dora` and the weekly digest (dora.digest).
+func Register(r *commands.Router, d *commands.Deps) {
+	r.Register(Spec(d))
+	registerDigest(r, d)
+}
 
 // Query is what one DORA report measures.
 type Query struct {
@@ -237,8 +240,9 @@ func gather(ctx context.Context, d *commands.Deps, services []string, env string
 	if d.GitOps != nil && len(services) > 0 {
 		imported, err := importHistory(ctx, d, services, env, deps)
 		if err != nil {
-			src.notes = append(src.notes, "GitOps history not read ("+commands.Clip(err.Error(), 160)+"): nexo's records only")
-			logger(d).Warn("dora: GitOps history", "err", err)
+			ref := commands.NewRef()
+			src.notes = append(src.notes, "GitOps history not read (reference "+ref+" in nexo's log): nexo's records only")
+			logger(d).Warn("dora: GitOps history", "ref", ref, "err", err)
 		} else {
 			src.imported = len(imported)
 			if d.GitHub != nil {
