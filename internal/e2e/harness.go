@@ -11,6 +11,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,6 +33,9 @@ import (
 	"github.com/nexo-org/nexo-bot/store/boltstore"
 	"github.com/nexo-org/nexo-bot/store/redisstore"
 	"github.com/nexo-org/nexo-bot/workflow"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // Users of the example config (docs/examples/nexo.yaml).
@@ -420,6 +426,52 @@ func repoRoot(t testing.TB) string {
 		}
 		dir = parent
 	}
+}
+
+// Scrape GETs /metrics from the running bot's HTTP handler and parses the
+// text exposition.
+func (e *Env) Scrape() map[string]*dto.MetricFamily {
+	e.T.Helper()
+	srv := httptest.NewServer(e.Runtime.Handler())
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		e.T.Fatalf("GET /metrics: %s", resp.Status)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		e.T.Fatalf("/metrics does not parse: %v", err)
+	}
+	return fams
+}
+
+// Sample is the value of the series of fam with exactly these label
+// values (ok false when there is none).
+func Sample(fam *dto.MetricFamily, labels map[string]string) (float64, bool) {
+	if fam == nil {
+		return 0, false
+	}
+	for _, m := range fam.GetMetric() {
+		got := map[string]string{}
+		for _, l := range m.GetLabel() {
+			got[l.GetName()] = l.GetValue()
+		}
+		if maps.Equal(got, labels) {
+			switch {
+			case m.GetGauge() != nil:
+				return m.GetGauge().GetValue(), true
+			case m.GetCounter() != nil:
+				return m.GetCounter().GetValue(), true
+			}
+			return m.GetUntyped().GetValue(), true
+		}
+	}
+	return 0, false
 }
 
 // nopClose keeps the shared store open across bot restarts.
