@@ -225,6 +225,18 @@ func (c *SlackChat) Update(ctx context.Context, channel, ts string, m chat.Messa
 	})
 }
 
+// UpdateBlocks replaces a message with Block Kit blocks as they are (the
+// transport's own edits of a clicked message; see Reply.Consumed).
+func (c *SlackChat) UpdateBlocks(ctx context.Context, channel, ts, text string, blocks []slack.Block) error {
+	if channel == "" || ts == "" {
+		return errors.New("bot: update: empty channel or ts")
+	}
+	return c.call(ctx, "chat.update", func(ctx context.Context) error {
+		_, _, _, err := c.api.UpdateMessageContext(ctx, channel, ts, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
+		return err
+	})
+}
+
 // PostEphemeral shows m to one user in channel.
 func (c *SlackChat) PostEphemeral(ctx context.Context, channel, user string, m chat.Message) error {
 	if channel == "" || user == "" {

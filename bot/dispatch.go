@@ -237,7 +237,10 @@ func (b *Bot) handleClicks(ctx context.Context, ic slack.InteractionCallback) {
 			b.log.Error("click failed", "user", c.UserID, "action", c.Action, "ref", ref, "err", err)
 			reply = failedReply(ref)
 		}
-		if reply != nil && channel != "" {
+		if reply != nil && reply.Consumed && !ic.Container.IsEphemeral && b.chat != nil {
+			b.consume(ctx, channel, c.MessageTS, ic.Message.Msg, a.ActionID, c.UserID)
+		}
+		if reply != nil && channel != "" && (reply.Message.Text != "" || len(reply.Message.Blocks) > 0) {
 			reply.Ephemeral = true
 			b.reply(ctx, channel, c.UserID, *reply)
 		}
@@ -314,6 +317,42 @@ func (b *Bot) answerSubmission(w *work, ic slack.InteractionCallback, ack func(p
 		if r.err != nil || len(r.errs) > 0 {
 			b.log.Warn("late submission result not shown", "errors", r.errs, "err", r.err)
 		}
+	}
+}
+
+// consume takes the pressed button off the message it was on (keeping the
+// message's other blocks and buttons) and says who pressed it: a one-shot
+// action (a fix PR, a rollback) cannot be started twice from it.
+func (b *Bot) consume(ctx context.Context, channel, ts string, msg slack.Msg, actionID, user string) {
+	var kept []slack.Block
+	pressed := ""
+	for _, blk := range msg.Blocks.BlockSet {
+		ab, ok := blk.(*slack.ActionBlock)
+		if !ok || ab.Elements == nil {
+			kept = append(kept, blk)
+			continue
+		}
+		var els []slack.BlockElement
+		for _, el := range ab.Elements.ElementSet {
+			if btn, ok := el.(*slack.ButtonBlockElement); ok && btn.ActionID == actionID {
+				if btn.Text != nil {
+					pressed = btn.Text.Text
+				}
+				continue
+			}
+			els = append(els, el)
+		}
+		if len(els) > 0 {
+			kept = append(kept, slack.NewActionBlock(ab.BlockID, els...))
+		}
+	}
+	if pressed == "" {
+		return // not a button of this message (already taken off)
+	}
+	note := slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, "<@"+user+"> pressed “"+pressed+"”", false, false))
+	kept = append(kept, note)
+	if err := b.chat.UpdateBlocks(ctx, channel, ts, msg.Text, kept); err != nil {
+		b.log.Warn("taking a pressed button off its message", "channel", channel, "ts", ts, "err", err)
 	}
 }
 

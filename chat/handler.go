@@ -50,6 +50,10 @@ type Reply struct {
 	// Ephemeral replies are seen by the invoking user only.
 	Ephemeral bool
 	Message   Message
+	// Consumed, on a click's reply, says the button's action has started:
+	// the transport takes that button off its message (and notes who
+	// pressed it), so nobody starts it twice. An empty Message posts nothing.
+	Consumed bool
 }
 
 // Handler is what the transport calls. Implemented by commands.Router.

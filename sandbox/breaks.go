@@ -202,7 +202,7 @@ func (s *Sandbox) breakBadTag(ctx context.Context, b *breakage) error {
 		)
 	}
 	keep := replicas(b.Env) // the old ReplicaSet keeps serving
-	return s.Cluster.replace(ctx, b.Service, b.Env, append(pods, oldPods(b.Service, b.Env, good, keep)...), deploymentObj(b.Service, b.Env, int32(n), int32(keep)), events)
+	return s.Cluster.replace(ctx, b.Service, b.Env, append(pods, oldPods(b.Service, b.Env, good, keep)...), stalledDeployment(b.Service, b.Env, int32(n), int32(keep), 0), events)
 }
 
 func oldPods(svc, env, tag string, n int) []*corev1.Pod {
@@ -286,7 +286,7 @@ func (s *Sandbox) breakCrashLoop(ctx context.Context, b *breakage) error {
 			event(ns, p.Name, "Started", "Normal", "Started container "+b.Service, "kubelet", 7, now.Add(-45*time.Second)),
 			event(ns, p.Name, "BackOff", "Warning", fmt.Sprintf("Back-off restarting failed container %s in pod %s_%s", b.Service, p.Name, ns), "kubelet", 26, now.Add(-5*time.Second)))
 	}
-	if err := s.Cluster.replace(ctx, b.Service, b.Env, pods, deploymentObj(b.Service, b.Env, int32(n), 0), events); err != nil {
+	if err := s.Cluster.replace(ctx, b.Service, b.Env, pods, stalledDeployment(b.Service, b.Env, int32(n), 0, 0), events); err != nil {
 		return err
 	}
 	s.Argo.SetHealth(b.Service+"-"+b.Env, "Degraded", fmt.Sprintf("Deployment %q exceeded its progress deadline", b.Service))

@@ -130,6 +130,20 @@ func deploymentObj(svc, env string, want, available int32) *appsv1.Deployment {
 	}
 }
 
+// stalledDeployment is a Deployment whose rollout of want new replicas
+// passed its progress deadline with available of them ready, old replicas
+// of the previous ReplicaSet still running — what Argo CD reports as
+// "exceeded its progress deadline".
+func stalledDeployment(svc, env string, want, old, available int32) *appsv1.Deployment {
+	d := deploymentObj(svc, env, want, available)
+	d.Status.Replicas = want + old
+	d.Status.AvailableReplicas, d.Status.ReadyReplicas = available+old, available+old
+	d.Status.UnavailableReplicas = want - available
+	d.Status.Conditions = []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse,
+		Reason: "ProgressDeadlineExceeded", Message: fmt.Sprintf("ReplicaSet %q has timed out progressing.", svc+"-"+env)}}
+	return d
+}
+
 // podHash is a pod-template-hash for a service's tag.
 func podHash(svc, tag string) string {
 	return shortHash(svc, tag)[:10]

@@ -96,7 +96,7 @@ func TestDoraTerminalFormats(t *testing.T) {
 		{"Change Failure Rate:", "25.0%", "⚠️ Low"},
 		{"Overall Performance:", "✅ HIGH PERFORMER"},
 		{"4 deployments on 4 days · 1 failed (0 superseded, 0 rolled back, 0 hotfixed, 1 with incidents) · bands 2023"},
-		{"1. v2026.02.10  (commit → prod: 3.0 hours)"},
+		{"1. 2026.02.10  (commit → prod: 3.0 hours)"},
 	} {
 		found := false
 		for _, l := range lines {

@@ -33,7 +33,11 @@ func Register(r *commands.Router, d *commands.Deps) {
 	registerButtons(r, d)
 	r.OnClick("hotfix.backfill", func(ctx context.Context, c chat.Click) (*chat.Reply, error) {
 		id, env, _ := strings.Cut(c.Value, "|")
-		return Backfill(ctx, d, id, env, c.UserID, c.ChannelID)
+		reply, err := Backfill(ctx, d, id, env, c.UserID, c.ChannelID)
+		if reply != nil {
+			reply.Consumed = true
+		}
+		return reply, err
 	})
 	r.OnClick("hotfix.supersede", func(ctx context.Context, c chat.Click) (*chat.Reply, error) {
 		hr, err := hotfixRequestOf(c.Value)
@@ -64,8 +68,10 @@ func Register(r *commands.Router, d *commands.Deps) {
 		if err := (&commands.Authz{D: d}).AllowChange(ctx, c.UserID, c.ChannelID, "diagnose.fix", parts[0], parts[1]); err != nil {
 			return nil, err
 		}
-		_, err := StartFix(ctx, d, FixRequest{Service: parts[0], Env: parts[1], Tag: parts[2], Requester: c.UserID, Channel: c.ChannelID})
-		return nil, err
+		if _, err := StartFix(ctx, d, FixRequest{Service: parts[0], Env: parts[1], Tag: parts[2], Requester: c.UserID, Channel: c.ChannelID}); err != nil {
+			return nil, err
+		}
+		return &chat.Reply{Consumed: true}, nil
 	})
 	d.Engine.HandleTimer(HotfixRemindTimer, func(ctx context.Context, t store.Timer) error { return hotfixSLA(ctx, d, t, false) })
 	d.Engine.HandleTimer(HotfixPageTimer, func(ctx context.Context, t store.Timer) error { return hotfixSLA(ctx, d, t, true) })

@@ -47,10 +47,13 @@ func Card(cfg *config.Config, f *Facts, v Verdict) chat.Message {
 	}
 	if v.Fixable {
 		var btns []chat.Button
+		primary := 0 // the previous environment's tag, the usual source, else the newest
 		for i, t := range v.Suggestions {
-			if i == maxFixButtons {
-				break
+			if t == f.PrevEnvTag {
+				primary = i
 			}
+		}
+		for i, t := range v.Suggestions {
 			// Action ids must be unique within a block; the router routes
 			// "<ActionFixTag>.<n>" to the ActionFixTag handler.
 			action := commands.ActionFixTag
@@ -59,7 +62,7 @@ func Card(cfg *config.Config, f *Facts, v Verdict) chat.Message {
 			}
 			b := chat.Button{Text: "Fix tag → " + t, Action: action, Value: strings.Join([]string{f.Service, f.Env, t}, "|"),
 				Confirm: fmt.Sprintf("Open the fix PR setting %s in %s from %s to %s?", f.Service, f.Env, v.BadTag, t)}
-			if i == 0 {
+			if i == primary {
 				b.Style = chat.StylePrimary
 			}
 			btns = append(btns, b)
@@ -69,7 +72,8 @@ func Card(cfg *config.Config, f *Facts, v Verdict) chat.Message {
 	m.Blocks = append(m.Blocks, chat.Block{Divider: true})
 	m.Blocks = append(m.Blocks, chat.Block{Section: &chat.Section{Fields: evidenceFields(f)}})
 	if f.PodsErr == nil && len(f.Pods) > 0 {
-		m.Blocks = append(m.Blocks, chat.Block{Code: commands.PodsTable(f.Pods, f.Now)})
+		m.Blocks = append(m.Blocks, chat.Block{Code: commands.PodsTable(f.Pods, f.Now)},
+			chat.Block{Context: []string{"RESTARTS counts each container restart since the pod started; an event's \"seen N times\" is how often Kubernetes reported it (a BackOff repeats while the container keeps failing)."}})
 	}
 	if lines := eventLines(f); len(lines) > 0 {
 		m.Blocks = append(m.Blocks, chat.Block{Section: &chat.Section{Text: "*Events* (Warnings first)\n" + strings.Join(lines, "\n")}})
@@ -104,9 +108,19 @@ func evidenceFields(f *Facts) []string {
 		fields = append(fields, "*Argo CD*\n_"+shortErrOr(f.AppErr)+"_")
 	}
 	if f.Tree != nil {
+		// Pods are named once, in the pods table (from Kubernetes): the tree
+		// names the other resources and counts its pods.
 		var bad []string
+		pods, badPods := 0, 0
 		for _, n := range f.Tree.Nodes {
-			if n.Health != nil && n.Health.Status != "" && n.Health.Status != "Healthy" {
+			unhealthy := n.Health != nil && n.Health.Status != "" && n.Health.Status != "Healthy"
+			switch {
+			case n.Kind == "Pod":
+				pods++
+				if unhealthy {
+					badPods++
+				}
+			case unhealthy:
 				bad = append(bad, fmt.Sprintf("%s/%s %s", n.Kind, n.Name, n.Health.Status))
 			}
 		}
@@ -114,9 +128,16 @@ func evidenceFields(f *Facts) []string {
 		if len(bad) > 0 {
 			tree += ", not Healthy: " + commands.Clip(strings.Join(bad, ", "), 200)
 		}
+		if badPods > 0 {
+			tree += fmt.Sprintf("; %d of %d pods not Healthy (the table below)", badPods, pods)
+		}
 		fields = append(fields, tree)
 	}
 	switch {
+	case f.Rollout != nil && f.Rollout.Done && f.App != nil && f.App.Status.Health.Status != "" && f.App.Status.Health.Status != "Healthy":
+		// Never "successfully rolled out" beside Argo CD's "Degraded: exceeded
+		// its progress deadline": the two disagree, say so.
+		fields = append(fields, fmt.Sprintf("*Rollout*\nThe Deployment counts every replica updated and available, yet Argo CD says %s: trust the pods below.", f.App.Status.Health.Status))
 	case f.Rollout != nil:
 		fields = append(fields, "*Rollout*\n"+f.Rollout.Message)
 	case f.RolloutErr != nil:
@@ -150,7 +171,7 @@ func eventLines(f *Facts) []string {
 		}
 		count := ""
 		if e.Count > 1 {
-			count = fmt.Sprintf(" (x%d)", e.Count)
+			count = fmt.Sprintf(" (seen %d times)", e.Count)
 		}
 		out = append(out, fmt.Sprintf("`%s` %s *%s* %s/%s: %s%s", commands.Ago(f.Now, kube.EventTime(e)), e.Type, e.Reason,
 			strings.ToLower(e.InvolvedObject.Kind), e.InvolvedObject.Name, commands.Clip(e.Message, 200), count))

@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nexo-org/nexo-bot/chat/chattest"
+	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/commands/change"
 	"github.com/nexo-org/nexo-bot/commands/commandstest"
 	"github.com/nexo-org/nexo-bot/commands/diagnose"
@@ -60,7 +62,7 @@ func TestJudgeNamesEveryCause(t *testing.T) {
 		suggest []string
 	}{
 		{
-			name: "playbook: tag does not exist, nearest tags offered, qa's tag first",
+			name: "playbook: tag does not exist, the nearest tags offered newest first (the card lists what the buttons offer)",
 			facts: func() *diagnose.Facts {
 				f := dgFacts(t, "imagepull")
 				f.App = dgApp("Degraded", "Synced", argocd.Condition{Type: "ComparisonError", Message: "Failed to load target state"})
@@ -72,7 +74,7 @@ func TestJudgeNamesEveryCause(t *testing.T) {
 			line:    []string{"ImagePullBackOff", "`2026.02.99` does not exist", "nexo-org/nexo-be", "nexo-be-5d8f9c7b6d-abc12"},
 			details: []string{"Nearest existing tags: `2026.02.17`", "Back-off pulling image"},
 			fixable: true,
-			suggest: []string{"2026.02.17", "2026.02.03", "2026.02.10"},
+			suggest: []string{"2026.02.17", "2026.02.10", "2026.02.03"},
 		},
 		{
 			name: "tag missing but git already wants another: no fix PR",
@@ -471,8 +473,8 @@ func TestPlaybookScenario4FixTagThroughApprovalToHealthy(t *testing.T) {
 	}
 
 	// 3. The click starts the fix change; Carol is the requester.
-	if rep := r.Click(commandstest.Carol, "change.fix", btns[0].Value); rep != nil {
-		t.Fatalf("click: %+v", rep.Message.Text)
+	if rep := r.Click(commandstest.Carol, "change.fix", btns[0].Value); rep == nil || !rep.Consumed || rep.Message.Text != "" {
+		t.Fatalf("click: %+v (the button is taken off its card, nothing else is said)", rep)
 	}
 	var wf *store.Workflow
 	r.WaitFor("the fix PR to wait for approval", func() bool {
@@ -619,5 +621,53 @@ func BenchmarkJudge(b *testing.B) {
 	f.TagChecked, f.RegistryTags = true, commandstest.Tags
 	for b.Loop() {
 		diagnose.Judge(f)
+	}
+}
+
+// The card agrees with itself: the tags it lists are the Fix buttons,
+// newest first; pods are named only in the pods table; a rollout the
+// Deployment calls done is not shown as such beside a Degraded app.
+func TestDiagnoseCardAgreesWithItself(t *testing.T) {
+	f := dgFacts(t, "imagepull")
+	f.App = dgApp("Degraded", "Synced")
+	f.App.Status.Health.Message = `Deployment "nexo-be" exceeded its progress deadline`
+	f.GitTag = "2026.02.99"
+	f.TagChecked, f.TagExists, f.RegistryTags = true, false, commandstest.Tags
+	f.Tree = &argocd.ResourceTree{Nodes: []argocd.ResourceNode{
+		{Kind: "Deployment", Name: "nexo-be", Health: &argocd.HealthStatus{Status: "Degraded"}},
+		{Kind: "Pod", Name: "nexo-be-argo-only-name", Health: &argocd.HealthStatus{Status: "Degraded"}},
+	}}
+	f.Rollout = &kube.RolloutStatus{Done: true, Message: `deployment "nexo-be" successfully rolled out`}
+	v := diagnose.Judge(f)
+	m := diagnose.Card(commandstest.Config(), f, v)
+	text := m.PlainText()
+	var listed []string
+	for _, line := range strings.Split(text, "\n") {
+		if rest, ok := strings.CutPrefix(line, "Nearest existing tags: "); ok {
+			for _, t := range strings.Split(rest, ", ") {
+				listed = append(listed, strings.Trim(t, "`"))
+			}
+		}
+	}
+	var offered []string
+	for _, b := range chattest.Buttons(m) {
+		if strings.HasPrefix(b.Action, commands.ActionFixTag) {
+			offered = append(offered, strings.TrimPrefix(b.Text, "Fix tag → "))
+		}
+	}
+	if strings.Join(listed, " ") != strings.Join(offered, " ") || len(offered) != diagnose.MaxSuggestedTags {
+		t.Fatalf("listed %v, buttons %v", listed, offered)
+	}
+	if !slices.IsSortedFunc(offered, func(a, b string) int { return strings.Compare(b, a) }) {
+		t.Fatalf("not newest first: %v", offered)
+	}
+	if strings.Contains(text, "nexo-be-argo-only-name") || !strings.Contains(text, "1 of 1 pods not Healthy") {
+		t.Fatalf("the tree names pods the table does not have:\n%s", text)
+	}
+	if strings.Contains(text, "successfully rolled out") && strings.Contains(text, "exceeded its progress deadline") {
+		t.Fatalf("the card contradicts itself:\n%s", text)
+	}
+	if !strings.Contains(text, "seen 7 times") || !strings.Contains(text, "RESTARTS counts each container restart") {
+		t.Fatalf("the counts are not explained:\n%s", text)
 	}
 }

@@ -41,10 +41,9 @@ const (
 	// CrashLogLines is how many lines of the previous container's log a
 	// CrashLoopBackOff verdict shows.
 	CrashLogLines = 50
-	// MaxSuggestedTags is how many nearest tags a missing-tag verdict lists.
-	MaxSuggestedTags = 5
-	// maxFixButtons is how many "Fix tag" buttons a verdict offers.
-	maxFixButtons = 3
+	// MaxSuggestedTags is how many nearest tags a missing-tag verdict lists,
+	// each with its Fix button.
+	MaxSuggestedTags = 3
 	// maxEvidenceEvents is how many events the card shows.
 	maxEvidenceEvents = 8
 )

@@ -290,9 +290,10 @@ func judgePod(f *Facts, p *PodProblem) Verdict {
 	return v
 }
 
-// suggestTags orders the existing tags to offer for a missing one: the tag
-// of the previous environment first (the usual promotion source) when it
-// exists, then registry.NearestTags.
+// suggestTags picks the existing tags to offer for a missing one — the
+// tag of the previous environment (the usual promotion source) when it
+// exists, then registry.NearestTags — and lists them newest first. The
+// card shows the same tags as its Fix buttons.
 func suggestTags(f *Facts, bad string) []string {
 	var out []string
 	if f.PrevEnvTag != "" && f.PrevEnvTag != bad && slices.Contains(f.RegistryTags, f.PrevEnvTag) {
@@ -303,6 +304,7 @@ func suggestTags(f *Facts, bad string) []string {
 			out = append(out, t)
 		}
 	}
+	slices.SortFunc(out, func(a, b string) int { return strings.Compare(b, a) }) // CalVer: newest first
 	return out
 }
 

@@ -125,8 +125,8 @@ func TestDoraSlackCardAndChart(t *testing.T) {
 		"*Time to restore service*\n25 minutes  ✅ Elite",
 		"*Change failure rate*\n25.0%  ⚠️ Low",
 		"*Overall performance:* ✅ HIGH PERFORMER",
-		"4 deployments on 4 days · 1 failed · 1 incidents resolved",
-		"1. `v2026.02.10`  commit → prod: 3.0 hours",
+		"4 deployments on 4 days · 1 failed · 1 incident resolved",
+		"1. `2026.02.10`  commit → prod: 3.0 hours",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("card lacks %q:\n%s", want, text)

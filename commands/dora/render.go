@@ -148,12 +148,12 @@ func OverallText(b Band) string {
 	return "N/A (not enough data)"
 }
 
-// DisplayTag is a tag as the playbook shows it: CalVer tags get a "v".
-func DisplayTag(tag string) string {
-	if tag != "" && tag[0] >= '0' && tag[0] <= '9' {
-		return "v" + tag
+// countOf is "1 deployment" / "2 deployments".
+func countOf(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
 	}
-	return tag
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // RenderText renders the report in the playbook's terminal layout.
@@ -172,15 +172,15 @@ func RenderText(r Report) string {
 		b.WriteString("\nNo deployments to " + r.Env + " in this period.\n")
 		return b.String()
 	}
-	fmt.Fprintf(&b, "\n%d deployments on %d days · %d failed (%d superseded, %d rolled back, %d hotfixed, %d with incidents) · bands %s\n",
-		r.ChangeFailureRate.Deployments, r.DeploymentFrequency.DeployDays, r.ChangeFailureRate.Failed,
+	fmt.Fprintf(&b, "\n%s on %s · %d failed (%d superseded, %d rolled back, %d hotfixed, %d with incidents) · bands %s\n",
+		countOf(r.ChangeFailureRate.Deployments, "deployment", "deployments"), countOf(r.DeploymentFrequency.DeployDays, "day", "days"), r.ChangeFailureRate.Failed,
 		r.ChangeFailureRate.Superseded, r.ChangeFailureRate.RolledBack, r.ChangeFailureRate.Hotfixed, r.ChangeFailureRate.Incidents, r.Bands)
 	if len(r.Fastest) > 0 {
 		fmt.Fprintf(&b, "\nTop %d Fastest Deploys:\n", len(r.Fastest))
 		names := make([]string, len(r.Fastest))
 		width := 0
 		for i, f := range r.Fastest {
-			names[i] = DisplayTag(f.Tag)
+			names[i] = f.Tag
 			if r.Service == "all" {
 				names[i] = f.Service + " " + names[i]
 			}
@@ -352,7 +352,7 @@ func Card(r Report) chat.Message {
 		var b strings.Builder
 		fmt.Fprintf(&b, "*Top %d fastest deploys*", len(r.Fastest))
 		for i, f := range r.Fastest {
-			name := "`" + DisplayTag(f.Tag) + "`"
+			name := "`" + f.Tag + "`"
 			if r.Service == "all" {
 				name = f.Service + " " + name
 			}
@@ -361,8 +361,9 @@ func Card(r Report) chat.Message {
 		m.Blocks = append(m.Blocks, chat.Block{Section: &chat.Section{Text: b.String()}})
 	}
 	m.Blocks = append(m.Blocks, chat.Block{Context: []string{
-		fmt.Sprintf("%d deployments on %d days · %d failed · %d incidents resolved",
-			r.ChangeFailureRate.Deployments, r.DeploymentFrequency.DeployDays, r.ChangeFailureRate.Failed, r.TimeToRestore.Resolved),
+		fmt.Sprintf("%s on %s · %d failed · %s resolved",
+			countOf(r.ChangeFailureRate.Deployments, "deployment", "deployments"), countOf(r.DeploymentFrequency.DeployDays, "day", "days"),
+			r.ChangeFailureRate.Failed, countOf(r.TimeToRestore.Resolved, "incident", "incidents")),
 		fmt.Sprintf("DORA %s bands · %s", r.Bands, r.Location),
 	}})
 	return m

@@ -51,8 +51,8 @@ func TestRenderTextPlaybookLayout(t *testing.T) {
 		"Time to Restore Service: 18 minutes",
 		"✅ Elite",
 		"Overall Performance:     🏆 ELITE PERFORMER",
-		"Top 5 Fastest Deploys:\n1. v2026.",
-		"1. v2026.01.07-c  (commit → prod: 21 minutes)",
+		"Top 5 Fastest Deploys:\n1. 2026.",
+		"1. 2026.01.07-c  (commit → prod: 21 minutes)",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("text lacks %q:\n%s", want, text)
@@ -177,7 +177,7 @@ func TestCard(t *testing.T) {
 		t.Errorf("fields = %q", f)
 	}
 	plain := m.PlainText()
-	for _, want := range []string{"✅ HIGH PERFORMER", "1. `v2026.01.d7`  commit → prod: 10 minutes", "DORA 2023 bands · UTC"} {
+	for _, want := range []string{"✅ HIGH PERFORMER", "1. `2026.01.d7`  commit → prod: 10 minutes", "DORA 2023 bands · UTC"} {
 		if !strings.Contains(plain, want) {
 			t.Errorf("card lacks %q:\n%s", want, plain)
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/nexo-org/nexo-bot/integrations/prom"
 	"github.com/nexo-org/nexo-bot/store"
 	"gopkg.in/yaml.v3"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 )
 
 // Investigation window and resolution.
@@ -46,6 +47,8 @@ type Investigation struct {
 	Errors    []loki.ErrorGroup
 	LogQL     string
 	ErrorNote string
+	// ConfigMissing: the service has no ConfigMap of that name (one quiet line).
+	ConfigMissing bool
 	// Config is the ConfigMap in force, flattened; Notable keys are pool/limit/timeout ones.
 	ConfigName string
 	Config     []ConfigLine
@@ -178,9 +181,14 @@ func InvestigateWindow(ctx context.Context, d *commands.Deps, service, env strin
 		kctx, cancel := part()
 		cm, err := d.Kube.ConfigMap(kctx, ns, inv.ConfigName)
 		cancel()
-		if err != nil {
-			inv.ConfigNote = fmt.Sprintf("ConfigMap %s/%s could not be read: %s", ns, inv.ConfigName, commands.Clip(err.Error(), 120))
-		} else {
+		switch {
+		case apierrors.IsNotFound(err):
+			inv.ConfigMissing = true
+		case err != nil:
+			ref := commands.NewRef()
+			d.Log.Warn("investigation: configmap", "namespace", ns, "name", inv.ConfigName, "ref", ref, "err", err)
+			inv.ConfigNote = fmt.Sprintf("ConfigMap %s/%s could not be read (reference `%s`).", ns, inv.ConfigName, ref)
+		default:
 			inv.Config = FlattenConfigMap(cm.Data)
 		}
 	}
@@ -342,9 +350,14 @@ func flatten(prefix string, m map[string]any, out *[]ConfigLine) {
 func (inv *Investigation) Message(d *commands.Deps, service, env string) chat.Message {
 	var blocks []chat.Block
 	blocks = append(blocks, chat.Block{Header: ":mag: Investigation"})
-	rate := ":chart_with_upwards_trend: " + inv.RateNote
-	if sp := sparkline(inv.Points, 60); sp != "" {
-		rate += "\n`" + sp + "`"
+	// The sparkline (inline code, which Slack draws in red) only under a
+	// spike: "no spike found" stays calm.
+	rate := ":bar_chart: " + inv.RateNote
+	if inv.Onset != nil {
+		rate = ":chart_with_upwards_trend: " + inv.RateNote
+		if sp := sparkline(inv.Points, 60); sp != "" {
+			rate += "\n`" + sp + "`"
+		}
 	}
 	blocks = append(blocks, chat.Block{Section: &chat.Section{Text: rate}})
 
@@ -396,11 +409,15 @@ func (inv *Investigation) Message(d *commands.Deps, service, env string) chat.Me
 		blocks = append(blocks, chat.Block{Section: &chat.Section{Text: strings.Join(lines, "\n")}})
 	}
 
-	cfgText := ":gear: *Config in force* `" + inv.ConfigName + "`"
-	if inv.ConfigNote != "" {
-		cfgText += "\n" + inv.ConfigNote
+	if inv.ConfigMissing {
+		blocks = append(blocks, chat.Block{Context: []string{":gear: No ConfigMap `" + inv.ConfigName + "` for " + service + " in " + env + "."}})
+	} else {
+		cfgText := ":gear: *Config in force* `" + inv.ConfigName + "`"
+		if inv.ConfigNote != "" {
+			cfgText += "\n" + inv.ConfigNote
+		}
+		blocks = append(blocks, chat.Block{Section: &chat.Section{Text: cfgText}})
 	}
-	blocks = append(blocks, chat.Block{Section: &chat.Section{Text: cfgText}})
 	if len(inv.Config) > 0 {
 		var lines []string
 		for _, c := range inv.Config {

@@ -4,13 +4,16 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/commands/commandstest"
 	"github.com/nexo-org/nexo-bot/commands/incident"
 	"github.com/nexo-org/nexo-bot/commands/records"
 	"github.com/nexo-org/nexo-bot/config"
+	"github.com/nexo-org/nexo-bot/integrations/prom"
 	"github.com/nexo-org/nexo-bot/store"
 )
 
@@ -72,5 +75,30 @@ func TestMinutes(t *testing.T) {
 		if got := commands.Minutes(d); got != want {
 			t.Errorf("Minutes(%s) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+// Without a spike the investigation stays calm: no red sparkline (inline
+// code), and a service without a ConfigMap gets one quiet line.
+func TestInvestigationWithoutSpikeIsQuiet(t *testing.T) {
+	cfg := commandstest.Config()
+	d := &commands.Deps{Config: cfg}
+	base := time.Date(2026, 2, 1, 10, 0, 0, 0, time.UTC)
+	var pts []prom.Point
+	for i := 0; i < 30; i++ {
+		pts = append(pts, prom.Point{Time: base.Add(time.Duration(i) * time.Minute), Value: 0.001 * float64(i%3)})
+	}
+	inv := &incident.Investigation{RateNote: "No error-rate spike found in the last 2h (now 0.1%, threshold 1.0%).", Points: pts, ConfigName: "nexo-be-config", ConfigMissing: true}
+	text := inv.Message(d, "nexo-be", "production").PlainText()
+	if strings.ContainsAny(text, "▁▂▃▄▅▆▇█") || strings.Contains(text, ":chart_with_upwards_trend:") {
+		t.Fatalf("a sparkline under no spike:\n%s", text)
+	}
+	if strings.Count(text, "nexo-be-config") != 1 || !strings.Contains(text, "No ConfigMap `nexo-be-config` for nexo-be in production.") || strings.Contains(text, "Config in force") {
+		t.Fatalf("the missing ConfigMap is not one quiet line:\n%s", text)
+	}
+	on := base.Add(20 * time.Minute)
+	inv.Onset = &on
+	if text := inv.Message(d, "nexo-be", "production").PlainText(); !strings.ContainsAny(text, "▁▂▃▄▅▆▇█") {
+		t.Fatalf("no sparkline under a spike:\n%s", text)
 	}
 }

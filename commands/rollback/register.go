@@ -27,11 +27,10 @@ func Register(r *commands.Router, d *commands.Deps) {
 		if len(parts) != 4 {
 			return nil, commands.Refusalf("That button is malformed.")
 		}
-		_, err := Start(ctx, d, Request{Service: parts[0], Env: parts[1], Via: parts[2], To: parts[3], Requester: c.UserID, Channel: c.ChannelID})
-		if err != nil {
+		if _, err := Start(ctx, d, Request{Service: parts[0], Env: parts[1], Via: parts[2], To: parts[3], Requester: c.UserID, Channel: c.ChannelID}); err != nil {
 			return nil, err
 		}
-		return nil, nil
+		return &chat.Reply{Consumed: true}, nil
 	})
 	r.OnClick("rollback.supersede", func(ctx context.Context, c chat.Click) (*chat.Reply, error) {
 		rr, err := requestOf(c.Value)

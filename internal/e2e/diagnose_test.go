@@ -66,6 +66,15 @@ func TestDiagnoseFixTagThroughSlack(t *testing.T) {
 	// 2. Carol presses Fix; the change waits for platform-team.
 	e.Click(Carol, card, "change.fix")
 	thread := e.WaitFind("Fix nexo-be", "staging", "2026.02.17")
+	// The pressed button is off the diagnose card: nobody opens the fix twice.
+	e.Slack.WaitFor(func() bool {
+		m, _ := e.Slack.Message(card.Channel, card.TS)
+		c := Content(m)
+		return strings.Contains(c, "pressed “Fix tag → 2026.02.17”") && !strings.Contains(c, `"change.fix"`)
+	}, 5*time.Second)
+	if m, _ := e.Slack.Message(card.Channel, card.TS); strings.Contains(Content(m), `"change.fix"`) {
+		t.Fatalf("the Fix button is still on the card:\n%s", Content(m))
+	}
 	wf := onlyChange(t, e, "nexo-be", "staging")
 	e.Eventually("the fix PR", time.Second, 20, func() bool { st, _ := changeState(t, e, wf.ID); return st == change.Approval })
 	_, c := changeState(t, e, wf.ID)

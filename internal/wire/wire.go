@@ -115,7 +115,8 @@ func Build(ctx context.Context, cfg *config.Config, sec config.Secrets, o Option
 	rt := &Runtime{Config: cfg, Engine: engine, Store: st, Metrics: reg, Log: log, alertToken: sec.AlertmanagerToken}
 
 	d := &commands.Deps{Config: cfg, Store: st, Engine: engine, Log: log, PollEvery: o.PollEvery}
-	if err := buildIntegrations(ctx, d, cfg, sec, log); err != nil {
+	missing, err := buildIntegrations(ctx, d, cfg, sec, log)
+	if err != nil {
 		return nil, err
 	}
 	metrics, err := bot.NewMetrics(reg)
@@ -135,6 +136,7 @@ func Build(ctx context.Context, cfg *config.Config, sec config.Secrets, o Option
 	if o.Override != nil {
 		o.Override(d)
 	}
+	missing.warn(d, log)
 	router, err := scenarios.Setup(ctx, d)
 	if err != nil {
 		return nil, err
@@ -157,35 +159,48 @@ func Build(ctx context.Context, cfg *config.Config, sec config.Secrets, o Option
 	return rt, nil
 }
 
-// buildIntegrations builds the real client of every configured outside
-// system into d; an unconfigured one stays nil.
+// unavailable says why optional integrations could not be built; it is
+// logged only for those still missing once Options.Override ran (the
+// sandbox puts its own Kubernetes and secret store in).
+type unavailable struct{ kube, secrets error }
+
+func (u unavailable) warn(d *commands.Deps, log *slog.Logger) {
+	if u.kube != nil && d.Kube == nil {
+		log.Warn("kubernetes not available; diagnose, blue/green and rotation are off", "err", u.kube)
+	}
+	if u.secrets != nil && d.Secrets == nil {
+		log.Warn("secret store not available; rotate-secret is off", "err", u.secrets)
+	}
+}
+
 // buildIntegrations builds the client of every configured system. Each
 // integration's errors carry its own prefix ("argocd: …"): they are returned
 // as they are, never wrapped in the prefix again.
-func buildIntegrations(ctx context.Context, d *commands.Deps, cfg *config.Config, sec config.Secrets, log *slog.Logger) error {
+func buildIntegrations(ctx context.Context, d *commands.Deps, cfg *config.Config, sec config.Secrets, log *slog.Logger) (unavailable, error) {
+	var missing unavailable
 	var err error
 	if d.GitOps, err = buildGitOps(cfg, sec); err != nil {
-		return err
+		return missing, err
 	}
 	if d.GitHub, err = buildGitHub(cfg, sec); err != nil {
-		return err
+		return missing, err
 	}
 	if cfg.ArgoCD.Server != "" {
 		if d.ArgoCD, err = argocd.NewClient(argocd.Options{Server: cfg.ArgoCD.Server, Token: sec.ArgoCDToken, Insecure: cfg.ArgoCD.Insecure, Timeout: 30 * time.Second}); err != nil {
-			return err
+			return missing, err
 		}
 	}
 	if d.Registry, err = registry.NewClient(registry.Options{BaseURL: cfg.Registry.URL, Token: sec.RegistryToken, Timeout: 15 * time.Second}); err != nil {
-		return err
+		return missing, err
 	}
 	if cfg.Prometheus.URL != "" {
 		if d.Prom, err = prom.NewClient(cfg.Prometheus.URL, prom.Options{Timeout: 15 * time.Second, BearerToken: sec.PrometheusToken, Logger: log}); err != nil {
-			return err
+			return missing, err
 		}
 	}
 	if cfg.Loki.URL != "" {
 		if d.Loki, err = loki.NewClient(cfg.Loki.URL, loki.Options{Timeout: 15 * time.Second, Tenant: cfg.Loki.Tenant, BearerToken: sec.LokiToken}); err != nil {
-			return err
+			return missing, err
 		}
 	}
 	routingKey := sec.PagerDutyRoutingKey
@@ -194,23 +209,23 @@ func buildIntegrations(ctx context.Context, d *commands.Deps, cfg *config.Config
 	}
 	if routingKey != "" {
 		if d.Pager, err = pagerduty.NewClient(cfg.PagerDuty.URL, routingKey, 10*time.Second); err != nil {
-			return err
+			return missing, err
 		}
 	}
 	if k, err := buildKube(cfg); err != nil {
-		log.Warn("kubernetes not available; diagnose, blue/green and rotation are off", "err", err)
+		missing.kube = err
 	} else {
 		d.Kube = k
 	}
 	if hasSecrets(cfg) {
 		ss, err := secretstore.NewAWS(ctx, secretstore.AWSOptions{Region: cfg.AWS.Region, Endpoint: cfg.AWS.Endpoint, Timeout: 15 * time.Second})
 		if err != nil {
-			log.Warn("secret store not available; rotate-secret is off", "err", err)
+			missing.secrets = err
 		} else {
 			d.Secrets = ss
 		}
 	}
-	return nil
+	return missing, nil
 }
 
 // buildBot is the Slack transport of the configured mode.
