@@ -228,7 +228,7 @@ func DigestMessages(g Digest) []chat.Message {
 		if wd == 0 && pd == 0 && w.TimeToRestore.Resolved+w.TimeToRestore.Unresolved+p.TimeToRestore.Resolved+p.TimeToRestore.Unresolved == 0 {
 			return text + "\nNo deployments and no incidents either week."
 		}
-		text += fmt.Sprintf("\nDeployments: %d on %d days, %s", wd, w.DeploymentFrequency.DeployDays,
+		text += fmt.Sprintf("\nDeployments: %d on %s, %s", wd, countOf(w.DeploymentFrequency.DeployDays, "day", "days"),
 			trend(float64(wd), float64(pd), strconv.Itoa(pd), false, true))
 		text += fmt.Sprintf("\nLead time: %s, %s", LeadTimeText(w),
 			trend(float64(w.LeadTime.Median), float64(p.LeadTime.Median), LeadTimeText(p), true, w.LeadTime.Samples > 0 && p.LeadTime.Samples > 0))

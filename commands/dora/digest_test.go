@@ -277,6 +277,9 @@ func TestDigestMessagesSayTheTrendAndSplitLongLists(t *testing.T) {
 			}
 		}
 	}
+	if text := ms[0].PlainText(); !strings.Contains(text, "*svc-00* — ✅ HIGH PERFORMER\nDeployments: 1 on 1 day, same as the week before") {
+		t.Errorf("one deployment on one day:\n%s", text)
+	}
 	if seen != 85 {
 		t.Fatalf("%d services shown of 85", seen)
 	}
