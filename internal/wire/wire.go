@@ -80,6 +80,8 @@ type Runtime struct {
 	DORA *dora.Tracker
 
 	ready atomic.Bool
+	// doraDone is closed when the DORA tracker started by Start stops.
+	doraDone chan struct{}
 	// alertToken guards POST /hooks/alertmanager (ALERTMANAGER_WEBHOOK_TOKEN).
 	alertToken string
 }
@@ -283,7 +285,12 @@ func (rt *Runtime) Start(ctx context.Context) error {
 		return fmt.Errorf("resuming workflows: %w", err)
 	}
 	go rt.Engine.RunTimers(ctx)
-	go rt.DORA.Run(ctx)
+	done := make(chan struct{})
+	rt.doraDone = done
+	go func() {
+		defer close(done)
+		rt.DORA.Run(ctx)
+	}()
 	rt.ready.Store(true)
 	return nil
 }
@@ -303,7 +310,25 @@ func (rt *Runtime) Run(ctx context.Context) error {
 	rt.ready.Store(false)
 	rt.Engine.Wait()
 	rt.Deps.Cards().Flush()
+	rt.waitDORA()
 	return err
+}
+
+// doraDrain bounds how long Run waits for a DORA refresh under way (a
+// GitOps fetch is not cut short by a cancelled context).
+const doraDrain = 10 * time.Second
+
+// waitDORA waits for the DORA tracker started by Start to stop, so
+// nothing reads the store or the GitOps clone after Run returns.
+func (rt *Runtime) waitDORA() {
+	if rt.doraDone == nil {
+		return
+	}
+	select {
+	case <-rt.doraDone:
+	case <-time.After(doraDrain):
+		rt.Log.Warn("the DORA gauges' refresh did not stop in time", "waited", doraDrain)
+	}
 }
 
 // Close releases the store.
