@@ -215,6 +215,7 @@ func New(t testing.TB, o Options) *Env {
 // StartBot builds and runs nexo (again, after StopBot: a restart).
 func (e *Env) StartBot() {
 	e.T.Helper()
+	before := e.Slack.TotalConnections()
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.NewJSONHandler(io.MultiWriter(e.Logs), &slog.HandlerOptions{Level: slog.LevelInfo}))
 	rt, err := wire.Build(ctx, e.Config, e.Secrets, wire.Options{Logger: log, Clock: e.Clock, Store: nopClose{e.Store}, Owner: fmt.Sprintf("e2e-%d", time.Now().UnixNano()), PollEvery: 10 * time.Second, Override: e.opts.Override, SlackPace: 20 * time.Millisecond})
@@ -228,7 +229,8 @@ func (e *Env) StartBot() {
 	e.Runtime, e.cancel = rt, cancel
 	e.done = make(chan error, 1)
 	go func() { e.done <- rt.Run(ctx) }()
-	if !e.Slack.WaitFor(func() bool { return e.Slack.CallCount("apps.connections.open") > 0 }, 5*time.Second) {
+	// This bot's connection, not the one of the bot before a restart.
+	if !e.Slack.WaitFor(func() bool { return e.Slack.TotalConnections() > before }, 5*time.Second) {
 		e.T.Fatal("the bot never opened a socket-mode connection")
 	}
 }
