@@ -45,16 +45,19 @@ test:
 	$(GO) test -count=1 -timeout 20m $(PKGS)
 
 ## test-integration: scripts/integration/run.sh: a real Prometheus, a real kube-apiserver with etcd,
-## the Helm chart under RBAC, headless Chromium on the sandbox console; Loki's HTTP API in-process
+## a real Argo CD deploying to it, the Helm chart under RBAC, headless Chromium on the sandbox
+## console; Loki's HTTP API in-process
 test-integration:
 	bash scripts/integration/run.sh
 
 ## bench: benchmarks (ack latency, command-to-first-post, store, DORA reports, the DORA gauges'
 ## refresh and /metrics scrape at 200 services), then both binaries as processes: file size,
-## start → socket connected, idle RSS, SIGINT → exit (internal/binbench)
+## start → socket connected, idle RSS, SIGINT → exit (internal/binbench), then the takeover
+## table of killed replicas (internal/replicas)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./bot/... ./store/... ./commands/... ./internal/dorametrics
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/binbench
+	$(GO) test -run '^$$' -bench Takeover -benchtime 1x -v ./internal/replicas/
 
 ## fuzz: run each fuzz target for FUZZTIME (default 30s)
 fuzz:

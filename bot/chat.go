@@ -52,6 +52,7 @@ type SlackChat struct {
 	pace     *pacer
 	groupsMu sync.Mutex
 	groups   map[string]groupEntry
+	names    map[string]string // channel id → name (ChannelName)
 }
 
 type groupEntry struct {
@@ -379,6 +380,34 @@ func (c *SlackChat) Permalink(ctx context.Context, channel, ts string) (string, 
 		return err
 	})
 	return link, err
+}
+
+// ChannelName is a channel's name (conversations.info), cached for the
+// process: a channel's locale setting may name it.
+func (c *SlackChat) ChannelName(ctx context.Context, channelID string) (string, error) {
+	c.groupsMu.Lock()
+	name, ok := c.names[channelID]
+	c.groupsMu.Unlock()
+	if ok {
+		return name, nil
+	}
+	err := c.call(ctx, "conversations.info", func(ctx context.Context) error {
+		ch, err := c.api.GetConversationInfoContext(ctx, &slack.GetConversationInfoInput{ChannelID: channelID})
+		if err == nil {
+			name = ch.Name
+		}
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	c.groupsMu.Lock()
+	if c.names == nil {
+		c.names = map[string]string{}
+	}
+	c.names[channelID] = name
+	c.groupsMu.Unlock()
+	return name, nil
 }
 
 // GroupMembers resolves a user group (S…) to its members, cached for

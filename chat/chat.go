@@ -101,6 +101,9 @@ type Chat interface {
 	Permalink(ctx context.Context, channel, ts string) (string, error)
 	// GroupMembers resolves a user group id (S…) to its user ids.
 	GroupMembers(ctx context.Context, groupID string) ([]string, error)
+	// ChannelName is a channel's name, without "#" (for per-channel
+	// settings written by name).
+	ChannelName(ctx context.Context, channelID string) (string, error)
 }
 
 // ErrNameTaken is returned by CreateChannel when the name is taken.

@@ -8,6 +8,7 @@ import (
 	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/commands/policy"
 	"github.com/nexo-org/nexo-bot/config"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/store"
 	"github.com/nexo-org/nexo-bot/workflow"
 )
@@ -23,7 +24,7 @@ type Approvable interface {
 // ApprovalSpec says which workflows an approval applies to.
 type ApprovalSpec struct {
 	Kind   string   // workflow kind
-	Noun   string   // "change", "rollback", "rotation" (for sentences)
+	Noun   string   // "change", "rollback", "rotation": the catalog's core.noun.<noun>.*
 	Action string   // audit action, e.g. "change.approve"
 	Open   []string // states in which approvals are taken
 }
@@ -40,7 +41,7 @@ func RecordApproval[T any, P interface {
 	var service, env string
 	_, err := d.Engine.Mutate(ctx, id, func(wf *store.Workflow) error {
 		if wf.Kind != spec.Kind {
-			return Refusalf("That is not a %s.", spec.Noun)
+			return Refuse("core.approval.not_kind", "A", i18n.M("core.noun."+spec.Noun+".a"))
 		}
 		v, err := workflow.Decode[T](wf)
 		if err != nil {
@@ -49,11 +50,11 @@ func RecordApproval[T any, P interface {
 		p := P(&v)
 		service, env = p.Target()
 		if wf.Done || !slices.Contains(spec.Open, wf.State) {
-			return Refusalf("This %s is past approval (%s).", spec.Noun, wf.State)
+			return Refuse("core.approval.past", "This", i18n.M("core.noun."+spec.Noun+".this"), "State", wf.State)
 		}
 		need, list := p.Requirement(), p.ApprovalList()
-		if ok, why := policy.CanApprove(need, user, groups, *list, "Ask "+d.Members.Mentions(ctx, need.Group)+"."); !ok {
-			return &Refusal{Text: why}
+		if ok, why := policy.CanApprove(need, user, groups, *list, i18n.M("policy.ask", "Who", d.Members.Mentions(ctx, need.Group))); !ok {
+			return &Refusal{Msg: why}
 		}
 		*list = append(*list, policy.Approval{User: user, At: d.Clock().Now(), Groups: groups})
 		return workflow.Encode(wf, v)
@@ -61,10 +62,10 @@ func RecordApproval[T any, P interface {
 	var refusal *Refusal
 	switch {
 	case errors.As(err, &refusal):
-		Audit(ctx, d, user, spec.Action, service, env, id, "refused", refusal.Text)
+		Audit(ctx, d, user, spec.Action, service, env, id, "refused", refusal.Error())
 		return nil, refusal
 	case errors.Is(err, store.ErrNotFound):
-		return nil, Refusalf("That %s no longer exists.", spec.Noun)
+		return nil, Refuse("core.approval.gone", "That", i18n.M("core.noun."+spec.Noun+".that"))
 	case err != nil:
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nexo-org/nexo-bot/chat"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/store"
 )
 
@@ -58,13 +59,13 @@ func (z *Authz) storeReachable(ctx context.Context) bool {
 // AllowCommand implements Guard.
 func (z *Authz) AllowCommand(ctx context.Context, r Request, spec *Spec) error {
 	if !z.storeReachable(ctx) {
-		return &Refusal{Text: StoreDownText}
+		return Refuse("core.store_down")
 	}
 	svc, env := z.target(r.Args.Words)
 	what := fmt.Sprintf("%s %s", z.D.Config.Slack.Command, clip(r.Text, 200))
-	if why := z.check(ctx, r.UserID, r.ChannelID, env); why != "" {
-		Audit(ctx, z.D, r.UserID, spec.Name+".authz", svc, env, r.ChannelID, "refused", why+" — "+what)
-		return &Refusal{Text: why}
+	if why := z.check(ctx, r.UserID, r.ChannelID, env); why != nil {
+		Audit(ctx, z.D, r.UserID, spec.Name+".authz", svc, env, r.ChannelID, "refused", why.Error()+" — "+what)
+		return why
 	}
 	return nil
 }
@@ -72,7 +73,7 @@ func (z *Authz) AllowCommand(ctx context.Context, r Request, spec *Spec) error {
 // AllowClick implements Guard.
 func (z *Authz) AllowClick(ctx context.Context, c chat.Click) error {
 	if !z.storeReachable(ctx) {
-		return &Refusal{Text: StoreDownText}
+		return Refuse("core.store_down")
 	}
 	var svc, env string
 	id, _, _ := strings.Cut(c.Value, "|")
@@ -84,20 +85,20 @@ func (z *Authz) AllowClick(ctx context.Context, c chat.Click) error {
 			wf = got
 			svc, env = workflowTarget(wf)
 		case errors.Is(err, store.ErrUnavailable):
-			return &Refusal{Text: StoreDownText}
+			return Refuse("core.store_down")
 		}
 	}
 	why := z.check(ctx, c.UserID, c.ChannelID, env)
-	if why == "" && wf != nil && idShaped(wf.Channel) && idShaped(c.ChannelID) && wf.Channel != c.ChannelID {
-		why = fmt.Sprintf("This button belongs to a thread in <#%s>; it cannot be used from <#%s>.", wf.Channel, c.ChannelID)
+	if why == nil && wf != nil && idShaped(wf.Channel) && idShaped(c.ChannelID) && wf.Channel != c.ChannelID {
+		why = &Refusal{Msg: i18n.M("core.authz.other_channel", "Channel", wf.Channel, "Here", c.ChannelID)}
 	}
-	if why != "" {
+	if why != nil {
 		target := c.ChannelID
 		if wf != nil {
 			target = wf.ID
 		}
-		Audit(ctx, z.D, c.UserID, c.Action+".authz", svc, env, target, "refused", why)
-		return &Refusal{Text: why}
+		Audit(ctx, z.D, c.UserID, c.Action+".authz", svc, env, target, "refused", why.Error())
+		return why
 	}
 	return nil
 }
@@ -106,20 +107,20 @@ func (z *Authz) AllowClick(ctx context.Context, c chat.Click) error {
 // refusal as action; for buttons whose environment the router's guard
 // cannot see in their value.
 func (z *Authz) AllowChange(ctx context.Context, user, channel, action, service, env string) error {
-	if why := z.check(ctx, user, channel, env); why != "" {
-		Audit(ctx, z.D, user, action+".authz", service, env, channel, "refused", why)
-		return &Refusal{Text: why}
+	if why := z.check(ctx, user, channel, env); why != nil {
+		Audit(ctx, z.D, user, action+".authz", service, env, channel, "refused", why.Error())
+		return why
 	}
 	return nil
 }
 
-// check returns why user may not change env from channel ("" when allowed).
-func (z *Authz) check(ctx context.Context, user, channel, env string) string {
+// check returns why user may not change env from channel (nil when allowed).
+func (z *Authz) check(ctx context.Context, user, channel, env string) *Refusal {
 	if user == "" {
-		return "nexo could not tell who you are, so nothing was changed."
+		return &Refusal{Msg: i18n.M("core.authz.who")}
 	}
 	if z.D.Members.IsAdmin(ctx, user) {
-		return ""
+		return nil
 	}
 	groups := z.D.Config.GroupNames()
 	member, lookupErr := false, error(nil)
@@ -138,20 +139,20 @@ func (z *Authz) check(ctx context.Context, user, channel, env string) string {
 		if lookupErr != nil {
 			ref := NewRef()
 			z.D.Log.Warn("group lookup failed", "user", user, "ref", ref, "err", lookupErr)
-			return "nexo could not check your groups right now, so nothing was changed. Try again in a moment. Reference `" + ref + "`."
+			return &Refusal{Msg: i18n.M("core.authz.groups_down", "Ref", ref)}
 		}
-		return fmt.Sprintf("Only members of %s (or admins) can change things with nexo.", strings.Join(groups, ", "))
+		return &Refusal{Msg: i18n.M("core.authz.members_only", "Groups", strings.Join(groups, ", "))}
 	}
 	if env == "" {
-		return ""
+		return nil
 	}
 	e, ok := z.D.Config.Env(env)
 	if !ok || len(e.Policy.Channels) == 0 {
-		return ""
+		return nil
 	}
 	for _, ch := range e.Policy.Channels {
 		if ch == channel || strings.TrimPrefix(ch, "#") == channel {
-			return ""
+			return nil
 		}
 	}
 	list := make([]string, 0, len(e.Policy.Channels))
@@ -162,7 +163,7 @@ func (z *Authz) check(ctx context.Context, user, channel, env string) string {
 			list = append(list, ch)
 		}
 	}
-	return fmt.Sprintf("Changes to %s are only accepted in %s.", e.Name, strings.Join(list, ", "))
+	return &Refusal{Msg: i18n.M("core.authz.channels", "Env", e.Name, "Channels", strings.Join(list, ", "))}
 }
 
 // target finds the service and environment a command names (the first

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/config"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/integrations/argocd"
 	"github.com/nexo-org/nexo-bot/integrations/github"
 	"github.com/nexo-org/nexo-bot/integrations/gitops"
@@ -46,6 +47,9 @@ type Deps struct {
 	// Changes is the GitOps change pipeline, for scenarios that open a
 	// change of their own (set by commands/change).
 	Changes Changes
+	// Catalog is the message catalog (nil: the embedded one, in the
+	// config's timezone).
+	Catalog *i18n.Catalog
 
 	cardsOnce sync.Once
 	cards     *CardUpdates
@@ -53,6 +57,7 @@ type Deps struct {
 	mu       sync.Mutex
 	finished []func(ctx context.Context, e DeployFinished)
 	kinds    map[string]Lifecycle
+	names    map[string]string // channel id → name, for slack.channel_locales by name
 }
 
 // Changes is what other scenarios ask of the change pipeline.
@@ -132,4 +137,46 @@ func (d *Deps) Poll(def time.Duration) time.Duration {
 		return d.PollEvery
 	}
 	return def
+}
+
+// T is the catalog in the locale of channel (slack.channel_locales, by id
+// or name, else slack.locale): every sentence a scenario shows there is
+// made through it.
+func (d *Deps) T(channel string) i18n.T {
+	cat := d.Catalog
+	if cat == nil {
+		cat = i18n.Default().WithZone(d.Config.Zone())
+	}
+	return cat.In(d.Config.LocaleOf(channel, d.channelName(channel)))
+}
+
+// channelName resolves a channel id to its name, once, when a channel
+// locale is configured by name.
+func (d *Deps) channelName(channel string) string {
+	if len(d.Config.Slack.ChannelLocales) == 0 || d.Chat == nil || channel == "" {
+		return ""
+	}
+	if _, byID := d.Config.Slack.ChannelLocales[channel]; byID {
+		return ""
+	}
+	d.mu.Lock()
+	name, ok := d.names[channel]
+	d.mu.Unlock()
+	if ok {
+		return name
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	name, err := d.Chat.ChannelName(ctx, channel)
+	if err != nil {
+		d.Log.Warn("channel name unknown; its locale is slack.locale", "channel", channel, "err", err)
+		return ""
+	}
+	d.mu.Lock()
+	if d.names == nil {
+		d.names = map[string]string{}
+	}
+	d.names[channel] = name
+	d.mu.Unlock()
+	return name
 }

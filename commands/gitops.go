@@ -36,7 +36,7 @@ func RequireImage(ctx context.Context, d *Deps, service, tag string) error {
 		return fmt.Errorf("asking the registry about %s:%s: %w", repo, tag, err)
 	}
 	if !ok {
-		return Refusalf("The image `%s:%s` does not exist in the registry.", repo, tag)
+		return Refuse("core.no_such_image", "Repo", repo, "Tag", tag)
 	}
 	return nil
 }

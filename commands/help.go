@@ -6,53 +6,60 @@ import (
 	"strings"
 
 	"github.com/nexo-org/nexo-bot/chat"
+	"github.com/nexo-org/nexo-bot/i18n"
 )
 
 func (r *Router) helpSpec() *Spec {
 	return &Spec{
 		Name:    "help",
 		Args:    []string{"command?"},
-		Summary: "List the commands, or explain one",
-		Help:    "`help` lists every command; `help promote` explains one with its options and an example.",
+		Summary: "core.help.summary",
+		Help:    "core.help.help",
 		Run: func(ctx context.Context, req Request) (*chat.Reply, error) {
 			topic := ""
 			if len(req.Args.Words) > 0 {
 				topic = strings.ToLower(req.Args.Words[0])
 			}
-			return r.helpReply(topic)
+			return r.helpReply(r.localize(req.ChannelID), topic)
 		},
 	}
 }
 
-func (r *Router) helpReply(topic string) (*chat.Reply, error) {
+// helpReply lists the commands, or explains one, in the reader's locale:
+// command words stay as they are typed.
+func (r *Router) helpReply(t i18n.T, topic string) (*chat.Reply, error) {
 	cmd := r.cfg.Slack.Command
 	if topic != "" {
 		s, ok := r.byName[topic]
 		if !ok {
-			return nil, Refusalf("There is no `%s` command.%s", clip(topic, 40), didYouMean(topic, r.names(), "`%s help %s`", cmd))
+			hint := i18n.Msg{}
+			if best := closest(topic, r.names()); best != "" {
+				hint = i18n.M("core.did_you_mean", "Word", cmd+" help "+best)
+			}
+			return nil, Refuse("core.help.no_such", "Name", clip(topic, 40), "Hint", hint)
 		}
 		blocks := []chat.Block{
 			{Header: fmt.Sprintf("%s %s", cmd, s.Name)},
-			{Section: &chat.Section{Text: fmt.Sprintf("`%s %s`\n%s", cmd, s.Usage(), s.Summary)}},
+			{Section: &chat.Section{Text: fmt.Sprintf("`%s %s`\n%s", cmd, s.UsageIn(t), t.S(s.Summary))}},
 		}
 		if s.Help != "" {
-			blocks = append(blocks, chat.Block{Section: &chat.Section{Text: s.Help}})
+			blocks = append(blocks, chat.Block{Section: &chat.Section{Text: t.S(s.Help, "Command", cmd)}})
 		}
 		if len(s.Subcommands) > 0 {
 			var subs []string
 			for _, sub := range s.Subcommands {
-				subs = append(subs, fmt.Sprintf("`%s %s %s` — %s", cmd, s.Name, sub.Usage(), sub.Summary))
+				subs = append(subs, fmt.Sprintf("`%s %s %s` — %s", cmd, s.Name, sub.UsageIn(t), t.S(sub.Summary)))
 			}
 			blocks = append(blocks, chat.Block{Section: &chat.Section{Text: strings.Join(subs, "\n")}})
 		}
 		if len(s.Aliases) > 0 {
-			blocks = append(blocks, chat.Block{Context: []string{"Also: " + strings.Join(s.Aliases, ", ")}})
+			blocks = append(blocks, chat.Block{Context: []string{t.S("core.help.aliases", "List", strings.Join(s.Aliases, ", "))}})
 		}
-		return Ephemeral(chat.Message{Text: fmt.Sprintf("%s %s — %s", cmd, s.Usage(), s.Summary), Blocks: blocks}), nil
+		return Ephemeral(chat.Message{Text: fmt.Sprintf("%s %s — %s", cmd, s.UsageIn(t), t.S(s.Summary)), Blocks: blocks}), nil
 	}
 	var lines []string
 	for _, s := range r.specs {
-		lines = append(lines, fmt.Sprintf("`%s %s` — %s", cmd, s.Usage(), s.Summary))
+		lines = append(lines, fmt.Sprintf("`%s %s` — %s", cmd, s.UsageIn(t), t.S(s.Summary)))
 	}
 	envs := make([]string, 0, len(r.cfg.Environments))
 	for _, e := range r.cfg.Environments {
@@ -63,9 +70,13 @@ func (r *Router) helpReply(topic string) (*chat.Reply, error) {
 		envs = append(envs, n)
 	}
 	blocks := []chat.Block{
-		{Header: "nexo — the playbook, in Slack"},
+		{Header: t.S("core.help.title")},
 		{Section: &chat.Section{Text: strings.Join(lines, "\n")}},
-		{Context: []string{"Environments: " + strings.Join(envs, " → "), "Services: " + strings.Join(r.cfg.ServiceNames(), ", "), fmt.Sprintf("`%s help <command>` for details", cmd)}},
+		{Context: []string{
+			t.S("core.help.envs", "List", strings.Join(envs, " → ")),
+			t.S("core.help.services", "List", strings.Join(r.cfg.ServiceNames(), ", ")),
+			t.S("core.help.details", "Command", cmd),
+		}},
 	}
-	return Ephemeral(chat.Message{Text: "nexo commands", Blocks: blocks}), nil
+	return Ephemeral(chat.Message{Text: t.S("core.help.fallback"), Blocks: blocks}), nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/commands/records"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/store"
 	"github.com/nexo-org/nexo-bot/workflow"
 )
@@ -41,7 +42,7 @@ type Lifecycle interface {
 type Described struct {
 	Service, Env string
 	// What names it for people: "promotion of nexo-fe to production `2026.02.12`".
-	What string
+	What i18n.Msg
 	// Requester asked for it; ApproverGroup approves it (may cancel it).
 	Requester, ApproverGroup string
 	// Emergency is true for hotfixes and rollbacks: they are never
@@ -63,36 +64,40 @@ type Ending struct {
 
 // Successor is the hotfix or rollback that supersedes a change.
 type Successor struct {
-	ID   string // its workflow id
-	What string // "hotfix of nexo-fe `2026.02.13-hotfix`"
-	URL  string // its thread's permalink ("" when unknown)
+	ID   string   // its workflow id
+	What i18n.Msg // "hotfix of nexo-fe `2026.02.13-hotfix`"
+	URL  string   // its thread's permalink ("" when unknown)
 }
 
 // Sentence says in Slack how the workflow ended: "superseded by <link|the
-// hotfix …> (asked by @carol)" or "cancelled by @carol".
-func (e Ending) Sentence() string {
-	if e.Successor != nil {
-		what := e.Successor.What
-		if e.Successor.URL != "" {
-			what = "<" + e.Successor.URL + "|" + what + ">"
-		} else {
-			what += " (`" + e.Successor.ID + "`)"
-		}
-		return fmt.Sprintf("superseded by the %s, asked by %s", what, chat.Mention(e.By))
+// hotfix …>, asked by @carol" or "cancelled by @carol".
+func (e Ending) Sentence(t i18n.T) string {
+	if e.Successor == nil {
+		return t.S("core.ended.cancelled", "By", chat.Mention(e.By))
 	}
-	return "cancelled by " + chat.Mention(e.By)
+	what := t.Msg(e.Successor.What)
+	if e.Successor.URL != "" {
+		what = "<" + e.Successor.URL + "|" + what + ">"
+	} else {
+		what += " (`" + e.Successor.ID + "`)"
+	}
+	return t.S("core.ended.superseded", "What", what, "By", chat.Mention(e.By))
 }
 
-// Markdown says the same for a GitHub comment.
+// Markdown says the same for a GitHub comment, in English whatever the
+// channel's locale: git texts keep one form.
+//
+//i18n:verbatim GitHub comments keep one form in every locale.
 func (e Ending) Markdown() string {
-	if e.Successor != nil {
-		what := e.Successor.What + " (nexo workflow `" + e.Successor.ID + "`)"
-		if e.Successor.URL != "" {
-			what = "[" + e.Successor.What + "](" + e.Successor.URL + ") (nexo workflow `" + e.Successor.ID + "`)"
-		}
-		return "Superseded in Slack by the " + what + ", asked by " + e.By + ". nexo closed this pull request and deleted its branch."
+	if e.Successor == nil {
+		return "Cancelled in Slack by " + e.By + ". nexo closed this pull request and deleted its branch."
 	}
-	return "Cancelled in Slack by " + e.By + ". nexo closed this pull request and deleted its branch."
+	en := English()
+	what := en.Msg(e.Successor.What) + " (nexo workflow `" + e.Successor.ID + "`)"
+	if e.Successor.URL != "" {
+		what = "[" + en.Msg(e.Successor.What) + "](" + e.Successor.URL + ") (nexo workflow `" + e.Successor.ID + "`)"
+	}
+	return "Superseded in Slack by the " + what + ", asked by " + e.By + ". nexo closed this pull request and deleted its branch."
 }
 
 // HandleKind registers the lifecycle of a workflow kind.
@@ -131,19 +136,19 @@ const EndWait = 45 * time.Second
 func EndWorkflow(ctx context.Context, d *Deps, id string, e Ending) error {
 	err := d.Engine.Hold(ctx, id, EndWait, func(wf *store.Workflow) error {
 		if wf.Done {
-			return Refusalf("`%s` has already ended (%s).", wf.ID, wf.State)
+			return Refuse("core.cancel.ended", "ID", wf.ID, "State", wf.State)
 		}
 		l, ok := d.lifecycle(wf.Kind)
 		if !ok {
-			return Refusalf("nexo cannot end a `%s` workflow.", wf.Kind)
+			return Refuse("core.cancel.cannot", "Kind", wf.Kind)
 		}
 		return l.End(ctx, wf, e)
 	})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return Refusalf("There is no workflow `%s`.", Clip(id, 60))
+		return Refuse("core.cancel.no_workflow", "ID", Clip(id, 60))
 	case errors.Is(err, workflow.ErrBusy):
-		return Refusalf("`%s` is in the middle of a step that takes long; try again in a minute.", Clip(id, 60))
+		return Refuse("core.cancel.busy", "ID", Clip(id, 60))
 	}
 	return err
 }

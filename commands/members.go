@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nexo-org/nexo-bot/i18n"
+
 	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/config"
 )
@@ -143,7 +145,7 @@ func UserGroups(ctx context.Context, d *Deps, user string) []string {
 // MayRequest refuses a user outside the groups allowed to ask for what
 // (an empty list: anyone in a configured group, which the guard checked
 // already), and audits the refusal as action. Admins may always ask.
-func MayRequest(ctx context.Context, d *Deps, user string, groups []string, action, service, env, what string) error {
+func MayRequest(ctx context.Context, d *Deps, user string, groups []string, action, service, env string, what i18n.Msg) error {
 	if len(groups) == 0 || user == "nexo" || d.Members.IsAdmin(ctx, user) {
 		return nil
 	}
@@ -157,7 +159,7 @@ func MayRequest(ctx context.Context, d *Deps, user string, groups []string, acti
 	for i, g := range groups {
 		who[i] = g + " (" + d.Members.Mentions(ctx, g) + ")"
 	}
-	why := fmt.Sprintf("Only members of %s may ask for %s. Ask one of them, or an admin.", strings.Join(who, " or "), what)
-	Audit(ctx, d, user, action, service, env, "", "refused", why)
-	return &Refusal{Text: why}
+	why := &Refusal{Msg: i18n.M("core.request.who", "Groups", strings.Join(who, " · "), "What", what)}
+	Audit(ctx, d, user, action, service, env, "", "refused", why.Error())
+	return why
 }

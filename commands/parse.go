@@ -1,7 +1,6 @@
 package commands
 
 import (
-	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -27,10 +26,10 @@ func (a Args) Has(name string) bool { _, ok := a.Flags[name]; return ok }
 // characters.
 func Tokenize(s string) ([]string, error) {
 	if len(s) > MaxCommandText {
-		return nil, fmt.Errorf("that command is %d characters long; the limit is %d", len(s), MaxCommandText)
+		return nil, Refuse("core.parse.too_long", "Length", len(s), "Limit", MaxCommandText)
 	}
 	if !utf8.ValidString(s) {
-		return nil, fmt.Errorf("the command is not valid UTF-8")
+		return nil, Refuse("core.parse.utf8")
 	}
 	var out []string
 	var cur strings.Builder
@@ -44,7 +43,7 @@ func Tokenize(s string) ([]string, error) {
 				continue
 			}
 			if unicode.IsControl(r) && r != '\n' && r != '\t' {
-				return nil, fmt.Errorf("control characters are not allowed")
+				return nil, Refuse("core.parse.control")
 			}
 			cur.WriteRune(r)
 		case r == '"' || r == '\'' || r == '“':
@@ -57,14 +56,14 @@ func Tokenize(s string) ([]string, error) {
 				inWord = false
 			}
 		case unicode.IsControl(r):
-			return nil, fmt.Errorf("control characters are not allowed")
+			return nil, Refuse("core.parse.control")
 		default:
 			cur.WriteRune(r)
 			inWord = true
 		}
 	}
 	if quote != 0 {
-		return nil, fmt.Errorf("a quote is not closed")
+		return nil, Refuse("core.parse.quote")
 	}
 	if inWord {
 		out = append(out, cur.String())
@@ -89,18 +88,18 @@ func ParseArgs(words []string, boolFlags map[string]bool) (Args, error) {
 		name, val, hasVal := strings.Cut(w[2:], "=")
 		name = strings.ToLower(name)
 		if _, dup := a.Flags[name]; dup {
-			return a, fmt.Errorf("--%s is given twice", name)
+			return a, Refuse("core.parse.twice", "Flag", name)
 		}
 		if boolFlags[name] {
 			if hasVal {
-				return a, fmt.Errorf("--%s takes no value", name)
+				return a, Refuse("core.parse.no_value", "Flag", name)
 			}
 			a.Flags[name] = "true"
 			continue
 		}
 		if !hasVal {
 			if i+1 >= len(words) || strings.HasPrefix(words[i+1], "--") {
-				return a, fmt.Errorf("--%s needs a value", name)
+				return a, Refuse("core.parse.needs_value", "Flag", name)
 			}
 			i++
 			val = words[i]

@@ -13,7 +13,7 @@ import (
 func PodsTable(pods []corev1.Pod, now time.Time) string {
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 0, 3, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tREADY\tSTATUS\tRESTARTS\tAGE")
+	fmt.Fprintln(tw, "NAME\tREADY\tSTATUS\tRESTARTS\tAGE") //i18n:verbatim kubectl's column names, as people know them
 	for _, p := range pods {
 		r, t := PodReady(p)
 		restarts := fmt.Sprint(PodRestarts(p))

@@ -16,9 +16,9 @@ func ResolveService(cfg *config.Config, name string) (*config.Service, error) {
 		return s, nil
 	}
 	if !safeName.MatchString(n) {
-		return nil, Refusalf("`%s` is not a valid service name.%s Services: %s", clip(name, 40), didYouMean(n, cfg.ServiceNames(), "`%s`"), strings.Join(cfg.ServiceNames(), ", "))
+		return nil, Refuse("core.resolve.bad_service", "Name", clip(name, 40), "Hint", Suggest(n, cfg.ServiceNames()), "Services", strings.Join(cfg.ServiceNames(), ", "))
 	}
-	return nil, Refusalf("Unknown service `%s`.%s Services: %s", n, didYouMean(n, cfg.ServiceNames(), "`%s`"), strings.Join(cfg.ServiceNames(), ", "))
+	return nil, Refuse("core.resolve.unknown_service", "Name", n, "Hint", Suggest(n, cfg.ServiceNames()), "Services", strings.Join(cfg.ServiceNames(), ", "))
 }
 
 // ResolveEnv checks an environment name or alias.
@@ -31,7 +31,7 @@ func ResolveEnv(cfg *config.Config, name string) (*config.Environment, error) {
 	for _, e := range cfg.Environments {
 		names = append(names, e.Name)
 	}
-	return nil, Refusalf("Unknown environment `%s`.%s Environments: %s", clip(name, 40), didYouMean(n, cfg.EnvNames(), "`%s`"), strings.Join(names, ", "))
+	return nil, Refuse("core.resolve.unknown_env", "Name", clip(name, 40), "Hint", Suggest(n, cfg.EnvNames()), "Envs", strings.Join(names, ", "))
 }
 
 // ResolveTarget checks a service and an environment together.
@@ -54,7 +54,7 @@ func ValidateTag(cfg *config.Config, tag string) error {
 		return err
 	}
 	if !re.MatchString(tag) {
-		return Refusalf("`%s` is not a valid image tag (expected CalVer YYYY.MM.DD[-suffix], e.g. 2026.02.17).", clip(tag, 60))
+		return Refuse("core.resolve.bad_tag", "Tag", clip(tag, 60))
 	}
 	return nil
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/config"
+	"github.com/nexo-org/nexo-bot/i18n"
 )
 
 // ClickFunc handles a button whose action starts with a registered prefix.
@@ -55,7 +56,9 @@ type Router struct {
 	// where remembers the registration site of every name and prefix, to
 	// name both places when one is registered twice.
 	where map[string]string
-	errs  []error
+	// localize is the catalog in a channel's locale.
+	localize func(channel string) i18n.T
+	errs     []error
 	// Timeout bounds one command's handling.
 	Timeout time.Duration
 }
@@ -66,6 +69,8 @@ func NewRouter(cfg *config.Config, log *slog.Logger) *Router {
 		log = slog.Default()
 	}
 	r := &Router{cfg: cfg, log: log, byName: map[string]*Spec{}, clicks: map[string]ClickFunc{}, submits: map[string]SubmitFunc{}, where: map[string]string{}, Timeout: 2 * time.Minute}
+	cat := i18n.Default().WithZone(cfg.Zone())
+	r.localize = func(channel string) i18n.T { return cat.In(cfg.LocaleOf(channel, "")) }
 	r.Register(r.helpSpec())
 	return r
 }
@@ -79,6 +84,7 @@ func New(d *Deps) *Router {
 	}
 	d.resetListeners() // a new router is a new nexo on these deps
 	r := NewRouter(d.Config, d.Log)
+	r.localize = d.T
 	r.SetGuard(&Authz{D: d})
 	registerCancel(r, d)
 	return r
@@ -107,7 +113,7 @@ func caller() string {
 			return fmt.Sprintf("%s:%d", trimPath(file), line)
 		}
 	}
-	return "unknown place"
+	return "?"
 }
 
 func trimPath(file string) string {
@@ -183,46 +189,47 @@ func (r *Router) HandleCommand(ctx context.Context, c chat.Command) (*chat.Reply
 	name, reply, err := r.runCommand(ctx, c)
 	r.log.Info("command", "command", name, "user", c.UserID, "channel", c.ChannelID, "duration_ms", time.Since(start).Milliseconds(), "err", errString(err))
 	if err != nil {
-		return ErrorReply(ctx, r.log, "command "+name, err), nil
+		return ErrorReply(ctx, r.localize(c.ChannelID), r.log, "command "+name, err), nil
 	}
 	return reply, nil
 }
 
 func (r *Router) runCommand(ctx context.Context, c chat.Command) (string, *chat.Reply, error) {
+	t := r.localize(c.ChannelID)
 	words, err := Tokenize(c.Text)
-	if err != nil {
-		return "", nil, &Refusal{Text: err.Error()}
+	if ref := (*Refusal)(nil); errors.As(err, &ref) {
+		return "", nil, Refuse("core.parse_bad", "Problem", ref.Msg, "Command", r.cfg.Slack.Command)
+	} else if err != nil {
+		return "", nil, err
 	}
 	if len(words) == 0 {
-		reply, err := r.helpReply("")
+		reply, err := r.helpReply(t, "")
 		return "help", reply, err
 	}
 	name := strings.ToLower(words[0])
 	spec, ok := r.byName[name]
 	if !ok {
-		msg := fmt.Sprintf("`%s` is not a nexo command.", clip(words[0], 40))
-		if s := config.Closest(name, r.names()); s != "" {
-			msg += fmt.Sprintf(" Did you mean `%s`?", s)
-		}
-		return name, nil, Refusalf("%s Try `%s help`.", msg, r.cfg.Slack.Command)
+		return name, nil, Refuse("core.not_a_command", "Word", clip(words[0], 40), "Hint", Suggest(name, r.names()), "Command", r.cfg.Slack.Command)
 	}
 	words = words[1:]
 	display := spec.Name
 	if len(spec.Subcommands) > 0 {
-		sub, err := r.subcommand(spec, words)
+		sub, err := r.subcommand(t, spec, words)
 		if err != nil {
 			return spec.Name, nil, err
 		}
 		display = spec.Name + " " + sub.Name
 		spec, words = sub, words[1:]
 	}
-	usage := func() string { return r.cfg.Slack.Command + " " + r.usageOf(display, spec) }
+	usage := func() string { return r.cfg.Slack.Command + " " + r.usageOf(t, display, spec) }
 	if err := spec.unknownFlag(usage(), words); err != nil {
 		return display, nil, err
 	}
 	args, err := ParseArgs(words, spec.boolFlags())
-	if err != nil {
-		return display, nil, Refusalf("%s. Usage: `%s`", err, usage())
+	if ref := (*Refusal)(nil); errors.As(err, &ref) {
+		return display, nil, Refuse("core.parse_usage", "Problem", ref.Msg, "Usage", usage())
+	} else if err != nil {
+		return display, nil, err
 	}
 	if err := spec.check(usage(), args); err != nil {
 		return display, nil, err
@@ -239,21 +246,21 @@ func (r *Router) runCommand(ctx context.Context, c chat.Command) (string, *chat.
 
 // usageOf is a spec's usage under the name it was reached by
 // ("incident update <text…>").
-func (r *Router) usageOf(display string, s *Spec) string {
+func (r *Router) usageOf(t i18n.T, display string, s *Spec) string {
 	if display == s.Name {
-		return s.Usage()
+		return s.UsageIn(t)
 	}
-	return strings.TrimSuffix(display, s.Name) + s.Usage()
+	return strings.TrimSuffix(display, s.Name) + s.UsageIn(t)
 }
 
 // subcommand picks the subcommand named by the first word.
-func (r *Router) subcommand(spec *Spec, words []string) (*Spec, error) {
+func (r *Router) subcommand(t i18n.T, spec *Spec, words []string) (*Spec, error) {
 	var names []string
 	for _, s := range spec.Subcommands {
 		names = append(names, s.Name)
 	}
 	if len(words) == 0 {
-		return nil, Refusalf("Usage: `%s %s`", r.cfg.Slack.Command, spec.Usage())
+		return nil, Refuse("core.usage", "Usage", r.cfg.Slack.Command+" "+spec.UsageIn(t))
 	}
 	w := strings.ToLower(words[0])
 	for _, s := range spec.Subcommands {
@@ -261,25 +268,26 @@ func (r *Router) subcommand(spec *Spec, words []string) (*Spec, error) {
 			return s, nil
 		}
 	}
-	return nil, Refusalf("`%s` is not a `%s` subcommand.%s Use %s.", clip(words[0], 30), spec.Name, didYouMean(w, names, "`%s`"), strings.Join(names, ", "))
+	return nil, Refuse("core.not_a_subcommand", "Word", clip(words[0], 30), "Command", spec.Name, "Hint", Suggest(w, names), "List", strings.Join(names, ", "))
 }
 
 // HandleClick routes a button. It never returns an error.
 func (r *Router) HandleClick(ctx context.Context, c chat.Click) (*chat.Reply, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.Timeout)
 	defer cancel()
+	t := r.localize(c.ChannelID)
 	fn := r.match(keysOf(r.clicks), c.Action)
 	if fn == "" {
-		return Refuse("This button is no longer handled by nexo."), nil
+		return ErrorReply(ctx, t, r.log, "button "+c.Action, Refuse("core.button_gone")), nil
 	}
 	if r.guard != nil {
 		if err := r.guard.AllowClick(ctx, c); err != nil {
-			return ErrorReply(ctx, r.log, "button "+c.Action, err), nil
+			return ErrorReply(ctx, t, r.log, "button "+c.Action, err), nil
 		}
 	}
 	reply, err := r.clicks[fn](ctx, c)
 	if err != nil {
-		return ErrorReply(ctx, r.log, "button "+c.Action, err), nil
+		return ErrorReply(ctx, t, r.log, "button "+c.Action, err), nil
 	}
 	return reply, nil
 }
@@ -294,14 +302,14 @@ func (r *Router) HandleSubmission(ctx context.Context, s chat.Submission) (map[s
 	var err error
 	errs := map[string]string(nil)
 	if fn == "" {
-		err = Refusalf("This form is no longer handled by nexo.")
+		err = Refuse("core.form_gone")
 	} else {
 		errs, err = r.submits[fn](ctx, s)
 	}
 	if err == nil {
 		return errs, nil
 	}
-	text := ErrorText(ctx, r.log, "modal "+s.CallbackID, err)
+	text := ErrorText(ctx, r.localize(""), r.log, "modal "+s.CallbackID, err)
 	keys := keysOf(s.Values)
 	sort.Strings(keys)
 	if len(keys) == 0 {

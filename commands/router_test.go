@@ -102,7 +102,7 @@ func TestRouterChecksArgumentsAndFlagsBeforeRun(t *testing.T) {
 		"incident updat hi":                      "`updat` is not a `incident` subcommand. Did you mean `update`?",
 		"incident update":                        "Usage: `/nexo incident update <text…>`",
 		"promot a b":                             "Did you mean `promote`?",
-		"promote \"unclosed":                     "a quote is not closed",
+		"promote \"unclosed":                     "A quote is not closed. Try `/nexo help`.",
 		"promote nexo-be staging --reason":       "--reason needs a value",
 		"promote nexo-be staging 2026.02.17 --x": "`--x` is not an option",
 	}
@@ -124,8 +124,9 @@ func TestRouterChecksArgumentsAndFlagsBeforeRun(t *testing.T) {
 
 func TestErrorsBecomeSentencesInOnePlace(t *testing.T) {
 	r, logs := bareRouter(t)
+	en := commands.English()
 	errs := map[string]error{
-		"refuse":  commands.Refusalf("You may not do that: ask <@U2>."),
+		"refuse":  commands.Refuse("core.authz.who"),
 		"store":   fmt.Errorf("saving: %w", store.ErrUnavailable),
 		"slow":    fmt.Errorf("asking Argo CD: %w", context.DeadlineExceeded),
 		"explode": errors.New("dial tcp 10.0.0.7:443: connect: connection refused"),
@@ -133,13 +134,13 @@ func TestErrorsBecomeSentencesInOnePlace(t *testing.T) {
 	for name, err := range errs {
 		r.Register(&commands.Spec{Name: name, Run: func(ctx context.Context, req commands.Request) (*chat.Reply, error) { return nil, err }})
 	}
-	if got := run(t, r, "refuse").Message.Text; got != "You may not do that: ask <@U2>." {
+	if got := run(t, r, "refuse").Message.Text; got != en.S("core.authz.who") {
 		t.Errorf("refusal: %q", got)
 	}
-	if got := run(t, r, "store").Message.Text; got != commands.StoreDownText {
+	if got := run(t, r, "store").Message.Text; got != en.S("core.store_down") {
 		t.Errorf("store: %q", got)
 	}
-	if got := run(t, r, "slow").Message.Text; !strings.HasPrefix(got, commands.TimeoutText) {
+	if got := run(t, r, "slow").Message.Text; !strings.HasPrefix(got, "That took too long") {
 		t.Errorf("timeout: %q", got)
 	}
 	got := run(t, r, "explode").Message.Text

@@ -2,11 +2,11 @@ package commands
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/nexo-org/nexo-bot/chat"
+	"github.com/nexo-org/nexo-bot/i18n"
 )
 
 // Request is one parsed command invocation.
@@ -34,8 +34,9 @@ type Spec struct {
 	// update …"); each checks its own Args and Flags. The parent's Run is
 	// not used then.
 	Subcommands []*Spec
-	Summary     string
-	// Help is the long text shown by `/nexo help <name>`.
+	// Summary is the catalog id of the one-line description (in `help`).
+	Summary string
+	// Help is the catalog id of the long text shown by `/nexo help <name>`.
 	Help string
 	// Mutating commands change something and are authorised and audited.
 	Mutating bool
@@ -55,19 +56,25 @@ type Flag struct {
 // Bool reports whether the flag takes no value.
 func (f Flag) Bool() bool { return f.Value == "" }
 
-// Usage is the synopsis built from the spec, e.g.
+// Usage is the synopsis built from the spec, in English, e.g.
 // "promote <service> <env> [version] [--skip-soak] [--reason "…"]".
-func (s *Spec) Usage() string {
+func (s *Spec) Usage() string { return s.UsageIn(English()) }
+
+// UsageIn is the synopsis for a reader: command words and flags stay as
+// they are typed, the names of the arguments are the catalog's
+// (core.arg.<name>; "<serviço> <ambiente> [versão]").
+func (s *Spec) UsageIn(t i18n.T) string {
 	if len(s.Subcommands) > 0 {
 		subs := make([]string, len(s.Subcommands))
 		for i, sub := range s.Subcommands {
-			subs[i] = strings.TrimPrefix(sub.Usage(), s.Name+" ")
+			subs[i] = sub.UsageIn(t)
 		}
 		return s.Name + " " + strings.Join(subs, " | ")
 	}
 	parts := []string{s.Name}
 	for _, a := range s.Args {
 		name, optional, rest := argShape(a)
+		name = argName(t, name)
 		if rest {
 			name += "…"
 		}
@@ -85,6 +92,19 @@ func (s *Spec) Usage() string {
 		}
 	}
 	return strings.Join(parts, " ")
+}
+
+// argName is an argument's name for a reader: each "|"-separated part the
+// catalog knows (core.arg.<part>) is translated, literal words ("all",
+// "argocd") stay.
+func argName(t i18n.T, name string) string {
+	parts := strings.Split(name, "|")
+	for i, p := range parts {
+		if got := t.S("core.arg." + p); !strings.HasPrefix(got, "⟦") {
+			parts[i] = got
+		}
+	}
+	return strings.Join(parts, "|")
 }
 
 // argShape reads an Args entry: "version?" is optional, "title…" takes
@@ -150,11 +170,7 @@ func (s *Spec) unknownFlag(usage string, words []string) error {
 		if s.hasFlag(name) {
 			continue
 		}
-		hint := ""
-		if c := closest(name, s.flagNames()); c != "" {
-			hint = fmt.Sprintf(" Did you mean `--%s`?", c)
-		}
-		return Refusalf("`--%s` is not an option of `%s`.%s Usage: `%s`", clip(name, 40), s.Name, hint, usage)
+		return Refuse("core.unknown_flag", "Flag", clip(name, 40), "Command", s.Name, "Hint", didYouMeanFlag(name, s.flagNames()), "Usage", usage)
 	}
 	return nil
 }
@@ -164,7 +180,7 @@ func (s *Spec) unknownFlag(usage string, words []string) error {
 func (s *Spec) check(usage string, args Args) error {
 	min, max := s.arity()
 	if n := len(args.Words); n < min || (max >= 0 && n > max) {
-		return Refusalf("Usage: `%s`", usage)
+		return Refuse("core.usage", "Usage", usage)
 	}
 	return nil
 }

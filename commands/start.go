@@ -3,8 +3,9 @@ package commands
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/url"
+
+	"github.com/nexo-org/nexo-bot/i18n"
 
 	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/store"
@@ -21,7 +22,7 @@ func StartLocked(ctx context.Context, d *Deps, wf *store.Workflow, service, env 
 	err := d.Engine.Start(ctx, wf)
 	var locked *workflow.ErrLocked
 	if errors.As(err, &locked) {
-		return Refusalf("A change of %s in %s is already open: %s. Finish or reject it first.", service, env, ThreadLink(ctx, d, locked.Open))
+		return Refuse("core.start.locked", "Service", service, "Env", env, "Link", ThreadLink(ctx, d, locked.Open))
 	}
 	return err
 }
@@ -34,7 +35,7 @@ type Emergency struct {
 	// Card is its status card, posted when it starts.
 	Card chat.Message
 	// What names it for people: "hotfix of nexo-fe `2026.02.13-hotfix`".
-	What      string
+	What      i18n.Msg
 	Service   string
 	Env       string
 	Requester string
@@ -79,15 +80,13 @@ func StartEmergency(ctx context.Context, d *Deps, e Emergency) error {
 		}
 		link := ThreadLink(ctx, d, open)
 		if info.Emergency {
-			return Refusalf("The %s is already open: %s. One emergency at a time on %s in %s: follow that thread, or cancel it first (`%s cancel %s`).",
-				info.What, link, e.Service, e.Env, d.Config.Slack.Command, open.ID)
+			return Refuse("core.start.emergency_open", "What", info.What, "Link", link, "Service", e.Service, "Env", e.Env, "Command", d.Config.Slack.Command, "ID", open.ID)
 		}
 		if !info.Merged && e.Supersede != open.ID {
 			offer := e.Offer
 			offer.Value += "&supersede=" + url.QueryEscape(open.ID)
 			return &Refusal{
-				Text: fmt.Sprintf("The %s is open and not merged yet: %s. Supersede it to start the %s: its PR is closed with a comment linking the %s and its branch deleted.",
-					info.What, link, e.What, e.What),
+				Msg:     i18n.M("core.start.offer_supersede", "What", info.What, "Link", link, "Emergency", e.What),
 				Buttons: []chat.Button{offer},
 			}
 		}
@@ -102,12 +101,14 @@ func StartEmergency(ctx context.Context, d *Deps, e Emergency) error {
 		} else if err != nil {
 			return err
 		}
-		Audit(ctx, d, e.Requester, "workflow.supersede", info.Service, info.Env, open.ID, "ok", fmt.Sprintf("%s superseded by %s (%s)", info.What, e.What, wf.ID))
+		en := English()
+		Audit(ctx, d, e.Requester, "workflow.supersede", info.Service, info.Env, open.ID, "ok", en.Msg(info.What)+" → "+en.Msg(e.What)+" ("+wf.ID+")")
 	}
 	if wf.CardTS != "" {
-		d.Cards().Update(wf.Channel, wf.CardTS, chat.Message{Text: "Not started: " + e.What, Blocks: []chat.Block{{Section: &chat.Section{Text: ":no_entry_sign: The " + e.What + " did not start: the lock of " + e.Service + " in " + e.Env + " kept changing hands. Ask again."}}}})
+		text := d.T(wf.Channel).S("core.start.not_started", "What", e.What, "Service", e.Service, "Env", e.Env)
+		d.Cards().Update(wf.Channel, wf.CardTS, chat.Message{Text: text, Blocks: []chat.Block{{Section: &chat.Section{Text: ":no_entry_sign: " + text}}}})
 	}
-	return Refusalf("%s in %s is changing hands right now; ask again in a moment.", e.Service, e.Env)
+	return Refuse("core.start.changing_hands", "Service", e.Service, "Env", e.Env)
 }
 
 // postEmergencyCard posts e's card once, before its workflow exists, so

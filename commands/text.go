@@ -7,6 +7,7 @@ import (
 
 	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/config"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/internal/text"
 )
 
@@ -98,6 +99,10 @@ func ShortAge(d time.Duration) string {
 }
 
 // Ago is a short human duration ("5m ago", "3d ago").
+//
+// Deprecated: T.Ago, in the reader's locale.
+//
+//i18n:verbatim deprecated; goes when the last scenario uses T.Ago
 func Ago(now, t time.Time) string {
 	if now.Before(t) {
 		return "just now"
@@ -154,8 +159,30 @@ func ShortErr(err error) string { return Clip(err.Error(), 80) }
 // OneLine folds whitespace runs into single spaces.
 func OneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
+// Suggest is the clause " Did you mean `word`?" (core.did_you_mean) for the
+// candidate closest to s, or the zero Msg when nothing is close.
+func Suggest(s string, candidates []string) i18n.Msg {
+	best := closest(s, candidates)
+	if best == "" {
+		return i18n.Msg{}
+	}
+	return i18n.M("core.did_you_mean", "Word", best)
+}
+
+func didYouMeanFlag(s string, flags []string) i18n.Msg {
+	best := closest(s, flags)
+	if best == "" {
+		return i18n.Msg{}
+	}
+	return i18n.M("core.did_you_mean", "Word", "--"+best)
+}
+
 // DidYouMean is " Did you mean <format with the closest candidate>?", or
 // "" when nothing is close.
+//
+// Deprecated: Suggest, rendered in the reader's locale.
+//
+//i18n:verbatim deprecated; goes when the last scenario uses Suggest
 func DidYouMean(s string, candidates []string, format string, args ...any) string {
 	best := closest(s, candidates)
 	if best == "" {

@@ -20,6 +20,7 @@ type Config struct {
 	Slack        Slack         `yaml:"slack"`
 	Server       Server        `yaml:"server"`
 	Store        Store         `yaml:"store"`
+	Workflow     Workflow      `yaml:"workflow"`
 	GitOps       GitOps        `yaml:"gitops"`
 	GitHub       GitHub        `yaml:"github"`
 	ArgoCD       ArgoCD        `yaml:"argocd"`
@@ -38,6 +39,10 @@ type Config struct {
 	Groups       Groups        `yaml:"groups"`
 	// Admins may run every command in every channel (user ids or group names).
 	Admins []string `yaml:"admins"`
+	// Timezone tells the time in texts outside Slack: post-mortem files,
+	// the CLI, PR bodies (an IANA name; default UTC). In Slack each reader
+	// sees their own time zone.
+	Timezone string `yaml:"timezone"`
 }
 
 // Slack is the chat side.
@@ -54,12 +59,28 @@ type Slack struct {
 	Workers int `yaml:"workers"`
 	// Connections is how many socket-mode connections to open (default 1, max 10).
 	Connections int `yaml:"connections"`
+	// Locale is the language nexo speaks: "en" (default) or "pt-BR".
+	Locale string `yaml:"locale"`
+	// ChannelLocales overrides Locale per channel (channel id, or name
+	// with or without "#") .
+	ChannelLocales map[string]string `yaml:"channel_locales"`
 }
 
 // Server is nexo's own HTTP listener: /healthz, /readyz, /metrics, the
 // Alertmanager webhook and, in http mode, Slack's requests.
 type Server struct {
-	Listen string `yaml:"listen"` // default ":8080"
+	// Listen is the address (default ":8080"); an explicit "" turns the
+	// listener off (no health checks, metrics or API then).
+	Listen string `yaml:"listen"`
+}
+
+// Workflow tunes the workflow engine shared by every replica.
+type Workflow struct {
+	// LeaseTTL is how long a replica's hold on a workflow lasts without
+	// renewal (default 30s). Each replica's heartbeat is renewed every
+	// sixth of it and expires after half of it; a dead replica's work moves
+	// to a live one within that.
+	LeaseTTL Duration `yaml:"lease_ttl"`
 }
 
 // Store selects the persistence backend.
@@ -67,6 +88,10 @@ type Store struct {
 	Backend  string `yaml:"backend"`   // "bolt" (default) or "redis"
 	Path     string `yaml:"path"`      // bolt file, default "nexo.db"
 	RedisURL string `yaml:"redis_url"` // redis://, rediss://, redis+sentinel://, redis+cluster://
+	// RedisPrefix starts every Redis key (and is the cluster hash tag),
+	// default "nexo": two installations (staging, production) can share
+	// one Redis with different prefixes.
+	RedisPrefix string `yaml:"redis_prefix"`
 }
 
 // GitOps is the repository of Helm values.
@@ -98,6 +123,10 @@ type ArgoCD struct {
 	AppName  string `yaml:"app_name"` // default "{service}-{env}"
 	// SyncTimeout bounds waiting for Synced+Healthy after a sync (default 10m).
 	SyncTimeout Duration `yaml:"sync_timeout"`
+	// PollInterval is how often a running change, rollback or rotation
+	// looks at Argo CD (and Prometheus) while it waits; unset: 10s for
+	// changes, 5s for rollbacks and rotations.
+	PollInterval Duration `yaml:"poll_interval"`
 }
 
 // Kubernetes is the cluster API.
@@ -177,8 +206,8 @@ type DORA struct {
 	Bands string `yaml:"bands"` // "2023" (default), "2021", "2024"
 	Env   string `yaml:"env"`   // default "production"
 	// Digest is when the weekly digest is posted to each team's channel:
-	// a weekday and a time, "Mon 09:00" (UTC: the config has no time zone
-	// yet). Empty: no digest.
+	// a weekday and a time, "Mon 09:00", in the config's timezone. Empty:
+	// no digest.
 	Digest string `yaml:"digest"`
 	// MetricsRefresh is how often the /metrics DORA gauges read their
 	// sources again (default 1m, at least 10s).
@@ -301,11 +330,43 @@ func Parse(raw []byte) (*Config, error) {
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) { // an empty file is all defaults
 		return nil, fmt.Errorf("config: %w", err)
 	}
+	listenOff := explicitlyEmpty(&root, "server", "listen")
 	c.ApplyDefaults()
+	if listenOff {
+		c.Server.Listen = "" // no HTTP listener at all
+	}
 	if p := c.Validate(); len(p) > 0 {
 		return nil, p
 	}
 	return &c, nil
+}
+
+// explicitlyEmpty reports whether the document sets the key at path to
+// an empty string (`listen: ""`), which is not the same as leaving it out.
+func explicitlyEmpty(root *yaml.Node, path ...string) bool {
+	if len(root.Content) == 0 {
+		return false
+	}
+	n := root.Content[0]
+	for i, key := range path {
+		if n.Kind != yaml.MappingNode {
+			return false
+		}
+		var next *yaml.Node
+		for j := 0; j+1 < len(n.Content); j += 2 {
+			if n.Content[j].Value == key {
+				next = n.Content[j+1]
+			}
+		}
+		if next == nil {
+			return false
+		}
+		if i == len(path)-1 {
+			return next.Kind == yaml.ScalarNode && next.Value == "" && next.Tag == "!!str"
+		}
+		n = next
+	}
+	return false
 }
 
 // Problem is one rejected key.

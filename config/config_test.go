@@ -93,3 +93,45 @@ func TestSlackAPIURLGetsItsAPIPath(t *testing.T) {
 		}
 	}
 }
+
+func TestServerListenEmptyMeansOff(t *testing.T) {
+	for doc, want := range map[string]string{
+		"services: [{name: nexo-be}]\n":                       ":8080",
+		"server:\n  listen: \"127.0.0.1:9090\"\n":             "127.0.0.1:9090",
+		"server:\n  listen: \"\"\n":                           "",
+		"server:\n  listen: ''\n":                             "",
+		"server: {}\n":                                        ":8080",
+		"server:\n  listen: \"\"\nworkflow:\n  lease_ttl: 5s": "",
+	} {
+		c, err := Parse([]byte(doc))
+		if err != nil {
+			t.Fatalf("%q: %v", doc, err)
+		}
+		if c.Server.Listen != want {
+			t.Errorf("%q: server.listen = %q, want %q", doc, c.Server.Listen, want)
+		}
+	}
+	_, err := Parse([]byte("slack:\n  mode: http\nserver:\n  listen: \"\"\n"))
+	if err == nil || !strings.Contains(err.Error(), "server.listen: required when slack.mode is http") {
+		t.Fatalf("http mode without a listener: %v", err)
+	}
+}
+
+func TestWorkflowLeaseTTL(t *testing.T) {
+	c, err := Parse([]byte("services: [{name: nexo-be}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Workflow.LeaseTTL.D().Seconds() != 30 {
+		t.Fatalf("default workflow.lease_ttl = %s, want 30s", c.Workflow.LeaseTTL)
+	}
+	if c, err = Parse([]byte("workflow:\n  lease_ttl: 4s\n")); err != nil || c.Workflow.LeaseTTL.D().Seconds() != 4 {
+		t.Fatalf("lease_ttl 4s: %v %v", c, err)
+	}
+	for _, bad := range []string{"500ms", "11m"} {
+		_, err := Parse([]byte("workflow:\n  lease_ttl: " + bad + "\n"))
+		if err == nil || !strings.Contains(err.Error(), "workflow.lease_ttl: must be between 1s and 10m") {
+			t.Errorf("lease_ttl %s: %v", bad, err)
+		}
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/nexo-org/nexo-bot/i18n"
 )
 
 // DefaultTagPattern is CalVer YYYY.MM.DD with an optional -suffix.
@@ -42,6 +44,15 @@ func (c *Config) ApplyDefaults() {
 	}
 	def(&c.Slack.Mode, "socket")
 	def(&c.Slack.Command, "/nexo")
+	if l, ok := i18n.Normalize(c.Slack.Locale); ok {
+		c.Slack.Locale = l
+	}
+	for ch, loc := range c.Slack.ChannelLocales {
+		if l, ok := i18n.Normalize(loc); ok {
+			c.Slack.ChannelLocales[ch] = l
+		}
+	}
+	def(&c.Timezone, "UTC")
 	if c.Slack.Workers == 0 {
 		c.Slack.Workers = 16
 	}
@@ -49,8 +60,10 @@ func (c *Config) ApplyDefaults() {
 		c.Slack.Connections = 1
 	}
 	def(&c.Server.Listen, ":8080")
+	defD(&c.Workflow.LeaseTTL, 30*time.Second)
 	def(&c.Store.Backend, "bolt")
 	def(&c.Store.Path, "nexo.db")
+	def(&c.Store.RedisPrefix, "nexo")
 	def(&c.GitOps.Branch, "main")
 	def(&c.GitOps.ValuesPath, "helm/{service}/values-{env}.yaml")
 	def(&c.GitOps.TagKey, ".image.tag")
@@ -181,10 +194,30 @@ func (c *Config) validateStore(p *Problems) {
 }
 
 func (c *Config) validateSlack(p *Problems) {
+	if _, ok := i18n.Normalize(c.Slack.Locale); !ok {
+		p.add("slack.locale", "must be one of %s, got %q", strings.Join(i18n.Locales, ", "), c.Slack.Locale)
+	}
+	for ch, loc := range c.Slack.ChannelLocales {
+		if _, ok := i18n.Normalize(loc); !ok {
+			p.add("slack.channel_locales."+ch, "must be one of %s, got %q", strings.Join(i18n.Locales, ", "), loc)
+		}
+	}
+	if _, err := time.LoadLocation(c.Timezone); err != nil {
+		p.add("timezone", "not a time zone: %q (use an IANA name such as America/Sao_Paulo or UTC)", c.Timezone)
+	}
 	switch c.Slack.Mode {
 	case "socket", "http":
 	default:
 		p.add("slack.mode", "must be socket or http, got %q", c.Slack.Mode)
+	}
+	if c.Slack.Mode == "http" && c.Server.Listen == "" {
+		p.add("server.listen", "required when slack.mode is http (Slack's requests arrive there)")
+	}
+	if d := c.ArgoCD.PollInterval.D(); d != 0 && (d < 100*time.Millisecond || d > 10*time.Minute) {
+		p.add("argocd.poll_interval", "must be between 100ms and 10m, got %s", d)
+	}
+	if d := c.Workflow.LeaseTTL.D(); d < time.Second || d > 10*time.Minute {
+		p.add("workflow.lease_ttl", "must be between 1s and 10m, got %s", d)
 	}
 	if c.Slack.Connections < 1 || c.Slack.Connections > 10 {
 		p.add("slack.connections", "must be 1 to 10 (Slack allows 10 socket-mode connections per app)")

@@ -5,6 +5,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Env returns the environment named name or one of its aliases.
@@ -164,6 +165,7 @@ type Secrets struct {
 	AlertmanagerToken   string // ALERTMANAGER_WEBHOOK_TOKEN
 	LokiToken           string // LOKI_TOKEN (optional bearer)
 	PrometheusToken     string // PROMETHEUS_TOKEN (optional bearer)
+	APIToken            string // NEXO_API_TOKEN: bearer token of the read-only /api/v1 (off when empty)
 }
 
 // SecretsFromEnv reads the tokens from the process environment.
@@ -179,6 +181,7 @@ func SecretsFromEnv() Secrets {
 		AlertmanagerToken:   os.Getenv("ALERTMANAGER_WEBHOOK_TOKEN"),
 		LokiToken:           os.Getenv("LOKI_TOKEN"),
 		PrometheusToken:     os.Getenv("PROMETHEUS_TOKEN"),
+		APIToken:            os.Getenv("NEXO_API_TOKEN"),
 	}
 	if s.RegistryToken == "" {
 		s.RegistryToken = s.GitHubToken
@@ -233,4 +236,26 @@ func CheckSecrets(cfg *Config, s Secrets, withSlack bool) error {
 		return nil
 	}
 	return &MissingSecretsError{Problems: p}
+}
+
+// Zone is the configured time zone (UTC when it does not load).
+func (c *Config) Zone() *time.Location {
+	if z, err := time.LoadLocation(c.Timezone); err == nil {
+		return z
+	}
+	return time.UTC
+}
+
+// LocaleOf is the locale of a channel: slack.channel_locales by id or
+// name (name with or without "#"), else slack.locale.
+func (c *Config) LocaleOf(channelID, channelName string) string {
+	for _, k := range []string{channelID, channelName, "#" + channelName, strings.TrimPrefix(channelName, "#")} {
+		if k == "" || k == "#" {
+			continue
+		}
+		if l, ok := c.Slack.ChannelLocales[k]; ok {
+			return l
+		}
+	}
+	return c.Slack.Locale
 }

@@ -44,6 +44,21 @@ type Store interface {
 	// ReleaseLease gives a lease up if it is still ours (no error otherwise).
 	ReleaseLease(ctx context.Context, lease Lease) error
 
+	// Heartbeat records that owner (one replica) is alive until ttl from now
+	// on the store's clock. While an owner's heartbeat is current, its
+	// leases and timer claims hold as their TTLs say; once the heartbeat
+	// has expired or the owner retired, they are free at once: AcquireLease
+	// by another owner takes its leases (after which the old owner's
+	// RenewLease fails), ClaimDueTimers hands its claimed timers to the next
+	// claimer. An owner that never sent a heartbeat is bound by the TTLs
+	// alone.
+	Heartbeat(ctx context.Context, owner string, ttl time.Duration) error
+	// Retire ends owner's heartbeat now (a clean shutdown), which frees its
+	// leases and timer claims at once. No error if owner never beat.
+	Retire(ctx context.Context, owner string) error
+	// Replicas lists the owners whose heartbeat is current, by owner name.
+	Replicas(ctx context.Context) ([]Replica, error)
+
 	// CreateWorkflow stores a new workflow with Version 1; ErrExists if the
 	// id is taken. It sets wf.Version, CreatedAt and UpdatedAt.
 	CreateWorkflow(ctx context.Context, wf *Workflow) error
@@ -64,8 +79,10 @@ type Store interface {
 	CancelTimer(ctx context.Context, id string) error
 	// ClaimDueTimers atomically claims up to max timers whose Due <= now and
 	// returns them; a claimed timer is hidden from other claimers for
-	// claimTTL, after which it becomes claimable again unless completed.
-	// Exactly one concurrent caller gets each timer.
+	// claimTTL (on the clock of now), after which it becomes claimable again
+	// unless completed, and at once when its claimer's heartbeat has expired
+	// or the claimer retired (see Heartbeat). Exactly one concurrent caller
+	// gets each timer.
 	ClaimDueTimers(ctx context.Context, now time.Time, owner string, claimTTL time.Duration, max int) ([]Timer, error)
 	// CompleteTimer deletes a claimed timer, only if the claim is still
 	// owner's (a timer rescheduled since the claim is kept).
@@ -103,6 +120,18 @@ type Lease struct {
 	Owner string `json:"owner"`
 	Token uint64 `json:"token"`
 }
+
+// Replica is one live heartbeat.
+type Replica struct {
+	Owner   string    `json:"owner"`
+	Expires time.Time `json:"expires"`
+}
+
+// HeartbeatRetention is how long the record of an expired or retired
+// heartbeat is kept, so that its owner's leases and claims keep counting as
+// free; after that the owner is unknown again (bound by TTLs alone, which
+// have long run out).
+const HeartbeatRetention = 24 * time.Hour
 
 // Workflow is a persisted state machine: a promotion, hotfix, rollback,
 // incident or rotation.

@@ -14,7 +14,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nexo-org/nexo-bot/store"
@@ -100,7 +103,10 @@ type Engine struct {
 	defs   map[string]Definition
 	timers map[string]TimerFunc
 
-	// LeaseTTL bounds how long a crashed replica blocks a workflow.
+	// LeaseTTL bounds how long a crashed replica blocks a workflow. The
+	// replica's heartbeat is renewed every LeaseTTL/6 and expires after
+	// LeaseTTL/2, so a dead replica's work moves to the survivors within
+	// about two thirds of it (see RunHeartbeat).
 	LeaseTTL time.Duration
 	// MaxSteps bounds steps per Advance (guards against a loop).
 	MaxSteps int
@@ -115,8 +121,21 @@ type Engine struct {
 
 	mu      sync.Mutex
 	running map[string]bool // workflows being advanced by this replica
-	wg      sync.WaitGroup
+	peers   []store.Replica // the live replicas at the last heartbeat
+	wg      sync.WaitGroup  // advances started by Kick
+	loops   sync.WaitGroup  // RunTimers and RunHeartbeat
+	// stopping is set by Shutdown: no new step starts on this replica.
+	stopping atomic.Bool
 }
+
+// TimerClaimTTL is how long a claimed timer stays hidden from the other
+// replicas while its claimer lives; a claimer whose heartbeat expires or
+// that shuts down frees it at once (store.Store.Heartbeat). It only bounds
+// a handler stuck on a live replica.
+const TimerClaimTTL = 5 * time.Minute
+
+// TimerHandlerTimeout bounds one timer handler.
+const TimerHandlerTimeout = 2 * time.Minute
 
 // New builds an engine. owner identifies this replica in leases.
 func New(st store.Store, clock Clock, log *slog.Logger, owner string) *Engine {
@@ -210,19 +229,25 @@ func (e *Engine) Start(ctx context.Context, wf *store.Workflow) error {
 	return nil
 }
 
-// Kick advances a workflow in the background.
+// Kick advances a workflow in the background. While the replica shuts
+// down it only makes the workflow due, for the other replicas.
 func (e *Engine) Kick(id string) {
 	e.mu.Lock()
+	if e.stopping.Load() {
+		e.mu.Unlock()
+		_ = e.wakeAt(context.Background(), id, e.clock.Now())
+		return
+	}
 	if e.running[id] {
 		e.mu.Unlock()
 		// Someone is on it; make sure it is looked at again soon in case
 		// the running advance already passed the point this kick is for.
-		_ = e.st.ScheduleTimer(context.Background(), store.Timer{ID: "wf:" + id, Due: e.clock.Now(), Kind: timerWorkflow, Payload: mustJSON(id)})
+		_ = e.wakeAt(context.Background(), id, e.clock.Now())
 		return
 	}
 	e.running[id] = true
-	e.mu.Unlock()
 	e.wg.Add(1)
+	e.mu.Unlock()
 	go func() {
 		defer e.wg.Done()
 		defer func() {
@@ -236,7 +261,7 @@ func (e *Engine) Kick(id string) {
 			e.log.Warn("workflow advance", "workflow", id, "err", err)
 			// Look again once any lease this replica held has expired.
 			rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
-			_ = e.st.ScheduleTimer(rctx, store.Timer{ID: "wf:" + id, Due: e.clock.Now().Add(e.LeaseTTL), Kind: timerWorkflow, Payload: mustJSON(id)})
+			_ = e.wakeAt(rctx, id, e.clock.Now().Add(e.LeaseTTL))
 			rcancel()
 		}
 	}()
@@ -255,7 +280,7 @@ func (e *Engine) Advance(ctx context.Context, id string) error {
 	if !ok {
 		// Another replica holds it: it will schedule what comes next, and
 		// if it crashed its lease expires; look again after that.
-		return e.st.ScheduleTimer(ctx, store.Timer{ID: "wf:" + id, Due: e.clock.Now().Add(e.LeaseTTL), Kind: timerWorkflow, Payload: mustJSON(id)})
+		return e.wakeAt(ctx, id, e.clock.Now().Add(e.LeaseTTL))
 	}
 	crashed := false
 	defer func() {
@@ -263,108 +288,153 @@ func (e *Engine) Advance(ctx context.Context, id string) error {
 			e.st.ReleaseLease(context.WithoutCancel(ctx), lease)
 		}
 	}()
-
 	for i := 0; i < e.MaxSteps; i++ {
-		wf, err := e.st.GetWorkflow(ctx, id)
-		if err != nil {
+		if e.stopping.Load() {
+			// Shutting down: leave the next step to a live replica, now.
+			return e.wakeAt(ctx, id, e.clock.Now())
+		}
+		again, err := e.stepOnce(ctx, lease, id)
+		if errors.Is(err, ErrCrash) {
+			crashed = true
 			return err
 		}
-		if wf.Done {
-			_ = e.st.CancelTimer(ctx, "wf:"+id)
-			return nil
-		}
-		def, ok := e.defs[wf.Kind]
-		if !ok {
-			return fmt.Errorf("workflow %s: no definition for kind %q", id, wf.Kind)
-		}
-		if err := e.st.RenewLease(ctx, lease, e.LeaseTTL); err != nil {
+		if !again {
 			return err
-		}
-		if e.BeforeStep != nil {
-			if err := e.BeforeStep(wf); errors.Is(err, ErrCrash) {
-				crashed = true
-				return err
-			}
-		}
-		before := wf.State
-		out, stepErr := e.heartbeatStep(ctx, lease, def, wf)
-		wf.Fence = lease.Token
-		now := e.clock.Now()
-		var due time.Time
-		switch {
-		case stepErr != nil:
-			var perm *PermanentError
-			if errors.As(stepErr, &perm) {
-				wf.Steps = append(wf.Steps, store.StepLog{Time: now, State: before, Result: "error", Detail: stepErr.Error()})
-				wf.State = "failed"
-				wf.Done = true
-				if err := e.st.UpdateWorkflow(ctx, wf); err != nil {
-					if errors.Is(err, store.ErrConflict) {
-						continue
-					}
-					return err
-				}
-				if f, ok := def.(Failer); ok {
-					f.Failed(ctx, wf, stepErr)
-				}
-				_ = e.st.CancelTimer(ctx, "wf:"+id)
-				return nil
-			}
-			attempt := retries(wf, before) + 1
-			delay := backoff(attempt, e.MaxRetryDelay)
-			wf.Steps = append(wf.Steps, store.StepLog{Time: now, State: before, Result: "retry", Detail: stepErr.Error()})
-			if err := e.st.UpdateWorkflow(ctx, wf); err != nil {
-				if errors.Is(err, store.ErrConflict) {
-					continue
-				}
-				return err
-			}
-			if r, ok := def.(Retrier); ok {
-				r.Retrying(ctx, wf, attempt, stepErr)
-			}
-			return e.st.ScheduleTimer(ctx, store.Timer{ID: "wf:" + id, Due: now.Add(delay), Kind: timerWorkflow, Payload: mustJSON(id)})
-		default:
-			if out.Next != "" {
-				wf.State = out.Next
-			}
-			if out.Done {
-				wf.Done = true
-			}
-			result := "ok"
-			if out.Wait > 0 || !out.Until.IsZero() || out.Park {
-				result = "wait"
-			}
-			// Log transitions and notable waits, not every poll.
-			if wf.State != before || out.Done || (out.Detail != "" && lastDetail(wf) != out.Detail) {
-				wf.Steps = append(wf.Steps, store.StepLog{Time: now, State: before, Result: result, Detail: out.Detail})
-			}
-			if err := e.st.UpdateWorkflow(ctx, wf); err != nil {
-				if errors.Is(err, store.ErrConflict) {
-					continue
-				}
-				return err
-			}
-			if wf.Done {
-				_ = e.st.CancelTimer(ctx, "wf:"+id)
-				return nil
-			}
-			if out.Wait > 0 {
-				due = now.Add(out.Wait)
-			}
-			if out.Until.After(due) {
-				due = out.Until
-			}
-			if !due.IsZero() {
-				return e.st.ScheduleTimer(ctx, store.Timer{ID: "wf:" + id, Due: due, Kind: timerWorkflow, Payload: mustJSON(id)})
-			}
-			if out.Park {
-				_ = e.st.CancelTimer(ctx, "wf:"+id)
-				return nil
-			}
 		}
 	}
 	// Too many steps in a row: yield and come back.
-	return e.st.ScheduleTimer(ctx, store.Timer{ID: "wf:" + id, Due: e.clock.Now().Add(time.Second), Kind: timerWorkflow, Payload: mustJSON(id)})
+	return e.wakeAt(ctx, id, e.clock.Now().Add(time.Second))
+}
+
+// stepOnce runs the workflow's current step under the held lease and
+// persists its outcome. again is true when the next step should run now
+// (a transition, or a write that lost a version race and must re-read).
+func (e *Engine) stepOnce(ctx context.Context, lease store.Lease, id string) (again bool, err error) {
+	wf, err := e.st.GetWorkflow(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	if wf.Done {
+		_ = e.st.CancelTimer(ctx, "wf:"+id)
+		return false, nil
+	}
+	def, ok := e.defs[wf.Kind]
+	if !ok {
+		return false, fmt.Errorf("workflow %s: no definition for kind %q", id, wf.Kind)
+	}
+	if err := e.st.RenewLease(ctx, lease, e.LeaseTTL); err != nil {
+		return false, err
+	}
+	if e.BeforeStep != nil {
+		if err := e.BeforeStep(wf); errors.Is(err, ErrCrash) {
+			return false, err
+		}
+	}
+	before := wf.State
+	out, stepErr := e.heartbeatStep(ctx, lease, def, wf)
+	wf.Fence = lease.Token
+	var perm *PermanentError
+	switch {
+	case stepErr == nil:
+		return e.applyOutcome(ctx, wf, before, out)
+	case errors.As(stepErr, &perm):
+		return e.fail(ctx, def, wf, before, stepErr)
+	default:
+		return e.retryLater(ctx, def, wf, before, stepErr)
+	}
+}
+
+// save writes wf; a version conflict (someone changed it meanwhile, e.g. a
+// click) is not an error: the caller re-reads and steps again.
+func (e *Engine) save(ctx context.Context, wf *store.Workflow) (conflict bool, err error) {
+	err = e.st.UpdateWorkflow(ctx, wf)
+	if errors.Is(err, store.ErrConflict) {
+		return true, nil
+	}
+	return false, err
+}
+
+// fail ends the workflow after a permanent error and tells its definition.
+func (e *Engine) fail(ctx context.Context, def Definition, wf *store.Workflow, before string, stepErr error) (bool, error) {
+	wf.Steps = append(wf.Steps, store.StepLog{Time: e.clock.Now(), State: before, Result: "error", Detail: stepErr.Error()})
+	wf.State = "failed"
+	wf.Done = true
+	if conflict, err := e.save(ctx, wf); conflict || err != nil {
+		return conflict, err
+	}
+	if f, ok := def.(Failer); ok {
+		f.Failed(ctx, wf, stepErr)
+	}
+	_ = e.st.CancelTimer(ctx, "wf:"+wf.ID)
+	return false, nil
+}
+
+// retryLater logs a transient error and runs the step again after a
+// back-off.
+func (e *Engine) retryLater(ctx context.Context, def Definition, wf *store.Workflow, before string, stepErr error) (bool, error) {
+	now := e.clock.Now()
+	attempt := retries(wf, before) + 1
+	wf.Steps = append(wf.Steps, store.StepLog{Time: now, State: before, Result: "retry", Detail: stepErr.Error()})
+	if conflict, err := e.save(ctx, wf); conflict || err != nil {
+		return conflict, err
+	}
+	if r, ok := def.(Retrier); ok {
+		r.Retrying(ctx, wf, attempt, stepErr)
+	}
+	return false, e.wakeAt(ctx, wf.ID, now.Add(backoff(attempt, e.MaxRetryDelay)))
+}
+
+// applyOutcome persists a successful step: the transition, the step log
+// line, and what wakes the workflow next.
+func (e *Engine) applyOutcome(ctx context.Context, wf *store.Workflow, before string, out Outcome) (bool, error) {
+	now := e.clock.Now()
+	if out.Next != "" {
+		wf.State = out.Next
+	}
+	if out.Done {
+		wf.Done = true
+	}
+	result := "ok"
+	if out.Wait > 0 || !out.Until.IsZero() || out.Park {
+		result = "wait"
+	}
+	// Log transitions and notable waits, not every poll.
+	if wf.State != before || out.Done || (out.Detail != "" && lastDetail(wf) != out.Detail) {
+		wf.Steps = append(wf.Steps, store.StepLog{Time: now, State: before, Result: result, Detail: out.Detail})
+	}
+	if conflict, err := e.save(ctx, wf); conflict || err != nil {
+		return conflict, err
+	}
+	if wf.Done {
+		_ = e.st.CancelTimer(ctx, "wf:"+wf.ID)
+		return false, nil
+	}
+	if due := out.due(now); !due.IsZero() {
+		return false, e.wakeAt(ctx, wf.ID, due)
+	}
+	if out.Park {
+		_ = e.st.CancelTimer(ctx, "wf:"+wf.ID)
+		return false, nil
+	}
+	return true, nil
+}
+
+// due is when the outcome wants the workflow run again: the later of now +
+// Wait and Until; zero when neither is set.
+func (o Outcome) due(now time.Time) time.Time {
+	var due time.Time
+	if o.Wait > 0 {
+		due = now.Add(o.Wait)
+	}
+	if o.Until.After(due) {
+		due = o.Until
+	}
+	return due
+}
+
+// wakeAt schedules the workflow's own timer (one per workflow: "wf:<id>").
+func (e *Engine) wakeAt(ctx context.Context, id string, due time.Time) error {
+	return e.st.ScheduleTimer(ctx, store.Timer{ID: "wf:" + id, Due: due, Kind: timerWorkflow, Payload: mustJSON(id)})
 }
 
 // heartbeatStep runs a step while renewing the lease every third of its
@@ -453,6 +523,20 @@ func (e *Engine) Resume(ctx context.Context) error {
 	return nil
 }
 
+// Run starts the timer loop (RunTimers) and the heartbeat (RunHeartbeat)
+// in the background until ctx ends; Shutdown waits for both.
+func (e *Engine) Run(ctx context.Context) {
+	e.loops.Add(2)
+	go func() {
+		defer e.loops.Done()
+		e.RunTimers(ctx)
+	}()
+	go func() {
+		defer e.loops.Done()
+		e.RunHeartbeat(ctx)
+	}()
+}
+
 // RunTimers claims due timers and handles them until ctx ends.
 func (e *Engine) RunTimers(ctx context.Context) {
 	t := time.NewTicker(e.PollInterval)
@@ -470,7 +554,10 @@ func (e *Engine) RunTimers(ctx context.Context) {
 // FireDue handles the timers due now once (tests call it after moving a
 // manual clock).
 func (e *Engine) FireDue(ctx context.Context) int {
-	due, err := e.st.ClaimDueTimers(ctx, e.clock.Now(), e.owner, 5*time.Minute, 64)
+	if e.stopping.Load() {
+		return 0
+	}
+	due, err := e.st.ClaimDueTimers(ctx, e.clock.Now(), e.owner, TimerClaimTTL, 64)
 	if err != nil {
 		if ctx.Err() == nil {
 			e.log.Warn("claim timers", "err", err)
@@ -492,7 +579,10 @@ func (e *Engine) FireDue(ctx context.Context) int {
 				_ = e.st.CompleteTimer(ctx, t)
 				continue
 			}
-			if err := fn(ctx, t); err != nil {
+			hctx, cancel := context.WithTimeout(ctx, TimerHandlerTimeout)
+			err := fn(hctx, t)
+			cancel()
+			if err != nil {
 				e.log.Warn("timer", "kind", t.Kind, "id", t.ID, "err", err)
 				continue // claim expires, retried later
 			}
@@ -500,6 +590,120 @@ func (e *Engine) FireDue(ctx context.Context) int {
 		}
 	}
 	return len(due)
+}
+
+// HeartbeatEvery is how often RunHeartbeat renews this replica's heartbeat.
+func (e *Engine) HeartbeatEvery() time.Duration { return max(e.LeaseTTL/6, 10*time.Millisecond) }
+
+// HeartbeatTTL is how long a heartbeat lasts without renewal: three missed
+// beats and the replica counts as gone.
+func (e *Engine) HeartbeatTTL() time.Duration { return max(e.LeaseTTL/2, 30*time.Millisecond) }
+
+// RunHeartbeat publishes this replica's heartbeat every HeartbeatEvery
+// until ctx ends and watches the others': when a replica seen at the last
+// beat is gone (its heartbeat expired, or it shut down and retired), every
+// open workflow is resumed here, and the store hands over the gone
+// replica's leases and timer claims at once. A replica killed with SIGKILL
+// is so taken over within HeartbeatTTL + HeartbeatEvery (two thirds of the
+// lease TTL), one that shut down cleanly within HeartbeatEvery.
+func (e *Engine) RunHeartbeat(ctx context.Context) {
+	t := time.NewTicker(e.HeartbeatEvery())
+	defer t.Stop()
+	for {
+		e.Beat(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Beat renews the heartbeat once, refreshes Peers and resumes the open
+// workflows when a peer is gone. It reports the replicas that went away.
+func (e *Engine) Beat(ctx context.Context) []string {
+	if e.stopping.Load() {
+		return nil
+	}
+	bctx, cancel := context.WithTimeout(ctx, max(e.HeartbeatEvery(), time.Second))
+	defer cancel()
+	if err := e.st.Heartbeat(bctx, e.owner, e.HeartbeatTTL()); err != nil {
+		if ctx.Err() == nil {
+			e.log.Warn("heartbeat", "err", err)
+		}
+		return nil
+	}
+	peers, err := e.st.Replicas(bctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			e.log.Warn("heartbeat: list replicas", "err", err)
+		}
+		return nil
+	}
+	e.mu.Lock()
+	prev := e.peers
+	e.peers = peers
+	e.mu.Unlock()
+	lost := goneSince(prev, peers, e.owner)
+	if len(lost) > 0 {
+		e.log.Info("replicas gone; taking over their work", "replicas", strings.Join(lost, ","))
+		if err := e.Resume(bctx); err != nil {
+			e.log.Warn("resume after replicas went away", "err", err)
+		}
+	}
+	return lost
+}
+
+// goneSince lists the owners in prev missing from now, other than self.
+func goneSince(prev, now []store.Replica, self string) []string {
+	alive := map[string]bool{}
+	for _, r := range now {
+		alive[r.Owner] = true
+	}
+	var lost []string
+	for _, r := range prev {
+		if r.Owner != self && !alive[r.Owner] {
+			lost = append(lost, r.Owner)
+		}
+	}
+	sort.Strings(lost)
+	return lost
+}
+
+// Peers is the list of live replicas (this one included) seen at the last
+// heartbeat, by owner name.
+func (e *Engine) Peers() []store.Replica {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]store.Replica(nil), e.peers...)
+}
+
+// Shutdown hands this replica's work over to the others: no new step
+// starts (a workflow about to step is made due at once, for a live
+// replica), the steps running now finish, the timer and heartbeat loops
+// started by Run (whose ctx the caller has cancelled) stop, and then the heartbeat is
+// retired, which frees every lease and timer claim still in this replica's
+// name at once. If the steps do not finish before ctx ends, the heartbeat
+// is left to expire instead (HeartbeatTTL), so no step ever runs twice at
+// the same time.
+func (e *Engine) Shutdown(ctx context.Context) error {
+	e.mu.Lock()
+	e.stopping.Store(true)
+	e.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		e.wg.Wait()
+		e.loops.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("steps still running at shutdown; this replica's heartbeat expires in %s instead", e.HeartbeatTTL())
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	return e.st.Retire(rctx, e.owner)
 }
 
 func (e *Engine) acquire(ctx context.Context, name string, ttl time.Duration) (store.Lease, bool, error) {

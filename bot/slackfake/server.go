@@ -164,6 +164,7 @@ type Server struct {
 	tsBase     int64
 	calls      []Call
 	faults     map[string][]*fault
+	holds      map[string][]*hold
 	channels   map[string]*Channel
 	chanOrder  []string
 	messages   map[string][]*Message // channel → messages, in posting order
@@ -207,6 +208,7 @@ func New(opts Options) *Server {
 		opts:     opts,
 		tsBase:   time.Now().Unix(),
 		faults:   map[string][]*fault{},
+		holds:    map[string][]*hold{},
 		channels: map[string]*Channel{},
 		messages: map[string][]*Message{},
 		uploads:  map[string]*Upload{},
@@ -357,6 +359,24 @@ func (s *Server) InjectRateLimit(method string, n int, retryAfter time.Duration)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults[method] = append(s.faults[method], &fault{n: n, status: http.StatusTooManyRequests, retryAfter: retryAfter})
+}
+
+type hold struct {
+	arrived chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+// HoldNext holds the next call of method: it is neither answered nor acted
+// on until release is called (then it proceeds normally) or its caller
+// hangs up (then it has no effect, as when a client dies before Slack read
+// its request). arrived is closed when the call comes in.
+func (s *Server) HoldNext(method string) (arrived <-chan struct{}, release func()) {
+	h := &hold{arrived: make(chan struct{}), release: make(chan struct{})}
+	s.mu.Lock()
+	s.holds[method] = append(s.holds[method], h)
+	s.mu.Unlock()
+	return h.arrived, func() { h.once.Do(func() { close(h.release) }) }
 }
 
 // Inject5xx makes the next n calls of method answer HTTP 503 with an HTML

@@ -142,3 +142,34 @@ func TestSocketHelloPingsAndAcks(t *testing.T) {
 	_, err = s.WaitAck("never-sent", 20*time.Millisecond)
 	assert.Error(t, err)
 }
+
+// A held post whose caller hangs up is not posted; a released one is.
+func TestHoldNext(t *testing.T) {
+	s := New(Options{})
+	defer s.Close()
+	s.AddChannel("C1", "deploys")
+	arrived, _ := s.HoldNext("chat.postMessage")
+	form := url.Values{"token": {"xoxb-test"}, "channel": {"C1"}, "text": {"first"}}
+	req, err := http.NewRequest(http.MethodPost, s.APIURL()+"chat.postMessage", strings.NewReader(form.Encode()))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	_, err = (&http.Client{Timeout: 300 * time.Millisecond}).Do(req)
+	require.Error(t, err, "a held call answered")
+	<-arrived
+	require.Eventually(t, func() bool { return s.CallCount("chat.postMessage") == 1 }, 2*time.Second, 10*time.Millisecond)
+	assert.Empty(t, s.Messages("C1"), "a call whose caller hung up was posted")
+
+	arrived, release := s.HoldNext("chat.postMessage")
+	done := make(chan map[string]any, 1)
+	go func() {
+		_, body := post(t, s, "chat.postMessage", url.Values{"token": {"xoxb-test"}, "channel": {"C1"}, "text": {"second"}}, "")
+		done <- body
+	}()
+	<-arrived
+	release()
+	body := <-done
+	assert.Equal(t, true, body["ok"])
+	msgs := s.Messages("C1")
+	require.Len(t, msgs, 1)
+	assert.Equal(t, "second", msgs[0].Text)
+}

@@ -120,6 +120,25 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// A held call waits for its caller to hang up (or a release) and,
+	// if the caller hung up, has no effect.
+	s.mu.Lock()
+	var h *hold
+	if hs := s.holds[method]; len(hs) > 0 {
+		h, s.holds[method] = hs[0], hs[1:]
+	}
+	s.mu.Unlock()
+	if h != nil {
+		close(h.arrived)
+		select {
+		case <-r.Context().Done():
+			call.Error = "caller_gone"
+			s.record(call)
+			return
+		case <-h.release:
+		}
+	}
+
 	// Injected faults come first, as Slack's edge answers them.
 	s.mu.Lock()
 	var f *fault

@@ -25,6 +25,8 @@ type Recorder struct {
 	Groups map[string][]string
 	// GroupErr, when set, is what GroupMembers answers.
 	GroupErr error
+	// Names are channel names by id (ChannelName).
+	Names map[string]string
 
 	mu         sync.Mutex
 	n          int
@@ -157,6 +159,16 @@ func (c *Recorder) GroupMembers(_ context.Context, id string) ([]string, error) 
 		return nil, c.GroupErr
 	}
 	return c.Groups[id], nil
+}
+
+// ChannelName implements chat.Chat from Names (else the id itself).
+func (c *Recorder) ChannelName(_ context.Context, id string) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n, ok := c.Names[id]; ok {
+		return n, nil
+	}
+	return id, nil
 }
 
 // SetGroupErr changes what GroupMembers answers, safely while nexo runs.

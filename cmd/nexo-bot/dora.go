@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nexo-org/nexo-bot/api"
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/commands/dora"
 	"github.com/nexo-org/nexo-bot/config"
@@ -29,14 +30,18 @@ const doraUsageText = `usage: nexo-bot dora <service|all> [env] [flags]
 
   --since YYYY-MM-DD   first day (default: 30 days before --until)
   --until YYYY-MM-DD   day after the last (exclusive; default: tomorrow)
-  --tz Area/City       time zone of the days and weeks (default UTC)
+  --tz Area/City       time zone of the days and weeks (default: the config's timezone, UTC)
   --format text|json|csv
   --png FILE           also write the chart (weekly deployments, lead time)
   --config PATH        config file (default $NEXO_CONFIG, else nexo.yaml)
+  --server URL         read through a running bot's API (default $NEXO_API_URL)
 
 Reads nexo's deployment and incident records from the configured store and
 the GitOps repository's history (GITHUB_TOKEN for https remotes and for lead
 times from the compare API). Env defaults to dora.env, bands to dora.bands.
+When a running bot holds the bolt file, the report comes from that bot's
+API on server.listen (export NEXO_API_TOKEN, the bot's token); the output
+is the same.
 `
 
 func init() {
@@ -53,6 +58,7 @@ func doraCommand(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	tz := fs.String("tz", "", "IANA time zone")
 	format := fs.String("format", "text", "text, json or csv")
 	pngPath := fs.String("png", "", "write the chart to this file")
+	server := fs.String("server", "", "a running bot's base URL (its server.listen)")
 
 	var words []string
 	if code, done := parseFlags(fs, stdout, func() (err error) { words, err = parseInterleaved(fs, args); return err }); done {
@@ -82,41 +88,30 @@ func doraCommand(ctx context.Context, args []string, stdout, stderr io.Writer) i
 
 	ctx, cancel := context.WithTimeout(ctx, doraTimeout)
 	defer cancel()
-	st, closeStore, err := openDoraStore(ctx, cfg.Store, stderr)
+	rp, err := openReadPath(ctx, cfg, *server, stderr, func(ctx context.Context, c config.Store) (store.Store, func(), error) {
+		return openDoraStore(ctx, c, stderr)
+	})
 	if err != nil {
 		fmt.Fprintln(stderr, "nexo-bot dora:", err)
 		return 1
 	}
-	defer closeStore()
-
-	sec := config.SecretsFromEnv()
-	level := slog.LevelError
-	if os.Getenv("NEXO_DEBUG") != "" {
-		level = slog.LevelDebug
-	}
-	d := &commands.Deps{Config: cfg, Store: st, Log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))}
-	if cfg.GitOps.RepoURL != "" {
-		repo, err := gitops.NewCLI(gitops.CLIOptions{
-			RepoURL: cfg.GitOps.RepoURL, Branch: cfg.GitOps.Branch, Workdir: cfg.GitOps.Workdir,
-			AuthorName: cfg.GitOps.AuthorName, AuthorEmail: cfg.GitOps.AuthorEmail, Token: sec.GitHubToken, Timeout: cfg.GitOps.Timeout.D(),
-		})
+	defer rp.Close()
+	var res api.DoraResponse
+	if rp.API != nil {
+		env := ""
+		if len(words) == 2 {
+			env = words[1]
+		}
+		res, err = rp.API.Dora(ctx, words[0], env, *since, *until, *tz)
 		if err != nil {
-			fmt.Fprintln(stderr, "nexo-bot dora:", err)
+			msg, refusal := rp.explain(err)
+			fmt.Fprintln(stderr, "nexo-bot dora:", plain(msg))
+			if refusal {
+				return 2
+			}
 			return 1
 		}
-		d.GitOps = repo
-	}
-	if cfg.GitHub.Owner != "" && sec.GitHubToken != "" {
-		gh, err := github.NewClient(github.Options{BaseURL: cfg.GitHub.BaseURL, Token: sec.GitHubToken, Owner: cfg.GitHub.Owner, Repo: cfg.GitHub.Repo, Timeout: 30 * time.Second})
-		if err != nil {
-			fmt.Fprintln(stderr, "nexo-bot dora:", err)
-			return 1
-		}
-		d.GitHub = gh
-	}
-
-	res, err := dora.Measure(ctx, d, q)
-	if err != nil {
+	} else if res, err = doraDirect(ctx, cfg, rp.Store, q, stderr); err != nil {
 		fmt.Fprintln(stderr, "nexo-bot dora:", plain(err.Error()))
 		var refusal *commands.Refusal
 		if errors.As(err, &refusal) {
@@ -156,6 +151,39 @@ func doraCommand(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return 1
 	}
 	return 0
+}
+
+// doraDirect computes the report from the store and the GitOps history
+// itself (what the bot's API does on its side).
+func doraDirect(ctx context.Context, cfg *config.Config, st store.Store, q dora.Query, stderr io.Writer) (api.DoraResponse, error) {
+	sec := config.SecretsFromEnv()
+	level := slog.LevelError
+	if os.Getenv("NEXO_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	d := &commands.Deps{Config: cfg, Store: st, Log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))}
+	if cfg.GitOps.RepoURL != "" {
+		repo, err := gitops.NewCLI(gitops.CLIOptions{
+			RepoURL: cfg.GitOps.RepoURL, Branch: cfg.GitOps.Branch, Workdir: cfg.GitOps.Workdir,
+			AuthorName: cfg.GitOps.AuthorName, AuthorEmail: cfg.GitOps.AuthorEmail, Token: sec.GitHubToken, Timeout: cfg.GitOps.Timeout.D(),
+		})
+		if err != nil {
+			return api.DoraResponse{}, err
+		}
+		d.GitOps = repo
+	}
+	if cfg.GitHub.Owner != "" && sec.GitHubToken != "" {
+		gh, err := github.NewClient(github.Options{BaseURL: cfg.GitHub.BaseURL, Token: sec.GitHubToken, Owner: cfg.GitHub.Owner, Repo: cfg.GitHub.Repo, Timeout: 30 * time.Second})
+		if err != nil {
+			return api.DoraResponse{}, err
+		}
+		d.GitHub = gh
+	}
+	res, err := dora.Measure(ctx, d, q)
+	if err != nil {
+		return api.DoraResponse{}, err
+	}
+	return api.DoraResponse{Report: res.Report, Notes: res.Notes, Recorded: res.Recorded, Imported: res.Imported}, nil
 }
 
 // parseInterleaved parses flags placed before, between or after the

@@ -4,6 +4,7 @@
 //	nexo-bot serve         [--config nexo.yaml]   the bot (socket or http mode)
 //	nexo-bot config check  [--config nexo.yaml]   validate a config
 //	nexo-bot dora …                               DORA report in the terminal
+//	nexo-bot audit <service> …                    a service's audit log in the terminal
 //	nexo-bot version
 package main
 
@@ -14,7 +15,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"sort"
@@ -44,6 +44,7 @@ var summaries = []struct{ name, text string }{
 	{"serve", "run the bot (needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN)"},
 	{"config check", "validate a config file"},
 	{"dora", "DORA metrics report in the terminal"},
+	{"audit", "a service's audit log in the terminal"},
 	{"version", "print the version"},
 }
 
@@ -259,27 +260,36 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "nexo-bot: %v\n  To try nexo without Slack, run `make run` with no tokens set (the sandbox).\n", err)
 		return 1
 	}
-	buildCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	rt, err := wire.Build(buildCtx, cfg, sec, wire.Options{Logger: log})
-	cancel()
+	ln, err := listenServer(cfg.Server.Listen)
 	if err != nil {
 		fmt.Fprintln(stderr, "nexo-bot:", err)
 		return 1
 	}
-	defer rt.Close()
-	srv := &http.Server{Addr: cfg.Server.Listen, Handler: rt.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("http server", "err", err)
+	buildCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	rt, err := wire.Build(buildCtx, cfg, sec, wire.Options{Logger: log})
+	cancel()
+	if err != nil {
+		if ln != nil {
+			ln.Close()
 		}
-	}()
-	log.Info("nexo started", "version", version, "listen", cfg.Server.Listen, "store", cfg.Store.Backend, "mode", cfg.Slack.Mode)
+		fmt.Fprintln(stderr, "nexo-bot:", err)
+		return 1
+	}
+	defer rt.Close()
+	ctx, stopServing := context.WithCancelCause(ctx)
+	defer stopServing(nil)
+	srv := serveHTTP(ln, rt.Handler(), log, stopServing)
+	log.Info("nexo started", "version", version, "listen", cfg.Server.Listen, "store", cfg.Store.Backend, "mode", cfg.Slack.Mode, "replica", rt.Engine.Owner())
 	err = rt.Run(ctx)
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(shutdown)
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		err = cause
+	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("stopped", "err", err)
+		fmt.Fprintln(stderr, "nexo-bot:", err)
 		return 1
 	}
 	log.Info("nexo stopped")

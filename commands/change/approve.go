@@ -40,7 +40,7 @@ func registerButtons(r *commands.Router, d *commands.Deps) {
 		}
 		var refusal *commands.Refusal
 		if err := Reject(ctx, d, s.PrivateMetadata, s.UserID, reason); errors.As(err, &refusal) {
-			return map[string]string{"reason": refusal.Text}, nil
+			return map[string]string{"reason": refusal.Error()}, nil
 		} else if err != nil {
 			return nil, err
 		}
@@ -76,7 +76,7 @@ func Reject(ctx context.Context, d *commands.Deps, id, user, reason string) erro
 	svc, env := wfServiceEnv(wf)
 	var refusal *commands.Refusal
 	if errors.As(err, &refusal) {
-		commands.Audit(ctx, d, user, "change.reject", svc, env, id, "refused", refusal.Text)
+		commands.Audit(ctx, d, user, "change.reject", svc, env, id, "refused", refusal.Error())
 		return err
 	}
 	if err != nil {

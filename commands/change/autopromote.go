@@ -120,7 +120,7 @@ func (a *AutoPromoter) scanOne(ctx context.Context, service, from, to string, af
 	wf, err := StartPromotion(ctx, d, PromoteRequest{Service: service, Env: to, Tag: tag, Requester: "nexo", Auto: true})
 	var ref *commands.Refusal
 	if errors.As(err, &ref) {
-		d.Log.Info("auto-promotion refused", "service", service, "env", to, "reason", ref.Text)
+		d.Log.Info("auto-promotion refused", "service", service, "env", to, "reason", ref.Error())
 		w.Promoted = true
 		return d.Store.PutDoc(ctx, autoPromoteCollection, key, w)
 	}

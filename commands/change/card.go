@@ -157,5 +157,5 @@ func stripMarks(s string) string {
 // who may).
 func cancelButton(id string, c *Change) chat.Button {
 	return chat.Button{Text: "Cancel", Action: commands.ActionCancel, Value: id,
-		Confirm: "Cancel the " + What(c) + "? Before its merge the PR is closed; after it, nexo stops following the rollout."}
+		Confirm: "Cancel the " + commands.English().Msg(What(c)) + "? Before its merge the PR is closed; after it, nexo stops following the rollout."}
 }

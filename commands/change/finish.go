@@ -55,7 +55,7 @@ func (f *Flow) Failed(ctx context.Context, wf *store.Workflow, err error) {
 	c.Result = records.ResultFailed
 	var ref *commands.Refusal
 	if errors.As(err, &ref) {
-		c.Note = ref.Text
+		c.Note = ref.In(f.D.T(wf.Channel))
 	} else {
 		c.Note = "failed: " + commands.Clip(err.Error(), 300)
 	}

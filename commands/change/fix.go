@@ -9,6 +9,7 @@ import (
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/commands/policy"
 	"github.com/nexo-org/nexo-bot/commands/records"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/integrations/registry"
 	"github.com/nexo-org/nexo-bot/store"
 )
@@ -31,7 +32,7 @@ func StartFix(ctx context.Context, d *commands.Deps, fr FixRequest) (*store.Work
 	if err != nil {
 		return nil, err
 	}
-	if err := commands.MayRequest(ctx, d, fr.Requester, env.Policy.Requesters, "fix.request", svc.Name, env.Name, "a fix in "+env.Name); err != nil {
+	if err := commands.MayRequest(ctx, d, fr.Requester, env.Policy.Requesters, "fix.request", svc.Name, env.Name, i18n.M("change.request.fix", "Env", env.Name)); err != nil {
 		return nil, err
 	}
 	if err := commands.ValidateTag(cfg, fr.Tag); err != nil {

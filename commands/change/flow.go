@@ -11,6 +11,7 @@ import (
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/commands/policy"
 	"github.com/nexo-org/nexo-bot/commands/records"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/integrations/argocd"
 	"github.com/nexo-org/nexo-bot/integrations/github"
 	"github.com/nexo-org/nexo-bot/integrations/gitops"
@@ -151,15 +152,15 @@ func (f *Flow) approval(ctx context.Context, wf *store.Workflow, c *Change) (wor
 			return workflow.Outcome{}, err
 		}
 		g := policy.Gate{Env: c.FromEnv, Tag: c.Tag, Soak: c.Soak, HealthySince: since}
-		var why string
+		var why i18n.Msg
 		gateOpen, opensAt, why = g.Open(now)
 		if !gateOpen {
-			c.Gate = why
+			c.Gate = f.D.T(wf.Channel).Msg(why)
 		}
 	}
 	if !dec.Satisfied || !gateOpen {
 		before := c.Note
-		c.Note = waitingNote(dec, c.Gate)
+		c.Note = waitingNote(f.D.T(wf.Channel), dec, c.Gate)
 		if before != c.Note {
 			f.refreshCard(ctx, wf, c, Approval)
 		}
@@ -180,13 +181,13 @@ func (f *Flow) approval(ctx context.Context, wf *store.Workflow, c *Change) (wor
 	return workflow.Outcome{Next: Merge}, nil
 }
 
-func waitingNote(dec policy.Decision, gate string) string {
+func waitingNote(t i18n.T, dec policy.Decision, gate string) string {
 	var parts []string
 	if !dec.Satisfied {
-		parts = append(parts, "waiting for "+dec.Missing)
+		parts = append(parts, t.S("change.waiting", "Missing", dec.Missing))
 	}
 	if gate != "" {
-		parts = append(parts, "gate: "+gate)
+		parts = append(parts, t.S("change.gate", "Why", gate))
 	}
 	return strings.Join(parts, " · ")
 }
@@ -228,7 +229,9 @@ func (f *Flow) sync(ctx context.Context, wf *store.Workflow, c *Change) (workflo
 		return workflow.Outcome{}, err
 	}
 	running := cur.Status.OperationState != nil && cur.Status.OperationState.Phase == "Running"
-	already := f.carriesChange(ctx, c, cur.Status.Sync.Revision) ||
+	// status.sync.revision is the git revision Argo CD compared with (the
+	// target's), deployed or not: only Synced means it runs.
+	already := (cur.Status.Sync.Status == "Synced" && f.carriesChange(ctx, c, cur.Status.Sync.Revision)) ||
 		(running && cur.Status.OperationState.SyncResult != nil && f.carriesChange(ctx, c, cur.Status.OperationState.SyncResult.Revision))
 	if !already {
 		// With automated sync on, Argo CD refuses a sync to a pinned
@@ -293,7 +296,7 @@ func (f *Flow) rollout(ctx context.Context, wf *store.Workflow, c *Change) (work
 		return f.finish(ctx, wf, c, records.ResultSuccess)
 	case onRevision && app.Status.Health.Status == "Degraded",
 		app.Status.OperationState != nil && (app.Status.OperationState.Phase == "Failed" || app.Status.OperationState.Phase == "Error"):
-		msg := app.Status.Health.Message
+		msg := app.HealthMessage()
 		if app.Status.OperationState != nil && app.Status.OperationState.Message != "" {
 			msg = app.Status.OperationState.Message
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/commands/policy"
 	"github.com/nexo-org/nexo-bot/commands/records"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/integrations/pagerduty"
 	"github.com/nexo-org/nexo-bot/store"
 	"github.com/nexo-org/nexo-bot/workflow"
@@ -81,7 +82,7 @@ func StartHotfix(ctx context.Context, d *commands.Deps, hr HotfixRequest) (*stor
 	if err != nil {
 		return nil, err
 	}
-	if err := commands.MayRequest(ctx, d, hr.Requester, cfg.Hotfix.Requesters, "hotfix.request", svc.Name, cfg.Environments[len(cfg.Environments)-1].Name, "a hotfix"); err != nil {
+	if err := commands.MayRequest(ctx, d, hr.Requester, cfg.Hotfix.Requesters, "hotfix.request", svc.Name, cfg.Environments[len(cfg.Environments)-1].Name, i18n.M("change.request.hotfix")); err != nil {
 		return nil, err
 	}
 	tag, reason, requester, channel := hr.Tag, hr.Reason, hr.Requester, hr.Channel
@@ -190,7 +191,7 @@ func hotfixSLA(ctx context.Context, d *commands.Deps, t store.Timer, page bool) 
 		text += " " + d.Members.Mentions(ctx, d.Config.Incidents.OnCallGroup)
 	}
 	_, err = commands.PostOnce(ctx, d, wf.ID, commands.TimerPostKey(t), wf.Channel, wf.ThreadTS, chat.Message{Text: text})
-	commands.Audit(ctx, d, "nexo", "hotfix.sla-page", c.Service, c.Env, wf.ID, "ok", dec.Missing)
+	commands.Audit(ctx, d, "nexo", "hotfix.sla-page", c.Service, c.Env, wf.ID, "ok", commands.English().Msg(dec.Missing))
 	return err
 }
 

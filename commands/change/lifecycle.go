@@ -7,6 +7,7 @@ import (
 
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/commands/records"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/store"
 	"github.com/nexo-org/nexo-bot/workflow"
 )
@@ -30,15 +31,15 @@ func (l lifecycle) Describe(wf *store.Workflow) (commands.Described, error) {
 }
 
 // What names a change for people: "promotion of nexo-fe to production `2026.02.12`".
-func What(c *Change) string {
+func What(c *Change) i18n.Msg {
 	noun := map[string]string{
-		records.KindHotfix: "hotfix", records.KindRollback: "GitOps rollback", records.KindFix: "fix",
+		records.KindHotfix: "hotfix", records.KindRollback: "rollback", records.KindFix: "fix",
 		"backfill": "backfill",
 	}[c.Flavor]
 	if noun == "" {
 		noun = "promotion"
 	}
-	return fmt.Sprintf("%s of %s to %s `%s`", noun, c.Service, c.Env, c.Tag)
+	return i18n.M("change.what."+noun, "Service", c.Service, "Env", c.Env, "Tag", c.Tag)
 }
 
 // End implements commands.Lifecycle. A change not merged has its PR
@@ -80,7 +81,7 @@ func (l lifecycle) End(ctx context.Context, wf *store.Workflow, e commands.Endin
 	_ = d.Store.CancelTimer(ctx, wf.ID+"/page")
 	now := f.now()
 	c.Result, c.FinishedAt = e.Result, &now
-	c.Note = e.Sentence() + " — " + done
+	c.Note = e.Sentence(d.T(wf.Channel)) + " — " + done
 	if err := commands.SaveEnded(ctx, d, wf, e, func(wf *store.Workflow) error { return workflow.Encode(wf, c) }); err != nil {
 		return err
 	}

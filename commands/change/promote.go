@@ -11,6 +11,7 @@ import (
 	"github.com/nexo-org/nexo-bot/commands/policy"
 	"github.com/nexo-org/nexo-bot/commands/records"
 	"github.com/nexo-org/nexo-bot/config"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/store"
 )
 
@@ -71,8 +72,8 @@ func StartPromotion(ctx context.Context, d *commands.Deps, pr PromoteRequest) (*
 		flavor = records.KindPromote
 	}
 	if !pr.Auto {
-		noun := map[string]string{records.KindPromote: "a promotion", "backfill": "a backfill"}[flavor]
-		if err := commands.MayRequest(ctx, d, pr.Requester, env.Policy.Requesters, flavor+".request", svc.Name, env.Name, noun+" to "+env.Name); err != nil {
+		noun := map[string]string{records.KindPromote: "promotion", "backfill": "backfill"}[flavor]
+		if err := commands.MayRequest(ctx, d, pr.Requester, env.Policy.Requesters, flavor+".request", svc.Name, env.Name, i18n.M("change.request."+noun, "Env", env.Name)); err != nil {
 			return nil, err
 		}
 	}

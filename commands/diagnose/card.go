@@ -87,8 +87,8 @@ func evidenceFields(f *Facts) []string {
 	if f.App != nil {
 		st := f.App.Status
 		app := fmt.Sprintf("*Argo CD*\n%s %s · %s", commands.HealthEmoji(st.Health.Status), commands.OrDash(st.Health.Status), commands.OrDash(st.Sync.Status))
-		if st.Health.Message != "" {
-			app += "\n" + commands.Clip(st.Health.Message, 120)
+		if msg := f.App.HealthMessage(); msg != "" {
+			app += "\n" + commands.Clip(msg, 120)
 		}
 		for _, c := range st.Conditions {
 			app += fmt.Sprintf("\n%s: %s", c.Type, commands.Clip(c.Message, 150))

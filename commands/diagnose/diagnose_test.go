@@ -429,7 +429,7 @@ func TestGatherDiagnosisAsksTheRightFollowUps(t *testing.T) {
 			t.Fatalf("verdict %+v", v)
 		}
 		card := diagnose.Card(r.Cfg, f, v).PlainText()
-		if !strings.Contains(card, "*Argo CD*\n_argocd:") {
+		if !strings.Contains(card, "*Argo CD*\n_Argo CD: no such application or no permission_") {
 			t.Errorf("card does not say Argo CD failed:\n%s", card)
 		}
 	})

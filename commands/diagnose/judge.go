@@ -166,13 +166,13 @@ func Judge(f *Facts) Verdict {
 				return Verdict{Cause: CauseHealthy, Good: true, Line: healthyLine(f)}
 			}
 		case "Progressing":
-			msg := app.Status.Health.Message
+			msg := app.HealthMessage()
 			if f.Rollout != nil {
 				msg = f.Rollout.Message
 			}
 			return Verdict{Cause: CauseProgressing, Line: fmt.Sprintf("`%s` is still rolling out: %s", f.AppName, commands.Clip(msg, 200))}
 		}
-		return Verdict{Cause: CauseUnknown, Line: fmt.Sprintf("No known cause found: Argo CD says %s / %s%s", commands.OrDash(app.Status.Health.Status), commands.OrDash(app.Status.Sync.Status), prefixed(": ", app.Status.Health.Message))}
+		return Verdict{Cause: CauseUnknown, Line: fmt.Sprintf("No known cause found: Argo CD says %s / %s%s", commands.OrDash(app.Status.Health.Status), commands.OrDash(app.Status.Sync.Status), prefixed(": ", app.HealthMessage()))}
 	}
 	if f.Rollout != nil && f.Rollout.Done && f.PodsErr == nil {
 		return Verdict{Cause: CauseHealthy, Good: true, Line: fmt.Sprintf("The pods of %s in %s are running and the rollout is complete (Argo CD not read: %s).", f.Service, f.Env, shortErrOr(f.AppErr))}

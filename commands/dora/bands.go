@@ -43,6 +43,18 @@ func (b Band) MarshalText() ([]byte, error) {
 	return nil, fmt.Errorf("dora: invalid band %d", int(b))
 }
 
+// UnmarshalText reads what MarshalText writes (a report read back from the
+// bot's API).
+func (b *Band) UnmarshalText(text []byte) error {
+	for _, c := range []Band{NA, Low, Medium, High, Elite} {
+		if m, _ := c.MarshalText(); string(m) == string(text) {
+			*b = c
+			return nil
+		}
+	}
+	return fmt.Errorf("dora: unknown band %q", text)
+}
+
 const (
 	hour  = time.Hour
 	day   = 24 * time.Hour

@@ -49,7 +49,7 @@ type Query struct {
 	Env string
 	// Since (inclusive) and Until (exclusive) are local midnights.
 	Since, Until time.Time
-	// Location decides the days (UTC unless --tz).
+	// Location decides the days (the config's timezone unless --tz).
 	Location *time.Location
 }
 
@@ -70,7 +70,7 @@ func Spec(d *commands.Deps) *commands.Spec {
 		Args:    []string{"service|all", "env?"},
 		Summary: "DORA metrics: deploy frequency, lead time, time to restore, change failure rate",
 		Help: "Measures production (dora.env) from nexo's deployment records and incidents plus the GitOps history, rated with the dora.bands table. " +
-			"The period is the last 30 days up to today unless `--since`/`--until` (YYYY-MM-DD, until exclusive, at most 2 years) are given; days are UTC unless `--tz`. " +
+			"The period is the last 30 days up to today unless `--since`/`--until` (YYYY-MM-DD, until exclusive, at most 2 years) are given; days are in the config's `timezone` (UTC by default) unless `--tz`. " +
 			"Posts the card in the channel and a chart of weekly deployments and lead time in its thread.\n" +
 			"Example: `/nexo dora nexo-be production --since 2026-01-01 --until 2026-02-01`",
 		Flags: []commands.Flag{{Name: "since", Value: "YYYY-MM-DD"}, {Name: "until", Value: "YYYY-MM-DD"}, {Name: "tz", Value: "Area/City"}},
@@ -169,10 +169,9 @@ func ParseQuery(cfg *config.Config, words []string, since, until, tz string, now
 }
 
 // Location is the time zone of DORA's days and weeks when a request names
-// none: reports, the gauges and the weekly digest all use it. The config
-// has no time zone yet (issue 19 adds one), so it is UTC; when the key
-// lands, this is the one place that reads it.
-func Location(cfg *config.Config) *time.Location { return time.UTC }
+// none: the config's `timezone` (default UTC). Reports, the gauges and the
+// weekly digest all use it, so they count the same days.
+func Location(cfg *config.Config) *time.Location { return cfg.Zone() }
 
 // DefaultPeriod is the period a report measures when no dates are given:
 // the DefaultDays local days up to today, today included, in loc.

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/config"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/store"
 )
 
@@ -93,7 +95,7 @@ func digestFired(ctx context.Context, d *commands.Deps, t store.Timer) error {
 	}
 	var failed error
 	for _, g := range digests {
-		for i, m := range DigestMessages(g) {
+		for i, m := range DigestMessages(d.T(g.Channel), g, d.Config.Slack.Command) {
 			key := fmt.Sprintf("%s-%s-%d", commands.TimerPostKey(t), g.Channel, i+1)
 			if _, err := commands.PostOnce(ctx, d, DigestTimer, key, g.Channel, "", m); err != nil {
 				logger(d).Warn("dora digest: post", "channel", g.Channel, "err", err)
@@ -187,69 +189,111 @@ func Digests(ctx context.Context, d *commands.Deps, until time.Time) ([]Digest, 
 	return out, nil
 }
 
-// DigestMessages renders a digest: a header, one section per service with
-// each metric, its value the week before and whether that is better or
-// worse, and a context line; several messages when the channel has more
-// than 40 services. Every sentence of the digest is written here.
-func DigestMessages(g Digest) []chat.Message {
+// DigestMessages renders a digest in t's locale: a header, one section
+// per service with each metric, its value the week before and whether
+// that is better or worse, and a context line; several messages when the
+// channel has more than 40 services. command is the slash command
+// ("/nexo"). Every sentence comes from the catalog (dora.digest.*).
+func DigestMessages(t i18n.T, g Digest, command string) []chat.Message {
 	last := g.Until.AddDate(0, 0, -1)
-	title := fmt.Sprintf("DORA weekly digest — %s", g.Env)
-	period := fmt.Sprintf("Week %s → %s, compared with the week before · DORA %s bands · %s",
-		g.Since.In(g.Location).Format("2006-01-02"), last.In(g.Location).Format("2006-01-02"), g.Bands, g.Location)
+	period := t.S("dora.digest.period", "Since", g.Since.In(g.Location).Format("2006-01-02"), "Last", last.In(g.Location).Format("2006-01-02"),
+		"Bands", g.Bands, "Zone", g.Location.String())
+	overall := func(b Band) string {
+		switch b {
+		case Elite:
+			return t.S("dora.digest.overall.elite")
+		case High:
+			return t.S("dora.digest.overall.high")
+		case Medium:
+			return t.S("dora.digest.overall.medium")
+		case Low:
+			return t.S("dora.digest.overall.low")
+		}
+		return t.S("dora.digest.overall.na")
+	}
 	// trend is "↑ from 3 (better)", "same as the week before", or the value
 	// the week before when the two cannot be compared.
 	trend := func(now, before float64, beforeText string, lowerIsBetter, comparable bool) string {
 		switch {
 		case !comparable:
-			return "week before: " + beforeText
+			return t.S("dora.digest.week_before", "Before", beforeText)
 		case now == before:
-			return "same as the week before"
+			return t.S("dora.digest.same")
 		}
-		arrow, better := "↑", now > before
-		if now < before {
-			arrow = "↓"
+		better := (now < before) == lowerIsBetter
+		switch {
+		case now > before && better:
+			return t.S("dora.digest.up_better", "Before", beforeText)
+		case now > before:
+			return t.S("dora.digest.up_worse", "Before", beforeText)
+		case better:
+			return t.S("dora.digest.down_better", "Before", beforeText)
 		}
-		if lowerIsBetter {
-			better = !better
+		return t.S("dora.digest.down_worse", "Before", beforeText)
+	}
+	percent := func(r Report) string {
+		if r.NoDeployments {
+			return t.S("dora.digest.no_deployments")
 		}
-		word := "worse"
-		if better {
-			word = "better"
+		return strconv.FormatFloat(r.ChangeFailureRate.Rate*100, 'f', 1, 64) + "%"
+	}
+	lead := func(r Report) string {
+		switch {
+		case r.NoDeployments:
+			return t.S("dora.digest.no_deployments")
+		case r.LeadTime.Samples == 0:
+			return t.S("dora.digest.no_commit_data")
 		}
-		return fmt.Sprintf("%s from %s (%s)", arrow, beforeText, word)
+		return t.Duration(r.LeadTime.Median)
+	}
+	restore := func(r Report) string {
+		x := r.TimeToRestore
+		switch {
+		case x.Resolved == 0 && x.Unresolved == 0:
+			return t.S("dora.digest.no_incidents")
+		case x.Resolved == 0:
+			return t.N("dora.digest.unresolved", x.Unresolved)
+		case x.Unresolved > 0:
+			return t.S("dora.digest.restore_unresolved", "Duration", t.Duration(x.Median), "Unresolved", x.Unresolved)
+		}
+		return t.Duration(x.Median)
 	}
 	section := func(r DigestRow) string {
 		w, p := r.Week, r.Previous
-		text := fmt.Sprintf("*%s* — %s", r.Service, OverallText(w.Overall))
+		text := t.S("dora.digest.service", "Service", r.Service, "Overall", overall(w.Overall))
 		if p.Overall != w.Overall {
-			text += fmt.Sprintf(" (week before: %s)", OverallText(p.Overall))
+			text = t.S("dora.digest.service_was", "Service", r.Service, "Overall", overall(w.Overall), "Before", overall(p.Overall))
 		}
 		wd, pd := w.ChangeFailureRate.Deployments, p.ChangeFailureRate.Deployments
 		if wd == 0 && pd == 0 && w.TimeToRestore.Resolved+w.TimeToRestore.Unresolved+p.TimeToRestore.Resolved+p.TimeToRestore.Unresolved == 0 {
-			return text + "\nNo deployments and no incidents either week."
+			return text + "\n" + t.S("dora.digest.quiet")
 		}
-		text += fmt.Sprintf("\nDeployments: %d on %s, %s", wd, countOf(w.DeploymentFrequency.DeployDays, "day", "days"),
-			trend(float64(wd), float64(pd), strconv.Itoa(pd), false, true))
-		text += fmt.Sprintf("\nLead time: %s, %s", LeadTimeText(w),
-			trend(float64(w.LeadTime.Median), float64(p.LeadTime.Median), LeadTimeText(p), true, w.LeadTime.Samples > 0 && p.LeadTime.Samples > 0))
-		cfr := FailureText(w)
+		cfr := percent(w)
 		if wd > 0 {
-			cfr += fmt.Sprintf(" (%d of %d)", w.ChangeFailureRate.Failed, wd)
+			cfr = t.S("dora.digest.failed_of", "Rate", cfr, "Failed", w.ChangeFailureRate.Failed, "Deployments", wd)
 		}
-		text += fmt.Sprintf("\nChange failure rate: %s, %s", cfr,
-			trend(w.ChangeFailureRate.Rate, p.ChangeFailureRate.Rate, FailureText(p), true, wd > 0 && pd > 0))
-		text += fmt.Sprintf("\nTime to restore: %s, %s", RestoreText(w),
-			trend(float64(w.TimeToRestore.Median), float64(p.TimeToRestore.Median), RestoreText(p), true, w.TimeToRestore.Resolved > 0 && p.TimeToRestore.Resolved > 0))
-		return text
+		deploys := t.S("dora.digest.no_deployments_week", "Trend", trend(0, float64(pd), strconv.Itoa(pd), false, true))
+		if wd > 0 {
+			deploys = t.S("dora.digest.deployments", "Deployments", wd, "Days", t.N("dora.digest.days", w.DeploymentFrequency.DeployDays),
+				"Trend", trend(float64(wd), float64(pd), strconv.Itoa(pd), false, true))
+		}
+		lines := []string{text, deploys,
+			t.S("dora.digest.lead_time", "Value", lead(w),
+				"Trend", trend(float64(w.LeadTime.Median), float64(p.LeadTime.Median), lead(p), true, w.LeadTime.Samples > 0 && p.LeadTime.Samples > 0)),
+			t.S("dora.digest.failure_rate", "Value", cfr,
+				"Trend", trend(w.ChangeFailureRate.Rate, p.ChangeFailureRate.Rate, percent(p), true, wd > 0 && pd > 0)),
+			t.S("dora.digest.restore", "Value", restore(w),
+				"Trend", trend(float64(w.TimeToRestore.Median), float64(p.TimeToRestore.Median), restore(p), true, w.TimeToRestore.Resolved > 0 && p.TimeToRestore.Resolved > 0)),
+		}
+		return strings.Join(lines, "\n")
 	}
-	footer := []string{"`/nexo dora <service>` shows the last 30 days with a chart."}
-	footer = append(footer, g.Notes...)
+	footer := append([]string{t.S("dora.digest.footer", "Command", command)}, g.Notes...)
 	pages := max(1, (len(g.Rows)+digestServicesPerMessage-1)/digestServicesPerMessage)
 	out := make([]chat.Message, 0, pages)
 	for p := range pages {
-		head := title
+		head := t.S("dora.digest.title", "Env", g.Env)
 		if pages > 1 {
-			head += fmt.Sprintf(" (%d/%d)", p+1, pages)
+			head = t.S("dora.digest.title_page", "Env", g.Env, "Page", p+1, "Pages", pages)
 		}
 		m := chat.Message{Text: head + ": " + period, Blocks: []chat.Block{{Header: head}, {Context: []string{period}}}}
 		for _, r := range g.Rows[p*digestServicesPerMessage : min((p+1)*digestServicesPerMessage, len(g.Rows))] {

@@ -15,6 +15,7 @@ import (
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/commands/records"
 	"github.com/nexo-org/nexo-bot/config"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/integrations/gitops"
 	"github.com/nexo-org/nexo-bot/integrations/gitops/gitopstest"
 	"github.com/nexo-org/nexo-bot/store"
@@ -24,19 +25,20 @@ import (
 
 // digestDeps is a bolt store, the playbook's GitOps history, a recording
 // chat and an engine on a manual clock at Wednesday 2026-02-18 10:00 UTC;
-// nexo-be posts to its own channel, nexo-fe to slack.channel.
-func digestDeps(t *testing.T, digest string) (*commands.Deps, *chattest.Recorder, *workflow.ManualClock) {
+// nexo-be posts to its own channel, nexo-fe to slack.channel, which reads
+// Portuguese. extra is more YAML.
+func digestDeps(t *testing.T, digest string, extra ...string) (*commands.Deps, *chattest.Recorder, *workflow.ManualClock) {
 	t.Helper()
 	remote := gitopstest.SeedPlaybook(t)
 	dir := t.TempDir()
 	cfg, err := config.Parse([]byte(fmt.Sprintf(`
-slack: {channel: C0DEPLOYS}
+slack: {channel: C0DEPLOYS, channel_locales: {C0DEPLOYS: pt-BR}}
 gitops: {repo_url: %q, workdir: %q}
 dora: {digest: %q}
 services:
   - {name: nexo-be, channel: C0BACKEND}
   - {name: nexo-fe}
-`, remote.URL, filepath.Join(dir, "gitops"), digest)))
+`, remote.URL, filepath.Join(dir, "gitops"), digest) + strings.Join(extra, "\n")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,10 +137,10 @@ func TestDigestPostsEachTeamsWeekOnce(t *testing.T) {
 		// The promotion shipped a day-old commit, the hotfix one an hour
 		// old: the lower median is the hour; the week before has no
 		// commit data (imported without GitHub).
-		"Lead time: 60 minutes, week before: no commit data",
+		"Lead time: 1 h, week before: no commit data",
 		// The hotfix fails the promotion (1 of 2); the week before nothing failed.
 		"Change failure rate: 50.0% (1 of 2), ↑ from 0.0% (worse)",
-		"Time to restore: 30 minutes, week before: no incidents",
+		"Time to restore: 30 min, week before: no incidents",
 		"`/nexo dora <service>` shows the last 30 days",
 	} {
 		if !strings.Contains(text, want) {
@@ -148,8 +150,16 @@ func TestDigestPostsEachTeamsWeekOnce(t *testing.T) {
 	if strings.Contains(text, "nexo-fe") {
 		t.Errorf("nexo-be's channel got nexo-fe:\n%s", text)
 	}
-	if feText := fe[0].Msg.PlainText(); !strings.Contains(feText, "*nexo-fe* — ") || !strings.Contains(feText, "Deployments: 0 on 0 days, ↓ from 1 (worse)") || strings.Contains(feText, "nexo-be") {
-		t.Errorf("nexo-fe digest:\n%s", feText)
+	// nexo-fe's channel reads Portuguese.
+	feText := fe[0].Msg.PlainText()
+	for _, want := range []string{"Resumo semanal de DORA — production", "Semana 2026-02-16 → 2026-02-22, comparada com a anterior", "*nexo-fe* — ",
+		"Deploys: nenhum, ↓ de 1 (pior)", "Tempo de restauração: nenhum incidente, semana anterior: nenhum incidente", "`/nexo dora <serviço>`"} {
+		if !strings.Contains(feText, want) {
+			t.Errorf("nexo-fe digest lacks %q:\n%s", want, feText)
+		}
+	}
+	if strings.Contains(feText, "nexo-be") {
+		t.Errorf("nexo-fe's channel got nexo-be:\n%s", feText)
 	}
 	if due := nextDigest(t, d.Store); !due.Equal(doraTime("2026-03-02T09:00:00Z")) {
 		t.Fatalf("next digest due %s, want a week later", due)
@@ -168,7 +178,7 @@ func TestDigestPostsEachTeamsWeekOnce(t *testing.T) {
 	if n := d.Engine.FireDue(ctx); n != 1 || len(c.Posts()) != 4 {
 		t.Fatalf("second week: fired %d, %d posts", n, len(c.Posts()))
 	}
-	if text := postsTo(c, "C0BACKEND")[1].Msg.PlainText(); !strings.Contains(text, "Week 2026-02-23 → 2026-03-01") || !strings.Contains(text, "Deployments: 0 on 0 days, ↓ from 2 (worse)") {
+	if text := postsTo(c, "C0BACKEND")[1].Msg.PlainText(); !strings.Contains(text, "Week 2026-02-23 → 2026-03-01") || !strings.Contains(text, "Deployments: none, ↓ from 2 (worse)") {
 		t.Errorf("second week:\n%s", text)
 	}
 }
@@ -237,7 +247,7 @@ func TestDigestMessagesSayTheTrendAndSplitLongLists(t *testing.T) {
 			{Service: "same", Week: week(2, 0, 2*time.Hour, 0, High), Previous: week(2, 0, 2*time.Hour, 0, High)},
 			{Service: "quiet", Week: week(0, 0, 0, 0, NA), Previous: week(0, 0, 0, 0, NA)},
 		}}
-	ms := DigestMessages(g)
+	ms := DigestMessages(i18n.Default().In(i18n.English), g, "/nexo")
 	if len(ms) != 1 {
 		t.Fatalf("%d messages", len(ms))
 	}
@@ -245,11 +255,11 @@ func TestDigestMessagesSayTheTrendAndSplitLongLists(t *testing.T) {
 	for _, want := range []string{
 		"*fast* — 🏆 ELITE PERFORMER (week before: ✅ HIGH PERFORMER)",
 		"Deployments: 5 on 5 days, ↑ from 3 (better)",
-		"Lead time: 60 minutes, ↓ from 3.0 hours (better)",
+		"Lead time: 1 h, ↓ from 3 h (better)",
 		"Change failure rate: 0.0% (0 of 5), ↓ from 33.3% (better)",
-		"Time to restore: 20 minutes, ↓ from 60 minutes (better)",
+		"Time to restore: 20 min, ↓ from 1 h (better)",
 		"*same* — ✅ HIGH PERFORMER\nDeployments: 2 on 2 days, same as the week before",
-		"Lead time: 2.0 hours, same as the week before",
+		"Lead time: 2 h, same as the week before",
 		"Time to restore: no incidents, week before: no incidents",
 		"*quiet* — N/A (not enough data)\nNo deployments and no incidents either week.",
 	} {
@@ -262,7 +272,7 @@ func TestDigestMessagesSayTheTrendAndSplitLongLists(t *testing.T) {
 	for i := 0; i < 85; i++ {
 		g.Rows = append(g.Rows, DigestRow{Service: fmt.Sprintf("svc-%02d", i), Week: week(1, 0, time.Hour, 0, High), Previous: week(1, 0, time.Hour, 0, High)})
 	}
-	ms = DigestMessages(g)
+	ms = DigestMessages(i18n.Default().In(i18n.English), g, "/nexo")
 	if len(ms) != 3 {
 		t.Fatalf("%d messages for 85 services", len(ms))
 	}
@@ -283,8 +293,27 @@ func TestDigestMessagesSayTheTrendAndSplitLongLists(t *testing.T) {
 	if seen != 85 {
 		t.Fatalf("%d services shown of 85", seen)
 	}
-	var empty chat.Message = DigestMessages(Digest{Env: "production", Location: time.UTC, Since: g.Since, Until: g.Until})[0]
+	var empty chat.Message = DigestMessages(i18n.Default().In(i18n.English), Digest{Env: "production", Location: time.UTC, Since: g.Since, Until: g.Until}, "/nexo")[0]
 	if len(empty.Blocks) != 3 {
 		t.Fatalf("a channel with no service: %+v", empty)
+	}
+}
+
+// "Mon 09:00" is in the config's time zone, and so are the digest's days.
+func TestDigestFollowsTheConfigsTimeZone(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	d, c, clock := digestDeps(t, "Mon 09:00", "timezone: America/Sao_Paulo")
+	startDora(t, d)
+	if due := nextDigest(t, d.Store); !due.Equal(doraTime("2026-02-23T12:00:00Z")) {
+		t.Fatalf("digest due %s, want Monday 09:00 in São Paulo (12:00 UTC)", due)
+	}
+	clock.Set(doraTime("2026-02-23T12:00:00Z"))
+	if n := d.Engine.FireDue(ctx); n != 1 {
+		t.Fatalf("fired %d timers", n)
+	}
+	text := postsTo(c, "C0BACKEND")[0].Msg.PlainText()
+	if !strings.Contains(text, "Week 2026-02-16 → 2026-02-22, compared with the week before · DORA 2023 bands · America/Sao_Paulo") {
+		t.Fatalf("digest period:\n%s", text)
 	}
 }

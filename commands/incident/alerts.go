@@ -153,7 +153,7 @@ func ReceiveAlert(ctx context.Context, d *commands.Deps, a Alert) error {
 			if !errors.As(err, &ref) {
 				return err
 			}
-			d.Log.Warn("auto-declare refused", "alert", a.Name(), "reason", ref.Text)
+			d.Log.Warn("auto-declare refused", "alert", a.Name(), "reason", ref.Error())
 		} else {
 			timeline(ctx, d, s.ID, store.TimelineEntry{Key: "alert:" + a.Fingerprint + ":firing:" + a.StartsAt.Format(time.RFC3339), Time: alertTime(a.StartsAt, now), Kind: "alert", Actor: "alertmanager",
 				Text: fmt.Sprintf("Alert fired: %s", a.Name())})

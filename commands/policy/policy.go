@@ -4,10 +4,11 @@
 package policy
 
 import (
-	"fmt"
+	"slices"
 	"sort"
-	"strings"
 	"time"
+
+	"github.com/nexo-org/nexo-bot/i18n"
 )
 
 // Approval is one person's approval.
@@ -34,8 +35,9 @@ type Decision struct {
 	Satisfied bool
 	// Counted are the approvals that count, in order.
 	Counted []string
-	// Missing explains what is still needed ("1 more approval from sre-team").
-	Missing string
+	// Missing says what is still needed ("1 more approval from sre-team");
+	// the zero Msg when satisfied.
+	Missing i18n.Msg
 }
 
 // Evaluate counts approvals: each user once, never the requester, only
@@ -50,8 +52,8 @@ func Evaluate(req Requirement, approvals []Approval) Decision {
 			continue
 		}
 		seen[a.User] = true
-		inMain := req.Group == "" || has(a.Groups, req.Group)
-		inExtra := req.ExtraGroup != "" && has(a.Groups, req.ExtraGroup)
+		inMain := req.Group == "" || slices.Contains(a.Groups, req.Group)
+		inExtra := req.ExtraGroup != "" && slices.Contains(a.Groups, req.ExtraGroup)
 		switch {
 		case inMain && len(main) < req.Approvals:
 			main = append(main, a.User)
@@ -62,40 +64,46 @@ func Evaluate(req Requirement, approvals []Approval) Decision {
 		}
 	}
 	d := Decision{Counted: append(main, extra...)}
-	var missing []string
+	var missing []i18n.Msg
 	if n := req.Approvals - len(main); n > 0 {
-		missing = append(missing, fmt.Sprintf("%d more approval%s from %s", n, plural(n), req.Group))
+		missing = append(missing, i18n.M("policy.more_approvals", "Count", n, "Group", req.Group))
 	}
 	if n := req.ExtraApprovals - len(extra); n > 0 {
-		missing = append(missing, fmt.Sprintf("%d extra approval%s from %s (soak skipped)", n, plural(n), req.ExtraGroup))
+		missing = append(missing, i18n.M("policy.extra_approvals", "Count", n, "Group", req.ExtraGroup))
 	}
-	d.Missing = strings.Join(missing, " and ")
+	switch len(missing) {
+	case 1:
+		d.Missing = missing[0]
+	case 2:
+		d.Missing = i18n.M("policy.and", "A", missing[0], "B", missing[1])
+	}
 	d.Satisfied = len(missing) == 0
 	return d
 }
 
-// CanApprove says whether user may approve, with the refusal sentence.
-func CanApprove(req Requirement, user string, userGroups []string, already []Approval, whoCan string) (bool, string) {
+// CanApprove says whether user may approve, with the refusal; whoCan
+// names who can ("Ask @alice, @bob.").
+func CanApprove(req Requirement, user string, userGroups []string, already []Approval, whoCan i18n.Msg) (bool, i18n.Msg) {
 	if user == req.Requester {
-		return false, "You requested this change, so your approval does not count. " + whoCan
+		return false, i18n.M("policy.own_approval", "WhoCan", whoCan)
 	}
 	for _, a := range already {
 		if a.User == user {
-			return false, "You have already approved this; each person counts once."
+			return false, i18n.M("policy.approved_already")
 		}
 	}
 	if req.Group == "" && req.ExtraGroup == "" {
-		return true, ""
+		return true, i18n.Msg{}
 	}
-	if (req.Group != "" && has(userGroups, req.Group)) || (req.ExtraGroup != "" && has(userGroups, req.ExtraGroup)) {
-		return true, ""
+	if (req.Group != "" && slices.Contains(userGroups, req.Group)) || (req.ExtraGroup != "" && slices.Contains(userGroups, req.ExtraGroup)) {
+		return true, i18n.Msg{}
 	}
-	groups := []string{req.Group}
 	if req.ExtraGroup != "" && req.ExtraGroup != req.Group {
-		groups = append(groups, req.ExtraGroup)
+		groups := []string{req.Group, req.ExtraGroup}
+		sort.Strings(groups)
+		return false, i18n.M("policy.only_members_of_two", "A", groups[0], "B", groups[1], "WhoCan", whoCan)
 	}
-	sort.Strings(groups)
-	return false, fmt.Sprintf("Only members of %s can approve this. %s", strings.Join(groups, " or "), whoCan)
+	return false, i18n.M("policy.only_members_of", "Group", req.Group, "WhoCan", whoCan)
 }
 
 // Gate is a soak gate: the tag must have been Healthy in Env for Soak.
@@ -108,46 +116,16 @@ type Gate struct {
 
 // Open reports whether the gate is open at now, when it opens, and the
 // sentence for the card.
-func (g Gate) Open(now time.Time) (open bool, opensAt time.Time, why string) {
+func (g Gate) Open(now time.Time) (open bool, opensAt time.Time, why i18n.Msg) {
 	if g.Soak <= 0 {
-		return true, time.Time{}, ""
+		return true, time.Time{}, i18n.Msg{}
 	}
 	if g.HealthySince.IsZero() {
-		return false, time.Time{}, fmt.Sprintf("`%s` is not Healthy in %s yet; it must stay Healthy there for %s first.", g.Tag, g.Env, human(g.Soak))
+		return false, time.Time{}, i18n.M("policy.gate.not_healthy", "Tag", g.Tag, "Env", g.Env, "Soak", i18n.Span(g.Soak))
 	}
 	opensAt = g.HealthySince.Add(g.Soak)
 	if !now.Before(opensAt) {
-		return true, opensAt, fmt.Sprintf("`%s` has been Healthy in %s for %s (needed %s).", g.Tag, g.Env, human(now.Sub(g.HealthySince)), human(g.Soak))
+		return true, opensAt, i18n.M("policy.gate.open", "Tag", g.Tag, "Env", g.Env, "For", i18n.Span(now.Sub(g.HealthySince)), "Soak", i18n.Span(g.Soak))
 	}
-	return false, opensAt, fmt.Sprintf("`%s` has been Healthy in %s for %s; the %s soak ends at %s UTC.", g.Tag, g.Env, human(now.Sub(g.HealthySince)), human(g.Soak), opensAt.UTC().Format("2006-01-02 15:04"))
-}
-
-func human(d time.Duration) string {
-	switch {
-	case d >= 48*time.Hour && d%(24*time.Hour) == 0:
-		return fmt.Sprintf("%dd", int(d.Hours()/24))
-	case d >= time.Hour && d%time.Hour == 0:
-		return fmt.Sprintf("%dh", int(d.Hours()))
-	case d >= time.Hour:
-		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
-	case d >= time.Minute:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
-	}
-	return fmt.Sprintf("%ds", int(d.Seconds()))
-}
-
-func has(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func plural(n int) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
+	return false, opensAt, i18n.M("policy.gate.closed", "Tag", g.Tag, "Env", g.Env, "For", i18n.Span(now.Sub(g.HealthySince)), "Soak", i18n.Span(g.Soak), "At", i18n.Moment(opensAt))
 }

@@ -41,7 +41,7 @@ func (f *Flow) card(wf *store.Workflow, rb *Rollback, state string) chat.Message
 		btns = append(btns, chat.Button{Text: "Approve rollback", Action: "rollback.approve", Value: wf.ID, Style: chat.StyleDanger})
 	}
 	if !wf.Done && (state == Card || state == Approval || state == Act || state == Follow) {
-		btns = append(btns, chat.Button{Text: "Cancel", Action: commands.ActionCancel, Value: wf.ID, Confirm: "Cancel the " + What(rb) + "?"})
+		btns = append(btns, chat.Button{Text: "Cancel", Action: commands.ActionCancel, Value: wf.ID, Confirm: "Cancel the " + commands.English().Msg(What(rb)) + "?"})
 	}
 	if len(btns) > 0 {
 		blocks = append(blocks, chat.Block{Actions: btns})

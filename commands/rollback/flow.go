@@ -48,7 +48,7 @@ func (f *Flow) Step(ctx context.Context, wf *store.Workflow) (workflow.Outcome, 
 	case Approval:
 		dec := policy.Evaluate(rb.Need, rb.Approvals)
 		if !dec.Satisfied {
-			rb.Note = "waiting for " + dec.Missing
+			rb.Note = f.D.T(wf.Channel).S("rollback.waiting", "Missing", dec.Missing)
 			out = workflow.Outcome{Park: true, Detail: rb.Note}
 			break
 		}
@@ -88,8 +88,11 @@ func (f *Flow) act(ctx context.Context, wf *store.Workflow, rb *Rollback) (workf
 		if err != nil {
 			return workflow.Outcome{}, err
 		}
-		if app.Status.Sync.Revision == rb.Revision && app.Status.OperationState != nil && app.Status.OperationState.SyncResult != nil && app.Status.OperationState.SyncResult.Revision == rb.Revision {
-			// Already rolled back (a re-run after a crash).
+		if op := app.Status.OperationState; op != nil && ((op.SyncResult != nil && op.SyncResult.Revision == rb.Revision) ||
+			(op.Phase == "Running" && op.Operation != nil && op.Operation.Sync != nil && op.Operation.Sync.Revision == rb.Revision)) {
+			// Already rolled back or rolling back (a re-run after a crash). Not
+			// status.sync.revision: after a rollback argocd-server compares
+			// with git's target, so that is not rb.Revision.
 			return workflow.Outcome{Next: Follow, Wait: f.poll()}, nil
 		}
 		if app.AutoSyncEnabled() {

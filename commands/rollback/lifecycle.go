@@ -6,6 +6,7 @@ import (
 
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/config"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/store"
 	"github.com/nexo-org/nexo-bot/workflow"
 )
@@ -14,12 +15,11 @@ import (
 type lifecycle struct{ f *Flow }
 
 // What names a rollback for people.
-func What(rb *Rollback) string {
-	s := fmt.Sprintf("rollback of %s in %s via %s", rb.Service, rb.Env, rb.Via)
+func What(rb *Rollback) i18n.Msg {
 	if rb.Tag != "" {
-		s += " to `" + rb.Tag + "`"
+		return i18n.M("rollback.what_to", "Service", rb.Service, "Env", rb.Env, "Via", rb.Via, "Tag", rb.Tag)
 	}
-	return s
+	return i18n.M("rollback.what", "Service", rb.Service, "Env", rb.Env, "Via", rb.Via)
 }
 
 // Describe implements commands.Lifecycle: a rollback is an emergency,
@@ -61,7 +61,7 @@ func (l lifecycle) End(ctx context.Context, wf *store.Workflow, e commands.Endin
 	}
 	now := d.Clock().Now()
 	rb.Result, rb.FinishedAt = e.Result, &now
-	rb.Note = e.Sentence() + " — " + done
+	rb.Note = e.Sentence(d.T(wf.Channel)) + " — " + done
 	if err := commands.SaveEnded(ctx, d, wf, e, func(wf *store.Workflow) error { return workflow.Encode(wf, rb) }); err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/commands/policy"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/store"
 	"github.com/nexo-org/nexo-bot/workflow"
 )
@@ -100,7 +101,7 @@ func Start(ctx context.Context, d *commands.Deps, rr Request) (*store.Workflow, 
 	if err != nil {
 		return nil, err
 	}
-	if err := commands.MayRequest(ctx, d, rr.Requester, env.Policy.Requesters, "rollback.request", svc.Name, env.Name, "a rollback in "+env.Name); err != nil {
+	if err := commands.MayRequest(ctx, d, rr.Requester, env.Policy.Requesters, "rollback.request", svc.Name, env.Name, i18n.M("rollback.request", "Env", env.Name)); err != nil {
 		return nil, err
 	}
 	need := commands.RollbackNeed(env, rr.Requester)

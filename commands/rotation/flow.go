@@ -62,7 +62,7 @@ func (f *Flow) Step(ctx context.Context, wf *store.Workflow) (workflow.Outcome, 
 	case Approval:
 		dec := policy.Evaluate(job.Need, job.Approvals)
 		if !dec.Satisfied {
-			out = workflow.Outcome{Park: true, Detail: "waiting for " + dec.Missing}
+			out = workflow.Outcome{Park: true, Detail: f.D.T(wf.Channel).S("rotation.waiting", "Missing", dec.Missing)}
 			break
 		}
 		now := f.D.Clock().Now()

@@ -6,6 +6,7 @@ import (
 
 	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/store"
 	"github.com/nexo-org/nexo-bot/workflow"
 )
@@ -14,8 +15,8 @@ import (
 type lifecycle struct{ f *Flow }
 
 // What names a rotation for people.
-func What(j *Job) string {
-	return fmt.Sprintf("rotation of secret `%s` of %s in %s", j.Secret, j.Service, j.Env)
+func What(j *Job) i18n.Msg {
+	return i18n.M("rotation.what", "Secret", j.Secret, "Service", j.Service, "Env", j.Env)
 }
 
 // Describe implements commands.Lifecycle.

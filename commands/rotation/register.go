@@ -44,7 +44,7 @@ func Spec(d *commands.Deps) *commands.Spec {
 			if err != nil {
 				var ref *commands.Refusal
 				if errors.As(err, &ref) {
-					commands.Audit(ctx, d, r.UserID, "rotate.request", strings.ToLower(r.Args.Words[0]), strings.ToLower(r.Args.Words[1]), strings.ToLower(r.Args.Words[2]), "refused", ref.Text)
+					commands.Audit(ctx, d, r.UserID, "rotate.request", strings.ToLower(r.Args.Words[0]), strings.ToLower(r.Args.Words[1]), strings.ToLower(r.Args.Words[2]), "refused", ref.Error())
 				}
 				return nil, err
 			}

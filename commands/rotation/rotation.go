@@ -19,6 +19,7 @@ import (
 	"github.com/nexo-org/nexo-bot/commands/policy"
 	"github.com/nexo-org/nexo-bot/commands/rotation/steps"
 	"github.com/nexo-org/nexo-bot/config"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/integrations/secretstore"
 	"github.com/nexo-org/nexo-bot/store"
 	"github.com/nexo-org/nexo-bot/workflow"
@@ -148,7 +149,7 @@ func Start(ctx context.Context, d *commands.Deps, rr Request) (*store.Workflow, 
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := commands.MayRequest(ctx, d, rr.Requester, env.Policy.Requesters, "rotate.request", svc.Name, env.Name, "a secret rotation in "+env.Name); err != nil {
+	if err := commands.MayRequest(ctx, d, rr.Requester, env.Policy.Requesters, "rotate.request", svc.Name, env.Name, i18n.M("rotation.request", "Env", env.Name)); err != nil {
 		return nil, nil, err
 	}
 	if d.Secrets == nil {

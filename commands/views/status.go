@@ -105,7 +105,7 @@ func StatusCard(cfg *config.Config, service string, rows []EnvStatus, now time.T
 		}
 		state := commands.HealthEmoji(r.Health) + " " + r.Health + " · " + r.Sync
 		if r.ArgoErr != nil {
-			state = ":grey_question: _argocd: " + commands.ShortErr(r.ArgoErr) + "_"
+			state = ":grey_question: _" + commands.ShortErr(r.ArgoErr) + "_"
 		}
 		when := ""
 		if !r.DeployedAt.IsZero() {

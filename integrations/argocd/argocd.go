@@ -5,7 +5,6 @@ package argocd
 
 import (
 	"context"
-	"fmt"
 	"time"
 )
 
@@ -191,6 +190,33 @@ type ResourceRef struct {
 	UID       string `json:"uid,omitempty"`
 }
 
+// EventList is eventsEventList's subset: the Kubernetes events of the
+// Application object (GET …/events; items may be null).
+type EventList struct {
+	Items []Event `json:"items"`
+}
+
+// Event is eventsEvent's subset. Reasons Argo CD records include
+// OperationStarted, ResourceCreated, ResourceUpdated, OperationCompleted.
+type Event struct {
+	Metadata       ObjectMeta           `json:"metadata"`
+	InvolvedObject EventObjectReference `json:"involvedObject"`
+	Reason         string               `json:"reason,omitempty"`
+	Message        string               `json:"message,omitempty"`
+	Type           string               `json:"type,omitempty"` // Normal, Warning
+	Count          int32                `json:"count,omitempty"`
+	FirstTimestamp *time.Time           `json:"firstTimestamp,omitempty"`
+	LastTimestamp  *time.Time           `json:"lastTimestamp,omitempty"`
+}
+
+// EventObjectReference is eventsObjectReference's subset.
+type EventObjectReference struct {
+	Kind      string `json:"kind,omitempty"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name,omitempty"`
+	UID       string `json:"uid,omitempty"`
+}
+
 // SyncRequest is applicationApplicationSyncRequest's subset. The client
 // fills Name from the path argument.
 type SyncRequest struct {
@@ -226,9 +252,9 @@ type APIError struct {
 	Message    string `json:"message"`
 }
 
-func (e *APIError) Error() string {
-	return fmt.Sprintf("argocd: %s (code %d, HTTP %d)", e.Message, e.Code, e.HTTPStatus)
-}
+// Error is nexo's sentence for the refusal (see Sentence); argocd-server's
+// own text stays in Message, for logs and for the Is… predicates.
+func (e *APIError) Error() string { return e.Sentence() }
 
 // gRPC codes argocd-server returns.
 const (
@@ -252,6 +278,24 @@ type Client interface {
 	SetAutoSync(ctx context.Context, name string, enabled bool) (*Application, error)
 	// ResourceTree reads GET …/resource-tree.
 	ResourceTree(ctx context.Context, name string) (*ResourceTree, error)
+}
+
+// HealthMessage is the most telling health message of the app: argocd-server
+// v3 only names the resources that cause the app's health ("Caused by
+// apps/Deployment:NS/NAME"); their own messages ("Waiting for rollout to
+// finish: …", "Deployment … has timed out progressing.") are in
+// status.resources. Empty for a Healthy app.
+func (a *Application) HealthMessage() string {
+	h := a.Status.Health
+	if h.Status == "Healthy" {
+		return ""
+	}
+	for _, r := range a.Status.Resources {
+		if r.Health != nil && r.Health.Status == h.Status && r.Health.Message != "" {
+			return r.Kind + " " + r.Name + ": " + r.Health.Message
+		}
+	}
+	return h.Message
 }
 
 // AutoSyncEnabled reports whether the app has automated sync on.

@@ -163,23 +163,28 @@ func (c *HTTPClient) Rollback(ctx context.Context, name string, id int64) (*Appl
 	return &app, nil
 }
 
-// Merge patches SetAutoSync sends. Enabling merges {"enabled":true} into
-// automated, keeping prune/selfHeal if automation was already set; disabling
-// removes automated altogether, as Argo CD's UI does (so prune/selfHeal are
-// then forgotten).
+// Merge patches SetAutoSync sends. Both keep spec.syncPolicy.automated and
+// only flip its "enabled" (Argo CD v3), so prune and selfHeal survive a
+// rollback's off-and-on. A server that ignores "enabled" (before v3) still
+// has auto-sync on after the first patch; then automated is removed, as
+// Argo CD's UI does (prune/selfHeal are forgotten there).
 const (
-	autoSyncOnPatch  = `{"spec":{"syncPolicy":{"automated":{"enabled":true}}}}`
-	autoSyncOffPatch = `{"spec":{"syncPolicy":{"automated":null}}}`
+	autoSyncOnPatch     = `{"spec":{"syncPolicy":{"automated":{"enabled":true}}}}`
+	autoSyncOffPatch    = `{"spec":{"syncPolicy":{"automated":{"enabled":false}}}}`
+	autoSyncRemovePatch = `{"spec":{"syncPolicy":{"automated":null}}}`
 )
 
 // SetAutoSync implements Client with PATCH /api/v1/applications/{name} and a
 // JSON merge patch. It is idempotent.
 func (c *HTTPClient) SetAutoSync(ctx context.Context, name string, enabled bool) (*Application, error) {
-	patch := autoSyncOffPatch
 	if enabled {
-		patch = autoSyncOnPatch
+		return c.Patch(ctx, name, autoSyncOnPatch)
 	}
-	return c.Patch(ctx, name, patch)
+	app, err := c.Patch(ctx, name, autoSyncOffPatch)
+	if err != nil || !app.AutoSyncEnabled() {
+		return app, err
+	}
+	return c.Patch(ctx, name, autoSyncRemovePatch)
 }
 
 // Patch applies a JSON merge patch (RFC 7396) to the application.
@@ -208,6 +213,20 @@ func (c *HTTPClient) ResourceTree(ctx context.Context, name string) (*ResourceTr
 		return nil, err
 	}
 	return &tree, nil
+}
+
+// Events reads GET …/events: the Kubernetes events of the Application
+// object (sync operations started and completed, resources created and
+// updated), oldest first as the API server lists them.
+func (c *HTTPClient) Events(ctx context.Context, name string) (*EventList, error) {
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	var list EventList
+	if err := c.do(ctx, http.MethodGet, "/api/v1/applications/"+url.PathEscape(name)+"/events", nil, nil, &list); err != nil {
+		return nil, err
+	}
+	return &list, nil
 }
 
 // do sends one request, retrying idempotent methods, and decodes into out.
@@ -266,7 +285,9 @@ func (c *HTTPClient) once(ctx context.Context, method, rawURL, path string, payl
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.userAgent)
-	if payload != nil {
+	if method != http.MethodGet {
+		// argocd-server answers 415 to any non-GET request whose
+		// Content-Type is not exactly application/json.
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.hc.Do(req)
@@ -305,29 +326,4 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
-}
-
-// ErrorCode returns the gRPC code of an *APIError in err's chain, or -1.
-func ErrorCode(err error) int {
-	var apiErr *APIError
-	if errors.As(err, &apiErr) {
-		return apiErr.Code
-	}
-	return -1
-}
-
-// IsAutoSyncRollbackRefusal reports whether err is argocd-server refusing a
-// rollback because automated sync is on.
-func IsAutoSyncRollbackRefusal(err error) bool {
-	var apiErr *APIError
-	return errors.As(err, &apiErr) && apiErr.Code == CodeFailedPrecondition &&
-		strings.Contains(apiErr.Message, "rollback cannot be initiated when auto-sync is enabled")
-}
-
-// IsOperationInProgress reports whether err is argocd-server refusing a sync
-// or rollback because another operation is running.
-func IsOperationInProgress(err error) bool {
-	var apiErr *APIError
-	return errors.As(err, &apiErr) && apiErr.Code == CodeFailedPrecondition &&
-		strings.Contains(apiErr.Message, "another operation is already in progress")
 }

@@ -149,7 +149,9 @@ func TestSyncDegradedOutcome(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.Status.Health.Status != "Degraded" || a.Status.Health.Message != "Deployment exceeded its progress deadline" || a.Status.OperationState.Phase != "Succeeded" {
+	// As argocd-server v3: the app names the cause, the resource says why.
+	if a.Status.Health.Status != "Degraded" || a.Status.Health.Message != "Caused by apps/Deployment:nexo-production/nexo-be-production" ||
+		a.HealthMessage() != "Deployment nexo-be-production: Deployment exceeded its progress deadline" || a.Status.OperationState.Phase != "Succeeded" {
 		t.Fatalf("outcome: %+v", a.Status)
 	}
 	tree, err := c.ResourceTree(ctx, app)
@@ -196,12 +198,13 @@ func TestRollbackRefusedThenDone(t *testing.T) {
 	var patch argocd.PatchRequest
 	calls := fake.Calls()
 	_ = json.Unmarshal([]byte(calls[len(calls)-1].Body), &patch)
-	if patch.PatchType != "merge" || patch.Patch != `{"spec":{"syncPolicy":{"automated":null}}}` || patch.Name != app {
+	if patch.PatchType != "merge" || patch.Patch != `{"spec":{"syncPolicy":{"automated":{"enabled":false}}}}` || patch.Name != app {
 		t.Fatalf("patch body: %+v", patch)
 	}
 
 	_, err = c.Rollback(ctx, app, 42)
-	if e := apiErr(t, err); e.Code != argocd.CodeInvalidArgument || e.Message != "application "+app+" does not have deployment with id 42" {
+	if e := apiErr(t, err); e.Code != argocd.CodeInvalidArgument || e.Message != "application argocd/"+app+" does not have deployment with id 42" ||
+		err.Error() != "Argo CD has no deployment with history id 42 for this application" {
 		t.Fatalf("unknown id: %+v", e)
 	}
 
@@ -215,13 +218,18 @@ func TestRollbackRefusedThenDone(t *testing.T) {
 	fake.Advance(app)
 	snap, _ := fake.App(app)
 	h := snap.Status.History
-	if len(h) != 3 || h[2].ID != 2 || h[2].Revision != "sha-aaa111" || snap.Status.Sync.Revision != "sha-aaa111" {
+	if len(h) != 3 || h[2].ID != 2 || h[2].Revision != "sha-aaa111" {
 		t.Fatalf("history after rollback: %+v", h)
 	}
+	// As argocd-server: compared with the target (main), not what runs.
+	if snap.Status.Sync.Status != "OutOfSync" || snap.Status.Sync.Revision != "sha-main" {
+		t.Fatalf("sync after rollback: %+v", snap.Status.Sync)
+	}
 
-	// Turning auto-sync back on is a merge patch too, and idempotent.
+	// Turning auto-sync back on is a merge patch too, idempotent, and
+	// keeps prune (as the real server does).
 	for i := 0; i < 2; i++ {
-		if a, err = c.SetAutoSync(ctx, app, true); err != nil || !a.AutoSyncEnabled() {
+		if a, err = c.SetAutoSync(ctx, app, true); err != nil || !a.AutoSyncEnabled() || !a.Spec.SyncPolicy.Automated.Prune {
 			t.Fatalf("enable: %v %+v", err, a.Spec.SyncPolicy)
 		}
 	}
@@ -423,8 +431,8 @@ func TestPatchKeepsUnknownSpecFields(t *testing.T) {
 	if len(raw.Spec.Source.Helm.ValueFiles) != 1 || raw.Spec.Source.RepoURL == "" {
 		t.Fatalf("merge patch lost fields: %+v", raw.Spec)
 	}
-	if _, ok := raw.Spec.SyncPolicy["automated"]; ok {
-		t.Fatalf("automated not removed: %v", raw.Spec.SyncPolicy)
+	if au, _ := raw.Spec.SyncPolicy["automated"].(map[string]any); au["enabled"] != false || au["prune"] != true {
+		t.Fatalf("automated not disabled in place: %v", raw.Spec.SyncPolicy)
 	}
 	if _, err := c.Patch(ctx, app, `{"spec":`); err == nil {
 		t.Fatal("invalid patch accepted")
@@ -448,5 +456,42 @@ func TestNewClientValidation(t *testing.T) {
 	}
 	if _, err := argocd.NewClient(argocd.Options{Server: "https://argocd.example.com/", Token: "t", Insecure: true}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestEventsAndContentType(t *testing.T) {
+	fake, c := setup(t, argocdfake.Options{}, baseSpec())
+	ctx := context.Background()
+	ev, err := c.Events(ctx, app)
+	if err != nil || len(ev.Items) != 0 {
+		t.Fatalf("events before any operation: %v %+v", err, ev)
+	}
+	if _, err := c.Sync(ctx, app, argocd.SyncRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	fake.Advance(app)
+	if ev, err = c.Events(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	var reasons []string
+	for _, e := range ev.Items {
+		if e.InvolvedObject.Kind != "Application" || e.InvolvedObject.Name != app {
+			t.Fatalf("event of another object: %+v", e)
+		}
+		reasons = append(reasons, e.Reason)
+	}
+	if strings.Join(reasons, ",") != "OperationStarted,OperationCompleted" {
+		t.Fatalf("reasons %v", reasons)
+	}
+	// argocd-server refuses a body that is not declared JSON.
+	req, _ := http.NewRequest(http.MethodPost, fake.URL()+"/api/v1/applications/"+app+"/sync", strings.NewReader(`{}`))
+	req.Header.Set("Authorization", "Bearer "+fake.Token())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnsupportedMediaType {
+		t.Fatalf("POST without Content-Type: %d, want 415", resp.StatusCode)
 	}
 }

@@ -179,6 +179,7 @@ func TestTypesMatchSwagger(t *testing.T) {
 		{RollbackRequest{}, "applicationApplicationRollbackRequest"},
 		{PatchRequest{}, "applicationApplicationPatchRequest"},
 		{APIError{}, "runtimeError"},
+		{EventList{}, "eventsEventList"},
 	}
 	seen := map[string]bool{}
 	total := 0
@@ -219,6 +220,7 @@ func TestPathsAndMethodsExist(t *testing.T) {
 		{"post", "/api/v1/applications/{name}/sync"},
 		{"post", "/api/v1/applications/{name}/rollback"},
 		{"get", "/api/v1/applications/{applicationName}/resource-tree"},
+		{"get", "/api/v1/applications/{name}/events"},
 	}
 	for _, u := range used {
 		ops, ok := s.Paths[u.path]

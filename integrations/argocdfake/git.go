@@ -3,6 +3,7 @@ package argocdfake
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -10,6 +11,11 @@ import (
 
 	"gopkg.in/yaml.v3"
 )
+
+// ErrUnknownRevision is what a ResolveRevision returns (wrapped) for a
+// revision that names no commit: the fake then refuses the sync at once, as
+// argocd-server does (400, code 9, "error resolving repo revision: …").
+var ErrUnknownRevision = errors.New("revision not found")
 
 // GitResolver returns an Options.ResolveRevision reading a real git
 // repository (a bare remote works), the way the repo-server would: the
@@ -19,13 +25,13 @@ import (
 func GitResolver(gitDir string, valuesPath func(app string) string) func(app, revision string) (string, []string, error) {
 	return func(app, revision string) (string, []string, error) {
 		if revision == "" || strings.HasPrefix(revision, "-") || strings.ContainsAny(revision, " \t\r\n") {
-			return "", nil, fmt.Errorf("unable to resolve %q to a commit SHA", revision)
+			return "", nil, fmt.Errorf("unable to resolve '%s' to a commit SHA: %w", revision, ErrUnknownRevision)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		out, err := git(ctx, gitDir, "rev-parse", "--verify", "--quiet", "--end-of-options", revision+"^{commit}")
 		if err != nil {
-			return "", nil, fmt.Errorf("unable to resolve '%s' to a commit SHA", revision)
+			return "", nil, fmt.Errorf("unable to resolve '%s' to a commit SHA: %w", revision, ErrUnknownRevision)
 		}
 		sha := strings.TrimSpace(out)
 		path := strings.TrimPrefix(valuesPath(app), "/")

@@ -14,6 +14,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -102,7 +103,11 @@ type Fault struct {
 	Code    int
 	Message string
 	Delay   time.Duration
-	Times   int // how many requests it applies to (default 1)
+	// AnswerDelay lets the request take effect at once and holds its
+	// answer this long; a client that gives up (or dies) meanwhile never
+	// learns that it took effect.
+	AnswerDelay time.Duration
+	Times       int // how many requests it applies to (default 1)
 }
 
 // Server is the fake argocd-server.
@@ -134,6 +139,8 @@ type app struct {
 	namespace  string
 	replicas   int
 	nextID     int64
+	started    int // operations started (syncs and rollbacks)
+	events     []argocd.Event
 }
 
 // New starts a fake server on a random loopback port. Close it when done.
@@ -160,8 +167,10 @@ func New(opts Options) *Server {
 	mux.HandleFunc("POST /api/v1/applications/{name}/sync", s.handleSync)
 	mux.HandleFunc("POST /api/v1/applications/{name}/rollback", s.handleRollback)
 	mux.HandleFunc("GET /api/v1/applications/{applicationName}/resource-tree", s.handleTree)
+	mux.HandleFunc("GET /api/v1/applications/{name}/events", s.handleEvents)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, 5, "Not Found")
+		// argocd-server's mux answers unknown paths in plain text.
+		http.Error(w, "Not Found", http.StatusNotFound)
 	})
 	s.hs = httptest.NewServer(s.middleware(mux))
 	return s
@@ -364,6 +373,35 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				writeError(w, fault.Status, fault.Code, fault.Message)
 				return
 			}
+			if fault.AnswerDelay > 0 {
+				rec := httptest.NewRecorder()
+				s.authorized(next).ServeHTTP(rec, r)
+				select {
+				case <-time.After(fault.AnswerDelay):
+				case <-r.Context().Done():
+					return // the change is made; the answer is lost
+				}
+				for k, v := range rec.Header() {
+					w.Header()[k] = v
+				}
+				w.WriteHeader(rec.Code)
+				_, _ = w.Write(rec.Body.Bytes())
+				return
+			}
+		}
+		s.authorized(next).ServeHTTP(w, r)
+	})
+}
+
+// authorized checks the bearer token before next.
+func (s *Server) authorized(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// argocd-server (server.go enforceContentTypes) answers every request
+		// but a GET whose Content-Type is not exactly application/json
+		// (lower-cased; no parameters) with a plain-text 415, before auth.
+		if r.Method != http.MethodGet && strings.ToLower(r.Header.Get("Content-Type")) != "application/json" {
+			http.Error(w, "Invalid content type", http.StatusUnsupportedMediaType)
+			return
 		}
 		auth := r.Header.Get("Authorization")
 		token, ok := strings.CutPrefix(auth, "Bearer ")
@@ -372,11 +410,24 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			writeError(w, http.StatusUnauthorized, argocd.CodeUnauthenticated, "no session information")
 			return
 		case token != s.opts.Token:
-			writeError(w, http.StatusUnauthorized, argocd.CodeUnauthenticated, "invalid session: token signature is invalid")
+			// A token argocd-server cannot parse as one of its JWTs.
+			writeError(w, http.StatusUnauthorized, argocd.CodeUnauthenticated, "no session information")
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// OperationsStarted is how many sync and rollback operations app started
+// (requests refused, dry runs and requests cut before they arrived are not
+// operations).
+func (s *Server) OperationsStarted(name string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a := s.apps[name]; a != nil {
+		return a.started
+	}
+	return 0
 }
 
 // writeError writes grpc-gateway's runtimeError body.
@@ -415,6 +466,7 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Get("refresh") != "" {
 		now := s.opts.Now().UTC()
 		a.status.ReconciledAt = &now
+		s.refresh(a)
 	}
 	s.writeApp(w, a)
 }
@@ -429,6 +481,31 @@ func (s *Server) handleTree(w http.ResponseWriter, r *http.Request) {
 	s.tick(a)
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(argocd.ResourceTree{Nodes: a.tree()})
+}
+
+// handleEvents lists the Application's Kubernetes events, as argocd-server
+// does (an EventList whose items are null when there are none).
+func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.lookup(w, r.PathValue("name"))
+	if a == nil {
+		return
+	}
+	s.tick(a)
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(argocd.EventList{Items: a.events})
+}
+
+// event records an event on the Application object, as the controller and
+// the API server do.
+func (s *Server) event(a *app, typ, reason, msg string) {
+	now := s.opts.Now().UTC()
+	a.events = append(a.events, argocd.Event{
+		Metadata:       argocd.ObjectMeta{Name: fmt.Sprintf("%s.%x", a.name, now.UnixNano()), Namespace: "argocd"},
+		InvolvedObject: argocd.EventObjectReference{Kind: "Application", Namespace: "argocd", Name: a.name, UID: uid(a.name, "app")},
+		Reason:         reason, Message: msg, Type: typ, Count: 1, FirstTimestamp: &now, LastTimestamp: &now,
+	})
 }
 
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
@@ -473,7 +550,14 @@ func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
 	if rev == "" {
 		rev = target
 	}
-	s.start(a, rev, spec.Source, req.Prune)
+	if s.opts.ResolveRevision != nil {
+		// argocd-server resolves the revision before it starts anything.
+		if _, _, err := s.opts.ResolveRevision(a.name, rev); errors.Is(err, ErrUnknownRevision) {
+			writeError(w, http.StatusBadRequest, argocd.CodeFailedPrecondition, "error resolving repo revision: rpc error: code = Unknown desc = "+err.Error())
+			return
+		}
+	}
+	s.start(a, rev, spec.Source, req.Prune, "initiated sync to "+rev)
 	s.writeApp(w, a)
 }
 
@@ -494,13 +578,11 @@ func (s *Server) handleRollback(w http.ResponseWriter, r *http.Request) {
 	}
 	var id int64
 	if len(raw.ID) > 0 {
-		// grpc-gateway accepts int64 as a number or a string.
-		var h argocd.RevisionHistory
-		if err := json.Unmarshal([]byte(`{"id":`+string(raw.ID)+`}`), &h); err != nil {
-			writeError(w, http.StatusBadRequest, argocd.CodeInvalidArgument, "invalid request body: id: "+err.Error())
+		// argocd-server v3 decodes the body with encoding/json: a number only.
+		if err := json.Unmarshal(raw.ID, &id); err != nil {
+			writeError(w, http.StatusBadRequest, argocd.CodeInvalidArgument, "json: cannot unmarshal string into Go struct field ApplicationRollbackRequest.id of type int64")
 			return
 		}
-		id = h.ID
 	}
 	s.tick(a)
 	if a.autoSync() {
@@ -515,7 +597,7 @@ func (s *Server) handleRollback(w http.ResponseWriter, r *http.Request) {
 	}
 	if entry == nil {
 		writeError(w, http.StatusBadRequest, argocd.CodeInvalidArgument,
-			fmt.Sprintf("application %s does not have deployment with id %v", a.name, id))
+			fmt.Sprintf("application argocd/%s does not have deployment with id %v", a.name, id))
 		return
 	}
 	if a.operation != nil {
@@ -526,7 +608,7 @@ func (s *Server) handleRollback(w http.ResponseWriter, r *http.Request) {
 		s.writeApp(w, a)
 		return
 	}
-	s.start(a, entry.Revision, entry.Source, raw.Prune)
+	s.start(a, entry.Revision, entry.Source, raw.Prune, fmt.Sprintf("initiated rollback to %d", id))
 	s.writeApp(w, a)
 }
 
@@ -543,7 +625,11 @@ func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request) {
 	}
 	switch req.PatchType {
 	case "merge":
-	case "json", "":
+	case "":
+		// patchType is a required field of the gRPC request.
+		writeError(w, http.StatusInternalServerError, 13, `grpc: error while marshaling: proto: required field "patchType" not set`)
+		return
+	case "json":
 		// argocd-server applies RFC 6902 patches; this fake does not.
 		writeError(w, http.StatusBadRequest, argocd.CodeInvalidArgument, "argocdfake: JSON patch (RFC 6902) is not implemented, use patchType merge")
 		return
@@ -553,7 +639,7 @@ func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request) {
 	}
 	var patch any
 	if err := json.Unmarshal([]byte(req.Patch), &patch); err != nil {
-		writeError(w, http.StatusBadRequest, argocd.CodeInvalidArgument, "invalid merge patch: "+err.Error())
+		writeError(w, http.StatusInternalServerError, 2, "error calculating merge patch: Invalid JSON Patch")
 		return
 	}
 	var doc map[string]any
@@ -576,18 +662,20 @@ func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request) {
 	}
 	a.spec = newSpec
 	s.rv++
+	s.event(a, "Normal", "ResourceUpdated", s.opts.Username+" updated application spec")
 	s.writeApp(w, a)
 }
 
 // ---- state machine ----
 
-func (s *Server) start(a *app, revision string, source *argocd.ApplicationSource, prune bool) {
+func (s *Server) start(a *app, revision string, source *argocd.ApplicationSource, prune bool, action string) {
 	now := s.opts.Now().UTC()
 	a.operation = &argocd.Operation{
 		Sync:        &argocd.SyncOperation{Revision: revision, Prune: prune},
 		InitiatedBy: &argocd.OperationInitiator{Username: s.opts.Username},
 	}
 	a.opGets, a.opStarted, a.opErr = 0, now, nil
+	a.started++
 	if source != nil {
 		src := *source
 		src.TargetRevision = revision
@@ -608,6 +696,7 @@ func (s *Server) start(a *app, revision string, source *argocd.ApplicationSource
 		}
 	}
 	a.status.OperationState = &argocd.OperationState{Phase: "Running", Message: "one or more tasks are running", StartedAt: now, Operation: a.operation}
+	s.event(a, "Normal", "OperationStarted", s.opts.Username+" "+action)
 	a.prevHealth = a.status.Health
 	a.status.Health = argocd.HealthStatus{Status: "Progressing", Message: "Waiting for rollout to finish: 0 of " + fmt.Sprint(a.replicas) + " updated replicas are available..."}
 	if a.opErr != nil || a.opSHA != a.status.Sync.Revision {
@@ -663,7 +752,7 @@ func (s *Server) complete(a *app) {
 		st.Message = "successfully synced (all tasks run)"
 		st.SyncResult = &argocd.SyncResult{Revision: a.opSHA, Resources: []argocd.ResourceResult{{Kind: "Deployment", Name: a.workload, Namespace: a.namespace, Status: "Synced", Message: "deployment.apps/" + a.workload + " configured"}}}
 		a.status.Health = argocd.HealthStatus{Status: outcome.Health, Message: outcome.Message}
-		a.status.Sync = argocd.SyncStatus{Status: "Synced", Revision: a.opSHA}
+		a.status.Sync = s.compared(a, a.opSHA, a.opImages)
 		a.status.Summary.Images = a.opImages
 		started := a.opStarted
 		a.status.History = append(a.status.History, argocd.RevisionHistory{
@@ -677,6 +766,47 @@ func (s *Server) complete(a *app) {
 	}
 	a.status.ReconciledAt = &now
 	a.status.Resources = a.resources()
+	if st.Phase == "Succeeded" {
+		s.event(a, "Normal", "OperationCompleted", fmt.Sprintf("Sync operation to %s succeeded", a.opSHA))
+	} else {
+		s.event(a, "Warning", "OperationCompleted", fmt.Sprintf("Sync operation to %s failed: %s", a.opSHA, st.Message))
+	}
+}
+
+// refresh compares the deployed revision with git's target again, as a
+// refresh makes argocd-server do: a new commit on the target makes the app
+// OutOfSync with status.sync.revision the new commit, deployed or not. (The
+// fake does not auto-sync by itself: nexo asks for every sync.)
+func (s *Server) refresh(a *app) {
+	if a.operation != nil || len(a.status.History) == 0 {
+		return
+	}
+	a.status.Sync = s.compared(a, a.status.History[len(a.status.History)-1].Revision, a.status.Summary.Images)
+	a.status.Resources = a.resources()
+}
+
+// compared is status.sync after deploying sha (running images): argocd-server
+// compares the live state with git at the app's target revision and reports
+// that revision. Git's target renders the same as what runs (here: the same
+// images; a commit that only touched other apps) → Synced; otherwise, e.g.
+// after a sync to a pinned older revision or a rollback, OutOfSync. Without
+// a ResolveRevision the target is taken to be what was deployed.
+func (s *Server) compared(a *app, sha string, images []string) argocd.SyncStatus {
+	if s.opts.ResolveRevision == nil {
+		return argocd.SyncStatus{Status: "Synced", Revision: sha}
+	}
+	target := "HEAD"
+	if spec := a.typedSpec(); spec.Source != nil && spec.Source.TargetRevision != "" {
+		target = spec.Source.TargetRevision
+	}
+	head, headImages, err := s.opts.ResolveRevision(a.name, target)
+	switch {
+	case err != nil || head == sha:
+		return argocd.SyncStatus{Status: "Synced", Revision: sha}
+	case headImages != nil && strings.Join(headImages, ",") == strings.Join(images, ","):
+		return argocd.SyncStatus{Status: "Synced", Revision: head}
+	}
+	return argocd.SyncStatus{Status: "OutOfSync", Revision: head}
 }
 
 func (a *app) typedSpec() argocd.ApplicationSpec {
@@ -694,6 +824,16 @@ func (a *app) autoSync() bool {
 // render encodes the app as argocd-server's v1alpha1Application JSON.
 func (s *Server) render(a *app) []byte {
 	status := a.status
+	// argocd-server v3 names the causing resources at the app level; the
+	// Deployment's own message stays in status.resources.
+	switch status.Health.Status {
+	case "Healthy", "":
+		status.Health.Message = ""
+	default:
+		if status.Health.Message != "" {
+			status.Health.Message = "Caused by apps/Deployment:" + a.namespace + "/" + a.workload
+		}
+	}
 	var statusJSON any = status
 	if s.opts.HistoryIDAsString {
 		m := toMap(status)

@@ -2,12 +2,14 @@ package argocdfake_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/nexo-org/nexo-bot/integrations/argocd"
 	"github.com/nexo-org/nexo-bot/integrations/argocdfake"
@@ -81,8 +83,10 @@ func TestGitResolverThroughSyncAndRollback(t *testing.T) {
 	}
 	fake.Advance("nexo-be-production")
 	a, _ = fake.App("nexo-be-production")
-	if a.Status.Sync.Revision != first || a.Status.Summary.Images[0] != "ghcr.io/nexo-org/nexo-be:2024.05.01" {
-		t.Fatalf("rollback: %s %v", a.Status.Sync.Revision, a.Status.Summary.Images)
+	// Compared with the target (main), the rolled-back app is OutOfSync.
+	if last := a.Status.History[len(a.Status.History)-1]; last.Revision != first || a.Status.Summary.Images[0] != "ghcr.io/nexo-org/nexo-be:2024.05.01" ||
+		a.Status.Sync.Status != "OutOfSync" || a.Status.Sync.Revision != second {
+		t.Fatalf("rollback: deployed %s, sync %+v, images %v", last.Revision, a.Status.Sync, a.Status.Summary.Images)
 	}
 	tree, err := c.ResourceTree(ctx, "nexo-be-production")
 	if err != nil {
@@ -95,21 +99,24 @@ func TestGitResolverThroughSyncAndRollback(t *testing.T) {
 	}
 }
 
-func TestUnresolvableRevisionFailsOperation(t *testing.T) {
+// A revision that names no commit is refused at once (400, code 9), as
+// argocd-server resolves it before starting an operation.
+func TestUnknownRevisionIsRefused(t *testing.T) {
 	bare, first, _ := gitopsRemote(t)
 	fake := argocdfake.New(argocdfake.Options{ResolveRevision: argocdfake.GitResolver(bare, func(string) string { return "helm/nexo-be/values-production.yaml" })})
 	defer fake.Close()
 	fake.AddApp("app", argocdfake.AppSpec{TargetRevision: "main", Revision: first})
 	c, _ := argocd.NewClient(argocd.Options{Server: fake.URL(), Token: fake.Token()})
-	if _, err := c.Sync(context.Background(), "app", argocd.SyncRequest{Revision: "no-such-branch"}); err != nil {
-		t.Fatal(err)
+	_, err := c.Sync(context.Background(), "app", argocd.SyncRequest{Revision: "no-such-branch"})
+	var e *argocd.APIError
+	if !errors.As(err, &e) || e.HTTPStatus != 400 || e.Code != argocd.CodeFailedPrecondition ||
+		e.Message != "error resolving repo revision: rpc error: code = Unknown desc = unable to resolve 'no-such-branch' to a commit SHA: revision not found" ||
+		err.Error() != "Argo CD cannot find revision no-such-branch in the GitOps repository" {
+		t.Fatalf("sync of an unknown revision: %v (%+v)", err, e)
 	}
-	fake.Advance("app")
 	a, _ := fake.App("app")
-	st := a.Status
-	if st.OperationState.Phase != "Error" || !strings.Contains(st.OperationState.Message, "unable to resolve 'no-such-branch'") ||
-		len(st.Conditions) != 1 || st.Conditions[0].Type != "ComparisonError" || len(st.History) != 1 || st.Sync.Revision != first {
-		t.Fatalf("status: %+v", st)
+	if a.Operation != nil || a.Status.OperationState != nil || len(a.Status.History) != 1 || a.Status.Sync.Revision != first {
+		t.Fatalf("status after the refusal: %+v", a.Status)
 	}
 }
 
@@ -144,5 +151,29 @@ func TestConcurrentClients(t *testing.T) {
 	}
 	if n := fake.CallCount("POST", "/api/v1/applications/app/sync"); n != 8 {
 		t.Fatalf("recorded %d syncs", n)
+	}
+}
+
+// A sync whose answer is held takes effect although the client gives up;
+// a held read (Delay) that the client gives up on has no effect.
+func TestAnswerDelayAndCutRequests(t *testing.T) {
+	fake := argocdfake.New(argocdfake.Options{})
+	defer fake.Close()
+	fake.AddApp("app", argocdfake.AppSpec{Revision: "r0"})
+	fake.AddFault(argocdfake.Fault{Method: "POST", Path: "/api/v1/applications/app/sync", AnswerDelay: time.Minute})
+	c, _ := argocd.NewClient(argocd.Options{Server: fake.URL(), Token: fake.Token()})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := c.Sync(ctx, "app", argocd.SyncRequest{}); err == nil {
+		t.Fatal("the held answer arrived")
+	}
+	if n := fake.OperationsStarted("app"); n != 1 {
+		t.Fatalf("operations started: %d, want 1 (the sync took effect)", n)
+	}
+	if _, err := c.Sync(context.Background(), "app", argocd.SyncRequest{}); !argocd.IsOperationInProgress(err) {
+		t.Fatalf("second sync: %v", err)
+	}
+	if n := fake.OperationsStarted("app"); n != 1 {
+		t.Fatalf("a refused sync counted as an operation: %d", n)
 	}
 }

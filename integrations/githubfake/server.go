@@ -8,11 +8,13 @@
 package githubfake
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -52,8 +54,13 @@ type Fault struct {
 	// Path matches the path without /api/v3: exactly, or as a prefix when it
 	// ends with "*".
 	Path string
-	// Delay is waited first (or until the client gives up).
+	// Delay is waited first (or until the client gives up, and then the
+	// request has no effect).
 	Delay time.Duration
+	// AnswerDelay makes the request take effect at once and holds its
+	// answer this long; a client that gives up (or dies) meanwhile never
+	// learns that it took effect.
+	AnswerDelay time.Duration
 	// Status, when not 0, is answered with {"message": Message}.
 	Status  int
 	Message string
@@ -222,6 +229,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-RateLimit-Resource", "core")
 
 	if fault != nil {
+		// Read the body first: the server notices a client that hangs up
+		// only once the body is consumed.
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 32<<20))
+		r.Body = io.NopCloser(bytes.NewReader(body))
 		if fault.Delay > 0 {
 			t := time.NewTimer(fault.Delay)
 			select {
@@ -240,6 +251,28 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if fault != nil && fault.AnswerDelay > 0 {
+		rec := httptest.NewRecorder()
+		s.route(rec, r, raw)
+		t := time.NewTimer(fault.AnswerDelay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			return // the change is made; the answer is lost
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+		return
+	}
+	s.route(w, r, raw)
+}
+
+// route authenticates and serves one request.
+func (s *Server) route(w http.ResponseWriter, r *http.Request, raw string) {
 	if owner, repo, num, diff, ok := webPull(raw); ok && !strings.HasPrefix(r.URL.Path, "/api/") {
 		s.servePullPage(w, r, owner, repo, num, diff)
 		return

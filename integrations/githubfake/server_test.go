@@ -116,3 +116,49 @@ func TestWireFormat(t *testing.T) {
 		t.Fatalf("Count(PUT merge) = %d", n)
 	}
 }
+
+// A merge whose answer is held is made although the client gives up; a
+// delayed request the client gives up on is not.
+func TestAnswerDelayMergesDelayCuts(t *testing.T) {
+	r := gitopstest.SeedPlaybook(t)
+	r.CommitOn(t, "promote/nexo-be-qa-2026.02.18", map[string]string{"helm/nexo-be/values-qa.yaml": "image:\n  tag: \"2026.02.18\"\n"}, "promote(nexo-be): qa → 2026.02.18", time.Now())
+	s := New(Options{Owner: "nexo-org", Repo: "nexo-gitops", RemotePath: r.Path, Token: "ghp_test"})
+	defer s.Close()
+	resp, b := do(t, s, "POST", "/repos/nexo-org/nexo-gitops/pulls", "ghp_test", map[string]string{"title": "t", "head": "promote/nexo-be-qa-2026.02.18", "base": "main"})
+	if resp.StatusCode != 201 {
+		t.Fatalf("create: %d %s", resp.StatusCode, b)
+	}
+	quick := func(method, path string, body any) error {
+		var rd io.Reader
+		if body != nil {
+			raw, _ := json.Marshal(body)
+			rd = bytes.NewReader(raw)
+		}
+		req, _ := http.NewRequest(method, s.URL()+path, rd)
+		req.Header.Set("Authorization", "Bearer ghp_test")
+		resp, err := (&http.Client{Timeout: 300 * time.Millisecond}).Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	s.Inject(Fault{Method: "PATCH", Path: "/repos/nexo-org/nexo-gitops/pulls/1", Delay: time.Minute})
+	if err := quick("PATCH", "/repos/nexo-org/nexo-gitops/pulls/1", map[string]string{"state": "closed"}); err == nil {
+		t.Fatal("the delayed request answered")
+	}
+	time.Sleep(200 * time.Millisecond) // the fake notices the hang-up
+	if pr := s.PullRequests()[0]; pr.State != "open" {
+		t.Fatalf("a request cut before its effect closed the PR: %+v", pr)
+	}
+	s.Inject(Fault{Method: "PUT", Path: "/repos/nexo-org/nexo-gitops/pulls/*", AnswerDelay: time.Minute})
+	if err := quick("PUT", "/repos/nexo-org/nexo-gitops/pulls/1/merge", map[string]string{"merge_method": "squash"}); err == nil {
+		t.Fatal("the held answer arrived")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !s.PullRequests()[0].Merged {
+		if time.Now().After(deadline) {
+			t.Fatalf("the merge whose answer was held did not happen: %+v", s.PullRequests()[0])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -39,7 +39,7 @@ func HelmTemplate(t testing.TB, release, namespace, chartDir string, sets ...str
 
 // HelmTemplateErr is HelmTemplate returning the renderer's error.
 func HelmTemplateErr(release, namespace, chartDir string, sets ...string) ([]byte, error) {
-	root, err := repoRoot()
+	root, err := RepoRoot()
 	if err != nil {
 		return nil, err
 	}

@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,7 +21,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -45,22 +43,7 @@ type Server struct {
 	// Dir holds certificates, keys, tokens.csv, etcd data and logs.
 	Dir string
 
-	etcd, apiserver *proc
-}
-
-// proc is a started binary; done closes when it exits.
-type proc struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
+	etcd, apiserver *Proc
 }
 
 var (
@@ -156,8 +139,8 @@ current-context: kubetest
 	return os.WriteFile(path, []byte(cfg), 0o600)
 }
 
-// repoRoot walks up from the working directory to the main module's go.mod.
-func repoRoot() (string, error) {
+// RepoRoot walks up from the working directory to the main module's go.mod.
+func RepoRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
@@ -179,7 +162,7 @@ func repoRoot() (string, error) {
 func Binaries() (apiserver, etcd string, err error) {
 	apiserver = os.Getenv("KUBE_APISERVER_BIN")
 	if apiserver == "" {
-		root, err := repoRoot()
+		root, err := RepoRoot()
 		if err != nil {
 			return "", "", err
 		}
@@ -225,7 +208,7 @@ func startOnce(apiserverBin, etcdBin string) (s *Server, err error) {
 			s.stop()
 		}
 	}()
-	ports, err := freePorts(3)
+	ports, err := FreePorts(3)
 	if err != nil {
 		return nil, err
 	}
@@ -242,7 +225,7 @@ func startOnce(apiserverBin, etcdBin string) (s *Server, err error) {
 	}
 
 	etcdURL := "http://127.0.0.1:" + strconv.Itoa(ports[0])
-	s.etcd, err = launch(dir, "etcd.log", etcdBin,
+	s.etcd, err = Launch(dir, "etcd.log", nil, etcdBin,
 		"--data-dir", filepath.Join(dir, "etcd"),
 		"--listen-client-urls", etcdURL,
 		"--advertise-client-urls", etcdURL,
@@ -255,7 +238,7 @@ func startOnce(apiserverBin, etcdBin string) (s *Server, err error) {
 		return nil, err
 	}
 	s.URL = "https://127.0.0.1:" + strconv.Itoa(ports[2])
-	s.apiserver, err = launch(dir, "kube-apiserver.log", apiserverBin,
+	s.apiserver, err = Launch(dir, "kube-apiserver.log", nil, apiserverBin,
 		"--etcd-servers="+etcdURL,
 		"--secure-port="+strconv.Itoa(ports[2]),
 		"--bind-address=127.0.0.1",
@@ -274,27 +257,9 @@ func startOnce(apiserverBin, etcdBin string) (s *Server, err error) {
 	}
 	if err := s.waitReady(readyTimeout); err != nil {
 		return nil, fmt.Errorf("%w\n--- kube-apiserver.log (tail) ---\n%s\n--- etcd.log (tail) ---\n%s",
-			err, tail(filepath.Join(dir, "kube-apiserver.log")), tail(filepath.Join(dir, "etcd.log")))
+			err, Tail(filepath.Join(dir, "kube-apiserver.log")), Tail(filepath.Join(dir, "etcd.log")))
 	}
 	return s, nil
-}
-
-func launch(dir, logName, bin string, args ...string) (*proc, error) {
-	f, err := os.Create(filepath.Join(dir, logName))
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = f, f
-	// Dies with the test binary, even when it crashes.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("start %s: %w", filepath.Base(bin), err)
-	}
-	p := &proc{cmd: cmd, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); f.Close(); close(p.done) }()
-	return p, nil
 }
 
 func (s *Server) waitReady(timeout time.Duration) error {
@@ -303,7 +268,7 @@ func (s *Server) waitReady(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	last := "no answer"
 	for time.Now().Before(deadline) {
-		if s.apiserver.exited() || s.etcd.exited() {
+		if s.apiserver.Exited() || s.etcd.Exited() {
 			return errors.New("kube-apiserver or etcd exited during start")
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -328,40 +293,12 @@ func (s *Server) waitReady(timeout time.Duration) error {
 }
 
 func (s *Server) stop() {
-	for _, p := range []*proc{s.apiserver, s.etcd} {
-		if p == nil {
-			continue
-		}
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(5 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
+	for _, p := range []*Proc{s.apiserver, s.etcd} {
+		p.Stop()
 	}
 	if s.Dir != "" {
 		_ = os.RemoveAll(s.Dir)
 	}
-}
-
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 func randomHex(n int) (string, error) {
@@ -389,17 +326,6 @@ func writeServiceAccountKeys(dir string) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, "sa.pub"), pub, 0o644)
-}
-
-func tail(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	if len(b) > 4000 {
-		b = b[len(b)-4000:]
-	}
-	return string(b)
 }
 
 func isAlreadyExists(err error) bool { return apierrors.IsAlreadyExists(err) }

@@ -52,9 +52,11 @@ var Start = time.Date(2026, 2, 18, 10, 0, 0, 0, time.UTC)
 
 // Options shape an environment.
 type Options struct {
-	// Redis runs the store on Redis (REDIS_URL or 127.0.0.1:6379) with a
-	// unique prefix instead of bbolt.
+	// Redis runs the store on Redis (RedisURL, else REDIS_URL, else
+	// 127.0.0.1:6379) with a unique prefix instead of bbolt.
 	Redis bool
+	// RedisURL overrides REDIS_URL (e.g. a redis+sentinel:// topology).
+	RedisURL string
 	// Mutate edits the config before the bot starts.
 	Mutate func(c *config.Config)
 	// Prometheus, when set, is the prometheus.url.
@@ -62,6 +64,19 @@ type Options struct {
 	// Override replaces integrations after they are built (e.g. a
 	// Kubernetes clientset).
 	Override func(d *commands.Deps)
+	// WallClock makes the fakes (Argo CD's history and operation times)
+	// follow the wall clock instead of Env.Clock: for nexo processes,
+	// which run on the wall clock.
+	WallClock bool
+	// ArgoCDURL and ArgoCDToken point nexo at a real argocd-server (the
+	// integration tier) instead of argocdfake; Env.Argo is then nil.
+	ArgoCDURL, ArgoCDToken string
+	// Remote replaces the seeded GitOps remote (e.g. one that a real Argo
+	// CD deploys from); nil: gitopstest.SeedPlaybook.
+	Remote *gitopstest.Remote
+	// ClockStart is the simulated clock's start (default Start). A real
+	// Argo CD stamps history with the wall clock: start at time.Now().
+	ClockStart time.Time
 }
 
 // Env is a running nexo and its simulated platform.
@@ -111,8 +126,15 @@ func (l *LogBuffer) String() string {
 // New builds the platform and starts nexo.
 func New(t testing.TB, o Options) *Env {
 	t.Helper()
-	e := &Env{T: t, opts: o, Clock: workflow.NewManualClock(Start), Logs: &LogBuffer{}}
-	e.Remote = gitopstest.SeedPlaybook(t)
+	start := Start
+	if !o.ClockStart.IsZero() {
+		start = o.ClockStart
+	}
+	e := &Env{T: t, opts: o, Clock: workflow.NewManualClock(start), Logs: &LogBuffer{}}
+	e.Remote = o.Remote
+	if e.Remote == nil {
+		e.Remote = gitopstest.SeedPlaybook(t)
+	}
 	e.Slack = slackfake.New(slackfake.Options{PingInterval: 2 * time.Second})
 	t.Cleanup(e.Slack.Close)
 	for _, u := range []slackfake.User{{ID: Alice, Name: "alice-sre"}, {ID: Bob, Name: "bob-sre"}, {ID: Carol, Name: "carol-dev"}, {ID: Platf, Name: "paula-platform"}} {
@@ -148,20 +170,10 @@ func New(t testing.TB, o Options) *Env {
 		}
 		return ""
 	}
-	e.Argo = argocdfake.New(argocdfake.Options{
-		Now:             e.Clock.Now,
-		ResolveRevision: argocdfake.GitResolver(e.Remote.Path, valuesPath),
-	})
-	t.Cleanup(e.Argo.Close)
-	head := e.Remote.Head(t, "main")
-	for _, svc := range gitopstest.PlaybookServices {
-		for _, env := range gitopstest.PlaybookEnvs {
-			e.Argo.AddApp(svc+"-"+env, argocdfake.AppSpec{
-				Namespace: "nexo-" + env, RepoURL: e.Remote.URL, Path: "helm/" + svc,
-				AutoSync: env == "develop" || env == "qa", Revision: head,
-				Images: []string{"ghcr.io/nexo-org/" + svc + ":" + gitopstest.PlaybookTag(svc, env)},
-			})
-		}
+	argoURL, argoToken := o.ArgoCDURL, o.ArgoCDToken
+	if argoURL == "" {
+		e.startArgoFake(valuesPath)
+		argoURL, argoToken = e.Argo.URL(), e.Argo.Token()
 	}
 
 	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", "examples", "nexo.yaml"))
@@ -177,7 +189,7 @@ func New(t testing.TB, o Options) *Env {
 	cfg.GitOps.RepoURL = e.Remote.URL
 	cfg.GitOps.Workdir = filepath.Join(t.TempDir(), "gitops")
 	cfg.GitHub.BaseURL = e.GitHub.URL() + "/"
-	cfg.ArgoCD.Server = e.Argo.URL()
+	cfg.ArgoCD.Server = argoURL
 	cfg.Registry.URL = e.Registry.URL()
 	cfg.Prometheus.URL = o.PrometheusURL
 	cfg.Loki.URL = ""
@@ -187,10 +199,13 @@ func New(t testing.TB, o Options) *Env {
 		o.Mutate(cfg)
 	}
 	e.Config = cfg
-	e.Secrets = config.Secrets{SlackBotToken: "xoxb-e2e", SlackAppToken: "xapp-e2e", GitHubToken: e.GitHub.Token(), ArgoCDToken: e.Argo.Token()}
+	e.Secrets = config.Secrets{SlackBotToken: "xoxb-e2e", SlackAppToken: "xapp-e2e", GitHubToken: e.GitHub.Token(), ArgoCDToken: argoToken}
 
 	if o.Redis {
-		url := os.Getenv("REDIS_URL")
+		url := o.RedisURL
+		if url == "" {
+			url = os.Getenv("REDIS_URL")
+		}
 		if url == "" {
 			url = "redis://127.0.0.1:6379/0"
 		}
@@ -210,6 +225,30 @@ func New(t testing.TB, o Options) *Env {
 	e.StartBot()
 	t.Cleanup(e.StopBot)
 	return e
+}
+
+// startArgoFake starts argocdfake with the playbook's applications.
+func (e *Env) startArgoFake(valuesPath func(app string) string) {
+	t := e.T
+	now := e.Clock.Now
+	if e.opts.WallClock {
+		now = time.Now
+	}
+	e.Argo = argocdfake.New(argocdfake.Options{
+		Now:             now,
+		ResolveRevision: argocdfake.GitResolver(e.Remote.Path, valuesPath),
+	})
+	t.Cleanup(e.Argo.Close)
+	head := e.Remote.Head(t, "main")
+	for _, svc := range gitopstest.PlaybookServices {
+		for _, env := range gitopstest.PlaybookEnvs {
+			e.Argo.AddApp(svc+"-"+env, argocdfake.AppSpec{
+				Namespace: "nexo-" + env, RepoURL: e.Remote.URL, Path: "helm/" + svc,
+				AutoSync: env == "develop" || env == "qa", Revision: head,
+				Images: []string{"ghcr.io/nexo-org/" + svc + ":" + gitopstest.PlaybookTag(svc, env)},
+			})
+		}
+	}
 }
 
 // StartBot builds and runs nexo (again, after StopBot: a restart).

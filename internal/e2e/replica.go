@@ -118,8 +118,6 @@ func (e *Env) StartReplicaWithLease(name string, leaseTTL time.Duration) *Replic
 		e.T.Fatal(err)
 	}
 	rt.Engine.PollInterval = 5 * time.Millisecond
-	// Longer than a step takes on a loaded CI machine: the engine does not
-	// renew a lease while a step runs (see docs/operations.md, known gaps).
 	rt.Engine.LeaseTTL = leaseTTL
 	r.Runtime, r.cancel, r.done = rt, cancel, make(chan error, 1)
 	before := e.Slack.TotalConnections()
@@ -287,6 +285,27 @@ func (s *switchStore) ReleaseLease(ctx context.Context, l store.Lease) error {
 		return err
 	}
 	return s.Store.ReleaseLease(ctx, l)
+}
+
+func (s *switchStore) Heartbeat(ctx context.Context, owner string, ttl time.Duration) error {
+	if err := s.err(); err != nil {
+		return err
+	}
+	return s.Store.Heartbeat(ctx, owner, ttl)
+}
+
+func (s *switchStore) Retire(ctx context.Context, owner string) error {
+	if err := s.err(); err != nil {
+		return err
+	}
+	return s.Store.Retire(ctx, owner)
+}
+
+func (s *switchStore) Replicas(ctx context.Context) ([]store.Replica, error) {
+	if err := s.err(); err != nil {
+		return nil, err
+	}
+	return s.Store.Replicas(ctx)
 }
 
 func (s *switchStore) CreateWorkflow(ctx context.Context, wf *store.Workflow) error {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/nexo-org/nexo-bot/integrations/kube"
 	"github.com/nexo-org/nexo-bot/integrations/kube/clientset"
 	"github.com/nexo-org/nexo-bot/store"
+	"github.com/nexo-org/nexo-bot/workflow"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
@@ -183,4 +185,69 @@ func TestRollbackBlueGreenSwitchesTheIngress(t *testing.T) {
 	// Without blue/green configured: a clear refusal.
 	e.Command(Carol, "rollback nexo-be staging --via bluegreen")
 	e.Ephemeral(Carol, "no blue/green setup")
+}
+
+// A replica dies after Argo CD accepted the rollback but before the
+// workflow's new state was saved: the next replica runs the act step again
+// and must see the rollback already done (the last operation deployed the
+// target; status.sync.revision is git's target, not the rolled-back one),
+// not start a second one.
+func TestArgoCDRollbackIsNotRepeatedAfterALostStateSave(t *testing.T) {
+	e := New(t, Options{})
+	e.Command(Carol, "promote nexo-be qa 2026.02.18")
+	bad := onlyChange(t, e, "nexo-be", "qa")
+	e.Eventually("qa deploy", 10*time.Second, 60, func() bool { st, _ := changeState(t, e, bad.ID); return st == change.Done })
+
+	lost := make(chan struct{}, 1)
+	var once sync.Once
+	e.BeforeStep = func(wf *store.Workflow) error {
+		if wf.Kind != rollback.Kind || wf.State != rollback.Follow {
+			return nil
+		}
+		crashed := false
+		once.Do(func() {
+			// The act step's result is lost: the record says act again.
+			cur, err := e.Store.GetWorkflow(context.Background(), wf.ID)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			cur.State = rollback.Act
+			if err := e.Store.UpdateWorkflow(context.Background(), cur); err != nil {
+				t.Error(err)
+				return
+			}
+			crashed = true
+			lost <- struct{}{}
+		})
+		if crashed {
+			return workflow.ErrCrash
+		}
+		return nil
+	}
+	e.StopBot()
+	e.StartBot()
+	e.Command(Alice, "rollback nexo-be qa")
+	menu := e.WaitFind("Rollback nexo-be in qa", "last stable", "2026.02.17")
+	e.Click(Alice, menu, "rollback.run")
+	rb := rollbackOf(t, e)
+	restarted := false
+	e.Eventually("argo rollback", 5*time.Second, 120, func() bool {
+		select {
+		case <-lost:
+			e.StopBot()
+			e.StartBot()
+			restarted = true
+		default:
+		}
+		st, _ := rollbackState(t, e, rb.ID)
+		return st == rollback.Done
+	})
+	_, r := rollbackState(t, e, rb.ID)
+	if !restarted || r.Result != records.ResultSuccess || r.Tag != "2026.02.17" {
+		t.Fatalf("restarted %v, rollback %+v", restarted, r)
+	}
+	if n := e.Argo.CallCount("POST", "/api/v1/applications/nexo-be-qa/rollback"); n != 1 {
+		t.Fatalf("%d rollback calls after the lost state save, want 1", n)
+	}
 }

@@ -6,14 +6,20 @@ package wire
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/nexo-org/nexo-bot/alerts"
+	"github.com/nexo-org/nexo-bot/api"
 	"github.com/nexo-org/nexo-bot/bot"
 	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/commands"
@@ -47,7 +53,8 @@ type Options struct {
 	Clock workflow.Clock
 	// Store replaces the configured store (tests sharing one store).
 	Store store.Store
-	// Owner names this replica in leases (default hostname-pid).
+	// Owner names this replica in leases, timer claims and heartbeats
+	// (default DefaultOwner()).
 	Owner string
 	// Chat replaces the Slack Web API chat (the sandbox console).
 	Chat chat.Chat
@@ -84,6 +91,8 @@ type Runtime struct {
 	doraDone chan struct{}
 	// alertToken guards POST /hooks/alertmanager (ALERTMANAGER_WEBHOOK_TOKEN).
 	alertToken string
+	// apiToken guards GET /api/v1/ (NEXO_API_TOKEN; empty: the API is off).
+	apiToken string
 }
 
 // Build wires everything; nothing is started yet.
@@ -110,19 +119,28 @@ func Build(ctx context.Context, cfg *config.Config, sec config.Secrets, o Option
 	}
 	owner := o.Owner
 	if owner == "" {
-		h, _ := os.Hostname()
-		owner = fmt.Sprintf("%s-%d", h, os.Getpid())
+		owner = DefaultOwner()
 	}
 	engine := workflow.New(st, o.Clock, log, owner)
-	rt := &Runtime{Config: cfg, Engine: engine, Store: st, Metrics: reg, Log: log, alertToken: sec.AlertmanagerToken}
+	if ttl := cfg.Workflow.LeaseTTL.D(); ttl > 0 {
+		engine.LeaseTTL = ttl
+	}
+	rt := &Runtime{Config: cfg, Engine: engine, Store: st, Metrics: reg, Log: log, alertToken: sec.AlertmanagerToken, apiToken: sec.APIToken}
 
-	d := &commands.Deps{Config: cfg, Store: st, Engine: engine, Log: log, PollEvery: o.PollEvery}
+	poll := o.PollEvery
+	if poll <= 0 {
+		poll = cfg.ArgoCD.PollInterval.D() // argocd.poll_interval; 0: each flow's default
+	}
+	d := &commands.Deps{Config: cfg, Store: st, Engine: engine, Log: log, PollEvery: poll}
 	missing, err := buildIntegrations(ctx, d, cfg, sec, log)
 	if err != nil {
 		return nil, err
 	}
 	metrics, err := bot.NewMetrics(reg)
 	if err != nil {
+		return nil, err
+	}
+	if err := registerReplicaGauge(reg, engine); err != nil {
 		return nil, err
 	}
 	var slackChat *bot.SlackChat
@@ -241,6 +259,31 @@ func buildBot(cfg *config.Config, sec config.Secrets, st store.Store, handler ch
 	})
 }
 
+// DefaultOwner names this process in leases, timer claims and heartbeats:
+// hostname, pid and a random suffix, so a container restarted in the same
+// pod (same hostname, often pid 1) never inherits the dead one's claims.
+func DefaultOwner() string {
+	h, _ := os.Hostname()
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s-%d-%s", h, os.Getpid(), hex.EncodeToString(b[:]))
+}
+
+// registerReplicaGauge exports nexo_replicas_alive: the replicas whose
+// heartbeat this one saw at its last beat (itself included).
+func registerReplicaGauge(reg prometheus.Registerer, engine *workflow.Engine) error {
+	g := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "nexo_replicas_alive",
+		Help: "Replicas with a current heartbeat in the state store, as seen by this one at its last heartbeat (itself included).",
+	}, func() float64 { return float64(len(engine.Peers())) })
+	err := reg.Register(g)
+	var already prometheus.AlreadyRegisteredError
+	if errors.As(err, &already) {
+		return nil // several runtimes on one registry (tests): the first one reports
+	}
+	return err
+}
+
 func hasSecrets(cfg *config.Config) bool {
 	for _, s := range cfg.Services {
 		if len(s.Secrets) > 0 {
@@ -279,12 +322,13 @@ func buildKube(cfg *config.Config) (kube.Cluster, error) {
 	return kube.New(kube.Options{Kubeconfig: cfg.Kubernetes.Kubeconfig, Context: cfg.Kubernetes.Context, Timeout: 15 * time.Second})
 }
 
-// Start resumes open workflows and runs the timer loop until ctx ends.
+// Start resumes open workflows and runs the timer loop and the heartbeat
+// until ctx ends.
 func (rt *Runtime) Start(ctx context.Context) error {
 	if err := rt.Engine.Resume(ctx); err != nil {
 		return fmt.Errorf("resuming workflows: %w", err)
 	}
-	go rt.Engine.RunTimers(ctx)
+	rt.Engine.Run(ctx)
 	done := make(chan struct{})
 	rt.doraDone = done
 	go func() {
@@ -308,15 +352,23 @@ func (rt *Runtime) Run(ctx context.Context) error {
 		<-ctx.Done()
 	}
 	rt.ready.Store(false)
-	rt.Engine.Wait()
+	// Hand the work over: running steps finish, then the heartbeat is
+	// retired so the other replicas take the rest at once.
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	if serr := rt.Engine.Shutdown(sctx); serr != nil {
+		rt.Log.Warn("shutdown", "err", serr)
+	}
+	cancel()
 	rt.Deps.Cards().Flush()
 	rt.waitDORA()
 	return err
 }
 
-// doraDrain bounds how long Run waits for a DORA refresh under way (a
-// GitOps fetch is not cut short by a cancelled context).
-const doraDrain = 10 * time.Second
+// doraDrain bounds how long Run waits, after the shutdown of the engine,
+// for a DORA refresh under way (a GitOps fetch is not cut short by a
+// cancelled context); with ShutdownTimeout it stays within Kubernetes'
+// default 30 s grace period.
+const doraDrain = 5 * time.Second
 
 // waitDORA waits for the DORA tracker started by Start to stop, so
 // nothing reads the store or the GitOps clone after Run returns.
@@ -331,10 +383,31 @@ func (rt *Runtime) waitDORA() {
 	}
 }
 
+// ShutdownTimeout bounds the wait for running steps at shutdown (under
+// Kubernetes' default 30 s grace period).
+const ShutdownTimeout = 20 * time.Second
+
 // Close releases the store.
 func (rt *Runtime) Close() error { return rt.Store.Close() }
 
-// Handler serves /healthz, /readyz, /metrics and the Alertmanager webhook.
+// replicaLine is /readyz's second line: the live replicas this one sees.
+func replicaLine(self string, peers []store.Replica) string {
+	names := make([]string, 0, len(peers))
+	for _, p := range peers {
+		n := p.Owner
+		if n == self {
+			n += " (this replica)"
+		}
+		names = append(names, n)
+	}
+	if len(names) == 0 {
+		return "replicas alive: none seen yet (this replica: " + self + ")\n"
+	}
+	return fmt.Sprintf("replicas alive: %d: %s\n", len(names), strings.Join(names, ", "))
+}
+
+// Handler serves /healthz, /readyz, /metrics, the Alertmanager webhook and
+// the read-only API (/api/v1/dora, /api/v1/audit).
 func (rt *Runtime) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -351,12 +424,13 @@ func (rt *Runtime) Handler() http.Handler {
 			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
 			return
 		}
-		_, _ = w.Write([]byte("ok\n"))
+		_, _ = io.WriteString(w, "ok\n"+replicaLine(rt.Engine.Owner(), rt.Engine.Peers()))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(rt.Metrics, promhttp.HandlerOpts{}))
 	if rt.Bot != nil && rt.Config.Slack.Mode == "http" {
 		mux.Handle("POST /slack/", rt.Bot.HTTPHandler())
 	}
 	mux.Handle("POST /hooks/alertmanager", alerts.ForDeps(rt.alertToken, rt.Deps))
+	mux.Handle("/api/v1/", api.New(rt.apiToken, rt.Deps, rt.Log))
 	return mux
 }

@@ -35,6 +35,7 @@ var (
 	bAudit     = []byte("audit")     // append sequence (8 bytes) -> AuditEntry JSON
 	bTimelines = []byte("timelines") // incident id -> {e: seq -> entry, k: key -> nothing}
 	bDocs      = []byte("docs")      // collection -> id -> JSON
+	bReplicas  = []byte("replicas")  // owner -> heartbeat expiry (unix nanos, 8 bytes)
 
 	bTLEntries = []byte("e")
 	bTLKeys    = []byte("k")
@@ -43,6 +44,10 @@ var (
 // SweepInterval is how often expired dedupe keys and leases are purged in
 // the background (they are treated as absent as soon as they expire).
 const SweepInterval = time.Minute
+
+// ErrLocked is wrapped (with store.ErrUnavailable) by Open when another
+// process, such as a running bot, holds the file.
+var ErrLocked = errors.New("locked by another process")
 
 // lockTimeout bounds the wait for the file lock held by another process.
 const lockTimeout = 2 * time.Second
@@ -83,12 +88,12 @@ func Open(path string) (*Store, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
-			return nil, fmt.Errorf("%w: boltstore: %s is locked by another process", store.ErrUnavailable, path)
+			return nil, fmt.Errorf("%w: boltstore: %s is %w", store.ErrUnavailable, path, ErrLocked)
 		}
 		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bDedupe, bLeases, bFences, bWorkflows, bLocks, bTimers, bTimerDue, bAudit, bTimelines, bDocs} {
+		for _, b := range [][]byte{bDedupe, bLeases, bFences, bWorkflows, bLocks, bTimers, bTimerDue, bAudit, bTimelines, bDocs, bReplicas} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -181,7 +186,7 @@ func (s *Store) AcquireLease(ctx context.Context, name, owner string, ttl time.D
 		t := now()
 		if cur, found, err := getLease(tx, name); err != nil {
 			return err
-		} else if found && cur.Expires > t {
+		} else if found && cur.Expires > t && !gone(tx, cur.Owner, t) {
 			return nil
 		}
 		fences := tx.Bucket(bFences)
@@ -219,6 +224,80 @@ func getLease(tx *bolt.Tx, name string) (leaseRecord, bool, error) {
 
 func heldBy(rec leaseRecord, found bool, l store.Lease, t int64) bool {
 	return found && rec.Expires > t && rec.Owner == l.Owner && rec.Token == l.Token
+}
+
+// gone reports whether owner's heartbeat has expired or the owner retired;
+// an owner without a heartbeat record is not gone.
+func gone(tx *bolt.Tx, owner string, t int64) bool {
+	v := tx.Bucket(bReplicas).Get([]byte(owner))
+	return len(v) == 8 && int64(binary.BigEndian.Uint64(v)) <= t
+}
+
+// anyGone reports whether some owner's heartbeat has expired or retired
+// (and is still on record).
+func anyGone(tx *bolt.Tx, t int64) bool {
+	c := tx.Bucket(bReplicas).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if len(v) == 8 && int64(binary.BigEndian.Uint64(v)) <= t {
+			return true
+		}
+	}
+	return false
+}
+
+// Heartbeat implements store.Store. Records expired longer than
+// store.HeartbeatRetention are dropped in the same transaction.
+func (s *Store) Heartbeat(ctx context.Context, owner string, ttl time.Duration) error {
+	if err := check.Heartbeat(owner, ttl); err != nil {
+		return err
+	}
+	return s.update(ctx, func(tx *bolt.Tx) error {
+		t := now()
+		b := tx.Bucket(bReplicas)
+		var stale [][]byte
+		err := b.ForEach(func(k, v []byte) error {
+			if len(v) != 8 || int64(binary.BigEndian.Uint64(v)) < t-int64(store.HeartbeatRetention) {
+				stale = append(stale, bytes.Clone(k))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range stale {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		return b.Put([]byte(owner), u64(uint64(t+int64(ttl))))
+	})
+}
+
+// Retire implements store.Store.
+func (s *Store) Retire(ctx context.Context, owner string) error {
+	if err := check.Key("replica owner", owner); err != nil {
+		return err
+	}
+	return s.update(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(bReplicas).Put([]byte(owner), u64(uint64(now())))
+	})
+}
+
+// Replicas implements store.Store.
+func (s *Store) Replicas(ctx context.Context) ([]store.Replica, error) {
+	var out []store.Replica
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		t := now()
+		return tx.Bucket(bReplicas).ForEach(func(k, v []byte) error {
+			if len(v) == 8 {
+				if exp := int64(binary.BigEndian.Uint64(v)); exp > t {
+					out = append(out, store.Replica{Owner: string(k), Expires: time.Unix(0, exp).UTC()})
+				}
+			}
+			return nil
+		})
+	})
+	return out, err
 }
 
 // RenewLease implements store.Store.
@@ -499,12 +578,33 @@ func (s *Store) ClaimDueTimers(ctx context.Context, at time.Time, owner string, 
 		out = out[:0]
 		limit := sortable(at.UnixNano())
 		var ids []string
+		taken := map[string]bool{}
 		c := tx.Bucket(bTimerDue).Cursor()
 		for k, _ := c.First(); k != nil && len(ids) < max; k, _ = c.Next() {
 			if bytes.Compare(k[:8], limit) > 0 {
 				break
 			}
 			ids = append(ids, string(k[8:]))
+			taken[string(k[8:])] = true
+		}
+		// Timers claimed by a gone owner are free at once.
+		if t := now(); len(ids) < max && anyGone(tx, t) {
+			err := tx.Bucket(bTimers).ForEach(func(k, v []byte) error {
+				if len(ids) >= max || taken[string(k)] {
+					return nil
+				}
+				var rec timerRecord
+				if err := json.Unmarshal(v, &rec); err != nil {
+					return fmt.Errorf("boltstore: timer %s: %w", k, err)
+				}
+				if rec.ClaimUntil != 0 && gone(tx, check.ClaimOwner(rec.Timer.Claim), t) {
+					ids = append(ids, string(k))
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
 		}
 		until := at.Add(claimTTL).UnixNano()
 		for _, id := range ids {

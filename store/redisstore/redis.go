@@ -46,6 +46,9 @@ func New(client redis.UniversalClient, prefix string) *Store {
 // Client returns the underlying go-redis client.
 func (s *Store) Client() redis.UniversalClient { return s.rdb }
 
+// Prefix is the key prefix in use (the cluster hash tag).
+func (s *Store) Prefix() string { return s.prefix }
+
 // KeyPattern is the SCAN/KEYS pattern matching every key of this store.
 func (s *Store) KeyPattern() string { return "{" + s.prefix + "}:*" }
 
@@ -116,8 +119,29 @@ func (s *Store) Dedupe(ctx context.Context, key string, ttl time.Duration) (bool
 	return true, nil
 }
 
-var acquireScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+// luaNow is the server's clock in milliseconds, and luaGone tells whether
+// an owner's heartbeat (KEYS[n], the replicas hash) has expired or been
+// retired; an owner without a heartbeat record is not gone.
+const luaNow = `
+local function nowms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+`
+
+const luaGone = luaNow + `
+local function gone(replicas, owner)
+  local e = redis.call('HGET', replicas, owner)
+  return e ~= false and tonumber(e) <= nowms()
+end
+`
+
+var acquireScript = redis.NewScript(luaGone + `
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local holder = string.match(cur, '^%d+:(.*)$')
+  if not holder or not gone(KEYS[3], holder) then return 0 end
+end
 local token = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], token .. ':' .. ARGV[1], 'PX', ARGV[2])
 return token`)
@@ -139,13 +163,13 @@ return 0`)
 func leaseValue(l store.Lease) string { return strconv.FormatUint(l.Token, 10) + ":" + l.Owner }
 
 // AcquireLease implements store.Store: the lease key is set only when
-// absent (with PX), and the fencing counter of the name is incremented in
-// the same script; the counter never expires.
+// absent (with PX) or held by a gone owner, and the fencing counter of the
+// name is incremented in the same script; the counter never expires.
 func (s *Store) AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) (store.Lease, bool, error) {
 	if err := check.Lease(name, owner, ttl); err != nil {
 		return store.Lease{}, false, err
 	}
-	token, err := acquireScript.Run(ctx, s.rdb, []string{s.key("lease", name), s.key("fence", name)}, owner, ms(ttl)).Int64()
+	token, err := acquireScript.Run(ctx, s.rdb, []string{s.key("lease", name), s.key("fence", name), s.key("replicas")}, owner, ms(ttl)).Int64()
 	if err != nil {
 		return store.Lease{}, false, wrap(err)
 	}
@@ -176,6 +200,68 @@ func (s *Store) ReleaseLease(ctx context.Context, l store.Lease) error {
 		return err
 	}
 	return wrap(releaseScript.Run(ctx, s.rdb, []string{s.key("lease", l.Name)}, leaseValue(l)).Err())
+}
+
+// Heartbeats: replicas is a hash owner -> expiry (ms on the server's
+// clock); a retired owner's expiry is the moment it retired. Records expired
+// longer than store.HeartbeatRetention are dropped on the next heartbeat.
+var heartbeatScript = redis.NewScript(luaNow + `
+local now = nowms()
+redis.call('HSET', KEYS[1], ARGV[1], now + tonumber(ARGV[2]))
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  if tonumber(all[i + 1]) < now - tonumber(ARGV[3]) then redis.call('HDEL', KEYS[1], all[i]) end
+end
+return now`)
+
+var retireScript = redis.NewScript(luaNow + `
+redis.call('HSET', KEYS[1], ARGV[1], nowms())
+return 1`)
+
+var replicasScript = redis.NewScript(luaNow + `
+local now = nowms()
+local out = {}
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  if tonumber(all[i + 1]) > now then
+    table.insert(out, all[i])
+    table.insert(out, all[i + 1])
+  end
+end
+return out`)
+
+// Heartbeat implements store.Store.
+func (s *Store) Heartbeat(ctx context.Context, owner string, ttl time.Duration) error {
+	if err := check.Heartbeat(owner, ttl); err != nil {
+		return err
+	}
+	return wrap(heartbeatScript.Run(ctx, s.rdb, []string{s.key("replicas")}, owner, ms(ttl), ms(store.HeartbeatRetention)).Err())
+}
+
+// Retire implements store.Store.
+func (s *Store) Retire(ctx context.Context, owner string) error {
+	if err := check.Key("replica owner", owner); err != nil {
+		return err
+	}
+	return wrap(retireScript.Run(ctx, s.rdb, []string{s.key("replicas")}, owner).Err())
+}
+
+// Replicas implements store.Store.
+func (s *Store) Replicas(ctx context.Context) ([]store.Replica, error) {
+	flat, err := replicasScript.Run(ctx, s.rdb, []string{s.key("replicas")}).StringSlice()
+	if err != nil {
+		return nil, wrap(err)
+	}
+	out := make([]store.Replica, 0, len(flat)/2)
+	for i := 0; i+1 < len(flat); i += 2 {
+		msec, err := strconv.ParseInt(flat[i+1], 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: heartbeat of %s: %w", flat[i], err)
+		}
+		out = append(out, store.Replica{Owner: flat[i], Expires: time.UnixMilli(msec).UTC()})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Owner < out[j].Owner })
+	return out, nil
 }
 
 // Workflows are hashes {v: version, lock: lock key taken, json: record};
@@ -391,8 +477,23 @@ func (s *Store) FindOpenWorkflow(ctx context.Context, lockKey string) (*store.Wo
 // Timers: timers is a sorted set id -> visible-at (micros: Due, or the
 // claim expiry while claimed); timerbody holds the JSON (without Claim);
 // timerclaim holds the current claim of claimed timers.
-var claimScript = redis.NewScript(`
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+var claimScript = redis.NewScript(luaGone + `
+local max = tonumber(ARGV[3])
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, max)
+if #ids < max then
+  -- Timers claimed by a gone owner are free at once.
+  local taken = {}
+  for _, id in ipairs(ids) do taken[id] = true end
+  local claims = redis.call('HGETALL', KEYS[3])
+  for i = 1, #claims, 2 do
+    if #ids >= max then break end
+    local id, owner = claims[i], string.match(claims[i + 1], '^(.*)/[^/]*$')
+    if not taken[id] and owner and gone(KEYS[4], owner) then
+      table.insert(ids, id)
+      taken[id] = true
+    end
+  end
+end
 local out = {}
 for _, id in ipairs(ids) do
   local body = redis.call('HGET', KEYS[2], id)
@@ -466,7 +567,7 @@ func (s *Store) ClaimDueTimers(ctx context.Context, now time.Time, owner string,
 	if err != nil {
 		return nil, err
 	}
-	bodies, err := claimScript.Run(ctx, s.rdb, s.timerKeys(),
+	bodies, err := claimScript.Run(ctx, s.rdb, append(s.timerKeys(), s.key("replicas")),
 		micros(now), micros(now.Add(claimTTL)), max, claim).StringSlice()
 	if err != nil {
 		return nil, wrap(err)

@@ -15,7 +15,8 @@ import (
 	"github.com/nexo-org/nexo-bot/store/redisstore"
 )
 
-// RedisPrefix is the key prefix (and cluster hash tag) of nexo's Redis keys.
+// RedisPrefix is the default key prefix (and cluster hash tag) of nexo's
+// Redis keys (store.redis_prefix).
 const RedisPrefix = "nexo"
 
 // Open opens the configured backend ("bolt", the default, or "redis") and
@@ -43,7 +44,11 @@ func Open(ctx context.Context, c config.Store) (store.Store, error) {
 			return nil, errors.New("state store: store.backend is redis but store.redis_url is empty")
 		}
 		where = "redis " + redisstore.Redact(c.RedisURL)
-		rs, err := redisstore.OpenURL(c.RedisURL, RedisPrefix)
+		prefix := c.RedisPrefix
+		if prefix == "" {
+			prefix = RedisPrefix
+		}
+		rs, err := redisstore.OpenURL(c.RedisURL, prefix)
 		if err != nil {
 			return nil, fmt.Errorf("state store: %w", err)
 		}

@@ -36,6 +36,12 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"LeaseRace", testLeaseRace},
 		{"LeaseTokensStrictlyIncrease", testLeaseTokens},
 		{"LeaseBadInput", testLeaseBadInput},
+		{"HeartbeatReplicas", testHeartbeatReplicas},
+		{"HeartbeatBadInput", testHeartbeatBadInput},
+		{"LeaseOfRetiredOwnerIsFree", testLeaseRetiredOwner},
+		{"LeaseOfExpiredHeartbeatIsFree", testLeaseExpiredHeartbeat},
+		{"LeaseOfLiveOwnerHolds", testLeaseLiveOwner},
+		{"TimerClaimOfGoneOwnerIsFree", testTimerClaimGoneOwner},
 		{"WorkflowCRUD", testWorkflowCRUD},
 		{"WorkflowConflict", testWorkflowConflict},
 		{"WorkflowConcurrentCAS", testWorkflowConcurrentCAS},
@@ -336,6 +342,217 @@ func testLeaseBadInput(t *testing.T, s store.Store) {
 	}
 	if _, ok, err := s.AcquireLease(ctx, "n", "o", time.Minute); err != nil || !ok {
 		t.Fatalf("lease n not free after rejected calls: ok=%v err=%v", ok, err)
+	}
+}
+
+func replicaNames(rs []store.Replica) string {
+	var names []string
+	for _, r := range rs {
+		names = append(names, r.Owner)
+	}
+	return strings.Join(names, ",")
+}
+
+func testHeartbeatReplicas(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	rs, err := s.Replicas(ctx)
+	must(t, err)
+	if len(rs) != 0 {
+		t.Fatalf("fresh store lists replicas %q", replicaNames(rs))
+	}
+	before := time.Now()
+	must(t, s.Heartbeat(ctx, "replica-b", time.Minute))
+	must(t, s.Heartbeat(ctx, "replica-a", time.Minute))
+	must(t, s.Heartbeat(ctx, "replica-a", time.Minute)) // renewal
+	must(t, s.Heartbeat(ctx, "replica-c", 150*time.Millisecond))
+	rs, err = s.Replicas(ctx)
+	must(t, err)
+	if replicaNames(rs) != "replica-a,replica-b,replica-c" {
+		t.Fatalf("Replicas = %q, want a, b, c by name", replicaNames(rs))
+	}
+	if exp := rs[0].Expires; exp.Before(before.Add(50*time.Second)) || exp.After(time.Now().Add(70*time.Second)) {
+		t.Fatalf("replica-a expires %v, want about a minute from now", exp)
+	}
+	eventually(t, "replica-c's heartbeat to expire", func() bool {
+		rs, err := s.Replicas(ctx)
+		must(t, err)
+		return replicaNames(rs) == "replica-a,replica-b"
+	})
+	must(t, s.Retire(ctx, "replica-b"))
+	must(t, s.Retire(ctx, "never-beat")) // no error
+	rs, err = s.Replicas(ctx)
+	must(t, err)
+	if replicaNames(rs) != "replica-a" {
+		t.Fatalf("after replica-b retired Replicas = %q, want replica-a", replicaNames(rs))
+	}
+	// A retired owner that beats again is alive again.
+	must(t, s.Heartbeat(ctx, "replica-b", time.Minute))
+	rs, err = s.Replicas(ctx)
+	must(t, err)
+	if replicaNames(rs) != "replica-a,replica-b" {
+		t.Fatalf("after replica-b beat again Replicas = %q", replicaNames(rs))
+	}
+}
+
+func testHeartbeatBadInput(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	if err := s.Heartbeat(ctx, "", time.Minute); err == nil {
+		t.Error("Heartbeat without owner accepted")
+	}
+	if err := s.Heartbeat(ctx, "a", 0); err == nil {
+		t.Error("Heartbeat with zero TTL accepted")
+	}
+	if err := s.Retire(ctx, ""); err == nil {
+		t.Error("Retire without owner accepted")
+	}
+	rs, err := s.Replicas(ctx)
+	must(t, err)
+	if len(rs) != 0 {
+		t.Fatalf("rejected heartbeats listed replicas %q", replicaNames(rs))
+	}
+}
+
+func testLeaseRetiredOwner(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	must(t, s.Heartbeat(ctx, "replica-a", time.Minute))
+	a, ok, err := s.AcquireLease(ctx, "wf/handover", "replica-a", time.Hour)
+	must(t, err)
+	if !ok {
+		t.Fatal("lease not acquired")
+	}
+	must(t, s.Retire(ctx, "replica-a"))
+	b, ok, err := s.AcquireLease(ctx, "wf/handover", "replica-b", time.Hour)
+	must(t, err)
+	if !ok {
+		t.Fatal("the lease of a retired owner was not free at once")
+	}
+	if b.Token <= a.Token {
+		t.Fatalf("token after hand-over %d not greater than %d", b.Token, a.Token)
+	}
+	wantErr(t, s.RenewLease(ctx, a, time.Hour), store.ErrLeaseLost)
+	must(t, s.ReleaseLease(ctx, a)) // not ours: no effect
+	must(t, s.RenewLease(ctx, b, time.Hour))
+	if _, ok, _ := s.AcquireLease(ctx, "wf/handover", "replica-c", time.Hour); ok {
+		t.Fatal("the new holder's lease was taken")
+	}
+}
+
+func testLeaseExpiredHeartbeat(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	must(t, s.Heartbeat(ctx, "replica-a", 150*time.Millisecond))
+	a, ok, err := s.AcquireLease(ctx, "wf/dead", "replica-a", time.Hour)
+	must(t, err)
+	if !ok {
+		t.Fatal("lease not acquired")
+	}
+	var b store.Lease
+	eventually(t, "the dead owner's lease to be free", func() bool {
+		var err error
+		b, ok, err = s.AcquireLease(ctx, "wf/dead", "replica-b", time.Hour)
+		must(t, err)
+		return ok
+	})
+	if b.Token <= a.Token {
+		t.Fatalf("token %d not greater than %d", b.Token, a.Token)
+	}
+	// Until someone takes it, the late owner may still renew its lease (a
+	// replica whose heartbeat lapsed under load keeps its work while nobody
+	// else wants it); once taken, its renewal fails.
+	c, ok, err := s.AcquireLease(ctx, "wf/dead-2", "replica-a", time.Hour)
+	must(t, err)
+	if !ok {
+		t.Fatal("lease not acquired")
+	}
+	must(t, s.RenewLease(ctx, c, time.Hour))
+	d, ok, err := s.AcquireLease(ctx, "wf/dead-2", "replica-b", time.Hour)
+	must(t, err)
+	if !ok || d.Token <= c.Token {
+		t.Fatalf("the dead owner's renewed lease was not free: %+v %v", d, ok)
+	}
+	wantErr(t, s.RenewLease(ctx, c, time.Hour), store.ErrLeaseLost)
+}
+
+func testLeaseLiveOwner(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	must(t, s.Heartbeat(ctx, "replica-a", time.Minute))
+	must(t, s.Heartbeat(ctx, "replica-b", 150*time.Millisecond))
+	a, ok, err := s.AcquireLease(ctx, "wf/live", "replica-a", time.Hour)
+	must(t, err)
+	if !ok {
+		t.Fatal("lease not acquired")
+	}
+	// Another owner's heartbeat expiring frees nothing of a's.
+	eventually(t, "replica-b's heartbeat to expire", func() bool {
+		rs, err := s.Replicas(ctx)
+		must(t, err)
+		return replicaNames(rs) == "replica-a"
+	})
+	if _, ok, _ := s.AcquireLease(ctx, "wf/live", "replica-b", time.Hour); ok {
+		t.Fatal("a live owner's lease was taken")
+	}
+	must(t, s.RenewLease(ctx, a, time.Hour))
+}
+
+func testTimerClaimGoneOwner(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	now := time.Date(2030, 8, 1, 0, 0, 0, 0, time.UTC)
+	must(t, s.Heartbeat(ctx, "replica-a", time.Minute))
+	must(t, s.Heartbeat(ctx, "replica-c", 150*time.Millisecond))
+	must(t, s.Heartbeat(ctx, "replica-b", time.Minute))
+	for _, id := range []string{"sla/1", "sla/2", "sla/3"} {
+		must(t, s.ScheduleTimer(ctx, store.Timer{ID: id, Due: now, Kind: "sla"}))
+	}
+	byA, err := s.ClaimDueTimers(ctx, now, "replica-a", time.Hour, 1)
+	must(t, err)
+	byC, err := s.ClaimDueTimers(ctx, now, "replica-c", time.Hour, 1)
+	must(t, err)
+	byB, err := s.ClaimDueTimers(ctx, now, "replica-b", time.Hour, 1)
+	must(t, err)
+	if len(byA) != 1 || len(byB) != 1 || len(byC) != 1 {
+		t.Fatalf("claims a=%q b=%q c=%q, want one each", claimIDs(byA), claimIDs(byB), claimIDs(byC))
+	}
+	// c's heartbeat (150ms) expires: its claim is free, the live ones stay
+	// hidden for their claim TTL.
+	eventually(t, "replica-c's heartbeat to expire", func() bool {
+		rs, err := s.Replicas(ctx)
+		must(t, err)
+		return replicaNames(rs) == "replica-a,replica-b"
+	})
+	got, err := s.ClaimDueTimers(ctx, now.Add(time.Minute), "replica-b", time.Hour, 10)
+	must(t, err)
+	if claimIDs(got) != byC[0].ID {
+		t.Fatalf("claimed %q, want only the dead replica-c's %q", claimIDs(got), byC[0].ID)
+	}
+	must(t, s.CompleteTimer(ctx, got[0]))
+	none, err := s.ClaimDueTimers(ctx, now.Add(time.Minute), "replica-b", time.Hour, 10)
+	must(t, err)
+	if len(none) != 0 {
+		t.Fatalf("live claims taken: %q", claimIDs(none))
+	}
+	// a retires: its claim is free at once, within the claim TTL.
+	must(t, s.Retire(ctx, "replica-a"))
+	got, err = s.ClaimDueTimers(ctx, now.Add(time.Minute), "replica-b", time.Hour, 10)
+	must(t, err)
+	if claimIDs(got) != byA[0].ID {
+		t.Fatalf("after replica-a retired claimed %q, want %q", claimIDs(got), byA[0].ID)
+	}
+	if !strings.HasPrefix(got[0].Claim, "replica-b/") {
+		t.Fatalf("re-claim = %q", got[0].Claim)
+	}
+	// The retired claimer's completion no longer counts; the new one does.
+	must(t, s.CompleteTimer(ctx, byA[0]))
+	again, err := s.ClaimDueTimers(ctx, now.Add(2*time.Hour), "replica-b", time.Hour, 10)
+	must(t, err)
+	if !strings.Contains(claimIDs(again), byA[0].ID) {
+		t.Fatalf("a stale completion by the retired claimer removed %s (claimed %q)", byA[0].ID, claimIDs(again))
+	}
+	for _, tm := range append(again, byB...) {
+		must(t, s.CompleteTimer(ctx, tm))
+	}
+	left, err := s.ClaimDueTimers(ctx, now.Add(3*time.Hour), "replica-b", time.Hour, 10)
+	must(t, err)
+	if len(left) != 0 {
+		t.Fatalf("timers left after completion: %q", claimIDs(left))
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/nexo-org/nexo-bot/store"
@@ -44,6 +45,19 @@ func HeldLease(l store.Lease) error {
 		return errors.New("store: lease token is required")
 	}
 	return nil
+}
+
+// Heartbeat validates the arguments of Heartbeat.
+func Heartbeat(owner string, ttl time.Duration) error {
+	return errors.Join(Key("replica owner", owner), TTL("heartbeat ttl", ttl))
+}
+
+// ClaimOwner is the owner part of a Timer.Claim ("<owner>/<nonce>").
+func ClaimOwner(claim string) string {
+	if i := strings.LastIndexByte(claim, '/'); i >= 0 {
+		return claim[:i]
+	}
+	return ""
 }
 
 // Workflow validates a workflow passed to CreateWorkflow or UpdateWorkflow.
