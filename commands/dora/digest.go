@@ -76,9 +76,12 @@ func ScheduleDigest(ctx context.Context, d *commands.Deps) error {
 
 // digestFired posts every team's digest of the week before the timer's
 // day, each once (PostOnce with the timer's key, so a timer handled twice
-// posts once), then schedules the next one. An error leaves the timer to
-// be handled again; what was posted is not posted again.
+// posts once), then schedules the next one, within Timeout. An error
+// leaves the timer to be handled again; what was posted is not posted
+// again.
 func digestFired(ctx context.Context, d *commands.Deps, t store.Timer) error {
+	ctx, cancel := context.WithTimeout(ctx, Timeout)
+	defer cancel()
 	cfg := d.Config
 	if cfg.DORA.Digest == "" {
 		return nil // switched off since it was scheduled
