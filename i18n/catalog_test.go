@@ -160,3 +160,12 @@ func mustZone(t *testing.T, name string) *time.Location {
 	}
 	return z
 }
+
+// Fixed keeps the text between placeholders and fills in what it is given.
+func TestFixedIsTheTextAroundTheData(t *testing.T) {
+	pt := i18n.Default().In(i18n.Portuguese)
+	got := strings.Join(pt.Fixed("core.start.locked", "Service", "nexo-be"), "|")
+	if got != "Já há uma mudança de nexo-be em|aberta:|. Termine ou rejeite essa primeiro." {
+		t.Fatalf("Fixed: %q", got)
+	}
+}

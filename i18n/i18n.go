@@ -261,3 +261,21 @@ func (t T) render(id string, count any, kv []any) string {
 	}
 	return out
 }
+
+// Fixed is what a rendered message always contains whatever its data: the
+// text between its placeholders, one piece per run of fixed text (split at
+// line breaks and quotes, which chat payloads escape). Data given in kv is
+// filled in; the rest is left out. Tests look for these pieces in what a
+// reader got, in any locale.
+func (t T) Fixed(id string, kv ...any) []string {
+	const hole = "<no value>" // text/template's output for a missing key
+	var out []string
+	for _, part := range strings.Split(t.S(id, kv...), hole) {
+		for _, p := range strings.FieldsFunc(part, func(r rune) bool { return r == '\n' || r == '"' }) {
+			if p = strings.TrimSpace(p); len([]rune(p)) >= 3 {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}

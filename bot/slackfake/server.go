@@ -128,6 +128,8 @@ type View struct {
 	CallbackID      string
 	PrivateMetadata string
 	Title           string
+	// Submit and Close are the buttons' labels ("" when not sent).
+	Submit, Close string
 	// Blocks is the view's blocks as sent by the app.
 	Blocks json.RawMessage
 }

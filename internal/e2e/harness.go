@@ -24,6 +24,7 @@ import (
 	"github.com/nexo-org/nexo-bot/bot/slackfake"
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/config"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/integrations/argocdfake"
 	"github.com/nexo-org/nexo-bot/integrations/githubfake"
 	"github.com/nexo-org/nexo-bot/integrations/gitops/gitopstest"
@@ -77,6 +78,8 @@ type Options struct {
 	// ClockStart is the simulated clock's start (default Start). A real
 	// Argo CD stamps history with the wall clock: start at time.Now().
 	ClockStart time.Time
+	// Locale is slack.locale (default en); Env.Cat speaks it.
+	Locale string
 }
 
 // Env is a running nexo and its simulated platform.
@@ -93,6 +96,8 @@ type Env struct {
 	Store    store.Store
 	Runtime  *wire.Runtime
 	Logs     *LogBuffer
+	// Cat is the catalog in the bot's locale: tests expect its sentences.
+	Cat i18n.T
 
 	// BeforeStep is installed on every (re)started engine; see
 	// workflow.Engine.BeforeStep.
@@ -195,10 +200,14 @@ func New(t testing.TB, o Options) *Env {
 	cfg.Loki.URL = ""
 	cfg.Kubernetes.Kubeconfig = filepath.Join(t.TempDir(), "no-kubeconfig")
 	cfg.Services[0].Secrets = nil
+	if o.Locale != "" {
+		cfg.Slack.Locale = o.Locale
+	}
 	if o.Mutate != nil {
 		o.Mutate(cfg)
 	}
 	e.Config = cfg
+	e.Cat = i18n.Default().WithZone(cfg.Zone()).In(cfg.Slack.Locale)
 	e.Secrets = config.Secrets{SlackBotToken: "xoxb-e2e", SlackAppToken: "xapp-e2e", GitHubToken: e.GitHub.Token(), ArgoCDToken: argoToken}
 
 	if o.Redis {
@@ -323,6 +332,26 @@ func (e *Env) settle(cond func() bool) bool {
 		time.Sleep(5 * time.Millisecond)
 	}
 	return cond()
+}
+
+// Words are the fixed pieces of the catalog message id in the bot's
+// locale (with the data given): what Find, WaitFind and Ephemeral look
+// for, e.g. e.Ephemeral(Carol, e.Words("policy.own_approval")...).
+func (e *Env) Words(id string, kv ...any) []string {
+	e.T.Helper()
+	w := e.Cat.Fixed(id, kv...)
+	if len(w) == 0 || strings.HasPrefix(w[0], "⟦") {
+		e.T.Fatalf("catalog message %q has no fixed text in %s", id, e.Cat.Locale)
+	}
+	return w
+}
+
+// EachLocale runs a scenario once per locale nexo speaks, as subtests
+// named after the locale: the e2e suite passes in every language.
+func EachLocale(t *testing.T, run func(t *testing.T, locale string)) {
+	for _, loc := range i18n.Locales {
+		t.Run(loc, func(t *testing.T) { run(t, loc) })
+	}
 }
 
 // Find returns the newest message in the channel whose text or blocks
