@@ -50,11 +50,12 @@ test:
 test-integration:
 	bash scripts/integration/run.sh
 
-## bench: benchmarks (ack latency, command-to-first-post, store, DORA), then both binaries as
-## processes: file size, start → socket connected, idle RSS, SIGINT → exit (internal/binbench),
-## then the takeover table of killed replicas (internal/replicas)
+## bench: benchmarks (ack latency, command-to-first-post, store, DORA reports, the DORA gauges'
+## refresh and /metrics scrape at 200 services), then both binaries as processes: file size,
+## start → socket connected, idle RSS, SIGINT → exit (internal/binbench), then the takeover
+## table of killed replicas (internal/replicas)
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./bot/... ./store/... ./commands/...
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./bot/... ./store/... ./commands/... ./internal/dorametrics
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/binbench
 	$(GO) test -run '^$$' -bench Takeover -benchtime 1x -v ./internal/replicas/
 
