@@ -25,6 +25,7 @@ import (
 	"github.com/nexo-org/nexo-bot/commands/dora"
 	"github.com/nexo-org/nexo-bot/commands/views"
 	"github.com/nexo-org/nexo-bot/config"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/store"
 )
 
@@ -97,7 +98,7 @@ func Dora(ctx context.Context, d *commands.Deps, words []string, since, until, t
 	if err != nil {
 		return DoraResponse{}, err
 	}
-	return DoraResponse{Report: res.Report, Notes: res.Notes, Recorded: res.Recorded, Imported: res.Imported}, nil
+	return DoraResponse{Report: res.Report, Notes: dora.NotesIn(i18n.Default().In(i18n.English), res.Notes), Recorded: res.Recorded, Imported: res.Imported}, nil
 }
 
 // Handler serves /api/v1/.

@@ -177,7 +177,7 @@ func (t T) Zone() *time.Location {
 // Msg is a message not rendered yet: an id and its data, rendered for the
 // reader's locale where it is shown (a refusal made deep in a scenario, a
 // clause inside another message). A Msg in a message's data is rendered
-// first, in the same locale.
+// first, in the same locale; a []Msg is rendered as a list joined by "; ".
 type Msg struct {
 	ID string
 	KV []any
@@ -240,7 +240,7 @@ func (t T) render(id string, count any, kv []any) string {
 				for j, m := range v {
 					parts[j] = t.Msg(m)
 				}
-				data[k] = strings.Join(parts, " ")
+				data[k] = strings.Join(parts, "; ")
 			default:
 				data[k] = v
 			}

@@ -2,6 +2,7 @@ package i18n
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -79,4 +80,17 @@ func (t T) Ago(now, at time.Time) string {
 // Until is how long until at: "in 5 min" / "em 5 min".
 func (t T) Until(now, at time.Time) string {
 	return t.S("time.in", "Duration", t.Duration(at.Sub(now).Truncate(time.Minute)))
+}
+
+// Month is a month's short name: "Feb" / "fev".
+func (t T) Month(m time.Month) string { return t.month(m) }
+
+// Decimal writes f with prec decimals and the locale's separator:
+// "5.5" / "5,5".
+func (t T) Decimal(f float64, prec int) string {
+	s := strconv.FormatFloat(f, 'f', prec, 64)
+	if t.Locale == Portuguese {
+		s = strings.Replace(s, ".", ",", 1)
+	}
+	return s
 }

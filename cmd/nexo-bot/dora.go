@@ -16,6 +16,7 @@ import (
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/commands/dora"
 	"github.com/nexo-org/nexo-bot/config"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/integrations/github"
 	"github.com/nexo-org/nexo-bot/integrations/gitops"
 	"github.com/nexo-org/nexo-bot/store"
@@ -138,7 +139,7 @@ func doraCommand(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return 1
 	}
 	if *pngPath != "" {
-		img, err := dora.ChartPNG(res.Report)
+		img, err := dora.ChartPNG(i18n.Default().In(i18n.English), res.Report)
 		if err == nil {
 			err = os.WriteFile(*pngPath, img, 0o644)
 		}
@@ -183,7 +184,7 @@ func doraDirect(ctx context.Context, cfg *config.Config, st store.Store, q dora.
 	if err != nil {
 		return api.DoraResponse{}, err
 	}
-	return api.DoraResponse{Report: res.Report, Notes: res.Notes, Recorded: res.Recorded, Imported: res.Imported}, nil
+	return api.DoraResponse{Report: res.Report, Notes: dora.NotesIn(i18n.Default().In(i18n.English), res.Notes), Recorded: res.Recorded, Imported: res.Imported}, nil
 }
 
 // parseInterleaved parses flags placed before, between or after the

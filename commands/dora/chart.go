@@ -9,6 +9,9 @@ import (
 	"image/png"
 	"math"
 	"time"
+
+	"github.com/nexo-org/nexo-bot/i18n"
+	"golang.org/x/text/unicode/norm"
 )
 
 // Chart geometry (pixels).
@@ -33,25 +36,26 @@ var (
 // ChartPNG draws the report's weeks: deployments per ISO week as bars (left
 // axis) and the week's median lead time as a line (right axis), with a
 // title, a legend, axis labels and week start dates.
-func ChartPNG(r Report) ([]byte, error) {
+func ChartPNG(t i18n.T, r Report) ([]byte, error) {
 	img := image.NewRGBA(image.Rect(0, 0, chartW, chartH))
 	draw.Draw(img, img.Bounds(), &image.Uniform{colBackground}, image.Point{}, draw.Src)
 
-	title := fmt.Sprintf("DORA %s %s - %s", r.Service, r.Env, PeriodLabel(r))
+	title := t.S("dora.chart.title", "Service", r.Service, "Env", r.Env, "Period", PeriodLabel(t, r))
 	title = asciiOnly(title)
 	drawText(img, (chartW-textWidth(title, fontScale))/2, 20, title, fontScale, colText)
 
 	// Legend.
 	lx := plotL
 	fillRect(img, lx, 62, lx+16, 76, colBar)
-	drawText(img, lx+24, 62, "DEPLOYS PER WEEK", fontScale, colText)
-	lx += 24 + textWidth("DEPLOYS PER WEEK", fontScale) + 40
+	deploys, leadTime := asciiOnly(t.S("dora.chart.deploys")), asciiOnly(t.S("dora.chart.lead_time"))
+	drawText(img, lx+24, 62, deploys, fontScale, colText)
+	lx += 24 + textWidth(deploys, fontScale) + 40
 	thickLine(img, lx, 69, lx+24, 69, colLine)
 	fillRect(img, lx+9, 66, lx+15, 72, colLine)
-	drawText(img, lx+32, 62, "MEDIAN LEAD TIME", fontScale, colText)
-	lx += 32 + textWidth("MEDIAN LEAD TIME", fontScale) + 40
+	drawText(img, lx+32, 62, leadTime, fontScale, colText)
+	lx += 32 + textWidth(leadTime, fontScale) + 40
 	fillRect(img, lx, 62, lx+16, 76, colBarPartial)
-	drawText(img, lx+24, 62, "PARTIAL WEEK", fontScale, colMuted)
+	drawText(img, lx+24, 62, asciiOnly(t.S("dora.chart.partial")), fontScale, colMuted)
 
 	weeks := r.Weeks
 	maxDeps := 0
@@ -64,6 +68,7 @@ func ChartPNG(r Report) ([]byte, error) {
 	}
 	depStep, depTop := niceScale(float64(maxDeps))
 	unit, unitName := leadUnit(maxLead)
+	unitName = asciiOnly(t.S("dora.chart.unit." + unitName))
 	leadStep, leadTop := niceScale(float64(maxLead) / float64(unit))
 
 	// Grid and left axis ticks (deploys), right axis ticks (lead time).
@@ -80,8 +85,9 @@ func ChartPNG(r Report) ([]byte, error) {
 		lbl := trimFloat(float64(i) * leadStep)
 		drawText(img, plotR+10, y-7, lbl, fontScale, colLine)
 	}
-	drawTextUp(img, 14, (plotT+plotB)/2+textWidth("DEPLOYS", fontScale)/2, "DEPLOYS", fontScale, colText)
-	rightName := "LEAD TIME (" + unitName + ")"
+	leftName := asciiOnly(t.S("dora.chart.axis_deploys"))
+	drawTextUp(img, 14, (plotT+plotB)/2+textWidth(leftName, fontScale)/2, leftName, fontScale, colText)
+	rightName := asciiOnly(t.S("dora.chart.axis_lead", "Unit", unitName))
 	drawTextUp(img, chartW-30, (plotT+plotB)/2+textWidth(rightName, fontScale)/2, rightName, fontScale, colLine)
 
 	// Bars and the lead time line.
@@ -129,10 +135,10 @@ func ChartPNG(r Report) ([]byte, error) {
 		lbl := w.Start.Format("01-02")
 		drawText(img, cx-textWidth(lbl, fontScale)/2, plotB+12, lbl, fontScale, colMuted)
 	}
-	foot := "WEEK STARTING (MONDAY, " + asciiOnly(r.Location) + ")"
+	foot := asciiOnly(t.S("dora.chart.weeks", "Zone", r.Location))
 	drawText(img, (plotL+plotR-textWidth(foot, fontScale))/2, plotB+44, foot, fontScale, colText)
 	if r.NoDeployments {
-		msg := "NO DEPLOYMENTS"
+		msg := asciiOnly(t.S("dora.chart.none"))
 		drawText(img, (plotL+plotR-textWidth(msg, 3))/2, (plotT+plotB)/2-10, msg, 3, colMuted)
 	}
 
@@ -170,11 +176,11 @@ func niceScale(maxV float64) (step, top float64) {
 func leadUnit(maxLead time.Duration) (time.Duration, string) {
 	switch {
 	case maxLead >= 72*time.Hour:
-		return 24 * time.Hour, "DAYS"
+		return 24 * time.Hour, "days"
 	case maxLead >= 2*time.Hour:
-		return time.Hour, "HOURS"
+		return time.Hour, "hours"
 	}
-	return time.Minute, "MIN"
+	return time.Minute, "min"
 }
 
 func trimFloat(f float64) string {
@@ -191,7 +197,7 @@ func trimFloat(f float64) string {
 // asciiOnly swaps what the bitmap font lacks (→, accents) for '-' or drops it.
 func asciiOnly(s string) string {
 	out := make([]rune, 0, len(s))
-	for _, r := range s {
+	for _, r := range norm.NFD.String(s) { // "Ç" is "C" and a cedilla: keep the C
 		switch {
 		case r == '→':
 			out = append(out, '-', '>')

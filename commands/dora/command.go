@@ -11,6 +11,7 @@ import (
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/commands/records"
 	"github.com/nexo-org/nexo-bot/config"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/store"
 )
 
@@ -57,7 +58,7 @@ type Query struct {
 // its sources (history not read, compare budget used up, …).
 type Result struct {
 	Report Report
-	Notes  []string
+	Notes  []i18n.Msg
 	// Imported counts deployments read from the GitOps history; Recorded
 	// those from nexo's records.
 	Imported, Recorded int
@@ -68,12 +69,9 @@ func Spec(d *commands.Deps) *commands.Spec {
 	return &commands.Spec{
 		Name:    "dora",
 		Args:    []string{"service|all", "env?"},
-		Summary: "DORA metrics: deploy frequency, lead time, time to restore, change failure rate",
-		Help: "Measures production (dora.env) from nexo's deployment records and incidents plus the GitOps history, rated with the dora.bands table. " +
-			"The period is the last 30 days up to today unless `--since`/`--until` (YYYY-MM-DD, until exclusive, at most 2 years) are given; days are in the config's `timezone` (UTC by default) unless `--tz`. " +
-			"Posts the card in the channel and a chart of weekly deployments and lead time in its thread.\n" +
-			"Example: `/nexo dora nexo-be production --since 2026-01-01 --until 2026-02-01`",
-		Flags: []commands.Flag{{Name: "since", Value: "YYYY-MM-DD"}, {Name: "until", Value: "YYYY-MM-DD"}, {Name: "tz", Value: "Area/City"}},
+		Summary: "dora.summary",
+		Help:    "dora.help",
+		Flags:   []commands.Flag{{Name: "since", Value: "YYYY-MM-DD"}, {Name: "until", Value: "YYYY-MM-DD"}, {Name: "tz", Value: "Area/City"}},
 		Run: func(ctx context.Context, r commands.Request) (*chat.Reply, error) {
 			ctx, cancel := context.WithTimeout(ctx, Timeout)
 			defer cancel()
@@ -98,7 +96,7 @@ func Spec(d *commands.Deps) *commands.Spec {
 func ParseQuery(cfg *config.Config, words []string, since, until, tz string, now time.Time) (Query, error) {
 	var q Query
 	if len(words) == 0 || len(words) > 2 {
-		return q, commands.Refusalf("Say one service (or `all`) and at most one environment. Services: %s", strings.Join(cfg.ServiceNames(), ", "))
+		return q, commands.Refuse("dora.refuse.words", "Services", strings.Join(cfg.ServiceNames(), ", "))
 	}
 	if strings.EqualFold(words[0], "all") {
 		q.Service = "all"
@@ -127,14 +125,14 @@ func ParseQuery(cfg *config.Config, words []string, since, until, tz string, now
 	if tz = strings.TrimSpace(tz); tz != "" {
 		loc, err := time.LoadLocation(tz)
 		if err != nil || strings.EqualFold(tz, "local") {
-			return q, commands.Refusalf("`%s` is not a time zone: use an IANA name such as `America/Sao_Paulo` or `UTC`.", commands.Clip(tz, 40))
+			return q, commands.Refuse("dora.refuse.zone", "Zone", commands.Clip(tz, 40))
 		}
 		q.Location = loc
 	}
 	parse := func(flag, v string) (time.Time, error) {
 		t, err := time.ParseInLocation("2006-01-02", strings.TrimSpace(v), q.Location)
 		if err != nil {
-			return time.Time{}, commands.Refusalf("`--%s %s` is not a date: use YYYY-MM-DD, e.g. `--%s 2026-01-01`.", flag, commands.Clip(v, 30), flag)
+			return time.Time{}, commands.Refuse("dora.refuse.date", "Flag", flag, "Value", commands.Clip(v, 30))
 		}
 		return t, nil
 	}
@@ -154,16 +152,14 @@ func ParseQuery(cfg *config.Config, words []string, since, until, tz string, now
 		q.Since = t
 	}
 	if !q.Since.Before(q.Until) {
-		what := "`--until`"
+		id := "dora.refuse.empty_until"
 		if until == "" {
-			what = "today's end"
+			id = "dora.refuse.empty_today"
 		}
-		return q, commands.Refusalf("The period is empty: `--since %s` is not before %s (%s; `--until` is exclusive).",
-			q.Since.Format("2006-01-02"), what, q.Until.Format("2006-01-02"))
+		return q, commands.Refuse(id, "Since", q.Since.Format("2006-01-02"), "Until", q.Until.Format("2006-01-02"))
 	}
 	if q.Until.After(q.Since.AddDate(MaxYears, 0, 0)) {
-		return q, commands.Refusalf("The period %s → %s is longer than %d years: ask for a shorter one.",
-			q.Since.Format("2006-01-02"), q.Until.Format("2006-01-02"), MaxYears)
+		return q, commands.Refuse("dora.refuse.too_long", "Since", q.Since.Format("2006-01-02"), "Until", q.Until.Format("2006-01-02"), "Years", MaxYears)
 	}
 	return q, nil
 }
@@ -203,7 +199,7 @@ func Measure(ctx context.Context, d *commands.Deps, q Query) (Result, error) {
 		Deployments: src.deps, Incidents: src.incs, Bands: d.Config.DORA.Bands,
 	})
 	if err != nil {
-		return res, commands.Refusalf("%s", err)
+		return res, commands.Refuse("dora.refuse.compute", "Why", err.Error())
 	}
 	return res, nil
 }
@@ -215,7 +211,7 @@ type sources struct {
 	incs []records.Incident
 	// notes tell the reader what is missing (unreadable records, history
 	// not read, lead times not looked up).
-	notes              []string
+	notes              []i18n.Msg
 	recorded, imported int
 }
 
@@ -233,19 +229,19 @@ func gather(ctx context.Context, d *commands.Deps, services []string, env string
 		return src, fmt.Errorf("reading incident records: %w", err)
 	}
 	if bad+badInc > 0 {
-		src.notes = append(src.notes, fmt.Sprintf("%d unreadable records skipped", bad+badInc))
+		src.notes = append(src.notes, i18n.M("dora.note.unreadable", "Count", bad+badInc))
 	}
 	src.recorded, src.incs = len(deps), incs
 	if d.GitOps != nil && len(services) > 0 {
 		imported, err := importHistory(ctx, d, services, env, deps)
 		if err != nil {
 			ref := commands.NewRef()
-			src.notes = append(src.notes, "GitOps history not read (reference "+ref+" in nexo's log): nexo's records only")
+			src.notes = append(src.notes, i18n.M("dora.note.history", "Ref", ref))
 			logger(d).Warn("dora: GitOps history", "ref", ref, "err", err)
 		} else {
 			src.imported = len(imported)
 			if d.GitHub != nil {
-				if note := fillLeadTimes(ctx, d, imported, since, until); note != "" {
+				if note := fillLeadTimes(ctx, d, imported, since, until); note.ID != "" {
 					src.notes = append(src.notes, note)
 				}
 			}
@@ -262,21 +258,22 @@ func Post(ctx context.Context, d *commands.Deps, channel string, res Result) err
 	if channel == "" {
 		channel = d.Config.Slack.Channel
 	}
-	card := Card(res.Report)
+	t := d.T(channel)
+	card := Card(t, res.Report)
 	if len(res.Notes) > 0 {
-		card.Blocks = append(card.Blocks, chat.Block{Context: res.Notes})
+		card.Blocks = append(card.Blocks, chat.Block{Context: NotesIn(t, res.Notes)})
 	}
 	ts, err := d.Chat.Post(ctx, channel, "", card)
 	if err != nil {
 		return fmt.Errorf("posting the DORA card: %w", err)
 	}
-	png, err := ChartPNG(res.Report)
+	png, err := ChartPNG(t, res.Report)
 	if err != nil {
 		logger(d).Warn("dora: chart", "err", err)
 		return nil
 	}
 	name := "dora-" + res.Report.Service + ".png"
-	if err := d.Chat.Upload(ctx, channel, ts, name, Title(res.Report), png); err != nil {
+	if err := d.Chat.Upload(ctx, channel, ts, name, Title(t, res.Report), png); err != nil {
 		logger(d).Warn("dora: chart upload", "channel", channel, "err", err)
 	}
 	return nil
@@ -318,4 +315,14 @@ func logger(d *commands.Deps) *slog.Logger {
 		return d.Log
 	}
 	return slog.Default()
+}
+
+// NotesIn renders a report's notes for one reader (the CLI and the API
+// read them in English).
+func NotesIn(t i18n.T, notes []i18n.Msg) []string {
+	out := make([]string, len(notes))
+	for i, n := range notes {
+		out[i] = t.Msg(n)
+	}
+	return out
 }

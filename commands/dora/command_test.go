@@ -334,7 +334,7 @@ func TestDoraLeadTimeFromCompareIsCachedAndBounded(t *testing.T) {
 	if gh.calls.Load() != 4 || res3.Report.LeadTime.Samples != 1 || len(res3.Report.Fastest) != 1 || res3.Report.Fastest[0].Tag != "2026.02.10" {
 		t.Fatalf("budget: calls %d, lead %+v, fastest %+v", gh.calls.Load(), res3.Report.LeadTime, res3.Report.Fastest)
 	}
-	if len(res3.Notes) != 1 || !strings.Contains(res3.Notes[0], "2 without lead time (compare budget of 1 calls used") {
+	if len(res3.Notes) != 1 || !strings.Contains(commands.English().Msg(res3.Notes[0]), "2 without lead time (compare budget of 1 calls used") {
 		t.Fatalf("notes: %q", res3.Notes)
 	}
 }

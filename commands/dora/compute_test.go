@@ -6,7 +6,11 @@ import (
 	"time"
 
 	"github.com/nexo-org/nexo-bot/commands/records"
+	"github.com/nexo-org/nexo-bot/i18n"
 )
+
+// en is the catalog in English, what the tests read.
+var en = i18n.Default().In(i18n.English)
 
 func at(s string) time.Time {
 	t, err := time.Parse(time.RFC3339, s)
@@ -180,8 +184,8 @@ func TestComputeServiceWithoutIncidents(t *testing.T) {
 		deploy("b", "2026-01-12T10:00:00Z", 3*time.Hour),
 	}
 	r := mustCompute(t, in)
-	if r.TimeToRestore.Band != NA || r.TimeToRestore.Resolved != 0 || RestoreText(r) != "no incidents" {
-		t.Errorf("restore = %+v (%q), want N/A, no incidents", r.TimeToRestore, RestoreText(r))
+	if r.TimeToRestore.Band != NA || r.TimeToRestore.Resolved != 0 || RestoreText(en, r) != "no incidents" {
+		t.Errorf("restore = %+v (%q), want N/A, no incidents", r.TimeToRestore, RestoreText(en, r))
 	}
 	if r.ChangeFailureRate.Failed != 0 || r.ChangeFailureRate.Band != Elite {
 		t.Errorf("failure = %+v, want 0 failed, Elite", r.ChangeFailureRate)

@@ -134,7 +134,7 @@ type Digest struct {
 	// Rows are the channel's services, in config order.
 	Rows []DigestRow
 	// Notes say what the figures lack (as `/nexo dora` notes do).
-	Notes []string
+	Notes []i18n.Msg
 }
 
 // DigestRow is one service's week and the week before.
@@ -234,33 +234,10 @@ func DigestMessages(t i18n.T, g Digest, command string) []chat.Message {
 		}
 		return t.S("dora.digest.down_worse", "Before", beforeText)
 	}
-	percent := func(r Report) string {
-		if r.NoDeployments {
-			return t.S("dora.digest.no_deployments")
-		}
-		return strconv.FormatFloat(r.ChangeFailureRate.Rate*100, 'f', 1, 64) + "%"
-	}
-	lead := func(r Report) string {
-		switch {
-		case r.NoDeployments:
-			return t.S("dora.digest.no_deployments")
-		case r.LeadTime.Samples == 0:
-			return t.S("dora.digest.no_commit_data")
-		}
-		return t.Duration(r.LeadTime.Median)
-	}
-	restore := func(r Report) string {
-		x := r.TimeToRestore
-		switch {
-		case x.Resolved == 0 && x.Unresolved == 0:
-			return t.S("dora.digest.no_incidents")
-		case x.Resolved == 0:
-			return t.N("dora.digest.unresolved", x.Unresolved)
-		case x.Unresolved > 0:
-			return t.S("dora.digest.restore_unresolved", "Duration", t.Duration(x.Median), "Unresolved", x.Unresolved)
-		}
-		return t.Duration(x.Median)
-	}
+	// the week's values read as the report's card does
+	percent := func(r Report) string { return FailureText(t, r) }
+	lead := func(r Report) string { return LeadTimeText(t, r) }
+	restore := func(r Report) string { return RestoreText(t, r) }
 	section := func(r DigestRow) string {
 		w, p := r.Week, r.Previous
 		text := t.S("dora.digest.service", "Service", r.Service, "Overall", overall(w.Overall))
@@ -277,7 +254,7 @@ func DigestMessages(t i18n.T, g Digest, command string) []chat.Message {
 		}
 		deploys := t.S("dora.digest.no_deployments_week", "Trend", trend(0, float64(pd), strconv.Itoa(pd), false, true))
 		if wd > 0 {
-			deploys = t.S("dora.digest.deployments", "Deployments", wd, "Days", t.N("dora.digest.days", w.DeploymentFrequency.DeployDays),
+			deploys = t.S("dora.digest.deployments", "Deployments", wd, "Days", t.N("dora.days", w.DeploymentFrequency.DeployDays),
 				"Trend", trend(float64(wd), float64(pd), strconv.Itoa(pd), false, true))
 		}
 		lines := []string{text, deploys,
@@ -290,7 +267,7 @@ func DigestMessages(t i18n.T, g Digest, command string) []chat.Message {
 		}
 		return strings.Join(lines, "\n")
 	}
-	footer := append([]string{t.S("dora.digest.footer", "Command", command)}, g.Notes...)
+	footer := append([]string{t.S("dora.digest.footer", "Command", command)}, NotesIn(t, g.Notes)...)
 	pages := max(1, (len(g.Rows)+digestServicesPerMessage-1)/digestServicesPerMessage)
 	out := make([]chat.Message, 0, pages)
 	for p := range pages {

@@ -137,10 +137,10 @@ func TestDigestPostsEachTeamsWeekOnce(t *testing.T) {
 		// The promotion shipped a day-old commit, the hotfix one an hour
 		// old: the lower median is the hour; the week before has no
 		// commit data (imported without GitHub).
-		"Lead time: 1 h, week before: no commit data",
+		"Lead time: 60 minutes, week before: no commit data",
 		// The hotfix fails the promotion (1 of 2); the week before nothing failed.
 		"Change failure rate: 50.0% (1 of 2), ↑ from 0.0% (worse)",
-		"Time to restore: 30 min, week before: no incidents",
+		"Time to restore: 30 minutes, week before: no incidents",
 		"`/nexo dora <service>` shows the last 30 days",
 	} {
 		if !strings.Contains(text, want) {
@@ -153,7 +153,7 @@ func TestDigestPostsEachTeamsWeekOnce(t *testing.T) {
 	// nexo-fe's channel reads Portuguese.
 	feText := fe[0].Msg.PlainText()
 	for _, want := range []string{"Resumo semanal de DORA — production", "Semana 2026-02-16 → 2026-02-22, comparada com a anterior", "*nexo-fe* — ",
-		"Deploys: nenhum, ↓ de 1 (pior)", "Tempo de restauração: nenhum incidente, semana anterior: nenhum incidente", "`/nexo dora <serviço>`"} {
+		"Deploys: nenhum, ↓ de 1 (pior)", "Tempo de restauração: nenhum incident, semana anterior: nenhum incident", "`/nexo dora <serviço>`"} {
 		if !strings.Contains(feText, want) {
 			t.Errorf("nexo-fe digest lacks %q:\n%s", want, feText)
 		}
@@ -255,11 +255,11 @@ func TestDigestMessagesSayTheTrendAndSplitLongLists(t *testing.T) {
 	for _, want := range []string{
 		"*fast* — 🏆 ELITE PERFORMER (week before: ✅ HIGH PERFORMER)",
 		"Deployments: 5 on 5 days, ↑ from 3 (better)",
-		"Lead time: 1 h, ↓ from 3 h (better)",
+		"Lead time: 60 minutes, ↓ from 3.0 hours (better)",
 		"Change failure rate: 0.0% (0 of 5), ↓ from 33.3% (better)",
-		"Time to restore: 20 min, ↓ from 1 h (better)",
+		"Time to restore: 20 minutes, ↓ from 60 minutes (better)",
 		"*same* — ✅ HIGH PERFORMER\nDeployments: 2 on 2 days, same as the week before",
-		"Lead time: 2 h, same as the week before",
+		"Lead time: 2.0 hours, same as the week before",
 		"Time to restore: no incidents, week before: no incidents",
 		"*quiet* — N/A (not enough data)\nNo deployments and no incidents either week.",
 	} {

@@ -3,13 +3,12 @@ package dora
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/commands/records"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/store"
 )
 
@@ -86,7 +85,7 @@ func lookUpLeadTime(ctx context.Context, d *commands.Deps, dep *records.Deployme
 // period (newest first) from the compare API between their previous and
 // new tag, through the cache, with at most maxCompares calls. It returns a
 // note when some were left out.
-func fillLeadTimes(ctx context.Context, d *commands.Deps, imported []records.Deployment, since, until time.Time) string {
+func fillLeadTimes(ctx context.Context, d *commands.Deps, imported []records.Deployment, since, until time.Time) i18n.Msg {
 	idx := make([]int, 0, len(imported))
 	for i := range imported {
 		if needsLeadTime(d, &imported[i], since, until) {
@@ -107,15 +106,15 @@ func fillLeadTimes(ctx context.Context, d *commands.Deps, imported []records.Dep
 			failed++
 		}
 	}
-	var parts []string
+	var parts []i18n.Msg
 	if skipped > 0 {
-		parts = append(parts, fmt.Sprintf("%d without lead time (compare budget of %d calls used; run again to continue)", skipped, maxCompares))
+		parts = append(parts, i18n.M("dora.note.budget", "Count", skipped, "Budget", maxCompares))
 	}
 	if failed > 0 {
-		parts = append(parts, fmt.Sprintf("%d without lead time (GitHub compare failed)", failed))
+		parts = append(parts, i18n.M("dora.note.compare_failed", "Count", failed))
 	}
 	if len(parts) == 0 {
-		return ""
+		return i18n.Msg{}
 	}
-	return "Imported deployments: " + strings.Join(parts, "; ")
+	return i18n.M("dora.note.imported", "Parts", parts)
 }

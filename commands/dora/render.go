@@ -10,20 +10,21 @@ import (
 	"time"
 
 	"github.com/nexo-org/nexo-bot/chat"
+	"github.com/nexo-org/nexo-bot/i18n"
 )
 
 const rule = "━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━"
 
 // Title is the report's one-line title: "DORA Metrics - nexo-be production
 // (Jan 2026)".
-func Title(r Report) string {
-	return fmt.Sprintf("DORA Metrics - %s %s (%s)", r.Service, r.Env, PeriodLabel(r))
+func Title(t i18n.T, r Report) string {
+	return t.S("dora.title", "Service", r.Service, "Env", r.Env, "Period", PeriodLabel(t, r))
 }
 
 // PeriodLabel names the period: "Jan 2026" for one whole calendar month,
 // "2026" for a whole year, otherwise "2026-01-05 → 2026-01-18" (last day
 // inclusive), in the report's location.
-func PeriodLabel(r Report) string {
+func PeriodLabel(t i18n.T, r Report) string {
 	loc := r.location()
 	s, u := r.Since.In(loc), r.Until.In(loc)
 	midnight := func(t time.Time) bool {
@@ -31,7 +32,7 @@ func PeriodLabel(r Report) string {
 	}
 	if midnight(s) && midnight(u) && s.Day() == 1 && u.Day() == 1 {
 		if s.AddDate(0, 1, 0).Equal(u) {
-			return s.Format("Jan 2006")
+			return t.Month(s.Month()) + " " + strconv.Itoa(s.Year())
 		}
 		if s.Month() == time.January && s.AddDate(1, 0, 0).Equal(u) {
 			return s.Format("2006")
@@ -54,73 +55,73 @@ func (r Report) location() *time.Location {
 // Line values, as RenderText shows them.
 
 // FrequencyText is "2.3 deploys/day" (or "no deployments").
-func FrequencyText(r Report) string {
+func FrequencyText(t i18n.T, r Report) string {
 	if r.NoDeployments {
-		return "no deployments"
+		return t.S("dora.no_deployments")
 	}
 	pd := r.DeploymentFrequency.PerDay
 	switch {
 	case pd >= 0.95:
-		return fmt.Sprintf("%.1f deploys/day", pd)
+		return t.S("dora.per_day", "Value", t.Decimal(pd, 1))
 	case pd*7 >= 0.95:
-		return fmt.Sprintf("%.1f deploys/week", pd*7)
+		return t.S("dora.per_week", "Value", t.Decimal(pd*7, 1))
 	}
-	return fmt.Sprintf("%.1f deploys/month", pd*30)
+	return t.S("dora.per_month", "Value", t.Decimal(pd*30, 1))
 }
 
 // LeadTimeText is the median lead time ("45 minutes") or why it is missing.
-func LeadTimeText(r Report) string {
+func LeadTimeText(t i18n.T, r Report) string {
 	switch {
 	case r.NoDeployments:
-		return "no deployments"
+		return t.S("dora.no_deployments")
 	case r.LeadTime.Samples == 0:
-		return "no commit data"
+		return t.S("dora.no_commit_data")
 	}
-	return HumanDuration(r.LeadTime.Median)
+	return HumanDuration(t, r.LeadTime.Median)
 }
 
 // RestoreText is the median time to restore ("18 minutes") or why it is
 // missing.
-func RestoreText(r Report) string {
-	t := r.TimeToRestore
+func RestoreText(t i18n.T, r Report) string {
+	x := r.TimeToRestore
 	switch {
-	case t.Resolved == 0 && t.Unresolved == 0:
-		return "no incidents"
-	case t.Resolved == 0:
-		return fmt.Sprintf("%d unresolved", t.Unresolved)
-	case t.Unresolved > 0:
-		return fmt.Sprintf("%s (+%d unresolved)", HumanDuration(t.Median), t.Unresolved)
+	case x.Resolved == 0 && x.Unresolved == 0:
+		return t.S("dora.no_incidents")
+	case x.Resolved == 0:
+		return t.N("dora.unresolved", x.Unresolved)
+	case x.Unresolved > 0:
+		return t.S("dora.restore_unresolved", "Duration", HumanDuration(t, x.Median), "Unresolved", x.Unresolved)
 	}
-	return HumanDuration(t.Median)
+	return HumanDuration(t, x.Median)
 }
 
 // FailureText is "3.2%" (or "no deployments").
-func FailureText(r Report) string {
+func FailureText(t i18n.T, r Report) string {
 	if r.NoDeployments {
-		return "no deployments"
+		return t.S("dora.no_deployments")
 	}
-	return strconv.FormatFloat(r.ChangeFailureRate.Rate*100, 'f', 1, 64) + "%"
+	return t.Decimal(r.ChangeFailureRate.Rate*100, 1) + "%"
 }
 
 // HumanDuration writes a duration the way people say it: "40 seconds",
-// "45 minutes", "5.5 hours", "3.2 days".
-func HumanDuration(d time.Duration) string {
-	plural := func(n float64, unit string, prec int) string {
-		s := strconv.FormatFloat(n, 'f', prec, 64)
-		if s == "1" || s == "1.0" {
-			return s + " " + unit
+// "45 minutes", "5.5 hours", "3.2 days" ("5,5 horas" in pt-BR).
+func HumanDuration(t i18n.T, d time.Duration) string {
+	unit := func(n float64, id string, prec int) string {
+		count := 2 // the plural form: one only for exactly 1
+		if s := strconv.FormatFloat(n, 'f', prec, 64); s == "1" || s == "1.0" {
+			count = 1
 		}
-		return s + " " + unit + "s"
+		return t.N("dora.unit."+id, count, "Value", t.Decimal(n, prec))
 	}
 	switch {
 	case d < time.Minute:
-		return plural(float64(d/time.Second), "second", 0)
+		return unit(float64(d/time.Second), "seconds", 0)
 	case d < 2*time.Hour:
-		return plural(float64(d/time.Minute), "minute", 0)
+		return unit(float64(d/time.Minute), "minutes", 0)
 	case d < 48*time.Hour:
-		return plural(d.Hours(), "hour", 1)
+		return unit(d.Hours(), "hours", 1)
 	}
-	return plural(d.Hours()/24, "day", 1)
+	return unit(d.Hours()/24, "days", 1)
 }
 
 // Mark is the band's sign: ✅ for Elite and High, ⚠️ for Medium and Low,
@@ -136,44 +137,42 @@ func Mark(b Band) string {
 }
 
 // OverallText is "🏆 ELITE PERFORMER", "✅ HIGH PERFORMER", …
-func OverallText(b Band) string {
+func OverallText(t i18n.T, b Band) string {
 	switch b {
 	case Elite:
-		return "🏆 ELITE PERFORMER"
+		return t.S("dora.performer.elite")
 	case High:
-		return "✅ HIGH PERFORMER"
-	case Medium, Low:
-		return "⚠️ " + strings.ToUpper(b.String()) + " PERFORMER"
+		return t.S("dora.performer.high")
+	case Medium:
+		return t.S("dora.performer.medium")
+	case Low:
+		return t.S("dora.performer.low")
 	}
-	return "N/A (not enough data)"
+	return t.S("dora.performer.na")
 }
 
-// countOf is "1 deployment" / "2 deployments".
-func countOf(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
-}
-
-// RenderText renders the report in the playbook's terminal layout.
+// RenderText renders the report in the playbook's terminal layout, for
+// the CLI: in English, the layout of the playbook's script.
+//
+//i18n:verbatim the CLI prints the playbook's terminal report
 func RenderText(r Report) string {
+	t := i18n.Default().In(i18n.English)
 	var b strings.Builder
-	b.WriteString(rule + "\n" + Title(r) + "\n" + rule + "\n\n")
+	b.WriteString(rule + "\n" + Title(t, r) + "\n" + rule + "\n\n")
 	line := func(name, value string, band Band) {
 		fmt.Fprintf(&b, "%-25s%-19s%s %s\n", name+":", value, Mark(band), band)
 	}
-	line("Deployment Frequency", FrequencyText(r), r.DeploymentFrequency.Band)
-	line("Lead Time for Changes", LeadTimeText(r), r.LeadTime.Band)
-	line("Time to Restore Service", RestoreText(r), r.TimeToRestore.Band)
-	line("Change Failure Rate", FailureText(r), r.ChangeFailureRate.Band)
-	fmt.Fprintf(&b, "\n%-25s%s\n", "Overall Performance:", OverallText(r.Overall))
+	line("Deployment Frequency", FrequencyText(t, r), r.DeploymentFrequency.Band)
+	line("Lead Time for Changes", LeadTimeText(t, r), r.LeadTime.Band)
+	line("Time to Restore Service", RestoreText(t, r), r.TimeToRestore.Band)
+	line("Change Failure Rate", FailureText(t, r), r.ChangeFailureRate.Band)
+	fmt.Fprintf(&b, "\n%-25s%s\n", "Overall Performance:", OverallText(t, r.Overall))
 	if r.NoDeployments {
 		b.WriteString("\nNo deployments to " + r.Env + " in this period.\n")
 		return b.String()
 	}
 	fmt.Fprintf(&b, "\n%s on %s · %d failed (%d superseded, %d rolled back, %d hotfixed, %d with incidents) · bands %s\n",
-		countOf(r.ChangeFailureRate.Deployments, "deployment", "deployments"), countOf(r.DeploymentFrequency.DeployDays, "day", "days"), r.ChangeFailureRate.Failed,
+		t.N("dora.deployments", r.ChangeFailureRate.Deployments), t.N("dora.days", r.DeploymentFrequency.DeployDays), r.ChangeFailureRate.Failed,
 		r.ChangeFailureRate.Superseded, r.ChangeFailureRate.RolledBack, r.ChangeFailureRate.Hotfixed, r.ChangeFailureRate.Incidents, r.Bands)
 	if len(r.Fastest) > 0 {
 		fmt.Fprintf(&b, "\nTop %d Fastest Deploys:\n", len(r.Fastest))
@@ -187,7 +186,7 @@ func RenderText(r Report) string {
 			width = max(width, len([]rune(names[i])))
 		}
 		for i, f := range r.Fastest {
-			fmt.Fprintf(&b, "%d. %-*s  (commit → prod: %s)\n", i+1, width, names[i], HumanDuration(f.LeadTime))
+			fmt.Fprintf(&b, "%d. %-*s  (commit → prod: %s)\n", i+1, width, names[i], HumanDuration(t, f.LeadTime))
 		}
 	}
 	return b.String()
@@ -267,7 +266,7 @@ type jsonWeek struct {
 func RenderJSON(r Report) ([]byte, error) {
 	j := jsonReport{
 		Service: r.Service, Env: r.Env, Since: r.Since.Format(time.RFC3339), Until: r.Until.Format(time.RFC3339),
-		Location: r.Location, Bands: r.Bands, Period: PeriodLabel(r), NoDeployments: r.NoDeployments, Overall: r.Overall,
+		Location: r.Location, Bands: r.Bands, Period: PeriodLabel(i18n.Default().In(i18n.English), r), NoDeployments: r.NoDeployments, Overall: r.Overall,
 		Frequency: jsonDF{Deployments: r.DeploymentFrequency.Deployments, PerDay: round(r.DeploymentFrequency.PerDay, 3),
 			DeployDays: r.DeploymentFrequency.DeployDays, MedianDaysPerWeek: r.DeploymentFrequency.MedianDaysPerWeek,
 			MedianDaysPerMonth: r.DeploymentFrequency.MedianDaysPerMonth, Band: r.DeploymentFrequency.Band},
@@ -328,43 +327,45 @@ func RenderCSV(r Report) ([]byte, error) {
 }
 
 // Card is the Slack message: a header, the four metrics as fields, the
-// overall rating, the fastest deployments and a context line.
-func Card(r Report) chat.Message {
-	field := func(name, value string, band Band) string {
-		return fmt.Sprintf("*%s*\n%s  %s %s", name, value, Mark(band), band)
+// overall rating, the fastest deployments and a context line, in t's
+// locale.
+func Card(t i18n.T, r Report) chat.Message {
+	field := func(id, value string, band Band) string {
+		return fmt.Sprintf("*%s*\n%s  %s %s", t.S("dora.metric."+id), value, Mark(band), band)
 	}
+	title := Title(t, r)
+	overall := OverallText(t, r.Overall)
 	m := chat.Message{
-		Text: fmt.Sprintf("%s: %s", Title(r), OverallText(r.Overall)),
+		Text: title + ": " + overall,
 		Blocks: []chat.Block{
-			{Header: Title(r)},
+			{Header: title},
 			{Section: &chat.Section{Fields: []string{
-				field("Deployment frequency", FrequencyText(r), r.DeploymentFrequency.Band),
-				field("Lead time for changes", LeadTimeText(r), r.LeadTime.Band),
-				field("Time to restore service", RestoreText(r), r.TimeToRestore.Band),
-				field("Change failure rate", FailureText(r), r.ChangeFailureRate.Band),
+				field("frequency", FrequencyText(t, r), r.DeploymentFrequency.Band),
+				field("lead_time", LeadTimeText(t, r), r.LeadTime.Band),
+				field("restore", RestoreText(t, r), r.TimeToRestore.Band),
+				field("failure_rate", FailureText(t, r), r.ChangeFailureRate.Band),
 			}}},
-			{Section: &chat.Section{Text: "*Overall performance:* " + OverallText(r.Overall)}},
+			{Section: &chat.Section{Text: t.S("dora.overall", "Overall", overall)}},
 		},
 	}
 	if r.NoDeployments {
-		m.Blocks = append(m.Blocks, chat.Block{Section: &chat.Section{Text: "No deployments to " + r.Env + " in this period."}})
+		m.Blocks = append(m.Blocks, chat.Block{Section: &chat.Section{Text: t.S("dora.no_deployments_to", "Env", r.Env)}})
 	} else if len(r.Fastest) > 0 {
-		var b strings.Builder
-		fmt.Fprintf(&b, "*Top %d fastest deploys*", len(r.Fastest))
+		lines := []string{t.S("dora.fastest", "Count", len(r.Fastest))}
 		for i, f := range r.Fastest {
 			name := "`" + f.Tag + "`"
 			if r.Service == "all" {
 				name = f.Service + " " + name
 			}
-			fmt.Fprintf(&b, "\n%d. %s  commit → prod: %s", i+1, name, HumanDuration(f.LeadTime))
+			lines = append(lines, t.S("dora.fastest_line", "N", i+1, "Name", name, "LeadTime", HumanDuration(t, f.LeadTime)))
 		}
-		m.Blocks = append(m.Blocks, chat.Block{Section: &chat.Section{Text: b.String()}})
+		m.Blocks = append(m.Blocks, chat.Block{Section: &chat.Section{Text: strings.Join(lines, "\n")}})
 	}
 	m.Blocks = append(m.Blocks, chat.Block{Context: []string{
-		fmt.Sprintf("%s on %s · %d failed · %s resolved",
-			countOf(r.ChangeFailureRate.Deployments, "deployment", "deployments"), countOf(r.DeploymentFrequency.DeployDays, "day", "days"),
-			r.ChangeFailureRate.Failed, countOf(r.TimeToRestore.Resolved, "incident", "incidents")),
-		fmt.Sprintf("DORA %s bands · %s", r.Bands, r.Location),
+		t.S("dora.summary_line", "Deployments", t.N("dora.deployments", r.ChangeFailureRate.Deployments),
+			"Days", t.N("dora.days", r.DeploymentFrequency.DeployDays), "Failed", r.ChangeFailureRate.Failed,
+			"Resolved", t.N("dora.incidents", r.TimeToRestore.Resolved)),
+		t.S("dora.bands_line", "Bands", r.Bands, "Zone", r.Location),
 	}})
 	return m
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nexo-org/nexo-bot/commands/records"
+	"github.com/nexo-org/nexo-bot/i18n"
 )
 
 // eliteMonth is a January in which nexo-be deploys 2-3 times every weekday
@@ -47,7 +48,7 @@ func TestRenderTextPlaybookLayout(t *testing.T) {
 	text := RenderText(r)
 	for _, want := range []string{
 		rule + "\nDORA Metrics - nexo-be production (Jan 2026)\n" + rule + "\n",
-		"Deployment Frequency:    " + FrequencyText(r),
+		"Deployment Frequency:    " + FrequencyText(en, r),
 		"Time to Restore Service: 18 minutes",
 		"✅ Elite",
 		"Overall Performance:     🏆 ELITE PERFORMER",
@@ -77,7 +78,7 @@ func TestHumanDuration(t *testing.T) {
 		3*24*time.Hour + 4*time.Hour + 48*time.Minute: "3.2 days",
 	}
 	for d, want := range cases {
-		if got := HumanDuration(d); got != want {
+		if got := HumanDuration(en, d); got != want {
 			t.Errorf("HumanDuration(%v) = %q, want %q", d, got, want)
 		}
 	}
@@ -91,7 +92,7 @@ func TestPeriodLabel(t *testing.T) {
 	}
 	for _, c := range cases {
 		r := Report{Since: at(c.since), Until: at(c.until), Location: "UTC"}
-		if got := PeriodLabel(r); got != c.want {
+		if got := PeriodLabel(en, r); got != c.want {
 			t.Errorf("PeriodLabel(%s, %s) = %q, want %q", c.since, c.until, got, c.want)
 		}
 	}
@@ -168,7 +169,7 @@ func TestRenderJSONAndCSV(t *testing.T) {
 
 func TestCard(t *testing.T) {
 	r := mustCompute(t, fixture())
-	m := Card(r)
+	m := Card(en, r)
 	if len(m.Blocks) < 4 || m.Blocks[0].Header != "DORA Metrics - nexo-be production (2026-01-05 → 2026-01-18)" {
 		t.Fatalf("card = %+v", m)
 	}
@@ -187,9 +188,28 @@ func TestCard(t *testing.T) {
 	}
 }
 
+// The card speaks the channel's language: Portuguese words, plurals and
+// the decimal comma; the DORA band names stay DORA's.
+func TestCardInPortuguese(t *testing.T) {
+	r := mustCompute(t, fixture())
+	plain := Card(i18n.Default().In(i18n.Portuguese), r).PlainText()
+	for _, want := range []string{"Métricas DORA - nexo-be production (2026-01-05 → 2026-01-18)", "*Frequência de deploy*",
+		"44,4%  ⚠️ Low", "✅ DESEMPENHO ALTO", "commit → prod: 10 minutos", "Faixas DORA 2023 · UTC"} {
+		if !strings.Contains(plain, want) {
+			t.Errorf("card lacks %q:\n%s", want, plain)
+		}
+	}
+	if got := HumanDuration(i18n.Default().In(i18n.Portuguese), 90*time.Minute+30*time.Second); got != "90 minutos" {
+		t.Errorf("90m30s = %q", got)
+	}
+	if got := HumanDuration(i18n.Default().In(i18n.Portuguese), 5*time.Hour+30*time.Minute); got != "5,5 horas" {
+		t.Errorf("5h30m = %q", got)
+	}
+}
+
 func TestChartPNG(t *testing.T) {
 	r := mustCompute(t, eliteMonth())
-	b, err := ChartPNG(r)
+	b, err := ChartPNG(en, r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +234,7 @@ func TestChartPNG(t *testing.T) {
 	// No deployments: no bars, a message instead.
 	in := eliteMonth()
 	in.Deployments = nil
-	b, err = ChartPNG(mustCompute(t, in))
+	b, err = ChartPNG(en, mustCompute(t, in))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -188,7 +188,7 @@ func TestDORAGaugesEqualTheDoraReport(t *testing.T) {
 	e.Command(Carol, "dora nexo-be qa")
 	failed := int(*g.cfr*g.deployments + 0.5)
 	card := e.WaitFind("DORA Metrics - nexo-be qa", fmt.Sprintf("%d deployments on", int(g.deployments)), fmt.Sprintf("· %d failed · 1 incident resolved", failed))
-	if !strings.Contains(Content(card), dora.HumanDuration(25*time.Minute)) {
+	if !strings.Contains(Content(card), dora.HumanDuration(e.Cat, 25*time.Minute)) {
 		t.Fatalf("the card's time to restore:\n%s", Content(card))
 	}
 }
