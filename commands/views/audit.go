@@ -25,8 +25,8 @@ const (
 // service, newest first, shown only to the caller.
 func AuditSpec(d *commands.Deps) *commands.Spec {
 	return &commands.Spec{
-		Name:    "audit",
-		Args:    []string{"service"},
+		Name:     "audit",
+		Args:     []string{"service"},
 		Summary:  "views.audit.summary",
 		Help:     "views.audit.help",
 		HelpData: []any{"Default", AuditDefaultLimit, "Max", AuditMaxLimit},

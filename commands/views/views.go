@@ -195,7 +195,7 @@ func DiffCard(t i18n.T, r *DiffReport) chat.Message {
 		line = t.N("views.diff.same_tag", len(r.OutOfSync), "Git", r.GitTag, "Sync", commands.OrDash(r.App.Status.Sync.Status))
 	}
 	m := chat.Message{
-		Text: t.S("views.diff.fallback", "Service", r.Service, "Env", r.Env, "Git", commands.OrDash(r.GitTag), "Running", commands.OrDash(r.RunningTag), "OutOfSync", len(r.OutOfSync)),
+		Text:   t.S("views.diff.fallback", "Service", r.Service, "Env", r.Env, "Git", commands.OrDash(r.GitTag), "Running", commands.OrDash(r.RunningTag), "OutOfSync", len(r.OutOfSync)),
 		Blocks: []chat.Block{{Section: &chat.Section{Text: t.S("views.diff.title", "Service", r.Service, "Env", r.Env, "Line", line)}}},
 	}
 	gitField := t.S("views.diff.git_field", "Path", r.ValuesPath) + "\n"
@@ -285,12 +285,12 @@ func PodsCard(t i18n.T, service, env, namespace, selector string, pods []corev1.
 // LogsSpec is `/nexo logs <service> <env> [--since 10m] [--grep text] [--previous]`.
 func LogsSpec(d *commands.Deps) *commands.Spec {
 	return &commands.Spec{
-		Name:    "logs",
-		Args:    []string{"service", "env"},
+		Name:     "logs",
+		Args:     []string{"service", "env"},
 		Summary:  "views.logs.summary",
 		Help:     "views.logs.help",
 		HelpData: []any{"MaxPods", MaxLogPods, "PerPod", LogLinesPerPod, "MaxSince", i18n.Span(MaxLogSince), "Inline", MaxInlineLogLines},
-		Flags:   []commands.Flag{{Name: "since", Value: "10m"}, {Name: "grep", Value: "text"}, {Name: "previous"}},
+		Flags:    []commands.Flag{{Name: "since", Value: "10m"}, {Name: "grep", Value: "text"}, {Name: "previous"}},
 		Run: func(ctx context.Context, r commands.Request) (*chat.Reply, error) {
 			svc, env, err := commands.ResolveTarget(d.Config, r.Args.Words[0], r.Args.Words[1])
 			if err != nil {
