@@ -50,11 +50,12 @@ test:
 test-integration:
 	bash scripts/integration/run.sh
 
-## bench: benchmarks (ack latency, command-to-first-post, store, DORA), then both binaries as
-## processes: file size, start → socket connected, idle RSS, SIGINT → exit (internal/binbench),
-## then the takeover table of killed replicas (internal/replicas)
+## bench: benchmarks (ack latency, command-to-first-post, store, DORA reports, the DORA gauges'
+## refresh and /metrics scrape at 200 services), then both binaries as processes: file size,
+## start → socket connected, idle RSS, SIGINT → exit (internal/binbench), then the takeover
+## table of killed replicas (internal/replicas)
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./bot/... ./store/... ./commands/...
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./bot/... ./store/... ./commands/... ./internal/dorametrics
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/binbench
 	$(GO) test -run '^$$' -bench Takeover -benchtime 1x -v ./internal/replicas/
 
@@ -62,9 +63,10 @@ bench:
 fuzz:
 	bash scripts/fuzz.sh $${FUZZTIME:-30s}
 
-## lint: gofmt and go vet
+## lint: gofmt, go vet, and the catalog checks (no sentence outside the catalog; both locales complete)
 lint: vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) test -count=1 ./i18n/ ./internal/i18ncheck/
 
 vet:
 	$(GO) vet ./...

@@ -2,8 +2,11 @@ package commands
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nexo-org/nexo-bot/chat"
@@ -58,6 +61,33 @@ type Deps struct {
 	finished []func(ctx context.Context, e DeployFinished)
 	kinds    map[string]Lifecycle
 	names    map[string]string // channel id → name, for slack.channel_locales by name
+	// spoken replaces slack.locale while nexo runs (the sandbox console's
+	// language switch); "" keeps the config's.
+	spoken atomic.Value
+}
+
+// Speak makes locale the one nexo speaks where slack.channel_locales says
+// nothing, from the next message on ("" goes back to slack.locale).
+func (d *Deps) Speak(locale string) error {
+	if locale == "" {
+		d.spoken.Store("")
+		return nil
+	}
+	l, ok := i18n.Normalize(locale)
+	if !ok {
+		return fmt.Errorf("nexo does not speak %q (it speaks %s)", locale, strings.Join(i18n.Locales, ", "))
+	}
+	d.spoken.Store(l)
+	return nil
+}
+
+// Speaks is the locale nexo speaks where slack.channel_locales says
+// nothing.
+func (d *Deps) Speaks() string {
+	if l, _ := d.spoken.Load().(string); l != "" {
+		return l
+	}
+	return d.Config.Slack.Locale
 }
 
 // Changes is what other scenarios ask of the change pipeline.
@@ -147,7 +177,11 @@ func (d *Deps) T(channel string) i18n.T {
 	if cat == nil {
 		cat = i18n.Default().WithZone(d.Config.Zone())
 	}
-	return cat.In(d.Config.LocaleOf(channel, d.channelName(channel)))
+	loc := d.Config.LocaleOf(channel, d.channelName(channel))
+	if _, own := d.Config.Slack.ChannelLocales[channel]; !own && loc == d.Config.Slack.Locale {
+		loc = d.Speaks()
+	}
+	return cat.In(loc)
 }
 
 // channelName resolves a channel id to its name, once, when a channel

@@ -205,6 +205,13 @@ type Incidents struct {
 type DORA struct {
 	Bands string `yaml:"bands"` // "2023" (default), "2021", "2024"
 	Env   string `yaml:"env"`   // default "production"
+	// Digest is when the weekly digest is posted to each team's channel:
+	// a weekday and a time, "Mon 09:00", in the config's timezone. Empty:
+	// no digest.
+	Digest string `yaml:"digest"`
+	// MetricsRefresh is how often the /metrics DORA gauges read their
+	// sources again (default 1m, at least 10s).
+	MetricsRefresh Duration `yaml:"metrics_refresh"`
 }
 
 // Tags is the image tag policy.

@@ -113,6 +113,7 @@ func (c *Config) ApplyDefaults() {
 	def(&c.Incidents.PostmortemPath, "incidents/{date}-{slug}.md")
 	def(&c.DORA.Bands, "2023")
 	def(&c.DORA.Env, "production")
+	defD(&c.DORA.MetricsRefresh, time.Minute)
 	def(&c.Tags.Pattern, DefaultTagPattern)
 
 	if len(c.Environments) == 0 {
@@ -287,6 +288,14 @@ func (c *Config) validatePolicies(p *Problems) {
 	case "2021", "2023", "2024":
 	default:
 		p.add("dora.bands", "must be 2021, 2023 or 2024")
+	}
+	if c.DORA.Digest != "" {
+		if _, err := ParseWeekly(c.DORA.Digest); err != nil {
+			p.add("dora.digest", "%v", err)
+		}
+	}
+	if c.DORA.MetricsRefresh.D() < 10*time.Second {
+		p.add("dora.metrics_refresh", "must be at least 10s (every refresh reads every record), got %s", c.DORA.MetricsRefresh)
 	}
 	if c.Hotfix.Approvals < 0 {
 		p.add("hotfix.approvals", "must not be negative")

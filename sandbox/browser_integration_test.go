@@ -266,3 +266,34 @@ func jsString(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
 	return `"` + r.Replace(s) + `"`
 }
+
+// The language switch: the console and nexo speak Portuguese; Slack's
+// date tokens show in the reader's time zone and language, the fallback as
+// the tooltip.
+func TestConsoleLanguageSwitch(t *testing.T) {
+	_, ctx := browse(t)
+	if err := chromedp.Do(ctx,
+		asUser(Carol),
+		chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector("#lang-select"); s.value = "pt-BR"; s.dispatchEvent(new Event("change")); })()`),
+		waitText("#timeline", "Nada aqui ainda"),
+		chromedp.Poll[chromedp.Void](`document.querySelector("[data-ui=channels]").textContent === "Canais"`, chromedp.WithPollingTimeout(10*time.Second)),
+	); err != nil {
+		failed(t, ctx, "switching to Portuguese", err)
+	}
+	if err := chromedp.Do(ctx,
+		command("/nexo promot nexo-be staging"),
+		waitText("#timeline", "não é um comando do nexo", "Você quis dizer promote?"),
+	); err != nil {
+		failed(t, ctx, "switching to Portuguese", err)
+	}
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => { const d = document.createElement("div");
+		d.innerHTML = mrkdwn("<!date^1771410900^{date_short_pretty} {time}|18 Feb 2026 10:35 UTC>"); const e = d.querySelector("time.slack-date");
+		return e ? e.getAttribute("datetime") + " | " + e.title + " | " + e.textContent : d.innerHTML; })()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(got, "2026-02-18T10:35:00.000Z | 18 Feb 2026 10:35 UTC | ") || !strings.Contains(got, "fev") {
+		t.Fatalf("date token rendered as %q", got)
+	}
+	screenshot(t, ctx, "console-pt-BR.png")
+}

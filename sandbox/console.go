@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/nexo-org/nexo-bot/i18n"
 )
 
 //go:embed static
@@ -78,6 +80,8 @@ type File struct {
 type View struct {
 	ID     string          `json:"id"`
 	Title  string          `json:"title"`
+	Submit string          `json:"submit,omitempty"`
+	Close  string          `json:"close,omitempty"`
 	Blocks json.RawMessage `json:"blocks"`
 }
 
@@ -94,7 +98,20 @@ type State struct {
 	Breakages []Breakage         `json:"breakages"`
 	Platform  map[string]string  `json:"platform"`
 	Apps      map[string]AppInfo `json:"apps"`
+	// Locale is the language nexo speaks (the console's switch); Locales
+	// are the ones it can.
+	Locale  string       `json:"locale"`
+	Locales []LocaleInfo `json:"locales"`
 }
+
+// LocaleInfo is a language of the switch.
+type LocaleInfo struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// localeNames are the switch's labels, each in its own language.
+var localeNames = map[string]string{i18n.English: "English", i18n.Portuguese: "Português (Brasil)"}
 
 // UserInfo is a person of the switcher.
 type UserInfo struct {
@@ -131,6 +148,7 @@ func NewConsole(sb *Sandbox) *Console {
 	c.mux.HandleFunc("POST /api/dismiss", c.handleDismiss)
 	c.mux.HandleFunc("POST /api/break", c.handleBreak)
 	c.mux.HandleFunc("POST /api/heal", c.handleHeal)
+	c.mux.HandleFunc("POST /api/locale", c.handleLocale)
 	c.observe()
 	go c.loop()
 	return c
@@ -257,7 +275,10 @@ func (c *Console) Snapshot(user, channel string) State {
 		channel = Deploys
 	}
 	st := State{Me: user, Channel: channel, Breakages: c.sb.Breakages(), Items: []Item{}, Views: []View{},
-		Platform: c.sb.platformInfo(), Apps: c.sb.apps()}
+		Platform: c.sb.platformInfo(), Apps: c.sb.apps(), Locale: c.sb.Runtime.Deps.Speaks()}
+	for _, l := range i18n.Locales {
+		st.Locales = append(st.Locales, LocaleInfo{ID: l, Name: localeNames[l]})
+	}
 	for _, u := range Users {
 		st.Users = append(st.Users, UserInfo{ID: u.ID, Name: u.Name, RealName: u.RealName})
 	}
@@ -315,7 +336,7 @@ func (c *Console) Snapshot(user, channel string) State {
 	sort.SliceStable(st.Items, func(i, j int) bool { return st.Items[i].Order < st.Items[j].Order })
 	for _, v := range sl.Views() {
 		if v.User == user && !c.closed[v.ID] {
-			st.Views = append(st.Views, View{ID: v.ID, Title: v.Title, Blocks: v.Blocks})
+			st.Views = append(st.Views, View{ID: v.ID, Title: v.Title, Submit: v.Submit, Close: v.Close, Blocks: v.Blocks})
 		}
 	}
 	return st
@@ -670,4 +691,25 @@ func (c *Console) handleHeal(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "breakages": c.sb.Breakages()})
+}
+
+// handleLocale switches the language nexo speaks in the sandbox (as
+// slack.locale would), from the next message on.
+func (c *Console) handleLocale(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Locale string `json:"locale"`
+	}
+	if !decode(w, r, &req, nil) {
+		return
+	}
+	if req.Locale == "" {
+		fail(w, http.StatusBadRequest, "locale is required (one of %s)", strings.Join(i18n.Locales, ", "))
+		return
+	}
+	if err := c.sb.Runtime.Deps.Speak(req.Locale); err != nil {
+		fail(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	c.notify()
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "locale": c.sb.Runtime.Deps.Speaks()})
 }

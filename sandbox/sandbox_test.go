@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nexo-org/nexo-bot/config"
+	"github.com/nexo-org/nexo-bot/i18n"
 )
 
 func start(t *testing.T) *Sandbox {
@@ -259,18 +260,38 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 		{"/api/command", CommandRequest{User: Carol, Channel: "C0NOPE", Text: "/nexo help"}, 404, "no channel"},
 		{"/api/click", ClickRequest{User: Carol, Channel: Deploys, TS: "1.000001", ActionID: "change.approve"}, 404, "no message"},
 		{"/api/submit", SubmitRequest{User: Carol, ViewID: "V0NOPE"}, 404, "no open view"},
+		{"/api/locale", map[string]string{"locale": "klingon"}, 400, "does not speak"},
+		{"/api/locale", map[string]string{}, 400, "locale is required"},
 	} {
 		code, out := postJSON(t, sb.URL()+c.path, c.body)
 		if code != c.code || !strings.Contains(fmt.Sprint(out["error"]), c.want) {
 			t.Errorf("%s %+v: %d %v", c.path, c.body, code, out)
 		}
 	}
-	if n := len(state(t, sb, Carol).Items); n != 0 {
-		t.Fatalf("%d items after bad requests", n)
+	if st := state(t, sb, Carol); len(st.Items) != 0 || st.Locale != "en" {
+		t.Fatalf("%d items, locale %q after bad requests", len(st.Items), st.Locale)
 	}
 	if _, err := Start(context.Background(), Options{Addr: "127.0.0.1:0", DataDir: sb.DataDir}); err == nil || !strings.Contains(err.Error(), "not empty") {
 		t.Fatalf("reusing a data folder: %v", err)
 	}
+}
+
+// The language switch makes nexo answer in Portuguese from the next
+// message on, and back.
+func TestLanguageSwitch(t *testing.T) {
+	sb := start(t)
+	if code, out := postJSON(t, sb.URL()+"/api/locale", map[string]string{"locale": "pt-BR"}); code != 200 || out["locale"] != "pt-BR" {
+		t.Fatalf("switch: %d %v", code, out)
+	}
+	if st := state(t, sb, Carol); st.Locale != "pt-BR" || len(st.Locales) != 2 {
+		t.Fatalf("state: locale %q, locales %v", st.Locale, st.Locales)
+	}
+	pt := i18n.Default().In(i18n.Portuguese)
+	postJSON(t, sb.URL()+"/api/command", CommandRequest{User: Carol, Text: "/nexo promot nexo-be staging"})
+	waitItem(t, sb, Carol, 10*time.Second, pt.Fixed("core.not_a_command", "Word", "promot", "Command", "/nexo")[0], "Você quis dizer `promote`?")
+	postJSON(t, sb.URL()+"/api/locale", map[string]string{"locale": "en"})
+	postJSON(t, sb.URL()+"/api/command", CommandRequest{User: Carol, Text: "/nexo promot nexo-fe staging"})
+	waitItem(t, sb, Carol, 10*time.Second, "is not a nexo command", "Did you mean `promote`?")
 }
 
 // The embedded config is docs/examples/nexo.yaml.

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/nexo-org/nexo-bot/internal/calllog"
 )
 
 // Options configures a fake workspace. Zero values get sensible defaults.
@@ -128,6 +129,8 @@ type View struct {
 	CallbackID      string
 	PrivateMetadata string
 	Title           string
+	// Submit and Close are the buttons' labels ("" when not sent).
+	Submit, Close string
 	// Blocks is the view's blocks as sent by the app.
 	Blocks json.RawMessage
 }
@@ -162,7 +165,7 @@ type Server struct {
 	mu         sync.Mutex
 	seq        int64
 	tsBase     int64
-	calls      []Call
+	calls      calllog.Log[Call]
 	faults     map[string][]*fault
 	holds      map[string][]*hold
 	channels   map[string]*Channel
@@ -330,26 +333,12 @@ func (c *Channel) hasMember(u string) bool {
 }
 
 // Calls returns every recorded Web API call, oldest first.
-func (s *Server) Calls() []Call {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]Call, len(s.calls))
-	copy(out, s.calls)
-	return out
-}
+func (s *Server) Calls() []Call { return s.calls.All() }
 
 // CallCount counts the recorded calls of one method (every attempt,
 // injected failures included).
 func (s *Server) CallCount(method string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, c := range s.calls {
-		if c.Method == method {
-			n++
-		}
-	}
-	return n
+	return s.calls.Count(func(c Call) bool { return c.Method == method })
 }
 
 // InjectRateLimit makes the next n calls of method answer HTTP 429 with a

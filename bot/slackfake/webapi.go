@@ -190,11 +190,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, res)
 }
 
-func (s *Server) record(c Call) {
-	s.mu.Lock()
-	s.calls = append(s.calls, c)
-	s.mu.Unlock()
-}
+func (s *Server) record(c Call) { s.calls.Add(c) }
 
 func (s *Server) checkToken(token, prefix, want string) result {
 	switch {
@@ -524,6 +520,7 @@ func (s *Server) openView(p map[string]string) result {
 		Type            string          `json:"type"`
 		Title           *textObj        `json:"title"`
 		Submit          *textObj        `json:"submit"`
+		Close           *textObj        `json:"close"`
 		CallbackID      string          `json:"callback_id"`
 		PrivateMetadata string          `json:"private_metadata"`
 		Blocks          json.RawMessage `json:"blocks"`
@@ -541,6 +538,9 @@ func (s *Server) openView(p map[string]string) result {
 	if v.Submit != nil && len([]rune(v.Submit.Text)) > 24 {
 		problems = append(problems, "[ERROR] submit must be at most 24 characters [json-pointer:/view/submit/text]")
 	}
+	if v.Close != nil && len([]rune(v.Close.Text)) > 24 {
+		problems = append(problems, "[ERROR] close must be at most 24 characters [json-pointer:/view/close/text]")
+	}
 	if len(v.CallbackID) > 255 {
 		problems = append(problems, "[ERROR] callback_id must be at most 255 characters [json-pointer:/view/callback_id]")
 	}
@@ -556,6 +556,12 @@ func (s *Server) openView(p map[string]string) result {
 	}
 	delete(s.triggers, tid)
 	view := &View{ID: s.nextID("V"), TriggerID: tid, User: t.user, CallbackID: v.CallbackID, PrivateMetadata: v.PrivateMetadata, Title: v.Title.Text, Blocks: blocks}
+	if v.Submit != nil {
+		view.Submit = v.Submit.Text
+	}
+	if v.Close != nil {
+		view.Close = v.Close.Text
+	}
 	s.views[view.ID] = view
 	s.viewOrder = append(s.viewOrder, view.ID)
 	return okResult(result{"view": s.viewJSON(view, nil)})

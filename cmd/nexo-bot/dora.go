@@ -30,7 +30,7 @@ const doraUsageText = `usage: nexo-bot dora <service|all> [env] [flags]
 
   --since YYYY-MM-DD   first day (default: 30 days before --until)
   --until YYYY-MM-DD   day after the last (exclusive; default: tomorrow)
-  --tz Area/City       time zone of the days and weeks (default UTC)
+  --tz Area/City       time zone of the days and weeks (default: the config's timezone, UTC)
   --format text|json|csv
   --png FILE           also write the chart (weekly deployments, lead time)
   --config PATH        config file (default $NEXO_CONFIG, else nexo.yaml)

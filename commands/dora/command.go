@@ -2,10 +2,8 @@ package dora
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"time"
 
@@ -37,8 +35,11 @@ var maxCompares = 50
 // compareTimeout bounds one compare call.
 const compareTimeout = 15 * time.Second
 
-// Register adds `/nexo dora`.
-func Register(r *commands.Router, d *commands.Deps) { r.Register(Spec(d)) }
+// Register adds `/nexo dora` and the weekly digest (dora.digest).
+func Register(r *commands.Router, d *commands.Deps) {
+	r.Register(Spec(d))
+	registerDigest(r, d)
+}
 
 // Query is what one DORA report measures.
 type Query struct {
@@ -48,7 +49,7 @@ type Query struct {
 	Env string
 	// Since (inclusive) and Until (exclusive) are local midnights.
 	Since, Until time.Time
-	// Location decides the days (UTC unless --tz).
+	// Location decides the days (the config's timezone unless --tz).
 	Location *time.Location
 }
 
@@ -69,7 +70,7 @@ func Spec(d *commands.Deps) *commands.Spec {
 		Args:    []string{"service|all", "env?"},
 		Summary: "DORA metrics: deploy frequency, lead time, time to restore, change failure rate",
 		Help: "Measures production (dora.env) from nexo's deployment records and incidents plus the GitOps history, rated with the dora.bands table. " +
-			"The period is the last 30 days up to today unless `--since`/`--until` (YYYY-MM-DD, until exclusive, at most 2 years) are given; days are UTC unless `--tz`. " +
+			"The period is the last 30 days up to today unless `--since`/`--until` (YYYY-MM-DD, until exclusive, at most 2 years) are given; days are in the config's `timezone` (UTC by default) unless `--tz`. " +
 			"Posts the card in the channel and a chart of weekly deployments and lead time in its thread.\n" +
 			"Example: `/nexo dora nexo-be production --since 2026-01-01 --until 2026-02-01`",
 		Flags: []commands.Flag{{Name: "since", Value: "YYYY-MM-DD"}, {Name: "until", Value: "YYYY-MM-DD"}, {Name: "tz", Value: "Area/City"}},
@@ -122,7 +123,7 @@ func ParseQuery(cfg *config.Config, words []string, since, until, tz string, now
 		}
 		q.Env = e.Name
 	}
-	q.Location = time.UTC
+	q.Location = Location(cfg)
 	if tz = strings.TrimSpace(tz); tz != "" {
 		loc, err := time.LoadLocation(tz)
 		if err != nil || strings.EqualFold(tz, "local") {
@@ -137,17 +138,14 @@ func ParseQuery(cfg *config.Config, words []string, since, until, tz string, now
 		}
 		return t, nil
 	}
-	y, m, day := now.In(q.Location).Date()
-	tomorrow := time.Date(y, m, day+1, 0, 0, 0, 0, q.Location)
-	q.Until = tomorrow
+	q.Since, q.Until = DefaultPeriod(now, q.Location)
 	if until != "" {
 		t, err := parse("until", until)
 		if err != nil {
 			return q, err
 		}
-		q.Until = t
+		q.Until, q.Since = t, t.AddDate(0, 0, -DefaultDays)
 	}
-	q.Since = q.Until.AddDate(0, 0, -DefaultDays)
 	if since != "" {
 		t, err := parse("since", since)
 		if err != nil {
@@ -170,6 +168,19 @@ func ParseQuery(cfg *config.Config, words []string, since, until, tz string, now
 	return q, nil
 }
 
+// Location is the time zone of DORA's days and weeks when a request names
+// none: the config's `timezone` (default UTC). Reports, the gauges and the
+// weekly digest all use it, so they count the same days.
+func Location(cfg *config.Config) *time.Location { return cfg.Zone() }
+
+// DefaultPeriod is the period a report measures when no dates are given:
+// the DefaultDays local days up to today, today included, in loc.
+func DefaultPeriod(now time.Time, loc *time.Location) (since, until time.Time) {
+	y, m, day := now.In(loc).Date()
+	until = time.Date(y, m, day+1, 0, 0, 0, 0, loc)
+	return until.AddDate(0, 0, -DefaultDays), until
+}
+
 // Measure gathers the sources and computes the report: nexo's
 // deployment and incident records, the GitOps history of the measured
 // services' values files (when d.GitOps is set; deployments nexo recorded
@@ -178,48 +189,71 @@ func ParseQuery(cfg *config.Config, words []string, since, until, tz string, now
 // (cached in LeadTimeCollection, at most 50 calls a report). A GitOps or
 // GitHub failure is a note, not an error; a store failure is an error.
 func Measure(ctx context.Context, d *commands.Deps, q Query) (Result, error) {
-	var res Result
-	cfg := d.Config
-	deps, bad, err := loadDocs[records.Deployment](ctx, d.Store, records.DeploymentsCollection)
-	if err != nil {
-		return res, fmt.Errorf("reading deployment records: %w", err)
-	}
-	incs, badInc, err := loadDocs[records.Incident](ctx, d.Store, records.IncidentsCollection)
-	if err != nil {
-		return res, fmt.Errorf("reading incident records: %w", err)
-	}
-	if bad+badInc > 0 {
-		res.Notes = append(res.Notes, fmt.Sprintf("%d unreadable records skipped", bad+badInc))
-	}
-	res.Recorded = len(deps)
-
 	services := []string{q.Service}
 	if q.Service == "all" {
-		services = cfg.ServiceNames()
+		services = d.Config.ServiceNames()
 	}
-	if d.GitOps != nil && len(services) > 0 {
-		imported, err := importHistory(ctx, d, services, q.Env, deps)
-		if err != nil {
-			res.Notes = append(res.Notes, "GitOps history not read ("+commands.Clip(err.Error(), 160)+"): nexo's records only")
-			logger(d).Warn("dora: GitOps history", "err", err)
-		} else {
-			res.Imported = len(imported)
-			if d.GitHub != nil {
-				if note := fillLeadTimes(ctx, d, imported, q); note != "" {
-					res.Notes = append(res.Notes, note)
-				}
-			}
-			deps = append(deps, imported...)
-		}
+	src, err := gather(ctx, d, services, q.Env, q.Since, q.Until)
+	if err != nil {
+		return Result{}, err
 	}
+	res := Result{Notes: src.notes, Recorded: src.recorded, Imported: src.imported}
 	res.Report, err = Compute(Input{
 		Service: q.Service, Env: q.Env, Since: q.Since, Until: q.Until, Location: q.Location,
-		Deployments: deps, Incidents: incs, Bands: cfg.DORA.Bands,
+		Deployments: src.deps, Incidents: src.incs, Bands: d.Config.DORA.Bands,
 	})
 	if err != nil {
 		return res, commands.Refusalf("%s", err)
 	}
 	return res, nil
+}
+
+// sources are what reports are computed from.
+type sources struct {
+	// deps are the records, then the imported deployments of the services.
+	deps []records.Deployment
+	incs []records.Incident
+	// notes tell the reader what is missing (unreadable records, history
+	// not read, lead times not looked up).
+	notes              []string
+	recorded, imported int
+}
+
+// gather reads the sources of reports on services in env: every record,
+// and the GitOps history of the services' values files in env, with lead
+// times looked up for the imported deployments between since and until.
+func gather(ctx context.Context, d *commands.Deps, services []string, env string, since, until time.Time) (sources, error) {
+	var src sources
+	deps, bad, err := loadDocs[records.Deployment](ctx, d.Store, records.DeploymentsCollection)
+	if err != nil {
+		return src, fmt.Errorf("reading deployment records: %w", err)
+	}
+	incs, badInc, err := loadDocs[records.Incident](ctx, d.Store, records.IncidentsCollection)
+	if err != nil {
+		return src, fmt.Errorf("reading incident records: %w", err)
+	}
+	if bad+badInc > 0 {
+		src.notes = append(src.notes, fmt.Sprintf("%d unreadable records skipped", bad+badInc))
+	}
+	src.recorded, src.incs = len(deps), incs
+	if d.GitOps != nil && len(services) > 0 {
+		imported, err := importHistory(ctx, d, services, env, deps)
+		if err != nil {
+			ref := commands.NewRef()
+			src.notes = append(src.notes, "GitOps history not read (reference "+ref+" in nexo's log): nexo's records only")
+			logger(d).Warn("dora: GitOps history", "ref", ref, "err", err)
+		} else {
+			src.imported = len(imported)
+			if d.GitHub != nil {
+				if note := fillLeadTimes(ctx, d, imported, since, until); note != "" {
+					src.notes = append(src.notes, note)
+				}
+			}
+			deps = append(deps, imported...)
+		}
+	}
+	src.deps = deps
+	return src, nil
 }
 
 // Post posts the card in channel (default slack.channel) and uploads
@@ -277,79 +311,6 @@ func importHistory(ctx context.Context, d *commands.Deps, services []string, env
 		targets = append(targets, HistoryTarget{Service: s, Env: env, Path: d.Config.ValuesPath(s, env)})
 	}
 	return ImportHistory(ctx, d.GitOps, targets, ImportOptions{TagKey: d.Config.GitOps.TagKey, Known: known})
-}
-
-// leadTimeDoc is a cached compare result.
-type leadTimeDoc struct {
-	FirstCommitAt *time.Time `json:"first_commit_at,omitempty"`
-	Commits       int        `json:"commits"`
-}
-
-// fillLeadTimes sets FirstCommitAt of the imported deployments of the
-// period (newest first) from the compare API between their previous and
-// new tag, through the cache. It returns a note when some were left out.
-func fillLeadTimes(ctx context.Context, d *commands.Deps, imported []records.Deployment, q Query) string {
-	idx := make([]int, 0, len(imported))
-	for i, dep := range imported {
-		at := dep.DeployedAt()
-		if dep.FirstCommitAt != nil || dep.Previous == "" || dep.Kind == records.KindRollback || at.Before(q.Since) || !at.Before(q.Until) {
-			continue
-		}
-		if s, ok := d.Config.Service(dep.Service); !ok || s.Repo == "" {
-			continue
-		}
-		idx = append(idx, i)
-	}
-	slices.SortFunc(idx, func(a, b int) int { return imported[b].DeployedAt().Compare(imported[a].DeployedAt()) })
-	calls, skipped, failed := 0, 0, 0
-	for _, i := range idx {
-		dep := &imported[i]
-		svc, _ := d.Config.Service(dep.Service)
-		key := svc.Repo + "/" + dep.Previous + "/" + dep.Tag
-		var lt leadTimeDoc
-		err := d.Store.GetDoc(ctx, LeadTimeCollection, key, &lt)
-		switch {
-		case err == nil:
-		case !errors.Is(err, store.ErrNotFound):
-			failed++
-			continue
-		case calls >= maxCompares:
-			skipped++
-			continue
-		default:
-			calls++
-			cctx, cancel := context.WithTimeout(ctx, compareTimeout)
-			commits, err := d.GitHub.Compare(cctx, svc.Repo, dep.Previous, dep.Tag)
-			cancel()
-			if err != nil {
-				failed++
-				logger(d).Info("dora: compare", "repo", svc.Repo, "base", dep.Previous, "head", dep.Tag, "err", err)
-				continue
-			}
-			lt = leadTimeDoc{Commits: len(commits)}
-			for _, c := range commits {
-				if !c.Time.IsZero() && (lt.FirstCommitAt == nil || c.Time.Before(*lt.FirstCommitAt)) {
-					t := c.Time
-					lt.FirstCommitAt = &t
-				}
-			}
-			if err := d.Store.PutDoc(ctx, LeadTimeCollection, key, lt); err != nil {
-				logger(d).Warn("dora: caching lead time", "key", key, "err", err)
-			}
-		}
-		dep.FirstCommitAt = lt.FirstCommitAt
-	}
-	var parts []string
-	if skipped > 0 {
-		parts = append(parts, fmt.Sprintf("%d without lead time (compare budget of %d calls used; run again to continue)", skipped, maxCompares))
-	}
-	if failed > 0 {
-		parts = append(parts, fmt.Sprintf("%d without lead time (GitHub compare failed)", failed))
-	}
-	if len(parts) == 0 {
-		return ""
-	}
-	return "Imported deployments: " + strings.Join(parts, "; ")
 }
 
 func logger(d *commands.Deps) *slog.Logger {

@@ -67,14 +67,9 @@ func ImportHistory(ctx context.Context, repo gitops.Repo, targets []HistoryTarge
 	if repo == nil {
 		return nil, errors.New("dora: no GitOps repository")
 	}
-	if opt.TagKey == "" {
-		opt.TagKey = ".image.tag"
-	}
-	if _, err := gitops.GetTag([]byte("{}"), opt.TagKey); !errors.Is(err, gitops.ErrKeyNotFound) {
-		return nil, fmt.Errorf("dora: tag key %q: %w", opt.TagKey, err)
-	}
-	if opt.MatchWindow <= 0 {
-		opt.MatchWindow = 6 * time.Hour
+	opt, err := opt.normalize()
+	if err != nil {
+		return nil, err
 	}
 	for _, t := range targets {
 		if t.Service == "" || t.Env == "" || t.Path == "" {
@@ -84,36 +79,56 @@ func ImportHistory(ctx context.Context, repo gitops.Repo, targets []HistoryTarge
 	m := newMatcher(opt.Known, opt.MatchWindow)
 	var out []records.Deployment
 	for _, t := range targets {
-		commits, err := repo.Log(ctx, t.Path, 0)
+		all, err := readHistory(ctx, repo, t, opt.TagKey)
 		if err != nil {
-			return nil, fmt.Errorf("dora: history of %s: %w", t.Path, err)
+			return nil, err
 		}
-		prev := ""
-		for i := len(commits) - 1; i >= 0; i-- { // oldest first
-			c := commits[i]
-			content, err := repo.ShowFile(ctx, c.SHA, t.Path)
-			if errors.Is(err, gitops.ErrNotFound) {
-				prev = "" // the file was deleted by this commit
-				continue
-			}
-			if err != nil {
-				return nil, fmt.Errorf("dora: %s at %.12s: %w", t.Path, c.SHA, err)
-			}
-			tag, err := gitops.GetTag(content, opt.TagKey)
-			switch {
-			case errors.Is(err, gitops.ErrKeyNotFound) || (err == nil && tag == ""):
-				prev = "" // no tag at this commit
-				continue
-			case err != nil, tag == prev:
-				continue // YAML that did not parse then, or the tag did not change
-			}
-			d := deploymentFromCommit(t, c, tag, prev)
-			prev = tag
-			if m.known(d) {
-				continue
-			}
-			out = append(out, d)
+		out = append(out, m.unknown(all)...)
+	}
+	return out, nil
+}
+
+func (opt ImportOptions) normalize() (ImportOptions, error) {
+	if opt.TagKey == "" {
+		opt.TagKey = ".image.tag"
+	}
+	if _, err := gitops.GetTag([]byte("{}"), opt.TagKey); !errors.Is(err, gitops.ErrKeyNotFound) {
+		return opt, fmt.Errorf("dora: tag key %q: %w", opt.TagKey, err)
+	}
+	if opt.MatchWindow <= 0 {
+		opt.MatchWindow = defaultMatchWindow
+	}
+	return opt, nil
+}
+
+// defaultMatchWindow is ImportOptions.MatchWindow's default.
+const defaultMatchWindow = 6 * time.Hour
+
+// readHistory is every deployment a target's history holds, oldest first,
+// before recorded ones are taken out.
+func readHistory(ctx context.Context, repo gitops.Repo, t HistoryTarget, tagKey string) ([]records.Deployment, error) {
+	versions, err := repo.FileHistory(ctx, t.Path)
+	if err != nil {
+		return nil, fmt.Errorf("dora: history of %s: %w", t.Path, err)
+	}
+	var out []records.Deployment
+	prev := ""
+	for i := len(versions) - 1; i >= 0; i-- { // oldest first
+		v := versions[i]
+		if v.Deleted {
+			prev = "" // the file was deleted by this commit
+			continue
 		}
+		tag, err := gitops.GetTag(v.Content, tagKey)
+		switch {
+		case errors.Is(err, gitops.ErrKeyNotFound) || (err == nil && tag == ""):
+			prev = "" // no tag at this commit
+			continue
+		case err != nil, tag == prev:
+			continue // YAML that did not parse then, or the tag did not change
+		}
+		out = append(out, deploymentFromCommit(t, v.Commit, tag, prev))
+		prev = tag
 	}
 	return out, nil
 }
@@ -133,34 +148,60 @@ func deploymentFromCommit(t HistoryTarget, c gitops.Commit, tag, prev string) re
 
 // matcher finds recorded deployments a commit corresponds to.
 type matcher struct {
-	bySHA  map[string]bool
+	// bySHA counts the records standing for each GitOps commit.
+	bySHA  map[string]int
 	byKey  map[string][]time.Time
 	window time.Duration
 }
 
 func newMatcher(known []records.Deployment, window time.Duration) *matcher {
-	m := &matcher{bySHA: map[string]bool{}, byKey: map[string][]time.Time{}, window: window}
-	for _, k := range known {
-		if k.GitOpsSHA != "" {
-			m.bySHA[k.GitOpsSHA] = true
+	m := &matcher{bySHA: map[string]int{}, byKey: map[string][]time.Time{}, window: window}
+	for i := range known {
+		for _, sha := range recordedSHAs(&known[i]) {
+			m.bySHA[sha]++
 		}
-		if strings.HasPrefix(k.ID, "git:") {
-			m.bySHA[strings.TrimPrefix(k.ID, "git:")] = true
-		}
-		at := k.DeployedAt()
-		if k.MergedAt != nil {
-			at = *k.MergedAt
-		}
-		key := k.Service + "\x00" + k.Env + "\x00" + k.Tag
-		m.byKey[key] = append(m.byKey[key], at)
+		m.addKey(&known[i])
 	}
 	return m
+}
+
+// recordedSHAs are the GitOps commits a record stands for: its merge SHA,
+// and the SHA in an imported id ("git:<sha>").
+func recordedSHAs(k *records.Deployment) []string {
+	var out []string
+	if k.GitOpsSHA != "" {
+		out = append(out, k.GitOpsSHA)
+	}
+	if sha, ok := strings.CutPrefix(k.ID, "git:"); ok {
+		out = append(out, sha)
+	}
+	return out
+}
+
+func (m *matcher) addKey(k *records.Deployment) {
+	at := k.DeployedAt()
+	if k.MergedAt != nil {
+		at = *k.MergedAt
+	}
+	key := k.Service + "\x00" + k.Env + "\x00" + k.Tag
+	m.byKey[key] = append(m.byKey[key], at)
+}
+
+// unknown is the deployments of all that no record stands for.
+func (m *matcher) unknown(all []records.Deployment) []records.Deployment {
+	var out []records.Deployment
+	for _, d := range all {
+		if !m.known(d) {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // known reports whether d was recorded; a record matched by time is used up
 // so two commits cannot both match it.
 func (m *matcher) known(d records.Deployment) bool {
-	if m.bySHA[d.GitOpsSHA] {
+	if m.bySHA[d.GitOpsSHA] > 0 {
 		return true
 	}
 	key := d.Service + "\x00" + d.Env + "\x00" + d.Tag

@@ -13,6 +13,7 @@ import (
 
 	"github.com/nexo-org/nexo-bot/integrations/argocd"
 	"github.com/nexo-org/nexo-bot/integrations/argocdfake"
+	"github.com/nexo-org/nexo-bot/workflow"
 )
 
 const app = "nexo-be-production"
@@ -303,7 +304,7 @@ func TestHistoryLimit(t *testing.T) {
 }
 
 func TestProgressByClock(t *testing.T) {
-	clock := argocdfake.NewManualClock(time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC))
+	clock := workflow.NewManualClock(time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC))
 	fake, c := setup(t, argocdfake.Options{ProgressAfterGets: -1, ProgressAfter: 30 * time.Second, Now: clock.Now}, baseSpec())
 	ctx := context.Background()
 	if _, err := c.Sync(ctx, app, argocd.SyncRequest{}); err != nil {
@@ -314,7 +315,7 @@ func TestProgressByClock(t *testing.T) {
 			t.Fatal("finished before its time")
 		}
 	}
-	clock.Add(31 * time.Second)
+	clock.Advance(31 * time.Second)
 	a, _ := c.GetApp(ctx, app, "")
 	if a.Status.OperationState.Phase != "Succeeded" || !a.Status.History[1].DeployedAt.Equal(clock.Now()) {
 		t.Fatalf("after 31s: %+v", a.Status.OperationState)

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/nexo-org/nexo-bot/integrations/argocd"
+	"github.com/nexo-org/nexo-bot/internal/calllog"
 )
 
 // Options configures New.
@@ -117,7 +118,7 @@ type Server struct {
 
 	mu     sync.Mutex
 	apps   map[string]*app
-	calls  []Call
+	calls  calllog.Log[Call]
 	faults []*Fault
 	rv     int
 }
@@ -304,21 +305,11 @@ func (s *Server) App(name string) (argocd.Application, bool) {
 }
 
 // Calls returns the recorded requests, oldest first.
-func (s *Server) Calls() []Call {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Call(nil), s.calls...)
-}
+func (s *Server) Calls() []Call { return s.calls.All() }
 
 // CallCount counts recorded requests with this method and path.
 func (s *Server) CallCount(method, path string) int {
-	n := 0
-	for _, c := range s.Calls() {
-		if c.Method == method && c.Path == path {
-			n++
-		}
-	}
-	return n
+	return s.calls.Count(func(c Call) bool { return c.Method == method && c.Path == path })
 }
 
 // AddFault makes the next f.Times matching requests fail or stall.
@@ -348,8 +339,8 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		r.Body = io.NopCloser(strings.NewReader(string(body)))
+		s.calls.Add(Call{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Body: string(body)})
 		s.mu.Lock()
-		s.calls = append(s.calls, Call{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Body: string(body)})
 		var fault *Fault
 		for i, f := range s.faults {
 			if (f.Method == "" || f.Method == r.Method) && (f.Path == "" || f.Path == r.URL.Path) {
@@ -940,27 +931,4 @@ func mergePatch(target, patch any) any {
 		t[k] = mergePatch(t[k], v)
 	}
 	return t
-}
-
-// ManualClock is a settable clock for Options.Now.
-type ManualClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-// NewManualClock starts a clock at t.
-func NewManualClock(t time.Time) *ManualClock { return &ManualClock{now: t} }
-
-// Now returns the clock's time.
-func (c *ManualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Add moves the clock forward.
-func (c *ManualClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }

@@ -22,6 +22,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/nexo-org/nexo-bot/internal/calllog"
 )
 
 // Options configures New.
@@ -76,7 +78,7 @@ type Server struct {
 	srv   *httptest.Server
 
 	mu        sync.Mutex
-	calls     []Call
+	calls     calllog.Log[Call]
 	faults    []*Fault
 	approvals int // required approving reviews; 0: no protection
 	blockMsg  string
@@ -142,29 +144,17 @@ func (s *Server) Close() {
 }
 
 // Calls returns the requests received so far, in order.
-func (s *Server) Calls() []Call {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Call(nil), s.calls...)
-}
+func (s *Server) Calls() []Call { return s.calls.All() }
 
 // Count is how many requests had method and path (without /api/v3; a
 // trailing "*" matches a prefix).
 func (s *Server) Count(method, path string) int {
-	n := 0
-	for _, c := range s.Calls() {
-		if c.Method == method && pathMatch(path, c.Path) {
-			n++
-		}
-	}
-	return n
+	return s.calls.Count(func(c Call) bool { return c.Method == method && pathMatch(path, c.Path) })
 }
 
 // ResetCalls forgets recorded calls.
 func (s *Server) ResetCalls() {
-	s.mu.Lock()
-	s.calls = nil
-	s.mu.Unlock()
+	s.calls.Reset()
 }
 
 // Inject adds a fault for the next matching requests.
@@ -206,8 +196,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	raw := r.URL.EscapedPath()
 	raw = strings.TrimPrefix(raw, "/api/v3")
 	p, _ := url.PathUnescape(raw)
+	s.calls.Add(Call{Method: r.Method, Path: p, Query: r.URL.RawQuery})
 	s.mu.Lock()
-	s.calls = append(s.calls, Call{Method: r.Method, Path: p, Query: r.URL.RawQuery})
 	var fault *Fault
 	for i, f := range s.faults {
 		if (f.Method == "" || f.Method == r.Method) && pathMatch(f.Path, p) {

@@ -250,25 +250,57 @@ func (c *CLI) ensure(ctx context.Context) error {
 	}
 	entries, err := os.ReadDir(c.dir)
 	switch {
-	case errors.Is(err, fs.ErrNotExist) || (err == nil && len(entries) == 0):
-		if err := os.MkdirAll(c.dir, 0o700); err != nil {
-			return fmt.Errorf("gitops: workdir: %w", err)
+	case errors.Is(err, fs.ErrNotExist):
+		if err := c.initBare(ctx); err != nil {
+			return err
 		}
-		if _, err := c.run(ctx, nil, nil, "init", "--bare", "-q", c.dir); err != nil {
+	case err == nil && len(entries) == 0:
+		// An empty folder (perhaps a mount point): made in place, and not
+		// cut short by the caller's context, so it is never left half-made.
+		if _, err := c.run(context.WithoutCancel(ctx), nil, nil, "init", "--bare", "-q", c.dir); err != nil {
 			return err
 		}
 	case err != nil:
 		return fmt.Errorf("gitops: workdir: %w", err)
 	default:
 		out, err := c.run(ctx, nil, nil, "rev-parse", "--is-bare-repository")
+		if ctx.Err() != nil {
+			return fmt.Errorf("gitops: workdir: %w", ctx.Err())
+		}
 		if err != nil || strings.TrimSpace(string(out)) != "true" {
 			return fmt.Errorf("gitops: workdir %s exists and is not a bare git clone; give an empty or new folder", c.dir)
 		}
 	}
-	if _, err := c.run(ctx, nil, nil, "config", "remote.origin.url", c.url); err != nil {
+	// Local and quick: not cut short by the caller's context, which would
+	// leave config.lock behind and every later start refused.
+	if _, err := c.run(context.WithoutCancel(ctx), nil, nil, "config", "remote.origin.url", c.url); err != nil {
 		return err
 	}
 	c.ready = true
+	return nil
+}
+
+// initBare makes the bare repository beside the workdir and renames it
+// into place, so a replica killed half-way leaves no half-made clone that
+// the next start would refuse as "not a bare git clone"; the caller's
+// context does not cut it short.
+func (c *CLI) initBare(ctx context.Context) error {
+	parent := filepath.Dir(c.dir)
+	if err := os.MkdirAll(parent, 0o700); err != nil {
+		return fmt.Errorf("gitops: workdir: %w", err)
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(c.dir)+".init-")
+	if err != nil {
+		return fmt.Errorf("gitops: workdir: %w", err)
+	}
+	if _, err := c.run(context.WithoutCancel(ctx), nil, []string{"GIT_DIR=" + tmp}, "init", "--bare", "-q", tmp); err != nil {
+		_ = os.RemoveAll(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, c.dir); err != nil {
+		_ = os.RemoveAll(tmp)
+		return fmt.Errorf("gitops: workdir: %w", err)
+	}
 	return nil
 }
 

@@ -448,3 +448,49 @@ func BenchmarkCLIPushBranch(b *testing.B) {
 		}
 	}
 }
+
+// A replica stopped while it makes its clone (its context cancelled at any
+// point of git init) leaves a workdir the next start can use, and no
+// temporary folder.
+func TestCLIStoppedWhileMakingItsCloneLeavesAUsableWorkdir(t *testing.T) {
+	r := gitopstest.NewRemote(t, map[string]string{"a.yaml": "v: 1\n"})
+	for i := 0; i < 80; i++ {
+		after := time.Duration(i) * 40 * time.Microsecond
+		parent := t.TempDir()
+		dir := filepath.Join(parent, "clone")
+		first, err := NewCLI(CLIOptions{RepoURL: r.URL, Workdir: dir, Timeout: 20 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop, cancel := context.WithTimeout(context.Background(), after)
+		first.mu.Lock()
+		_ = first.ensure(stop) // may fail: stopped
+		first.mu.Unlock()
+		cancel()
+		next, err := NewCLI(CLIOptions{RepoURL: r.URL, Workdir: dir, Timeout: 20 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		next.mu.Lock()
+		err = next.ensure(ctx(t))
+		next.mu.Unlock()
+		if err != nil {
+			var names []string
+			_ = filepath.WalkDir(parent, func(p string, d fs.DirEntry, _ error) error { names = append(names, p[len(parent):]); return nil })
+			t.Fatalf("stopped after %s: the next start: %v\n%v", after, err, names)
+		}
+		entries, err := os.ReadDir(parent)
+		if err != nil || len(entries) != 1 || entries[0].Name() != "clone" {
+			t.Fatalf("stopped after %s: the workdir's folder holds %v (%v)", after, entries, err)
+		}
+	}
+	if b, err := (func() ([]byte, error) {
+		c, err := NewCLI(CLIOptions{RepoURL: r.URL, Workdir: filepath.Join(t.TempDir(), "clone"), Timeout: 20 * time.Second})
+		if err != nil {
+			return nil, err
+		}
+		return c.ReadFile(ctx(t), "a.yaml")
+	})(); err != nil || string(b) != "v: 1\n" {
+		t.Fatalf("a clone made in one go: %q %v", b, err)
+	}
+}

@@ -20,6 +20,15 @@ type Commit struct {
 	Time    time.Time `json:"time"` // committer time
 }
 
+// Version is a file at one commit of its history.
+type Version struct {
+	Commit
+	// Content is the file at the commit (nil when Deleted).
+	Content []byte `json:"-"`
+	// Deleted is true when the commit removed the file.
+	Deleted bool `json:"deleted,omitempty"`
+}
+
 // Repo is the GitOps repository.
 type Repo interface {
 	// Sync fetches the remote so that reads see origin/<branch>. Concurrent
@@ -34,6 +43,12 @@ type Repo interface {
 	// Log lists commits of origin/<branch> that touched path, newest first
 	// (max <= 0: all).
 	Log(ctx context.Context, path string, max int) ([]Commit, error)
+	// FileHistory is Log(path, 0) with the file's content at each commit, in
+	// two git commands whatever the length of the history. A commit that
+	// deleted the file has Deleted set and no content.
+	FileHistory(ctx context.Context, path string) ([]Version, error)
+	// ChangedPaths lists the files that differ between two commits.
+	ChangedPaths(ctx context.Context, from, to string) ([]string, error)
 	// PushBranch creates branch from origin/<branch> with files written (path
 	// → content) in one commit with message, and pushes it. Idempotent: if the
 	// remote branch already exists with a commit whose tree has the same

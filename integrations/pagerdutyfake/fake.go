@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+
+	"github.com/nexo-org/nexo-bot/internal/calllog"
 )
 
 // Event is a recorded event (the raw Events API v2 body).
@@ -25,7 +27,7 @@ type Event struct {
 type Server struct {
 	srv    *httptest.Server
 	mu     sync.Mutex
-	events []Event
+	events calllog.Log[Event]
 	// RoutingKey, when set, is the only key accepted.
 	RoutingKey string
 }
@@ -46,11 +48,7 @@ func (s *Server) URL() string { return s.srv.URL }
 func (s *Server) Close() { s.srv.Close() }
 
 // Events returns what was received.
-func (s *Server) Events() []Event {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Event(nil), s.events...)
-}
+func (s *Server) Events() []Event { return s.events.All() }
 
 func (s *Server) enqueue(w http.ResponseWriter, r *http.Request) {
 	var e Event
@@ -83,9 +81,7 @@ func (s *Server) enqueue(w http.ResponseWriter, r *http.Request) {
 	if e.DedupKey == "" {
 		e.DedupKey = "generated-" + e.Payload.Summary
 	}
-	s.mu.Lock()
-	s.events = append(s.events, e)
-	s.mu.Unlock()
+	s.events.Add(e)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusAccepted)
 	_ = json.NewEncoder(w).Encode(map[string]string{"status": "success", "message": "Event processed", "dedup_key": e.DedupKey})

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/nexo-org/nexo-bot/internal/calllog"
 )
 
 // Server is the fake Prometheus.
@@ -23,12 +25,13 @@ type Server struct {
 	mu      sync.Mutex
 	value   float64
 	rates   map[string]float64
-	queries []string
+	queries calllog.Log[string]
 }
 
 // New starts the fake on a random loopback port.
 func New() *Server {
 	p := &Server{rates: map[string]float64{}}
+	p.queries.Keep(10000)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/v1/query", p.query)
 	mux.HandleFunc("/api/v1/query_range", p.queryRange)
@@ -83,20 +86,14 @@ func (p *Server) valueLocked(q string) float64 {
 }
 
 // Queries lists the PromQL received.
-func (p *Server) Queries() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]string(nil), p.queries...)
-}
+func (p *Server) Queries() []string { return p.queries.All() }
 
 func (p *Server) read(r *http.Request) (string, float64) {
 	_ = r.ParseForm()
 	q := r.Form.Get("query")
+	p.queries.Add(q)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.queries) < 10000 {
-		p.queries = append(p.queries, q)
-	}
 	return q, p.valueLocked(q)
 }
 

@@ -20,6 +20,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/nexo-org/nexo-bot/internal/calllog"
 )
 
 // Options configures New.
@@ -53,7 +55,7 @@ type Server struct {
 	mu     sync.Mutex
 	repos  map[string]map[string]bool
 	tokens map[string]issued
-	calls  []Call
+	calls  calllog.Log[Call]
 	fail   map[string]int // path → status to answer once
 }
 
@@ -123,21 +125,11 @@ func (s *Server) FailOnce(path string, status int) {
 }
 
 // Calls returns the recorded requests, oldest first.
-func (s *Server) Calls() []Call {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Call(nil), s.calls...)
-}
+func (s *Server) Calls() []Call { return s.calls.All() }
 
 // CallCount counts recorded requests by method and path.
 func (s *Server) CallCount(method, path string) int {
-	n := 0
-	for _, c := range s.Calls() {
-		if c.Method == method && c.Path == path {
-			n++
-		}
-	}
-	return n
+	return s.calls.Count(func(c Call) bool { return c.Method == method && c.Path == path })
 }
 
 // TokenRequests counts GET /token requests.
@@ -164,8 +156,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		auth = strings.ToLower(strings.SplitN(h, " ", 2)[0])
 	}
+	s.calls.Add(Call{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Auth: auth})
 	s.mu.Lock()
-	s.calls = append(s.calls, Call{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Auth: auth})
 	status, failing := s.fail[r.URL.Path]
 	delete(s.fail, r.URL.Path)
 	s.mu.Unlock()

@@ -20,6 +20,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/nexo-org/nexo-bot/internal/calllog"
 )
 
 // Operation targets, as sent in X-Amz-Target.
@@ -75,7 +77,7 @@ type Server struct {
 	mu      sync.Mutex
 	secrets map[string]*secret // by name
 	fail    map[string]int
-	calls   []Call
+	calls   calllog.Log[Call]
 	now     func() time.Time
 }
 
@@ -153,21 +155,11 @@ func (s *Server) FailNext(target string, n int) {
 }
 
 // Calls returns the recorded requests, in order.
-func (s *Server) Calls() []Call {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.calls)
-}
+func (s *Server) Calls() []Call { return s.calls.All() }
 
 // CallCount counts the recorded requests to target.
 func (s *Server) CallCount(target string) int {
-	n := 0
-	for _, c := range s.Calls() {
-		if c.Target == target {
-			n++
-		}
-	}
-	return n
+	return s.calls.Count(func(c Call) bool { return c.Target == target })
 }
 
 func (sec *secret) byStage(stage string) *Version {
@@ -275,9 +267,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		out = map[string]string{"__type": aerr.typ, "message": aerr.msg}
 	}
 	call.Status = status
-	s.mu.Lock()
-	s.calls = append(s.calls, call)
-	s.mu.Unlock()
+	s.calls.Add(call)
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(out)
 }

@@ -11,6 +11,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,6 +34,9 @@ import (
 	"github.com/nexo-org/nexo-bot/store/boltstore"
 	"github.com/nexo-org/nexo-bot/store/redisstore"
 	"github.com/nexo-org/nexo-bot/workflow"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // Users of the example config (docs/examples/nexo.yaml).
@@ -257,6 +263,7 @@ func (e *Env) startArgoFake(valuesPath func(app string) string) {
 // StartBot builds and runs nexo (again, after StopBot: a restart).
 func (e *Env) StartBot() {
 	e.T.Helper()
+	before := e.Slack.TotalConnections()
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.NewJSONHandler(io.MultiWriter(e.Logs), &slog.HandlerOptions{Level: slog.LevelInfo}))
 	rt, err := wire.Build(ctx, e.Config, e.Secrets, wire.Options{Logger: log, Clock: e.Clock, Store: nopClose{e.Store}, Owner: fmt.Sprintf("e2e-%d", time.Now().UnixNano()), PollEvery: 10 * time.Second, Override: e.opts.Override, SlackPace: 20 * time.Millisecond})
@@ -270,7 +277,8 @@ func (e *Env) StartBot() {
 	e.Runtime, e.cancel = rt, cancel
 	e.done = make(chan error, 1)
 	go func() { e.done <- rt.Run(ctx) }()
-	if !e.Slack.WaitFor(func() bool { return e.Slack.CallCount("apps.connections.open") > 0 }, 5*time.Second) {
+	// This bot's connection, not the one of the bot before a restart.
+	if !e.Slack.WaitFor(func() bool { return e.Slack.TotalConnections() > before }, 5*time.Second) {
 		e.T.Fatal("the bot never opened a socket-mode connection")
 	}
 }
@@ -488,6 +496,52 @@ func repoRoot(t testing.TB) string {
 		}
 		dir = parent
 	}
+}
+
+// Scrape GETs /metrics from the running bot's HTTP handler and parses the
+// text exposition.
+func (e *Env) Scrape() map[string]*dto.MetricFamily {
+	e.T.Helper()
+	srv := httptest.NewServer(e.Runtime.Handler())
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		e.T.Fatalf("GET /metrics: %s", resp.Status)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		e.T.Fatalf("/metrics does not parse: %v", err)
+	}
+	return fams
+}
+
+// Sample is the value of the series of fam with exactly these label
+// values (ok false when there is none).
+func Sample(fam *dto.MetricFamily, labels map[string]string) (float64, bool) {
+	if fam == nil {
+		return 0, false
+	}
+	for _, m := range fam.GetMetric() {
+		got := map[string]string{}
+		for _, l := range m.GetLabel() {
+			got[l.GetName()] = l.GetValue()
+		}
+		if maps.Equal(got, labels) {
+			switch {
+			case m.GetGauge() != nil:
+				return m.GetGauge().GetValue(), true
+			case m.GetCounter() != nil:
+				return m.GetCounter().GetValue(), true
+			}
+			return m.GetUntyped().GetValue(), true
+		}
+	}
+	return 0, false
 }
 
 // nopClose keeps the shared store open across bot restarts.

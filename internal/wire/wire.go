@@ -23,6 +23,7 @@ import (
 	"github.com/nexo-org/nexo-bot/bot"
 	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/commands/dora"
 	"github.com/nexo-org/nexo-bot/commands/scenarios"
 	"github.com/nexo-org/nexo-bot/config"
 	"github.com/nexo-org/nexo-bot/integrations/argocd"
@@ -34,6 +35,7 @@ import (
 	"github.com/nexo-org/nexo-bot/integrations/prom"
 	"github.com/nexo-org/nexo-bot/integrations/registry"
 	"github.com/nexo-org/nexo-bot/integrations/secretstore"
+	"github.com/nexo-org/nexo-bot/internal/dorametrics"
 	"github.com/nexo-org/nexo-bot/store"
 	"github.com/nexo-org/nexo-bot/store/storeopen"
 	"github.com/nexo-org/nexo-bot/workflow"
@@ -81,8 +83,12 @@ type Runtime struct {
 	Store   store.Store
 	Metrics *prometheus.Registry
 	Log     *slog.Logger
+	// DORA keeps the figures of the /metrics DORA gauges (started by Start).
+	DORA *dora.Tracker
 
 	ready atomic.Bool
+	// doraDone is closed when the DORA tracker started by Start stops.
+	doraDone chan struct{}
 	// alertToken guards POST /hooks/alertmanager (ALERTMANAGER_WEBHOOK_TOKEN).
 	alertToken string
 	// apiToken guards GET /api/v1/ (NEXO_API_TOKEN; empty: the API is off).
@@ -156,6 +162,11 @@ func Build(ctx context.Context, cfg *config.Config, sec config.Secrets, o Option
 		return nil, err
 	}
 	rt.Deps, rt.Router = d, router
+	rt.DORA = dora.NewTracker(d, dora.TrackerOptions{Refresh: cfg.DORA.MetricsRefresh.D()})
+	d.OnDeployFinished(rt.DORA.OnDeployFinished)
+	if err := dorametrics.Register(reg, rt.DORA); err != nil {
+		return nil, fmt.Errorf("registering the DORA gauges: %w", err)
+	}
 	if !o.NoSlack && o.Chat == nil {
 		var handler chat.Handler = router
 		if o.WrapHandler != nil {
@@ -318,6 +329,12 @@ func (rt *Runtime) Start(ctx context.Context) error {
 		return fmt.Errorf("resuming workflows: %w", err)
 	}
 	rt.Engine.Run(ctx)
+	done := make(chan struct{})
+	rt.doraDone = done
+	go func() {
+		defer close(done)
+		rt.DORA.Run(ctx)
+	}()
 	rt.ready.Store(true)
 	return nil
 }
@@ -343,7 +360,27 @@ func (rt *Runtime) Run(ctx context.Context) error {
 	}
 	cancel()
 	rt.Deps.Cards().Flush()
+	rt.waitDORA()
 	return err
+}
+
+// doraDrain bounds how long Run waits, after the shutdown of the engine,
+// for a DORA refresh under way (a GitOps fetch is not cut short by a
+// cancelled context); with ShutdownTimeout it stays within Kubernetes'
+// default 30 s grace period.
+const doraDrain = 5 * time.Second
+
+// waitDORA waits for the DORA tracker started by Start to stop, so
+// nothing reads the store or the GitOps clone after Run returns.
+func (rt *Runtime) waitDORA() {
+	if rt.doraDone == nil {
+		return
+	}
+	select {
+	case <-rt.doraDone:
+	case <-time.After(doraDrain):
+		rt.Log.Warn("the DORA gauges' refresh did not stop in time", "waited", doraDrain)
+	}
 }
 
 // ShutdownTimeout bounds the wait for running steps at shutdown (under

@@ -32,6 +32,53 @@ const S = {
 
 const $ = (sel) => document.querySelector(sel);
 
+// The console's own words, in the language nexo speaks (the switch).
+const UI = {
+  "en": {
+    sub: "simulated platform · no accounts", channels: "Channels", apps: "Argo CD apps", tries: "Try", breakBtn: "💥 Break something ▾", heal: "🩹 Heal",
+    youAre: "You are", language: "Language", send: "Send", reply: "reply", replies: "replies", thread: "Thread", threadReply: "Reply…",
+    placeholder: (c) => "Type /nexo help, or a message to #" + c, empty: "Nothing here yet. Try <code>/nexo promote nexo-be staging</code>.",
+    then: "then: ", broken: (t, x) => "Broken: " + t + " — try " + x, healed: "Healed: everything is back to normal",
+    today: "Today", yesterday: "Yesterday", tomorrow: "Tomorrow",
+    onlyYou: "Only visible to you", optional: "optional", cancel: "Cancel", submit: "Submit", yes: "Yes",
+  },
+  "pt-BR": {
+    sub: "plataforma simulada · sem contas", channels: "Canais", apps: "Apps do Argo CD", tries: "Experimente", breakBtn: "💥 Quebrar algo ▾", heal: "🩹 Consertar",
+    youAre: "Você é", language: "Idioma", send: "Enviar", reply: "resposta", replies: "respostas", thread: "Thread", threadReply: "Responder…",
+    placeholder: (c) => "Digite /nexo help, ou uma mensagem para #" + c, empty: "Nada aqui ainda. Experimente <code>/nexo promote nexo-be staging</code>.",
+    then: "depois: ", broken: (t, x) => "Quebrado: " + t + " — experimente " + x, healed: "Consertado: tudo voltou ao normal",
+    today: "Hoje", yesterday: "Ontem", tomorrow: "Amanhã",
+    onlyYou: "Apenas você pode ver esta mensagem", optional: "opcional", cancel: "Cancelar", submit: "Enviar", yes: "Sim",
+  },
+};
+const ui = () => UI[(S.data && S.data.locale) || "en"] || UI.en;
+
+// slackDate renders Slack's date token <!date^UNIX^FORMAT|fallback> the way
+// Slack does: in the reader's own time zone and language.
+function slackDate(inner) {
+  const m = /^!date\^(\d+)\^([^|^]*)(?:\^[^|]*)?(?:\|(.*))?$/.exec(inner);
+  if (!m) return null;
+  const d = new Date(Number(m[1]) * 1000);
+  if (isNaN(d)) return esc(m[3] || "");
+  const lang = (S.data && S.data.locale) || "en";
+  const t = ui();
+  const day = (x) => new Date(x.getFullYear(), x.getMonth(), x.getDate()).getTime();
+  const diff = Math.round((day(d) - day(new Date())) / 86400000);
+  const pretty = (long) => diff === 0 ? t.today : diff === -1 ? t.yesterday : diff === 1 ? t.tomorrow :
+    d.toLocaleDateString(lang, long ? { weekday: "long", month: "long", day: "numeric", year: "numeric" } : { month: "short", day: "numeric", year: "numeric" });
+  const tokens = {
+    date_num: () => d.toLocaleDateString(lang, { year: "numeric", month: "2-digit", day: "2-digit" }),
+    date: () => d.toLocaleDateString(lang, { month: "long", day: "numeric", year: "numeric" }),
+    date_short: () => d.toLocaleDateString(lang, { month: "short", day: "numeric", year: "numeric" }),
+    date_long: () => d.toLocaleDateString(lang, { weekday: "long", month: "long", day: "numeric", year: "numeric" }),
+    date_pretty: () => pretty(false), date_short_pretty: () => pretty(false), date_long_pretty: () => pretty(true),
+    time: () => d.toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit" }),
+    time_secs: () => d.toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit", second: "2-digit" }),
+  };
+  const text = m[2].replace(/\{([a-z_]+)\}/g, (all, name) => (tokens[name] ? tokens[name]() : all));
+  return '<time class="slack-date" datetime="' + esc(d.toISOString()) + '" title="' + esc(m[3] || "") + '">' + esc(text) + "</time>";
+}
+
 function esc(s) {
   return String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 }
@@ -77,6 +124,7 @@ function inline(s) {
 }
 
 function link(inner) {
+  if (inner.startsWith("!date^")) { const d = slackDate(inner); if (d !== null) return d; }
   const [target, label] = inner.split("|");
   if (target.startsWith("@")) return '<span class="mention">@' + esc(userName(target.slice(1))) + "</span>";
   if (target.startsWith("#")) {
@@ -156,8 +204,8 @@ function renderItem(item, inThread) {
   const meta = '<div class="meta"><span class="name">' + esc(item.user_name) + "</span>" + (item.bot ? '<span class="app-badge">APP</span>' : "") +
     '<span class="time">' + clock(item.time) + "</span>" + (item.edits > 0 ? '<span class="edited">(edited ×' + item.edits + ")</span>" : "") + "</div>";
   let extra = "";
-  if (item.kind === "ephemeral") extra += '<div class="only-you">👁 Only visible to you</div>';
-  if (!inThread && item.replies > 0) extra += '<div class="replies" data-thread="' + esc(item.ts) + '">' + item.replies + (item.replies === 1 ? " reply" : " replies") + " →</div>";
+  if (item.kind === "ephemeral") extra += '<div class="only-you">👁 ' + ui().onlyYou + "</div>";
+  if (!inThread && item.replies > 0) extra += '<div class="replies" data-thread="' + esc(item.ts) + '">' + item.replies + " " + (item.replies === 1 ? ui().reply : ui().replies) + " →</div>";
   const cls = "msg " + item.kind;
   return '<div class="' + cls + '" data-ts="' + esc(item.ts || "") + '" data-kind="' + item.kind + '">' + avatar(item) + '<div class="body">' + meta + body + extra + "</div></div>";
 }
@@ -173,7 +221,15 @@ function render() {
   sel.value = S.me;
   $("#channels").innerHTML = d.channels.map((c) => '<li data-channel="' + esc(c.id) + '" class="' + (c.id === S.channel ? "active" : "") + '"># ' + esc(c.name) + "</li>").join("");
   $("#chan-name").textContent = channelName(S.channel);
-  $("#composer-input").placeholder = "Type /nexo help, or a message to #" + channelName(S.channel);
+  $("#composer-input").placeholder = ui().placeholder(channelName(S.channel));
+  const lang = $("#lang-select");
+  if (lang.options.length !== (d.locales || []).length) {
+    lang.innerHTML = (d.locales || []).map((l) => '<option value="' + esc(l.id) + '">' + esc(l.name) + "</option>").join("");
+  }
+  lang.value = d.locale;
+  document.documentElement.lang = d.locale;
+  for (const el of document.querySelectorAll("[data-ui]")) el.textContent = ui()[el.dataset.ui];
+  $("#thread-input").placeholder = ui().threadReply;
   // apps, grouped by service: one row per environment, so the longest
   // health (Progressing) and tag fit the sidebar's width
   const apps = Object.keys(d.apps || {}).sort((a, b) => appOrder(a) - appOrder(b));
@@ -188,12 +244,12 @@ function render() {
   }).join("");
   // break menu
   $("#break-list").innerHTML = d.breakages.map((b) => '<button type="button" data-break="' + esc(b.kind) + '" class="' + (b.active ? "active-break" : "") + '">' +
-    (b.active ? "● " : "") + esc(b.title) + '<span class="hint">then: ' + esc(b.try) + "</span></button>").join("");
+    (b.active ? "● " : "") + esc(b.title) + '<span class="hint">' + esc(ui().then) + esc(b.try) + "</span></button>").join("");
   // timeline
   const top = d.items.filter((it) => !it.thread_ts || it.thread_ts === it.ts);
   const tl = $("#timeline");
   const atBottom = tl.scrollHeight - tl.scrollTop - tl.clientHeight < 80;
-  tl.innerHTML = top.length ? top.map((it) => renderItem(it, false)).join("") : '<div class="empty">Nothing here yet. Try <code>/nexo promote nexo-be staging</code>.</div>';
+  tl.innerHTML = top.length ? top.map((it) => renderItem(it, false)).join("") : '<div class="empty">' + ui().empty + "</div>";
   if (atBottom || !S.rendered) tl.scrollTop = tl.scrollHeight;
   S.rendered = true;
   renderThread();
@@ -242,11 +298,11 @@ function renderModal() {
     if (b.type !== "input") return renderBlocks([b], { ts: "", channel: S.channel });
     const el = b.element || {};
     const input = el.multiline ? '<textarea name="' + esc(b.block_id) + '"></textarea>' : '<input name="' + esc(b.block_id) + '" type="text">';
-    return '<div class="field"><label>' + textOf(b.label) + (b.optional ? ' <span class="time">(optional)</span>' : "") + "</label>" + input + '<div class="err" data-err="' + esc(b.block_id) + '"></div></div>';
+    return '<div class="field"><label>' + textOf(b.label) + (b.optional ? ' <span class="time">(' + ui().optional + ")</span>" : "") + "</label>" + input + '<div class="err" data-err="' + esc(b.block_id) + '"></div></div>';
   }).join("");
   ov.dataset.kind = "view";
   ov.innerHTML = '<form class="dialog" id="view-form"><h2>' + esc(v.title) + '</h2><div class="d-body">' + fields +
-    '</div><div class="d-foot"><button type="button" class="btn" id="view-cancel">Cancel</button><button type="submit" class="btn primary">Submit</button></div></form>';
+    '</div><div class="d-foot"><button type="button" class="btn" id="view-cancel">' + esc(v.close || ui().cancel) + '</button><button type="submit" class="btn primary">' + esc(v.submit || ui().submit) + "</button></div></form>";
   ov.hidden = false;
   $("#view-cancel").onclick = () => post("/api/dismiss", { user: S.me, view_id: v.id }).then(refresh);
   $("#view-form").onsubmit = async (ev) => {
@@ -266,8 +322,8 @@ function confirmDialog(c) {
     const ov = $("#overlay");
     ov.dataset.kind = "confirm";
     ov.innerHTML = '<div class="dialog"><h2>' + textOf(c.title || { type: "plain_text", text: "Are you sure?" }) + '</h2><div class="d-body text">' + textOf(c.text) +
-      '</div><div class="d-foot"><button type="button" class="btn" id="c-no">' + textOf(c.deny || { type: "plain_text", text: "Cancel" }) +
-      '</button><button type="button" class="btn ' + (c.style === "danger" ? "danger" : "primary") + '" id="c-yes">' + textOf(c.confirm || { type: "plain_text", text: "Yes" }) + "</button></div></div>";
+      '</div><div class="d-foot"><button type="button" class="btn" id="c-no">' + textOf(c.deny || { type: "plain_text", text: ui().cancel }) +
+      '</button><button type="button" class="btn ' + (c.style === "danger" ? "danger" : "primary") + '" id="c-yes">' + textOf(c.confirm || { type: "plain_text", text: ui().yes }) + "</button></div></div>";
     ov.hidden = false;
     const done = (v) => { ov.hidden = true; ov.innerHTML = ""; ov.dataset.kind = ""; resolve(v); renderModal(); };
     $("#c-yes").onclick = () => done(true);
@@ -341,7 +397,7 @@ document.addEventListener("click", async (ev) => {
   if (br) {
     $("#break-list").hidden = true;
     const r = await post("/api/break", { kind: br.dataset.break });
-    if (r.ok) { const b = r.breakages.find((x) => x.kind === br.dataset.break); toast("Broken: " + b.title + " — try " + b.try); }
+    if (r.ok) { const b = r.breakages.find((x) => x.kind === br.dataset.break); toast(ui().broken(b.title, b.try)); }
     refresh();
     return;
   }
@@ -349,7 +405,8 @@ document.addEventListener("click", async (ev) => {
   if (!ev.target.closest("#break-menu")) $("#break-list").hidden = true;
 });
 
-$("#heal-button").onclick = async () => { const r = await post("/api/heal", {}); if (r.ok) toast("Healed: everything is back to normal"); refresh(); };
+$("#heal-button").onclick = async () => { const r = await post("/api/heal", {}); if (r.ok) toast(ui().healed); refresh(); };
+$("#lang-select").onchange = async (ev) => { await post("/api/locale", { locale: ev.target.value }); refresh(); };
 $("#thread-close").onclick = () => { S.thread = null; renderThread(); };
 $("#user-select").onchange = (ev) => { S.me = ev.target.value; localStorage.setItem("nexo.user", S.me); shownView = null; refresh(); };
 $("#composer").onsubmit = async (ev) => {

@@ -123,3 +123,25 @@ func TestOpenRequiresPath(t *testing.T) {
 func BenchmarkDedupe(b *testing.B) { storetest.BenchDedupe(b, openTemp(b)) }
 
 func BenchmarkClaimTimers(b *testing.B) { storetest.BenchClaimTimers(b, openTemp(b)) }
+
+func TestPutDocsIsOneTransactionOfValidDocs(t *testing.T) {
+	s := openTemp(t)
+	ctx := context.Background()
+	if err := s.PutDoc(ctx, "things", "a", map[string]int{"v": 0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutDocs(ctx, "things", map[string]any{"a": map[string]int{"v": 1}, "b": map[string]int{"v": 2}}); err != nil {
+		t.Fatal(err)
+	}
+	docs, err := s.ListDocs(ctx, "things")
+	if err != nil || len(docs) != 2 || string(docs[0].Data) != `{"v":1}` || string(docs[1].Data) != `{"v":2}` {
+		t.Fatalf("docs %+v, %v", docs, err)
+	}
+	// One bad id: nothing is written.
+	if err := s.PutDocs(ctx, "things", map[string]any{"c": 3, "": 4}); err == nil {
+		t.Fatal("an empty id was accepted")
+	}
+	if err := s.GetDoc(ctx, "things", "c", new(int)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("c after a refused batch: %v", err)
+	}
+}
