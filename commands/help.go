@@ -43,7 +43,7 @@ func (r *Router) helpReply(t i18n.T, topic string) (*chat.Reply, error) {
 			{Section: &chat.Section{Text: fmt.Sprintf("`%s %s`\n%s", cmd, s.UsageIn(t), t.S(s.Summary))}},
 		}
 		if s.Help != "" {
-			blocks = append(blocks, chat.Block{Section: &chat.Section{Text: t.S(s.Help, "Command", cmd)}})
+			blocks = append(blocks, chat.Block{Section: &chat.Section{Text: t.S(s.Help, append([]any{"Command", cmd}, s.HelpData...)...)}})
 		}
 		if len(s.Subcommands) > 0 {
 			var subs []string

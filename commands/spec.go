@@ -38,6 +38,9 @@ type Spec struct {
 	Summary string
 	// Help is the catalog id of the long text shown by `/nexo help <name>`.
 	Help string
+	// HelpData are key/value pairs for Help beside "Command" (limits the
+	// text states, so it follows the code: "MaxPods", MaxLogPods).
+	HelpData []any
 	// Mutating commands change something and are authorised and audited.
 	Mutating bool
 	// Run does the work. A refusal is returned as an error made with

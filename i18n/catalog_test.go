@@ -144,6 +144,8 @@ func TestRenderingAndPlurals(t *testing.T) {
 		{pt.DateTime(now), "18 fev 2026 10:35 UTC"},
 		{en.When(now), "<!date^1771410900^{date_short_pretty} {time}|18 Feb 2026 10:35 UTC>"},
 		{c.WithZone(mustZone(t, "America/Sao_Paulo")).In("pt-BR").Clock(now), "07:35 -03"},
+		{pt.S("core.usage", "Usage", i18n.Since{Now: now, At: now.Add(-3 * time.Hour)}), "Uso: `há 3 h`"},
+		{en.S("core.usage", "Usage", i18n.Since{Now: now, At: now}), "Usage: `just now`"},
 	}
 	for _, c := range cases {
 		if c.got != c.want {

@@ -197,6 +197,10 @@ type Span time.Duration
 // Clock is a time of day outside Slack: rendered by T.Clock.
 type Clock time.Time
 
+// Since is how long before Now a moment At was: rendered by T.Ago
+// ("5 min ago" / "há 5 min").
+type Since struct{ Now, At time.Time }
+
 // Msg renders m ("" for the zero Msg).
 func (t T) Msg(m Msg) string {
 	if m.ID == "" {
@@ -235,6 +239,8 @@ func (t T) render(id string, count any, kv []any) string {
 				data[k] = t.Duration(time.Duration(v))
 			case Clock:
 				data[k] = t.Clock(time.Time(v))
+			case Since:
+				data[k] = t.Ago(v.Now, v.At)
 			case []Msg:
 				parts := make([]string, len(v))
 				for j, m := range v {

@@ -6,26 +6,12 @@ import (
 
 	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/commands"
-	"github.com/nexo-org/nexo-bot/config"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/integrations/kube"
 )
 
-func prefixed(prefix, s string) string {
-	if s == "" {
-		return ""
-	}
-	return prefix + s
-}
-
-func shortErrOr(err error) string {
-	if err == nil {
-		return "-"
-	}
-	return commands.ShortErr(err)
-}
-
-// Card renders the verdict first, then the evidence.
-func Card(cfg *config.Config, f *Facts, v Verdict) chat.Message {
+// Card renders the verdict first, then the evidence, for a reader.
+func Card(t i18n.T, f *Facts, v Verdict) chat.Message {
 	icon := ":red_circle:"
 	switch {
 	case v.Good:
@@ -35,12 +21,13 @@ func Card(cfg *config.Config, f *Facts, v Verdict) chat.Message {
 	case v.Cause == CauseUnknown:
 		icon = ":grey_question:"
 	}
+	line := t.Msg(v.Line)
 	m := chat.Message{
-		Text:   fmt.Sprintf("%s in %s: %s", f.Service, f.Env, commands.StripMarks(v.Line)),
-		Blocks: []chat.Block{{Section: &chat.Section{Text: fmt.Sprintf("%s *%s in %s* — %s", icon, f.Service, f.Env, v.Line)}}},
+		Text:   t.S("diagnose.card.fallback", "Service", f.Service, "Env", f.Env, "Line", commands.StripMarks(line)),
+		Blocks: []chat.Block{{Section: &chat.Section{Text: t.S("diagnose.card.title", "Icon", icon, "Service", f.Service, "Env", f.Env, "Line", line)}}},
 	}
 	for _, d := range v.Details {
-		m.Blocks = append(m.Blocks, chat.Block{Section: &chat.Section{Text: d}})
+		m.Blocks = append(m.Blocks, chat.Block{Section: &chat.Section{Text: t.Msg(d)}})
 	}
 	if v.Log != "" {
 		m.Blocks = append(m.Blocks, chat.Block{Code: v.Log})
@@ -48,20 +35,20 @@ func Card(cfg *config.Config, f *Facts, v Verdict) chat.Message {
 	if v.Fixable {
 		var btns []chat.Button
 		primary := 0 // the previous environment's tag, the usual source, else the newest
-		for i, t := range v.Suggestions {
-			if t == f.PrevEnvTag {
+		for i, tag := range v.Suggestions {
+			if tag == f.PrevEnvTag {
 				primary = i
 			}
 		}
-		for i, t := range v.Suggestions {
+		for i, tag := range v.Suggestions {
 			// Action ids must be unique within a block; the router routes
 			// "<ActionFixTag>.<n>" to the ActionFixTag handler.
 			action := commands.ActionFixTag
 			if i > 0 {
 				action = fmt.Sprintf("%s.%d", commands.ActionFixTag, i+1)
 			}
-			b := chat.Button{Text: "Fix tag → " + t, Action: action, Value: strings.Join([]string{f.Service, f.Env, t}, "|"),
-				Confirm: fmt.Sprintf("Open the fix PR setting %s in %s from %s to %s?", f.Service, f.Env, v.BadTag, t)}
+			b := chat.Button{Text: t.S("diagnose.fix.button", "Tag", tag), Action: action, Value: strings.Join([]string{f.Service, f.Env, tag}, "|"),
+				Confirm: t.S("diagnose.fix.confirm", "Service", f.Service, "Env", f.Env, "From", v.BadTag, "To", tag)}
 			if i == primary {
 				b.Style = chat.StylePrimary
 			}
@@ -70,23 +57,23 @@ func Card(cfg *config.Config, f *Facts, v Verdict) chat.Message {
 		m.Blocks = append(m.Blocks, chat.Block{Actions: btns})
 	}
 	m.Blocks = append(m.Blocks, chat.Block{Divider: true})
-	m.Blocks = append(m.Blocks, chat.Block{Section: &chat.Section{Fields: evidenceFields(f)}})
+	m.Blocks = append(m.Blocks, chat.Block{Section: &chat.Section{Fields: evidenceFields(t, f)}})
 	if f.PodsErr == nil && len(f.Pods) > 0 {
 		m.Blocks = append(m.Blocks, chat.Block{Code: commands.PodsTable(f.Pods, f.Now)},
-			chat.Block{Context: []string{"RESTARTS counts each container restart since the pod started; an event's \"seen N times\" is how often Kubernetes reported it (a BackOff repeats while the container keeps failing)."}})
+			chat.Block{Context: []string{t.S("diagnose.card.restarts_note")}})
 	}
-	if lines := eventLines(f); len(lines) > 0 {
-		m.Blocks = append(m.Blocks, chat.Block{Section: &chat.Section{Text: "*Events* (Warnings first)\n" + strings.Join(lines, "\n")}})
+	if lines := eventLines(t, f); len(lines) > 0 {
+		m.Blocks = append(m.Blocks, chat.Block{Section: &chat.Section{Text: t.S("diagnose.card.events") + "\n" + strings.Join(lines, "\n")}})
 	}
-	m.Blocks = append(m.Blocks, chat.Block{Context: []string{fmt.Sprintf("Argo CD app `%s` · namespace `%s` · pods `%s` · read only", f.AppName, f.Namespace, f.Selector)}})
+	m.Blocks = append(m.Blocks, chat.Block{Context: []string{t.S("diagnose.card.context", "App", f.AppName, "Namespace", f.Namespace, "Selector", f.Selector)}})
 	return m
 }
 
-func evidenceFields(f *Facts) []string {
+func evidenceFields(t i18n.T, f *Facts) []string {
 	var fields []string
 	if f.App != nil {
 		st := f.App.Status
-		app := fmt.Sprintf("*Argo CD*\n%s %s · %s", commands.HealthEmoji(st.Health.Status), commands.OrDash(st.Health.Status), commands.OrDash(st.Sync.Status))
+		app := fmt.Sprintf("%s\n%s %s · %s", t.S("diagnose.field.argocd"), commands.HealthEmoji(st.Health.Status), commands.OrDash(st.Health.Status), commands.OrDash(st.Sync.Status))
 		if msg := f.App.HealthMessage(); msg != "" {
 			app += "\n" + commands.Clip(msg, 120)
 		}
@@ -94,18 +81,18 @@ func evidenceFields(f *Facts) []string {
 			app += fmt.Sprintf("\n%s: %s", c.Type, commands.Clip(c.Message, 150))
 		}
 		fields = append(fields, app)
-		op := "*Last operation*\n"
+		op := t.S("diagnose.field.last_operation") + "\n"
 		if o := st.OperationState; o != nil {
 			op += fmt.Sprintf("%s: %s", o.Phase, commands.Clip(o.Message, 120))
 			if o.FinishedAt != nil {
-				op += " (" + commands.Ago(f.Now, *o.FinishedAt) + ")"
+				op += " (" + t.Ago(f.Now, *o.FinishedAt) + ")"
 			}
 		} else {
 			op += "-"
 		}
 		fields = append(fields, op)
 	} else {
-		fields = append(fields, "*Argo CD*\n_"+shortErrOr(f.AppErr)+"_")
+		fields = append(fields, t.S("diagnose.field.argocd")+"\n_"+errText(t, f.AppErr)+"_")
 	}
 	if f.Tree != nil {
 		// Pods are named once, in the pods table (from Kubernetes): the tree
@@ -124,56 +111,57 @@ func evidenceFields(f *Facts) []string {
 				bad = append(bad, fmt.Sprintf("%s/%s %s", n.Kind, n.Name, n.Health.Status))
 			}
 		}
-		tree := fmt.Sprintf("*Resources*\n%d in the tree", len(f.Tree.Nodes))
+		tree := t.S("diagnose.field.resources") + "\n" + t.S("diagnose.resources.count", "Total", len(f.Tree.Nodes))
 		if len(bad) > 0 {
-			tree += ", not Healthy: " + commands.Clip(strings.Join(bad, ", "), 200)
+			tree += t.S("diagnose.resources.not_healthy", "List", commands.Clip(strings.Join(bad, ", "), 200))
 		}
 		if badPods > 0 {
-			tree += fmt.Sprintf("; %d of %d pods not Healthy (the table below)", badPods, pods)
+			tree += t.S("diagnose.resources.pods_not_healthy", "Bad", badPods, "Total", pods)
 		}
 		fields = append(fields, tree)
 	}
+	rollout := t.S("diagnose.field.rollout") + "\n"
 	switch {
 	case f.Rollout != nil && f.Rollout.Done && f.App != nil && f.App.Status.Health.Status != "" && f.App.Status.Health.Status != "Healthy":
 		// Never "successfully rolled out" beside Argo CD's "Degraded: exceeded
 		// its progress deadline": the two disagree, say so.
-		fields = append(fields, fmt.Sprintf("*Rollout*\nThe Deployment counts every replica updated and available, yet Argo CD says %s: trust the pods below.", f.App.Status.Health.Status))
+		fields = append(fields, rollout+t.S("diagnose.rollout_disagrees", "Health", f.App.Status.Health.Status))
 	case f.Rollout != nil:
-		fields = append(fields, "*Rollout*\n"+f.Rollout.Message)
+		fields = append(fields, rollout+f.Rollout.Message)
 	case f.RolloutErr != nil:
-		fields = append(fields, "*Rollout*\n_"+commands.ShortErr(f.RolloutErr)+"_")
+		fields = append(fields, rollout+"_"+errText(t, f.RolloutErr)+"_")
 	}
-	gitLine := "*Git wants*\n"
+	gitLine := t.S("diagnose.field.git") + "\n"
 	if f.GitErr != nil {
-		gitLine += "_" + commands.ShortErr(f.GitErr) + "_"
+		gitLine += "_" + errText(t, f.GitErr) + "_"
 	} else {
 		gitLine += "`" + f.GitTag + "`"
 		if running := commands.RunningTag(f.App, f.ImageRepo); running != "" && running != f.GitTag {
-			gitLine += fmt.Sprintf(" (Argo CD reports `%s`)", running)
+			gitLine += t.S("diagnose.argo_reports", "Tag", running)
 		}
 	}
 	fields = append(fields, gitLine)
 	if f.PodsErr != nil {
-		fields = append(fields, "*Pods*\n_"+commands.ShortErr(f.PodsErr)+"_")
+		fields = append(fields, t.S("diagnose.field.pods")+"\n_"+errText(t, f.PodsErr)+"_")
 	}
 	return fields
 }
 
-func eventLines(f *Facts) []string {
+func eventLines(t i18n.T, f *Facts) []string {
 	if f.EventsErr != nil {
-		return []string{"_events: " + commands.ShortErr(f.EventsErr) + "_"}
+		return []string{t.S("diagnose.card.events_unread", "Error", errText(t, f.EventsErr))}
 	}
 	var out []string
 	for i, e := range f.Events {
 		if i == maxEvidenceEvents {
-			out = append(out, fmt.Sprintf("… and %d more", len(f.Events)-i))
+			out = append(out, t.S("diagnose.card.more_events", "More", len(f.Events)-i))
 			break
 		}
 		count := ""
 		if e.Count > 1 {
-			count = fmt.Sprintf(" (seen %d times)", e.Count)
+			count = t.N("diagnose.card.seen", int(e.Count))
 		}
-		out = append(out, fmt.Sprintf("`%s` %s *%s* %s/%s: %s%s", commands.Ago(f.Now, kube.EventTime(e)), e.Type, e.Reason,
+		out = append(out, fmt.Sprintf("`%s` %s *%s* %s/%s: %s%s", t.Ago(f.Now, kube.EventTime(e)), e.Type, e.Reason,
 			strings.ToLower(e.InvolvedObject.Kind), e.InvolvedObject.Name, commands.Clip(e.Message, 200), count))
 	}
 	return out

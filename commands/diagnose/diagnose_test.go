@@ -15,6 +15,7 @@ import (
 	"github.com/nexo-org/nexo-bot/commands/commandstest"
 	"github.com/nexo-org/nexo-bot/commands/diagnose"
 	"github.com/nexo-org/nexo-bot/commands/records"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/integrations/argocd"
 	"github.com/nexo-org/nexo-bot/integrations/gitops/gitopstest"
 	"github.com/nexo-org/nexo-bot/integrations/kube"
@@ -143,7 +144,7 @@ func TestJudgeNamesEveryCause(t *testing.T) {
 			facts:   func() *diagnose.Facts { return dgFacts(t, "pending") },
 			cause:   diagnose.CausePending,
 			line:    []string{"cannot be scheduled", "2 Insufficient memory"},
-			details: []string{"FailedScheduling (5m ago): 0/3 nodes are available"},
+			details: []string{"FailedScheduling (5 min ago): 0/3 nodes are available"},
 		},
 		{
 			name:    "CreateContainerConfigError names the Secret",
@@ -195,7 +196,7 @@ func TestJudgeNamesEveryCause(t *testing.T) {
 				return f
 			},
 			cause: diagnose.CauseHealthy,
-			line:  []string{"Synced and Healthy on `2026.02.17`", "last deploy 3h ago", "9f8e7d6"},
+			line:  []string{"Synced and Healthy on `2026.02.17`", "last deploy 3 h ago", "9f8e7d6"},
 		},
 		{
 			name: "progressing",
@@ -234,21 +235,21 @@ func TestJudgeNamesEveryCause(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := tc.facts()
 			v := diagnose.Judge(f)
+			line, details := dgText(v)
 			if v.Cause != tc.cause {
-				t.Fatalf("cause %q, want %q; line: %s", v.Cause, tc.cause, v.Line)
+				t.Fatalf("cause %q, want %q; line: %s", v.Cause, tc.cause, line)
 			}
 			for _, s := range tc.line {
-				if !strings.Contains(v.Line, s) {
-					t.Errorf("verdict line lacks %q:\n%s", s, v.Line)
+				if !strings.Contains(line, s) {
+					t.Errorf("verdict line lacks %q:\n%s", s, line)
 				}
 			}
-			details := strings.Join(v.Details, "\n")
 			for _, s := range tc.details {
 				if !strings.Contains(details, s) {
 					t.Errorf("details lack %q:\n%s", s, details)
 				}
 			}
-			card := diagnose.Card(commandstest.Config(), f, v)
+			card := diagnose.Card(commands.English(), f, v)
 			text := card.PlainText()
 			for _, s := range tc.notIn {
 				if strings.Contains(text, s) {
@@ -276,11 +277,21 @@ func TestJudgeNamesEveryCause(t *testing.T) {
 				}
 			}
 			// The verdict comes first.
-			if !strings.Contains(commandstest.FirstLine(card), v.Line) {
+			if !strings.Contains(commandstest.FirstLine(card), line) {
 				t.Errorf("first block is not the verdict: %q", commandstest.FirstLine(card))
 			}
 		})
 	}
+}
+
+// dgText is a verdict's line and details in English.
+func dgText(v diagnose.Verdict) (line, details string) {
+	en := commands.English()
+	var ds []string
+	for _, d := range v.Details {
+		ds = append(ds, en.Msg(d))
+	}
+	return en.Msg(v.Line), strings.Join(ds, "\n")
 }
 
 func TestCrashLogMarksErrorLines(t *testing.T) {
@@ -315,7 +326,7 @@ func TestMissingReference(t *testing.T) {
 		`couldn't find key DB_PASSWORD in Secret nexo-staging/nexo-be-db`: "key DB_PASSWORD in Secret nexo-be-db",
 		`container has runAsNonRoot and image will run as root`:           "",
 	} {
-		if got := diagnose.MissingReference(msg); got != want {
+		if got := commands.English().Msg(diagnose.MissingReference(msg)); got != want {
 			t.Errorf("%q → %q, want %q", msg, got, want)
 		}
 	}
@@ -413,7 +424,7 @@ func TestGatherDiagnosisAsksTheRightFollowUps(t *testing.T) {
 			t.Fatalf("queries %q", *queries)
 		}
 		v := diagnose.Judge(f)
-		if v.Cause != diagnose.CauseOOMKilled || !strings.Contains(strings.Join(v.Details, " "), "507Mi (99% of the limit)") {
+		if _, details := dgText(v); v.Cause != diagnose.CauseOOMKilled || !strings.Contains(details, "507Mi (99% of the limit)") {
 			t.Fatalf("verdict %+v", v)
 		}
 	})
@@ -425,10 +436,10 @@ func TestGatherDiagnosisAsksTheRightFollowUps(t *testing.T) {
 			t.Fatal("expected an Argo CD error")
 		}
 		v := diagnose.Judge(f)
-		if v.Cause != diagnose.CauseConfigError || !strings.Contains(v.Line, "Secret nexo-be-db") {
+		if line, _ := dgText(v); v.Cause != diagnose.CauseConfigError || !strings.Contains(line, "Secret nexo-be-db") {
 			t.Fatalf("verdict %+v", v)
 		}
-		card := diagnose.Card(r.Cfg, f, v).PlainText()
+		card := diagnose.Card(commands.English(), f, v).PlainText()
 		if !strings.Contains(card, "*Argo CD*\n_Argo CD: no such application or no permission_") {
 			t.Errorf("card does not say Argo CD failed:\n%s", card)
 		}
@@ -639,7 +650,7 @@ func TestDiagnoseCardAgreesWithItself(t *testing.T) {
 	}}
 	f.Rollout = &kube.RolloutStatus{Done: true, Message: `deployment "nexo-be" successfully rolled out`}
 	v := diagnose.Judge(f)
-	m := diagnose.Card(commandstest.Config(), f, v)
+	m := diagnose.Card(commands.English(), f, v)
 	text := m.PlainText()
 	var listed []string
 	for _, line := range strings.Split(text, "\n") {
@@ -669,5 +680,54 @@ func TestDiagnoseCardAgreesWithItself(t *testing.T) {
 	}
 	if !strings.Contains(text, "seen 7 times") || !strings.Contains(text, "RESTARTS counts each container restart") {
 		t.Fatalf("the counts are not explained:\n%s", text)
+	}
+}
+
+// A pt-BR channel reads the diagnosis in Portuguese: the verdict, its
+// evidence, the Fix button and its confirmation; times are Slack date
+// tokens (each reader's zone) and durations read "há 3 h".
+func TestDiagnoseSpeaksTheChannelsLocale(t *testing.T) {
+	r := commandstest.NewRig(t, commandstest.Options{Pods: commandstest.Pods(t, "imagepull"), Events: commandstest.Events(t, "imagepull"),
+		Objects: []runtime.Object{commandstest.Deployment("nexo-staging", 2, 1, 2, false)}, StageTag: "2026.02.99"})
+	r.AddStagingApp("2026.02.99", "Degraded")
+	r.Cfg.Slack.ChannelLocales = map[string]string{"C0DEPLOYS": "pt-BR"}
+	reply := r.Command(commandstest.Carol, "diagnose nexo-be staging")
+	text := reply.Message.PlainText()
+	for _, s := range []string{
+		"*nexo-be em staging* — ImagePullBackOff: a tag de imagem `2026.02.99` não existe em `nexo-org/nexo-be` (container `nexo-be` do pod `nexo-be-5d8f9c7b6d-abc12`).",
+		"Tags existentes mais próximas: `2026.02.17`", "*O git quer*", "*Eventos* (Warnings primeiro)", "somente leitura", "RESTARTS conta cada restart",
+	} {
+		if !strings.Contains(text, s) {
+			t.Errorf("the pt-BR card lacks %q:\n%s", s, text)
+		}
+	}
+	btns := chattest.Buttons(reply.Message)
+	if len(btns) == 0 || btns[0].Text != "Corrigir tag → 2026.02.17" || btns[0].Confirm != "Abrir o PR de correção que muda nexo-be em staging de 2026.02.99 para 2026.02.17?" {
+		t.Fatalf("buttons %+v", btns)
+	}
+	if strings.Contains(text, "⟦") || strings.Contains(text, "does not exist") {
+		t.Fatalf("not all Portuguese:\n%s", text)
+	}
+	if rep := r.Command(commandstest.Carol, "help diagnose"); !strings.Contains(rep.Message.PlainText(), "as últimas 50 linhas de log do container anterior") {
+		t.Errorf("help:\n%s", rep.Message.PlainText())
+	}
+
+	// Healthy: the last deploy is a date token with its fallback in the
+	// config's timezone, and how long ago.
+	f := dgFacts(t, "healthy")
+	f.App = dgApp("Healthy", "Synced")
+	zone, err := time.LoadLocation("America/Sao_Paulo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt := i18n.Default().WithZone(zone).In(i18n.Portuguese)
+	deployed := commandstest.Now.Add(-3 * time.Hour)
+	line := commandstest.FirstLine(diagnose.Card(pt, f, diagnose.Judge(f)))
+	want := fmt.Sprintf("`nexo-be-staging` está Synced e Healthy em `2026.02.17`; último deploy há 3 h (<!date^%d^{date_short_pretty} {time}|%s>, revisão `9f8e7d6`).", deployed.Unix(), pt.DateTime(deployed))
+	if !strings.Contains(line, want) {
+		t.Fatalf("healthy line\n%s\nwant\n%s", line, want)
+	}
+	if fallback := pt.DateTime(deployed); !strings.HasSuffix(fallback, " -03") || !strings.Contains(fallback, " fev 2026 ") {
+		t.Fatalf("the token's fallback %q is not in the config's timezone and locale", fallback)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/config"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/integrations/argocd"
 	"github.com/nexo-org/nexo-bot/integrations/kube"
 	"github.com/nexo-org/nexo-bot/integrations/registry"
@@ -110,14 +111,15 @@ type PodProblem struct {
 	MemoryLimit   int64
 	MemoryRequest int64
 	// Missing names what a CreateContainerConfigError lacks ("Secret nexo-be-db").
-	Missing string
+	Missing i18n.Msg
 }
 
-// Verdict is a diagnosis' conclusion.
+// Verdict is a diagnosis' conclusion, in catalog messages rendered for
+// the reader by Card.
 type Verdict struct {
 	Cause string
 	// Line is the one-sentence verdict shown first.
-	Line string
+	Line i18n.Msg
 	// Good is true when nothing is wrong.
 	Good    bool
 	Problem *PodProblem
@@ -128,9 +130,41 @@ type Verdict struct {
 	// still wants it).
 	Fixable bool
 	// Details are cause-specific evidence lines (mrkdwn).
-	Details []string
+	Details []i18n.Msg
 	// Log is the marked log tail (CrashLoopBackOff).
 	Log string
+}
+
+// The sources a diagnosis reads that are not configured.
+var (
+	errNoArgoCD = errors.New("argocd is not configured")
+	errNoKube   = errors.New("kubernetes is not configured")
+	errNoGitOps = errors.New("gitops is not configured")
+)
+
+// errMsg is what a diagnosis shows of a source it could not read: the
+// catalog's sentence for a source not configured, else the error cut to a
+// card's width (it names what failed, as the server said it).
+func errMsg(err error) any {
+	switch {
+	case err == nil:
+		return "-"
+	case errors.Is(err, errNoArgoCD):
+		return i18n.M("diagnose.not_configured.argocd")
+	case errors.Is(err, errNoKube):
+		return i18n.M("diagnose.not_configured.kubernetes")
+	case errors.Is(err, errNoGitOps):
+		return i18n.M("diagnose.not_configured.gitops")
+	}
+	return commands.ShortErr(err)
+}
+
+// errText is errMsg for a reader.
+func errText(t i18n.T, err error) string {
+	if m, ok := errMsg(err).(i18n.Msg); ok {
+		return t.Msg(m)
+	}
+	return errMsg(err).(string)
 }
 
 // Gather reads every source in parallel, each bounded by
@@ -161,7 +195,7 @@ func Gather(ctx context.Context, d *commands.Deps, service, env string) *Facts {
 			bounded(func(ctx context.Context) { f.App, f.AppErr = d.ArgoCD.GetApp(ctx, f.AppName, "") }),
 			bounded(func(ctx context.Context) { f.Tree, f.TreeErr = d.ArgoCD.ResourceTree(ctx, f.AppName) }))
 	} else {
-		f.AppErr = errors.New("argocd is not configured")
+		f.AppErr = errNoArgoCD
 	}
 	if d.Kube != nil {
 		tasks = append(tasks,
@@ -179,8 +213,7 @@ func Gather(ctx context.Context, d *commands.Deps, service, env string) *Facts {
 				f.RolloutErr = err
 			}))
 	} else {
-		err := errors.New("kubernetes is not configured")
-		f.PodsErr, f.EventsErr, f.RolloutErr = err, err, err
+		f.PodsErr, f.EventsErr, f.RolloutErr = errNoKube, errNoKube, errNoKube
 	}
 	if d.GitOps != nil {
 		tasks = append(tasks, bounded(func(ctx context.Context) {
@@ -196,7 +229,7 @@ func Gather(ctx context.Context, d *commands.Deps, service, env string) *Facts {
 			}
 		}))
 	} else {
-		f.GitErr = errors.New("gitops is not configured")
+		f.GitErr = errNoGitOps
 	}
 	runAll(tasks)
 	f.Events = WorkloadEvents(f.Events, f.Deployment, f.Pods)

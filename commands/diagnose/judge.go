@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/integrations/kube"
 	"github.com/nexo-org/nexo-bot/integrations/registry"
 	corev1 "k8s.io/api/core/v1"
@@ -107,15 +108,16 @@ var (
 
 // MissingReference names the Secret or ConfigMap (and key) a
 // CreateContainerConfigError message says is missing, e.g. `secret
-// "nexo-be-db" not found` → "Secret nexo-be-db".
-func MissingReference(msg string) string {
+// "nexo-be-db" not found` → "Secret nexo-be-db"; the zero Msg when the
+// message names none.
+func MissingReference(msg string) i18n.Msg {
 	if m := missingKey.FindStringSubmatch(msg); m != nil {
-		return fmt.Sprintf("key %s in %s %s", m[1], kindName(m[2]), m[4])
+		return i18n.M("diagnose.missing.key", "Key", m[1], "Kind", kindName(m[2]), "Name", m[4])
 	}
 	if m := missingObject.FindStringSubmatch(msg); m != nil {
-		return kindName(m[1]) + " " + m[2]
+		return i18n.M("diagnose.missing.object", "Kind", kindName(m[1]), "Name", m[2])
 	}
-	return ""
+	return i18n.Msg{}
 }
 
 func kindName(s string) string {
@@ -126,7 +128,7 @@ func kindName(s string) string {
 }
 
 // Judge names the cause from the gathered facts. Pure: same facts, same
-// verdict.
+// verdict (in catalog messages, rendered for the reader by Card).
 func Judge(f *Facts) Verdict {
 	app := f.App
 	if p := FindProblem(f.Pods); p != nil {
@@ -136,16 +138,16 @@ func Judge(f *Facts) Verdict {
 		for _, c := range app.Status.Conditions {
 			if c.Type == "ComparisonError" {
 				return Verdict{Cause: CauseComparisonError,
-					Line:    fmt.Sprintf("Argo CD cannot compare `%s` with git (ComparisonError): %s", f.AppName, commands.Clip(c.Message, 300)),
-					Details: []string{"Argo CD could not render the desired state from git: check the values file and the chart at the synced revision."}}
+					Line:    i18n.M("diagnose.comparison.line", "App", f.AppName, "Message", commands.Clip(c.Message, 300)),
+					Details: []i18n.Msg{i18n.M("diagnose.comparison.detail")}}
 			}
 		}
 		if op := app.Status.OperationState; op != nil && (op.Phase == "Failed" || op.Phase == "Error") {
-			v := Verdict{Cause: CauseSyncFailed, Line: fmt.Sprintf("Argo CD's last sync of `%s` ended in %s: %s", f.AppName, op.Phase, commands.Clip(op.Message, 300))}
+			v := Verdict{Cause: CauseSyncFailed, Line: i18n.M("diagnose.sync_failed.line", "App", f.AppName, "Phase", op.Phase, "Message", commands.Clip(op.Message, 300))}
 			if op.SyncResult != nil {
 				for _, r := range op.SyncResult.Resources {
 					if r.Status != "" && r.Status != "Synced" {
-						v.Details = append(v.Details, fmt.Sprintf("%s `%s`: %s %s", r.Kind, r.Name, r.Status, commands.Clip(r.Message, 200)))
+						v.Details = append(v.Details, i18n.M("diagnose.sync_failed.resource", "Kind", r.Kind, "Name", r.Name, "Status", r.Status, "Message", commands.Clip(r.Message, 200)))
 					}
 				}
 			}
@@ -153,11 +155,11 @@ func Judge(f *Facts) Verdict {
 		}
 	}
 	if f.Rollout != nil && f.Rollout.Failed {
-		return Verdict{Cause: CauseRolloutStuck, Line: fmt.Sprintf("The rollout of `%s` is stuck: %s", f.Deployment, f.Rollout.Message)}
+		return Verdict{Cause: CauseRolloutStuck, Line: i18n.M("diagnose.rollout_stuck", "Deployment", f.Deployment, "Message", f.Rollout.Message)}
 	}
 	if f.PodsErr == nil && len(f.Pods) == 0 && (app == nil || app.Status.Health.Status != "Healthy") {
-		return Verdict{Cause: CauseNoPods, Line: fmt.Sprintf("No pods match `%s` in `%s`.", f.Selector, f.Namespace),
-			Details: []string{"The Deployment may be scaled to zero, missing, or labelled differently than `kubernetes.label_selector`."}}
+		return Verdict{Cause: CauseNoPods, Line: i18n.M("diagnose.no_pods.line", "Selector", f.Selector, "Namespace", f.Namespace),
+			Details: []i18n.Msg{i18n.M("diagnose.no_pods.detail")}}
 	}
 	if app != nil {
 		switch app.Status.Health.Status {
@@ -170,121 +172,130 @@ func Judge(f *Facts) Verdict {
 			if f.Rollout != nil {
 				msg = f.Rollout.Message
 			}
-			return Verdict{Cause: CauseProgressing, Line: fmt.Sprintf("`%s` is still rolling out: %s", f.AppName, commands.Clip(msg, 200))}
+			return Verdict{Cause: CauseProgressing, Line: i18n.M("diagnose.progressing", "App", f.AppName, "Message", commands.Clip(msg, 200))}
 		}
-		return Verdict{Cause: CauseUnknown, Line: fmt.Sprintf("No known cause found: Argo CD says %s / %s%s", commands.OrDash(app.Status.Health.Status), commands.OrDash(app.Status.Sync.Status), prefixed(": ", app.HealthMessage()))}
+		return Verdict{Cause: CauseUnknown, Line: i18n.M("diagnose.unknown.argocd", "Health", commands.OrDash(app.Status.Health.Status), "Sync", commands.OrDash(app.Status.Sync.Status), "Message", prefixed(": ", app.HealthMessage()))}
 	}
 	if f.Rollout != nil && f.Rollout.Done && f.PodsErr == nil {
-		return Verdict{Cause: CauseHealthy, Good: true, Line: fmt.Sprintf("The pods of %s in %s are running and the rollout is complete (Argo CD not read: %s).", f.Service, f.Env, shortErrOr(f.AppErr))}
+		return Verdict{Cause: CauseHealthy, Good: true, Line: i18n.M("diagnose.healthy.no_argocd", "Service", f.Service, "Env", f.Env, "Error", errMsg(f.AppErr))}
 	}
-	return Verdict{Cause: CauseUnknown, Line: "No known cause found; see the evidence below."}
+	return Verdict{Cause: CauseUnknown, Line: i18n.M("diagnose.unknown.line")}
 }
 
-func healthyLine(f *Facts) string {
-	line := fmt.Sprintf("`%s` is Synced and Healthy", f.AppName)
+func prefixed(prefix, s string) string {
+	if s == "" {
+		return ""
+	}
+	return prefix + s
+}
+
+func healthyLine(f *Facts) i18n.Msg {
+	var on, last i18n.Msg
 	if tag := commands.RunningTag(f.App, f.ImageRepo); tag != "" {
-		line += fmt.Sprintf(" on `%s`", tag)
+		on = i18n.M("diagnose.healthy.on", "Tag", tag)
 	}
 	if h := commands.LastHistory(f.App); h != nil {
-		line += fmt.Sprintf("; last deploy %s (`%s`, revision `%s`)", commands.Ago(f.Now, h.DeployedAt), h.DeployedAt.UTC().Format("2006-01-02 15:04Z"), commands.ShortSHA(h.Revision))
+		last = i18n.M("diagnose.healthy.last", "Ago", i18n.Since{Now: f.Now, At: h.DeployedAt}, "When", i18n.Moment(h.DeployedAt), "Revision", commands.ShortSHA(h.Revision))
 	}
-	return line + "."
+	return i18n.M("diagnose.healthy.line", "App", f.AppName, "On", on, "Last", last)
 }
 
 func judgePod(f *Facts, p *PodProblem) Verdict {
 	v := Verdict{Cause: p.Cause, Problem: p}
-	where := fmt.Sprintf("pod `%s`", p.Pod)
+	where := i18n.M("diagnose.where.pod", "Pod", p.Pod)
 	if p.Container != "" {
-		where = fmt.Sprintf("container `%s` of pod `%s`", p.Container, p.Pod)
+		where = i18n.M("diagnose.where.container", "Container", p.Container, "Pod", p.Pod)
 	}
+	restarts := i18n.M("diagnose.restarts", "Count", int(p.Restarts))
+	kubelet := func(msg string, n int) i18n.Msg { return i18n.M("diagnose.kubelet", "Message", commands.Clip(msg, n)) }
 	switch p.Cause {
 	case CauseImagePull:
 		_, repo, tag, err := registry.SplitImage(p.Image)
 		switch {
 		case err != nil:
-			v.Line = fmt.Sprintf("%s: the image reference `%s` of %s is invalid: %s", p.Reason, p.Image, where, err)
+			v.Line = i18n.M("diagnose.image_pull.invalid", "Reason", p.Reason, "Image", p.Image, "Where", where, "Error", commands.ShortErr(err))
 		case f.TagChecked && !f.TagExists:
 			v.BadTag = tag
-			v.Line = fmt.Sprintf("%s: image tag `%s` does not exist in `%s` (%s).", p.Reason, tag, repo, where)
+			v.Line = i18n.M("diagnose.image_pull.missing", "Reason", p.Reason, "Tag", tag, "Repo", repo, "Where", where)
 			v.Suggestions = suggestTags(f, tag)
 			if len(v.Suggestions) > 0 {
-				v.Details = append(v.Details, "Nearest existing tags: "+commands.CodeList(v.Suggestions))
+				v.Details = append(v.Details, i18n.M("diagnose.image_pull.nearest", "List", commands.CodeList(v.Suggestions)))
 			} else {
-				v.Details = append(v.Details, fmt.Sprintf("The registry lists no tags for `%s`.", repo))
+				v.Details = append(v.Details, i18n.M("diagnose.image_pull.no_tags", "Repo", repo))
 			}
 			switch {
 			case f.GitErr != nil:
-				v.Details = append(v.Details, "The values file could not be read: "+commands.ShortErr(f.GitErr))
+				v.Details = append(v.Details, i18n.M("diagnose.image_pull.git_unread", "Error", errMsg(f.GitErr)))
 			case f.GitTag != tag:
-				v.Details = append(v.Details, fmt.Sprintf("Git already wants `%s`: Argo CD has not synced it yet.", f.GitTag))
+				v.Details = append(v.Details, i18n.M("diagnose.image_pull.git_ahead", "Tag", f.GitTag))
 			default:
 				v.Fixable = len(v.Suggestions) > 0
 			}
 		case f.TagChecked:
-			v.Line = fmt.Sprintf("%s: `%s` exists in the registry, so the pull itself fails (pull secret, network or node) for %s.", p.Reason, p.Image, where)
+			v.Line = i18n.M("diagnose.image_pull.pull_fails", "Reason", p.Reason, "Image", p.Image, "Where", where)
 			if m := pullFailure(f.Events, p.Pod); m != "" {
-				v.Details = append(v.Details, "Kubelet: "+commands.Clip(m, 400))
+				v.Details = append(v.Details, kubelet(m, 400))
 			}
 		case f.TagErr != nil:
-			v.Line = fmt.Sprintf("%s on `%s` (%s); the registry could not be asked: %s", p.Reason, p.Image, where, commands.ShortErr(f.TagErr))
+			v.Line = i18n.M("diagnose.image_pull.registry_down", "Reason", p.Reason, "Image", p.Image, "Where", where, "Error", commands.ShortErr(f.TagErr))
 		default:
-			v.Line = fmt.Sprintf("%s on `%s` (%s); that image is not in nexo's registry repository `%s`, so it was not checked.", p.Reason, p.Image, where, f.ImageRepo)
+			v.Line = i18n.M("diagnose.image_pull.not_checked", "Reason", p.Reason, "Image", p.Image, "Where", where, "Repo", f.ImageRepo)
 		}
 		if p.Message != "" {
-			v.Details = append(v.Details, "Kubelet: "+commands.Clip(p.Message, 300))
+			v.Details = append(v.Details, kubelet(p.Message, 300))
 		}
 	case CauseConfigError:
-		if p.Missing != "" {
-			v.Line = fmt.Sprintf("%s: %s is missing in `%s` (%s).", p.Reason, p.Missing, f.Namespace, where)
+		if p.Missing.ID != "" {
+			v.Line = i18n.M("diagnose.config_error.missing", "Reason", p.Reason, "Missing", p.Missing, "Namespace", f.Namespace, "Where", where)
 		} else {
-			v.Line = fmt.Sprintf("%s for %s: %s", p.Reason, where, commands.Clip(p.Message, 300))
+			v.Line = i18n.M("diagnose.config_error.unnamed", "Reason", p.Reason, "Where", where, "Message", commands.Clip(p.Message, 300))
 		}
-		v.Details = append(v.Details, "Kubelet: "+commands.Clip(p.Message, 300),
-			"Create it (or fix its ExternalSecret), or correct the reference in the values file; the pod starts by itself once it exists.")
+		v.Details = append(v.Details, kubelet(p.Message, 300), i18n.M("diagnose.config_error.fix"))
 	case CauseOOMKilled:
-		line := fmt.Sprintf("OOMKilled: %s was killed for using more memory than its limit", where)
+		var of i18n.Msg
 		if p.MemoryLimit > 0 {
-			line += " of " + HumanBytes(p.MemoryLimit)
+			of = i18n.M("diagnose.oom.of", "Limit", HumanBytes(p.MemoryLimit))
 		}
-		v.Line = line + fmt.Sprintf(" (exit code %d, %d restarts).", p.ExitCode, p.Restarts)
-		use := fmt.Sprintf("Limit %s · request %s", bytesOrNone(p.MemoryLimit), bytesOrNone(p.MemoryRequest))
+		v.Line = i18n.M("diagnose.oom.line", "Where", where, "Of", of, "Code", p.ExitCode, "Restarts", restarts)
+		var more i18n.Msg
 		switch {
 		case f.MemoryPeakOK && p.MemoryLimit > 0:
-			use += fmt.Sprintf(" · peak working set over the last hour %s (%.0f%% of the limit)", HumanBytes(int64(f.MemoryPeak)), 100*f.MemoryPeak/float64(p.MemoryLimit))
+			more = i18n.M("diagnose.oom.peak_share", "Peak", HumanBytes(int64(f.MemoryPeak)), "Percent", fmt.Sprintf("%.0f", 100*f.MemoryPeak/float64(p.MemoryLimit)))
 		case f.MemoryPeakOK:
-			use += " · peak working set over the last hour " + HumanBytes(int64(f.MemoryPeak))
+			more = i18n.M("diagnose.oom.peak", "Peak", HumanBytes(int64(f.MemoryPeak)))
 		case f.MemoryErr != nil:
-			use += " · Prometheus did not answer: " + commands.ShortErr(f.MemoryErr)
+			more = i18n.M("diagnose.oom.prom_down", "Error", commands.ShortErr(f.MemoryErr))
 		default:
-			use += " · it reached the limit when it was killed"
+			more = i18n.M("diagnose.oom.at_limit")
 		}
-		v.Details = append(v.Details, use, "Raise `resources.limits.memory` in the values file, or find what grows.")
+		v.Details = append(v.Details, i18n.M("diagnose.oom.use", "Limit", bytesOrNone(p.MemoryLimit), "Request", bytesOrNone(p.MemoryRequest), "More", more),
+			i18n.M("diagnose.oom.fix"))
 	case CauseCrashLoop:
-		v.Line = fmt.Sprintf("CrashLoopBackOff: %s keeps crashing (exit code %d, %d restarts).", where, p.ExitCode, p.Restarts)
+		v.Line = i18n.M("diagnose.crash.line", "Where", where, "Code", p.ExitCode, "Restarts", restarts)
 		switch {
 		case f.LogErr != nil:
-			v.Details = append(v.Details, "The previous container's log could not be read: "+commands.ShortErr(f.LogErr))
+			v.Details = append(v.Details, i18n.M("diagnose.crash.log_unread", "Error", commands.ShortErr(f.LogErr)))
 		case strings.TrimSpace(f.PreviousLog) == "":
-			v.Details = append(v.Details, "The previous container wrote no log.")
+			v.Details = append(v.Details, i18n.M("diagnose.crash.no_log"))
 		default:
 			marked, lastErr := MarkErrorLines(f.PreviousLog, CrashLogLines)
 			v.Log = marked
 			if lastErr != "" {
-				v.Line = strings.TrimSuffix(v.Line, ".") + fmt.Sprintf(" — last error: `%s`", commands.Clip(lastErr, 160))
+				v.Line = i18n.M("diagnose.crash.line_error", "Where", where, "Code", p.ExitCode, "Restarts", restarts, "Error", commands.Clip(lastErr, 160))
 			}
-			v.Details = append(v.Details, fmt.Sprintf("Last %d lines of the previous container's log (error lines marked ▶):", CrashLogLines))
+			v.Details = append(v.Details, i18n.M("diagnose.crash.log_head", "Lines", CrashLogLines))
 		}
 	case CausePending:
-		v.Line = fmt.Sprintf("Pending: %s cannot be scheduled: %s", where, commands.Clip(commands.OrDash(p.Message), 300))
+		v.Line = i18n.M("diagnose.pending.line", "Where", where, "Message", commands.Clip(commands.OrDash(p.Message), 300))
 		seen := map[string]bool{}
 		for _, e := range f.Events {
 			if e.Reason == "FailedScheduling" && !seen[e.Message] {
 				seen[e.Message] = true
-				v.Details = append(v.Details, fmt.Sprintf("FailedScheduling (%s): %s", commands.Ago(f.Now, kube.EventTime(e)), commands.Clip(e.Message, 300)))
+				v.Details = append(v.Details, i18n.M("diagnose.pending.event", "Ago", i18n.Since{Now: f.Now, At: kube.EventTime(e)}, "Message", commands.Clip(e.Message, 300)))
 			}
 		}
 		if len(v.Details) == 0 {
-			v.Details = append(v.Details, "No FailedScheduling events were found.")
+			v.Details = append(v.Details, i18n.M("diagnose.pending.none"))
 		}
 	}
 	return v
@@ -375,9 +386,9 @@ func HumanBytes(n int64) string {
 	return fmt.Sprintf("%.1f%s", v, u)
 }
 
-func bytesOrNone(n int64) string {
+func bytesOrNone(n int64) any {
 	if n <= 0 {
-		return "none"
+		return i18n.M("diagnose.none")
 	}
 	return HumanBytes(n)
 }

@@ -1,13 +1,13 @@
 package rotation
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/commands/policy"
 	"github.com/nexo-org/nexo-bot/commands/rotation/steps"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/store"
 )
 
@@ -16,94 +16,116 @@ var (
 	compensating  = []string{steps.StepRestoreDB, steps.StepRestoreStore, steps.StepResync, steps.StepRestartAgain}
 )
 
-// stepLines renders each step with a mark and its latest status.
-func stepLines(st *steps.State, names []string) []string {
-	last := map[string]string{}
+// stepLines renders each step with a mark and its latest status, for a
+// reader (step names are the steps' ids, as in docs/rotation.md).
+func stepLines(t i18n.T, st *steps.State, names []string) []string {
+	last := map[string]steps.Entry{}
 	for _, e := range st.Log {
-		last[e.Step] = e.Status
+		last[e.Step] = e
 	}
 	var out []string
 	for _, s := range names {
-		status, seen := last[s]
+		entry, seen := last[s]
+		status := entry.Status
+		word, detail, _ := strings.Cut(status, ": ")
 		mark := ":white_small_square:"
 		switch {
-		case !seen || status == "queued":
-		case status == "done":
+		case !seen || status == steps.StatusQueued:
+		case status == steps.StatusDone:
 			mark = ":white_check_mark:"
-		case strings.HasPrefix(status, "failed"):
+		case word == steps.StatusFailed:
 			mark = ":x:"
-		case strings.HasPrefix(status, "retrying"):
+		case word == steps.StatusRetrying:
 			mark = ":warning:"
 		default:
 			mark = ":hourglass_flowing_sand:"
 		}
 		line := mark + " " + s
-		if seen && status != "done" && status != "queued" {
-			line += " — " + commands.Clip(status, 160)
+		if seen && status != steps.StatusDone && status != steps.StatusQueued {
+			line += " — " + commands.Clip(statusText(t, word, steps.Why(entry.Reason, detail)), 160)
 		}
 		out = append(out, line)
 	}
 	return out
 }
 
+// statusText is a step's status for a reader: the catalog's word, with
+// why the step failed (steps.Why); a status it does not know as logged.
+func statusText(t i18n.T, word string, why any) string {
+	switch word {
+	case steps.StatusStarted, steps.StatusWaiting, steps.StatusStopped:
+		return t.S("rotation.status." + word)
+	case steps.StatusRetrying, steps.StatusFailed:
+		return t.S("rotation.status."+word, "Error", why)
+	}
+	if m, ok := why.(i18n.Msg); ok {
+		return word + ": " + t.Msg(m)
+	}
+	if why != "" {
+		return word + ": " + why.(string)
+	}
+	return word
+}
+
 func (f *Flow) card(wf *store.Workflow, job *Job, state string) chat.Message {
-	title := fmt.Sprintf(":key: Rotate `%s` of %s in %s", job.Secret, job.Service, job.Env)
-	status := ":hourglass_flowing_sand: *Waiting for approval*"
+	t := f.D.T(wf.Channel)
+	title := t.S("rotation.card.title", "Secret", job.Secret, "Service", job.Service, "Env", job.Env)
+	status := t.S("rotation.card.waiting")
 	switch {
 	case job.Result == ResultDone:
-		status = ":white_check_mark: *Done*"
+		status = t.S("rotation.card.done")
 	case job.Result == ResultRolledBack:
-		status = ":rewind: *Failed and rolled back*"
+		status = t.S("rotation.card.rolled_back")
 	case job.Result == ResultFailed || state == Failed:
-		status = ":x: *Failed*"
+		status = t.S("rotation.card.failed")
 	case job.Result == ResultCancelled || state == Cancelled:
-		status = ":no_entry: *Cancelled*"
+		status = t.S("rotation.card.cancelled")
 	case state == Run && job.Rotation.Phase == steps.PhaseRollingBack:
-		status = ":rewind: *Rolling back*"
+		status = t.S("rotation.card.rolling_back")
 	case state == Run:
-		status = ":hourglass_flowing_sand: *Rotating*"
+		status = t.S("rotation.card.rotating")
 	}
 	dec := policy.Evaluate(job.Need, job.Approvals)
-	approvals := fmt.Sprintf("%d/%d from %s", len(dec.Counted), job.Need.Approvals, job.Need.Group)
+	approvals := t.S("rotation.card.approvals", "Got", len(dec.Counted), "Need", job.Need.Approvals, "Group", job.Need.Group)
 	if len(dec.Counted) > 0 {
 		approvals += " — " + commands.Mentions(dec.Counted)
 	}
 	if job.Need.Approvals == 0 {
-		approvals = "not required in " + job.Env
+		approvals = t.S("rotation.card.not_required", "Env", job.Env)
 	}
 	fields := []string{
-		"*Requested by*\n" + chat.Mention(job.Requester),
-		"*Approvals*\n" + approvals,
-		"*Secrets Manager*\n`" + job.SecretID + "`",
-		"*Kubernetes*\n`" + job.Rotation.Spec.Namespace + "/" + job.Rotation.Spec.KubernetesSecret + "` → `" + job.Rotation.Spec.Deployment + "`",
+		t.S("rotation.card.requested_by") + "\n" + chat.Mention(job.Requester),
+		t.S("rotation.card.approvals_field") + "\n" + approvals,
+		t.S("rotation.card.secrets_manager") + "\n`" + job.SecretID + "`",
+		t.S("rotation.card.kubernetes") + "\n`" + job.Rotation.Spec.Namespace + "/" + job.Rotation.Spec.KubernetesSecret + "` → `" + job.Rotation.Spec.Deployment + "`",
 	}
 	blocks := []chat.Block{
 		{Section: &chat.Section{Text: "*" + title + "*\n" + status}},
 		{Section: &chat.Section{Fields: fields}},
 	}
 	if state != Approval && state != Card && state != Cancelled {
-		blocks = append(blocks, chat.Block{Section: &chat.Section{Text: strings.Join(stepLines(job.Rotation, rotateForward), "\n")}})
+		blocks = append(blocks, chat.Block{Section: &chat.Section{Text: strings.Join(stepLines(t, job.Rotation, rotateForward), "\n")}})
 		if job.Rotation.Phase == steps.PhaseRollingBack || job.Rotation.FailedStep != "" && job.Rotation.Altered {
-			blocks = append(blocks, chat.Block{Section: &chat.Section{Text: "*Rollback*\n" + strings.Join(stepLines(job.Rotation, compensating), "\n")}})
+			blocks = append(blocks, chat.Block{Section: &chat.Section{Text: t.S("rotation.card.rollback") + "\n" + strings.Join(stepLines(t, job.Rotation, compensating), "\n")}})
 		}
 	}
 	if job.Summary != "" {
-		blocks = append(blocks, chat.Block{Context: []string{job.Summary}})
+		blocks = append(blocks, chat.Block{Context: []string{t.Msg(steps.Summary(job.Rotation))}})
 	}
 	if (state == Approval || state == Card || state == Run) && job.Result == "" && job.CancelledBy == "" {
 		var btns []chat.Button
 		if state != Run && job.Need.Approvals > 0 && !dec.Satisfied {
-			btns = append(btns, chat.Button{Text: "Approve", Action: "rotate.approve", Value: wf.ID, Style: chat.StylePrimary,
-				Confirm: fmt.Sprintf("This changes the database password of %s in %s and restarts its pods.", job.Service, job.Env)})
+			btns = append(btns, chat.Button{Text: t.S("rotation.card.approve"), Action: "rotate.approve", Value: wf.ID, Style: chat.StylePrimary,
+				Confirm: t.S("rotation.card.approve_confirm", "Service", job.Service, "Env", job.Env)})
 		}
-		cancel := chat.Button{Text: "Cancel", Action: commands.ActionCancel, Value: wf.ID, Style: chat.StyleDanger}
+		cancel := chat.Button{Text: t.S("rotation.card.cancel"), Action: commands.ActionCancel, Value: wf.ID, Style: chat.StyleDanger}
 		if state == Run {
-			cancel.Confirm = "Stop the rotation? If the database password was changed already, nexo restores the old one everywhere first."
+			cancel.Confirm = t.S("rotation.card.cancel_confirm")
 		}
 		btns = append(btns, cancel)
 		blocks = append(blocks, chat.Block{Actions: btns})
 	}
-	blocks = append(blocks, chat.Block{Context: []string{"workflow `" + wf.ID + "` · the password is never shown · docs/rotation.md"}})
+	blocks = append(blocks, chat.Block{Context: []string{t.S("rotation.card.context", "ID", wf.ID)}})
 	text := strings.NewReplacer(":key: ", "", "`", "").Replace(title) + " — " + strings.Trim(commands.StripMarks(strings.NewReplacer(":rewind: ", "", ":no_entry: ", "").Replace(status)), " ")
 	return chat.Message{Text: text, Blocks: blocks}
 }

@@ -67,18 +67,18 @@ func (f *Flow) Step(ctx context.Context, wf *store.Workflow) (workflow.Outcome, 
 		}
 		now := f.D.Clock().Now()
 		job.StartedAt = &now
-		msg := ":key: Starting the rotation."
 		if len(dec.Counted) > 0 {
-			msg = fmt.Sprintf(":key: Approved by %s; starting the rotation.", commands.Mentions(dec.Counted))
+			f.reply(ctx, wf, &job, "start", "rotation.thread.approved", "By", commands.Mentions(dec.Counted))
+		} else {
+			f.reply(ctx, wf, &job, "start", "rotation.thread.starting")
 		}
-		f.reply(ctx, wf, &job, "start", msg)
 		out = workflow.Outcome{Next: Run}
 	case Run:
 		out, err = f.run(ctx, wf, &job)
 	case Cancelled:
 		now := f.D.Clock().Now()
 		job.FinishedAt, job.Result = &now, ResultCancelled
-		f.reply(ctx, wf, &job, "cancelled", fmt.Sprintf(":no_entry: Rotation cancelled by %s; nothing was changed.", chat.Mention(job.CancelledBy)))
+		f.reply(ctx, wf, &job, "cancelled", "rotation.thread.cancelled", "By", chat.Mention(job.CancelledBy))
 		out = workflow.Outcome{Done: true}
 	default:
 		return out, workflow.Permanent(fmt.Errorf("unknown state %q", wf.State))
@@ -136,17 +136,16 @@ func (f *Flow) run(ctx context.Context, wf *store.Workflow, job *Job) (workflow.
 	}
 	r := steps.New(deps, job.Rotation)
 	if job.CancelledBy != "" {
-		r.Abort("cancelled by " + job.CancelledBy)
+		r.Abort(job.CancelledBy)
 	}
 	wasRollingBack := job.Rotation.Phase == steps.PhaseRollingBack
 	done, stepErr := r.Step(ctx)
 	job.Rotation = r.State()
 	if job.CancelledBy != "" && !wasRollingBack && job.Rotation.Phase == steps.PhaseRollingBack {
-		f.reply(ctx, wf, job, "rolling-back", ":rewind: The database password was already changed, so nexo is restoring the old one in PostgreSQL and Secrets Manager.")
+		f.reply(ctx, wf, job, "rolling-back", "rotation.thread.restoring")
 	}
 	if !wasRollingBack && job.Rotation.Phase == steps.PhaseRollingBack {
-		f.reply(ctx, wf, job, "rolling-back", fmt.Sprintf(":warning: Step `%s` failed: %s. The database password was already changed, so nexo is restoring the old one in PostgreSQL and Secrets Manager.",
-			job.Rotation.FailedStep, job.Rotation.Failure))
+		f.reply(ctx, wf, job, "rolling-back", "rotation.thread.step_failed", "Step", job.Rotation.FailedStep, "Failure", steps.Why(job.Rotation.FailureReason, job.Rotation.Failure))
 	}
 	detail := ""
 	if n := len(events); n > 0 {
@@ -171,7 +170,7 @@ func (f *Flow) finish(ctx context.Context, wf *store.Workflow, job *Job, rep ste
 	job.Summary = rep.Summary
 	switch {
 	case job.CancelledBy != "" && rep.Phase == steps.PhaseFailed && !st.Altered:
-		f.reply(ctx, wf, job, "result", fmt.Sprintf(":no_entry: Rotation stopped by %s before the database was changed; nothing was changed (a new version may be left under AWSPENDING, unused).", chat.Mention(job.CancelledBy)))
+		f.reply(ctx, wf, job, "result", "rotation.thread.stopped_untouched", "By", chat.Mention(job.CancelledBy))
 		commands.Audit(ctx, d, "nexo", "rotate.result", job.Service, job.Env, wf.ID, "cancelled", rep.Summary)
 	case rep.Phase == steps.PhaseDone:
 		rec := Record{Service: job.Service, Env: job.Env, Secret: job.Secret, SecretID: job.SecretID, RotatedAt: now, VersionID: st.Token, Workflow: wf.ID, By: job.Requester}
@@ -179,15 +178,15 @@ func (f *Flow) finish(ctx context.Context, wf *store.Workflow, job *Job, rep ste
 			return workflow.Outcome{}, err // retried; the rotation itself is finished and stays so
 		}
 		job.Result = ResultDone
-		f.reply(ctx, wf, job, "result", ":white_check_mark: "+rep.Summary)
+		f.reply(ctx, wf, job, "result", "rotation.thread.done", "Summary", rep.Msg)
 		commands.Audit(ctx, d, "nexo", "rotate.result", job.Service, job.Env, wf.ID, "ok", rep.Summary)
 	case rep.Phase == steps.PhaseRolledBack:
 		job.Result = ResultRolledBack
-		f.reply(ctx, wf, job, "result", ":rewind: "+rep.Summary)
+		f.reply(ctx, wf, job, "result", "rotation.thread.rolled_back", "Summary", rep.Msg)
 		commands.Audit(ctx, d, "nexo", "rotate.result", job.Service, job.Env, wf.ID, "error", rep.Summary)
 	default:
 		job.Result = ResultFailed
-		f.reply(ctx, wf, job, "result", fmt.Sprintf(":x: %s\n%s, please check.", rep.Summary, d.Members.Mentions(ctx, job.Need.Group)))
+		f.reply(ctx, wf, job, "result", "rotation.thread.failed", "Summary", rep.Msg, "Who", d.Members.Mentions(ctx, job.Need.Group))
 		commands.Audit(ctx, d, "nexo", "rotate.result", job.Service, job.Env, wf.ID, "error", rep.Summary)
 	}
 	job.FinishedAt = &now
@@ -207,10 +206,12 @@ func (f *Flow) Failed(ctx context.Context, wf *store.Workflow, err error) {
 	if derr != nil {
 		return
 	}
-	text := fmt.Sprintf(":x: Rotation stopped: %s", err)
+	ref := commands.NewRef()
+	f.D.Log.Error("rotation stopped", "workflow", wf.ID, "ref", ref, "err", err)
+	t := f.D.T(wf.Channel)
+	text := t.S("rotation.thread.stopped_error", "Ref", ref)
 	if job.Rotation != nil && job.Rotation.Altered {
-		text += fmt.Sprintf("\nThe database password may already have changed: make PostgreSQL and AWSCURRENT of `%s` agree (previous version %s, new version %s). See docs/rotation.md.",
-			job.SecretID, commands.OrDash(job.Rotation.PreviousVersionID), job.Rotation.Token)
+		text += "\n" + t.S("rotation.thread.may_have_changed", "SecretID", job.SecretID, "Previous", commands.OrDash(job.Rotation.PreviousVersionID), "Version", job.Rotation.Token)
 	}
 	if _, perr := f.D.Chat.Post(ctx, wf.Channel, wf.ThreadTS, chat.Message{Text: text}); perr != nil {
 		f.D.Log.Warn("thread reply", "workflow", wf.ID, "err", perr)
@@ -222,6 +223,8 @@ func (f *Flow) Failed(ctx context.Context, wf *store.Workflow, err error) {
 	}
 }
 
-func (f *Flow) reply(ctx context.Context, wf *store.Workflow, job *Job, key, text string) {
-	commands.ThreadReply(ctx, f.D, wf, key, chat.Message{Text: text})
+// reply posts the catalog message id in wf's thread, once per key, in
+// the locale of wf's channel.
+func (f *Flow) reply(ctx context.Context, wf *store.Workflow, job *Job, key, id string, kv ...any) {
+	commands.ThreadReply(ctx, f.D, wf, key, chat.Message{Text: f.D.T(wf.Channel).S(id, kv...)})
 }

@@ -538,7 +538,7 @@ func TestRotationReminders(t *testing.T) {
 	}
 	posts := e.chat.TopLevel(rotChannel)
 	last := posts[len(posts)-1].Msg.PlainText()
-	for _, want := range []string{"1 database secret due for rotation", "nexo-be production `db`", "never rotated by nexo; current value written 31d ago", "policy 30d", "/nexo rotate-secret nexo-be production db"} {
+	for _, want := range []string{"1 database secret due for rotation", "nexo-be production `db`", "never rotated by nexo; current value written 31 days ago", "policy 30 days", "/nexo rotate-secret nexo-be production db"} {
 		if !strings.Contains(last, want) {
 			t.Fatalf("reminder lacks %q:\n%s", want, last)
 		}
@@ -565,7 +565,7 @@ func TestRotationReminders(t *testing.T) {
 	e.deps.Engine.FireDue(ctx)
 	e.deps.Engine.Wait()
 	posts = e.chat.TopLevel(rotChannel)
-	if len(posts) != before+1 || !strings.Contains(posts[len(posts)-1].Msg.PlainText(), "last rotated by nexo 53d ago") {
+	if len(posts) != before+1 || !strings.Contains(posts[len(posts)-1].Msg.PlainText(), "last rotated by nexo 53 days ago") {
 		t.Fatalf("timer reminder: %d posts (before %d)", len(posts), before)
 	}
 	e.deps.Engine.FireDue(ctx) // nothing due until next week
@@ -648,5 +648,73 @@ func TestRotateSecretByAnyOfItsNames(t *testing.T) {
 	r := e.command(rotRequester, "rotate-secret nexo-be production databse")
 	if r == nil || !strings.Contains(r.Message.Text, "Did you mean `database`?") || !strings.Contains(r.Message.Text, "`db` (nexo/production/database)") {
 		t.Fatalf("typo: %+v", r)
+	}
+}
+
+// A pt-BR channel follows a rotation in Portuguese: the request's answer,
+// the card and its buttons, the refusals, the failed step and the rollback
+// in the thread, the steps' statuses, and the weekly reminder. The steps'
+// ids (promote, restore-db) and the secret manager's labels stay as they
+// are in docs/rotation.md.
+func TestRotationSpeaksTheChannelsLocale(t *testing.T) {
+	e := newRotEnv(t, func(c *config.Config) { c.Slack.ChannelLocales = map[string]string{rotChannel: "pt-BR"} })
+	if r := e.command(rotRequester, "rotate-secret nexo-be production dbx"); r == nil || !strings.Contains(r.Message.Text, "nexo-be não tem o segredo `dbx` em production. Você quis dizer `db`?") {
+		t.Fatalf("refusal: %+v", r)
+	}
+	r := e.command(rotRequester, "rotate-secret nexo-be production db")
+	if r == nil || !strings.Contains(r.Message.Text, "de nexo-be production `db` pedida. Ela aguarda 1 aprovação de sre-team.") {
+		t.Fatalf("request reply: %+v", r)
+	}
+	wf := e.only()
+	card := e.chat.Card(wf.CardTS).PlainText()
+	for _, want := range []string{":key: Rotacionar `db` de nexo-be em production", "*Aguardando aprovação*", "0/1 de sre-team", "*Pedido por*", "[Aprovar]", "[Cancelar]", "a senha nunca é mostrada"} {
+		if !strings.Contains(card, want) {
+			t.Fatalf("card lacks %q:\n%s", want, card)
+		}
+	}
+	if r := e.click(rotRequester, "rotate.approve", wf.ID); r == nil || !strings.Contains(r.Message.Text, "sua aprovação não conta") {
+		t.Fatalf("self-approval: %+v", r)
+	}
+	e.fake.FailNext(secretstorefake.TargetUpdateSecretVersionStage, 3)
+	e.click(rotSRE, "rotate.approve", wf.ID)
+	wf, job := e.runToEnd(wf.ID)
+	if job.Result != rotation.ResultRolledBack {
+		t.Fatalf("result %s: %s", job.Result, job.Summary)
+	}
+	thread := strings.Join(e.chat.Thread(wf.ThreadTS), "\n")
+	for _, want := range []string{":key: Aprovada por <@" + rotSRE + ">; iniciando a rotação.", "O passo `promote` falhou:", "o nexo está restaurando a antiga",
+		":rewind: A rotação de nexo-be production (" + rotSecretID + ") falhou em promote", "e foi revertida: a senha antiga está de volta no banco"} {
+		if !strings.Contains(thread, want) {
+			t.Fatalf("thread lacks %q:\n%s", want, thread)
+		}
+	}
+	card = e.chat.Card(wf.CardTS).PlainText()
+	for _, want := range []string{"*Falhou e foi revertida*", "*Rollback*", ":white_check_mark: restore-db", ":x: promote — falhou: ", "A rotação de nexo-be production"} {
+		if !strings.Contains(card, want) {
+			t.Fatalf("final card lacks %q:\n%s", want, card)
+		}
+	}
+	// The audit keeps English whatever the channel speaks.
+	audit, err := e.store.ListAudit(context.Background(), store.AuditFilter{Service: "nexo-be"})
+	if err != nil || len(audit) == 0 || !strings.Contains(audit[0].Detail, "Rotation of nexo-be production") {
+		t.Fatalf("audit %+v, %v", audit, err)
+	}
+	for _, s := range []string{thread, card} {
+		if strings.Contains(s, "⟦") || strings.Contains(s, "Waiting") || strings.Contains(s, "failed at") {
+			t.Fatalf("not all Portuguese:\n%s", s)
+		}
+	}
+
+	// A month later the secret is due: the reminder says so in Portuguese.
+	e.clock.Advance(31*24*time.Hour + time.Hour)
+	if n, err := rotation.Reminders(context.Background(), e.deps); err != nil || n != 1 {
+		t.Fatalf("31 days: %d stale, %v", n, err)
+	}
+	posts := e.chat.TopLevel(rotChannel)
+	last := posts[len(posts)-1].Msg.PlainText()
+	for _, want := range []string{":key: 1 segredo de banco com rotação vencida", "nunca rotacionado pelo nexo; valor atual gravado há 31 dias (<!date^", "política 30 dias", "Lembrete semanal."} {
+		if !strings.Contains(last, want) {
+			t.Fatalf("reminder lacks %q:\n%s", want, last)
+		}
 	}
 }

@@ -2,7 +2,6 @@ package rotation
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/commands"
@@ -41,7 +40,7 @@ func (l lifecycle) End(ctx context.Context, wf *store.Workflow, e commands.Endin
 		return err
 	}
 	if job.CancelledBy != "" {
-		return commands.Refusalf("This rotation is stopping already (asked by %s).", chat.Mention(job.CancelledBy))
+		return commands.Refuse("rotation.stopping_already", "By", chat.Mention(job.CancelledBy))
 	}
 	job.CancelledBy = e.By
 	if wf.State == Run {
@@ -55,7 +54,7 @@ func (l lifecycle) End(ctx context.Context, wf *store.Workflow, e commands.Endin
 		}); err != nil {
 			return err
 		}
-		f.reply(ctx, wf, &job, "cancel", fmt.Sprintf(":stop_sign: %s asked to stop the rotation. nexo stops at the next step; if the database password was changed already, it restores the old one in PostgreSQL and Secrets Manager first.", chat.Mention(e.By)))
+		f.reply(ctx, wf, &job, "cancel", "rotation.thread.stop_asked", "By", chat.Mention(e.By))
 		d.Engine.Kick(wf.ID)
 		return nil
 	}
@@ -67,6 +66,6 @@ func (l lifecycle) End(ctx context.Context, wf *store.Workflow, e commands.Endin
 	if wf.CardTS != "" {
 		d.Cards().Update(wf.Channel, wf.CardTS, f.card(wf, &job, Cancelled))
 	}
-	f.reply(ctx, wf, &job, "cancelled", fmt.Sprintf(":no_entry: Rotation cancelled by %s; nothing was changed.", chat.Mention(e.By)))
+	f.reply(ctx, wf, &job, "cancelled", "rotation.thread.cancelled", "By", chat.Mention(e.By))
 	return nil
 }

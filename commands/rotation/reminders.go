@@ -3,13 +3,13 @@ package rotation
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
 	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/config"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/integrations/secretstore"
 	"github.com/nexo-org/nexo-bot/store"
 )
@@ -132,31 +132,26 @@ func Reminders(ctx context.Context, d *commands.Deps) (int, error) {
 		return 0, err
 	}
 	now := d.Clock().Now()
-	byChannel := map[string][]string{}
+	byChannel := map[string][]StaleSecret{}
 	var channels []string
 	for _, s := range stale {
-		age := "never rotated by nexo"
-		switch {
-		case s.ByNexo:
-			age = fmt.Sprintf("last rotated by nexo %s ago (%s)", policyAge(now.Sub(s.Since)), s.Since.UTC().Format("2006-01-02"))
-		case !s.Since.IsZero():
-			age = fmt.Sprintf("never rotated by nexo; current value written %s ago (%s)", policyAge(now.Sub(s.Since)), s.Since.UTC().Format("2006-01-02"))
-		}
-		line := fmt.Sprintf("• %s %s `%s` (`%s`): %s, policy %s — `%s rotate-secret %s %s %s`",
-			s.Service, s.Env, s.Secret, s.SecretID, age, policyAge(s.MaxAge), d.Config.Slack.Command, s.Service, s.Env, s.Secret)
 		ch := d.Config.ServiceChannel(s.Service)
 		if _, ok := byChannel[ch]; !ok {
 			channels = append(channels, ch)
 		}
-		byChannel[ch] = append(byChannel[ch], line)
+		byChannel[ch] = append(byChannel[ch], s)
 	}
 	var errs []error
 	for _, ch := range channels {
-		lines := byChannel[ch]
-		head := fmt.Sprintf(":key: %d database secret%s due for rotation", len(lines), plural(len(lines)))
+		t := d.T(ch)
+		var lines []string
+		for _, s := range byChannel[ch] {
+			lines = append(lines, reminderLine(t, d.Config.Slack.Command, s, now))
+		}
+		head := t.N("rotation.reminder.head", len(lines))
 		m := chat.Message{Text: head, Blocks: []chat.Block{
 			{Section: &chat.Section{Text: "*" + head + "*\n" + strings.Join(lines, "\n")}},
-			{Context: []string{"Weekly reminder. A rotation needs an approval and never shows the password."}},
+			{Context: []string{t.S("rotation.reminder.context")}},
 		}}
 		if _, err := d.Chat.Post(ctx, ch, "", m); err != nil {
 			errs = append(errs, err)
@@ -165,10 +160,30 @@ func Reminders(ctx context.Context, d *commands.Deps) (int, error) {
 	return len(stale), errors.Join(errs...)
 }
 
-func policyAge(d time.Duration) string {
-	days := int(d.Hours() / 24)
-	if days >= 1 {
-		return fmt.Sprintf("%dd", days)
+// reminderLine is one stale secret for a reader: how old it is (in whole
+// days, or hours under a day), when it was written (a Slack date token),
+// its policy, and the command that rotates it.
+func reminderLine(t i18n.T, command string, s StaleSecret, now time.Time) string {
+	age := i18n.M("rotation.reminder.never")
+	ago := i18n.M("time.ago", "Duration", i18n.Span(wholeAge(now.Sub(s.Since))))
+	switch {
+	case s.ByNexo:
+		age = i18n.M("rotation.reminder.rotated", "Ago", ago, "When", i18n.Moment(s.Since))
+	case !s.Since.IsZero():
+		age = i18n.M("rotation.reminder.written", "Ago", ago, "When", i18n.Moment(s.Since))
 	}
-	return fmt.Sprintf("%dh", int(d.Hours()))
+	return t.S("rotation.reminder.line", "Service", s.Service, "Env", s.Env, "Secret", s.Secret, "SecretID", s.SecretID,
+		"Age", age, "Policy", i18n.Span(wholeAge(s.MaxAge)), "Command", command)
+}
+
+// wholeAge rounds an age down to whole days, or whole hours under a day
+// (whole minutes under an hour).
+func wholeAge(d time.Duration) time.Duration {
+	switch {
+	case d >= 24*time.Hour:
+		return d.Truncate(24 * time.Hour)
+	case d >= time.Hour:
+		return d.Truncate(time.Hour)
+	}
+	return d.Truncate(time.Minute)
 }

@@ -153,13 +153,13 @@ func Start(ctx context.Context, d *commands.Deps, rr Request) (*store.Workflow, 
 		return nil, nil, err
 	}
 	if d.Secrets == nil {
-		return nil, nil, commands.Refusalf("Secret rotation is not configured: nexo has no AWS Secrets Manager client (aws.region and AWS credentials).")
+		return nil, nil, commands.Refuse("rotation.not_configured.secrets")
 	}
 	if _, ok := d.Secrets.(secretstore.Staged); !ok {
-		return nil, nil, commands.Refusalf("Secret rotation is not configured: the secret store cannot stage versions (AWS Secrets Manager is needed).")
+		return nil, nil, commands.Refuse("rotation.not_configured.staging")
 	}
 	if d.Kube == nil {
-		return nil, nil, commands.Refusalf("Secret rotation is not configured: nexo has no Kubernetes access (kubernetes.kubeconfig or in-cluster).")
+		return nil, nil, commands.Refuse("rotation.not_configured.kubernetes")
 	}
 	sec, err := resolveSecret(cfg, svc, env.Name, rr.Secret)
 	if err != nil {
@@ -168,7 +168,14 @@ func Start(ctx context.Context, d *commands.Deps, rr Request) (*store.Workflow, 
 	now := d.Clock().Now()
 	st, err := steps.NewState(StepsSpec(cfg, svc, env.Name, sec), now)
 	if err != nil {
-		return nil, nil, commands.Refusalf("The configuration of secret `%s` of %s is incomplete: %s", sec.Name, svc.Name, err)
+		var bad *steps.SpecError
+		switch {
+		case !errors.As(err, &bad):
+			return nil, nil, err
+		case len(bad.Missing) > 0:
+			return nil, nil, commands.Refuse("rotation.incomplete.missing", "Secret", sec.Name, "Service", svc.Name, "Fields", commands.CodeList(bad.Missing))
+		}
+		return nil, nil, commands.Refuse("rotation.incomplete.charset", "Secret", sec.Name, "Service", svc.Name, "Charset", commands.Clip(bad.Charset, 40))
 	}
 	job := &Job{
 		Service: svc.Name, Env: env.Name, Secret: sec.Name, SecretID: st.Spec.SecretID,
@@ -185,7 +192,7 @@ func Start(ctx context.Context, d *commands.Deps, rr Request) (*store.Workflow, 
 	if err := d.Engine.Start(ctx, wf); err != nil {
 		var locked *workflow.ErrLocked
 		if errors.As(err, &locked) {
-			return nil, nil, commands.Refusalf("A rotation of `%s` is already open: %s.", st.Spec.SecretID, commands.ThreadLink(ctx, d, locked.Open))
+			return nil, nil, commands.Refuse("rotation.already_open", "SecretID", st.Spec.SecretID, "Link", commands.ThreadLink(ctx, d, locked.Open))
 		}
 		return nil, nil, err
 	}
@@ -213,14 +220,15 @@ func resolveSecret(cfg *config.Config, svc *config.Service, env, name string) (*
 		known = append(known, names...)
 	}
 	if len(svc.Secrets) == 0 {
-		return nil, commands.Refusalf("%s has no rotatable secrets configured (services[].secrets in the config).", svc.Name)
+		return nil, commands.Refuse("rotation.no_secrets", "Service", svc.Name)
 	}
 	var list []string
 	for i := range svc.Secrets {
 		list = append(list, "`"+svc.Secrets[i].Name+"` ("+config.Expand(svc.Secrets[i].SecretID, svc.Name, env, "secret", svc.Secrets[i].Name)+")")
 	}
 	sort.Strings(list)
-	return nil, commands.Refusalf("%s has no secret `%s` in %s.%s Secrets: %s", svc.Name, commands.Clip(name, 40), env, commands.DidYouMean(strings.ToLower(n), known, "`%s`"), strings.Join(list, ", "))
+	return nil, commands.Refuse("rotation.no_such_secret", "Service", svc.Name, "Name", commands.Clip(name, 40), "Env", env,
+		"Hint", commands.Suggest(strings.ToLower(n), known), "Secrets", strings.Join(list, ", "))
 }
 
 // Approve records an approval after re-checking the policy (the

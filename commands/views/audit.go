@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/store"
 )
 
@@ -25,12 +25,12 @@ const (
 // service, newest first, shown only to the caller.
 func AuditSpec(d *commands.Deps) *commands.Spec {
 	return &commands.Spec{
-		Name:    "audit",
-		Args:    []string{"service"},
-		Summary: "Who did what, when: the audit log of a service (newest first)",
-		Help: fmt.Sprintf("Shows requests, approvals, rejections, merges, rollbacks and every refusal (authorization, policy) for a service, newest first. "+
-			"`--limit` defaults to %d and is capped at %d. Only you see the answer.\nExample: `/nexo audit nexo-be --limit 10`", AuditDefaultLimit, AuditMaxLimit),
-		Flags: []commands.Flag{{Name: "limit", Value: "N"}},
+		Name:     "audit",
+		Args:     []string{"service"},
+		Summary:  "views.audit.summary",
+		Help:     "views.audit.help",
+		HelpData: []any{"Default", AuditDefaultLimit, "Max", AuditMaxLimit},
+		Flags:    []commands.Flag{{Name: "limit", Value: "N"}},
 		Run: func(ctx context.Context, r commands.Request) (*chat.Reply, error) {
 			svc, err := commands.ResolveService(d.Config, r.Args.Words[0])
 			if err != nil {
@@ -40,7 +40,7 @@ func AuditSpec(d *commands.Deps) *commands.Spec {
 			if r.Args.Has("limit") {
 				n, err := strconv.Atoi(r.Args.Flag("limit"))
 				if err != nil || n < 1 {
-					return nil, commands.Refusalf("`--limit` takes a positive number, e.g. `--limit 10`.")
+					return nil, commands.Refuse("views.audit.limit_bad")
 				}
 				limit = min(n, AuditMaxLimit)
 			}
@@ -48,20 +48,21 @@ func AuditSpec(d *commands.Deps) *commands.Spec {
 			if err != nil {
 				return nil, err
 			}
-			return commands.Ephemeral(AuditMessage(svc.Name, entries, limit)), nil
+			return commands.Ephemeral(AuditMessage(d.T(r.ChannelID), svc.Name, entries, limit)), nil
 		},
 	}
 }
 
 // AuditMessage renders audit entries (already newest first) as one
-// ephemeral message.
-func AuditMessage(service string, entries []store.AuditEntry, limit int) chat.Message {
+// ephemeral message, for a reader; each time is Slack's date token. The
+// entries' details stay as recorded, in English.
+func AuditMessage(t i18n.T, service string, entries []store.AuditEntry, limit int) chat.Message {
 	if len(entries) > limit {
 		entries = entries[:limit]
 	}
-	title := fmt.Sprintf("Audit log of %s", service)
+	title := t.S("views.audit.title", "Service", service)
 	if len(entries) == 0 {
-		return chat.Message{Text: title + ": nothing recorded yet.", Blocks: []chat.Block{{Header: title}, {Section: &chat.Section{Text: "Nothing recorded yet."}}}}
+		return chat.Message{Text: t.S("views.audit.empty_fallback", "Service", service), Blocks: []chat.Block{{Header: title}, {Section: &chat.Section{Text: t.S("views.audit.empty")}}}}
 	}
 	var b strings.Builder
 	for _, e := range entries {
@@ -76,7 +77,7 @@ func AuditMessage(service string, entries []store.AuditEntry, limit int) chat.Me
 		if e.Actor != "" && e.Actor != "nexo" {
 			who = chat.Mention(e.Actor)
 		}
-		fmt.Fprintf(&b, "%s `%s` %s *%s*", icon, e.Time.UTC().Format(time.DateTime), who, e.Action)
+		fmt.Fprintf(&b, "%s %s %s *%s*", icon, t.When(e.Time), who, e.Action)
 		if e.Env != "" {
 			fmt.Fprintf(&b, " %s", e.Env)
 		}
@@ -103,8 +104,8 @@ func AuditMessage(service string, entries []store.AuditEntry, limit int) chat.Me
 		blocks = append(blocks, chat.Block{Section: &chat.Section{Text: chunk}})
 		text = text[len(chunk):]
 	}
-	blocks = append(blocks, chat.Block{Context: []string{fmt.Sprintf("Newest first · %d entries shown (limit %d)", len(entries), limit)}})
-	return chat.Message{Text: fmt.Sprintf("%s: %d entries", title, len(entries)), Blocks: blocks}
+	blocks = append(blocks, chat.Block{Context: []string{t.N("views.audit.footer", len(entries), "Limit", limit)}})
+	return chat.Message{Text: t.N("views.audit.fallback", len(entries), "Service", service), Blocks: blocks}
 }
 
 func auditLine(s string) string {

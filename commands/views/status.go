@@ -11,6 +11,7 @@ import (
 	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/config"
+	"github.com/nexo-org/nexo-bot/i18n"
 )
 
 // EnvStatus is one environment's state as nexo sees it.
@@ -31,8 +32,8 @@ func StatusSpec(d *commands.Deps) *commands.Spec {
 		Name:    "status",
 		Aliases: []string{"st"},
 		Args:    []string{"service", "env?"},
-		Summary: "Tag in git, Argo CD sync and health, last deploy — per environment",
-		Help:    "Reads the values file of each environment in the GitOps repo and the Argo CD application `<service>-<env>`.\nExample: `/nexo status nexo-be` or `/nexo status nexo-be prod`.",
+		Summary: "views.status.summary",
+		Help:    "views.status.help",
 		Run: func(ctx context.Context, r commands.Request) (*chat.Reply, error) {
 			svc, err := commands.ResolveService(d.Config, r.Args.Words[0])
 			if err != nil {
@@ -47,7 +48,7 @@ func StatusSpec(d *commands.Deps) *commands.Spec {
 				envs = []config.Environment{*e}
 			}
 			rows := CollectStatus(ctx, d, svc.Name, envs)
-			return commands.InChannel(StatusCard(d.Config, svc.Name, rows, d.Clock().Now())), nil
+			return commands.InChannel(StatusCard(d.T(r.ChannelID), d.Config, svc.Name, rows, d.Clock().Now())), nil
 		},
 	}
 }
@@ -68,14 +69,14 @@ func CollectStatus(ctx context.Context, d *commands.Deps, service string, envs [
 			row := &rows[i]
 			switch {
 			case d.GitOps == nil:
-				row.GitErr = errors.New("gitops not configured")
+				row.GitErr = errNoGitOps
 			case syncErr != nil:
 				row.GitErr = syncErr
 			default:
 				row.GitTag, row.GitErr = commands.ReadTag(ctx, d, service, env)
 			}
 			if d.ArgoCD == nil {
-				row.ArgoErr = errors.New("argocd not configured")
+				row.ArgoErr = errNoArgoCD
 				return
 			}
 			app, err := d.ArgoCD.GetApp(ctx, d.Config.AppName(service, env), "")
@@ -94,32 +95,51 @@ func CollectStatus(ctx context.Context, d *commands.Deps, service string, envs [
 	return rows
 }
 
-// StatusCard renders the rows as one compact card.
-func StatusCard(cfg *config.Config, service string, rows []EnvStatus, now time.Time) chat.Message {
+// StatusCard renders the rows as one compact card, for a reader.
+func StatusCard(t i18n.T, cfg *config.Config, service string, rows []EnvStatus, now time.Time) chat.Message {
 	var fields []string
 	var plain []string
 	for _, r := range rows {
 		tag := "`" + r.GitTag + "`"
 		if r.GitErr != nil {
-			tag = "_git: " + commands.ShortErr(r.GitErr) + "_"
+			tag = "_git: " + errText(t, r.GitErr) + "_"
 		}
 		state := commands.HealthEmoji(r.Health) + " " + r.Health + " · " + r.Sync
 		if r.ArgoErr != nil {
-			state = ":grey_question: _" + commands.ShortErr(r.ArgoErr) + "_"
+			state = ":grey_question: _" + errText(t, r.ArgoErr) + "_"
 		}
 		when := ""
 		if !r.DeployedAt.IsZero() {
-			when = " · deployed " + commands.Ago(now, r.DeployedAt)
+			when = t.S("views.status.deployed", "Ago", i18n.Since{Now: now, At: r.DeployedAt})
 		}
 		fields = append(fields, fmt.Sprintf("*%s*  %s\n%s%s", r.Env, tag, state, when))
 		plain = append(plain, fmt.Sprintf("%s %s %s/%s", r.Env, r.GitTag, r.Health, r.Sync))
 	}
 	return chat.Message{
-		Text: fmt.Sprintf("%s status: %s", service, strings.Join(plain, "; ")),
+		Text: t.S("views.status.fallback", "Service", service, "Rows", strings.Join(plain, "; ")),
 		Blocks: []chat.Block{
-			{Section: &chat.Section{Text: fmt.Sprintf("*%s* across environments", service)}},
+			{Section: &chat.Section{Text: t.S("views.status.title", "Service", service)}},
 			{Section: &chat.Section{Fields: fields}},
-			{Context: []string{fmt.Sprintf("GitOps `%s` · Argo CD apps `%s`", cfg.GitOps.Branch, cfg.AppName(service, "<env>"))}},
+			{Context: []string{t.S("views.status.context", "Branch", cfg.GitOps.Branch, "Apps", cfg.AppName(service, "<env>"))}},
 		},
 	}
+}
+
+// A source a view reads that is not configured.
+var (
+	errNoGitOps = errors.New("gitops is not configured")
+	errNoArgoCD = errors.New("argocd is not configured")
+)
+
+// errText is what a view shows of a source it could not read: the
+// catalog's sentence for a source not configured, else the error cut to a
+// card's width (it names what failed: the Argo CD app, the git remote).
+func errText(t i18n.T, err error) string {
+	switch {
+	case errors.Is(err, errNoGitOps):
+		return t.S("views.no_gitops")
+	case errors.Is(err, errNoArgoCD):
+		return t.S("views.no_argocd")
+	}
+	return commands.ShortErr(err)
 }

@@ -2,7 +2,6 @@ package views
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -12,6 +11,7 @@ import (
 	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/config"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/integrations/argocd"
 	corev1 "k8s.io/api/core/v1"
 )
@@ -42,15 +42,15 @@ func HistorySpec(d *commands.Deps) *commands.Spec {
 	return &commands.Spec{
 		Name:    "history",
 		Args:    []string{"service", "env"},
-		Summary: "Deploy history: Argo CD's history joined with the git log of the values file",
-		Help:    "Like `argocd app history` and `git log --oneline helm/<service>/values-<env>.yaml` side by side: newest first, the current deploy and the last stable version marked.\nExample: `/nexo history nexo-be production`",
+		Summary: "views.history.summary",
+		Help:    "views.history.help",
 		Run: func(ctx context.Context, r commands.Request) (*chat.Reply, error) {
 			svc, env, err := commands.ResolveTarget(d.Config, r.Args.Words[0], r.Args.Words[1])
 			if err != nil {
 				return nil, err
 			}
 			if d.GitOps == nil {
-				return nil, commands.Refusalf("The GitOps repository is not configured (gitops.repo_url).")
+				return nil, commands.Refuse("views.no_gitops_refusal")
 			}
 			ctx, cancel := context.WithTimeout(ctx, viewTimeout)
 			defer cancel()
@@ -58,24 +58,26 @@ func HistorySpec(d *commands.Deps) *commands.Spec {
 			if err != nil {
 				return nil, err
 			}
-			return commands.InChannel(HistoryCard(d.Config, svc.Name, env.Name, rows)), nil
+			return commands.InChannel(HistoryCard(d.T(r.ChannelID), d.Config, svc.Name, env.Name, rows)), nil
 		},
 	}
 }
 
-// HistoryCard renders history rows as a table.
-func HistoryCard(cfg *config.Config, service, env string, rows []commands.HistoryRow) chat.Message {
+// HistoryCard renders history rows as a table, for a reader. The table is
+// a code block, where Slack renders no date token: its times are in the
+// config's timezone, said below it.
+func HistoryCard(t i18n.T, cfg *config.Config, service, env string, rows []commands.HistoryRow) chat.Message {
 	m := chat.Message{
-		Text:   fmt.Sprintf("Deploy history of %s in %s (%d entries)", service, env, len(rows)),
-		Blocks: []chat.Block{{Section: &chat.Section{Text: fmt.Sprintf(":scroll: *History of %s in %s*", service, env)}}},
+		Text:   t.N("views.history.fallback", len(rows), "Service", service, "Env", env),
+		Blocks: []chat.Block{{Section: &chat.Section{Text: t.S("views.history.title", "Service", service, "Env", env)}}},
 	}
 	if len(rows) == 0 {
-		m.Blocks = append(m.Blocks, chat.Block{Context: []string{"No deploys found in Argo CD or in the git log."}})
+		m.Blocks = append(m.Blocks, chat.Block{Context: []string{t.S("views.history.empty")}})
 		return m
 	}
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tDEPLOYED\tREVISION\tTAG\tCOMMIT")
+	fmt.Fprintln(tw, t.S("views.history.columns"))
 	for _, r := range rows {
 		id := "-"
 		if r.ID > 0 || r.Current {
@@ -84,16 +86,18 @@ func HistoryCard(cfg *config.Config, service, env string, rows []commands.Histor
 		mark := ""
 		switch {
 		case r.Current:
-			mark = "← current"
+			mark = t.S("views.history.current")
 		case r.Stable:
-			mark = "← last stable"
+			mark = t.S("views.history.stable")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", id, r.DeployedAt.UTC().Format("2006-01-02 15:04Z"), commands.ShortSHA(r.Revision), commands.OrDash(r.Tag), commands.Clip(commands.OrDash(r.Subject), 60), mark)
+		deployed := t.Date(r.DeployedAt) + " " + r.DeployedAt.In(t.Zone()).Format("15:04")
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", id, deployed, commands.ShortSHA(r.Revision), commands.OrDash(r.Tag), commands.Clip(commands.OrDash(r.Subject), 60), mark)
 	}
 	tw.Flush()
 	m.Blocks = append(m.Blocks,
 		chat.Block{Code: commands.TrimLines(b.String())},
-		chat.Block{Context: []string{fmt.Sprintf("Argo CD app `%s` · `%s` · roll back with `%s rollback %s %s`", cfg.AppName(service, env), cfg.ValuesPath(service, env), cfg.Slack.Command, service, env)}})
+		chat.Block{Context: []string{t.S("views.history.context", "App", cfg.AppName(service, env), "Path", cfg.ValuesPath(service, env),
+			"Zone", t.Zone().String(), "Command", cfg.Slack.Command, "Service", service, "Env", env)}})
 	return m
 }
 
@@ -125,7 +129,7 @@ func CollectDiff(ctx context.Context, d *commands.Deps, service, env string) *Di
 	go func() {
 		defer wg.Done()
 		if d.GitOps == nil {
-			r.GitErr = errors.New("gitops is not configured")
+			r.GitErr = errNoGitOps
 			return
 		}
 		ctx, cancel := context.WithTimeout(ctx, viewTimeout)
@@ -139,7 +143,7 @@ func CollectDiff(ctx context.Context, d *commands.Deps, service, env string) *Di
 	go func() {
 		defer wg.Done()
 		if d.ArgoCD == nil {
-			r.AppErr = errors.New("argocd is not configured")
+			r.AppErr = errNoArgoCD
 			return
 		}
 		ctx, cancel := context.WithTimeout(ctx, viewTimeout)
@@ -163,51 +167,51 @@ func DiffSpec(d *commands.Deps) *commands.Spec {
 	return &commands.Spec{
 		Name:    "diff",
 		Args:    []string{"service", "env"},
-		Summary: "What git wants against what runs: the image tag and OutOfSync resources",
-		Help:    "Compares `image.tag` in the values file at the GitOps branch with the images Argo CD reports running, and lists the app's OutOfSync resources (like `argocd app diff`, without the manifests).\nExample: `/nexo diff nexo-be staging`",
+		Summary: "views.diff.summary",
+		Help:    "views.diff.help",
 		Run: func(ctx context.Context, r commands.Request) (*chat.Reply, error) {
 			svc, env, err := commands.ResolveTarget(d.Config, r.Args.Words[0], r.Args.Words[1])
 			if err != nil {
 				return nil, err
 			}
-			return commands.InChannel(DiffCard(d.Config, CollectDiff(ctx, d, svc.Name, env.Name))), nil
+			return commands.InChannel(DiffCard(d.T(r.ChannelID), CollectDiff(ctx, d, svc.Name, env.Name))), nil
 		},
 	}
 }
 
-// DiffCard renders a DiffReport.
-func DiffCard(cfg *config.Config, r *DiffReport) chat.Message {
+// DiffCard renders a DiffReport, for a reader.
+func DiffCard(t i18n.T, r *DiffReport) chat.Message {
 	var line string
 	switch {
 	case r.GitErr != nil:
-		line = ":grey_question: git could not be read: " + commands.ShortErr(r.GitErr)
+		line = t.S("views.diff.git_unread", "Error", errText(t, r.GitErr))
 	case r.AppErr != nil:
-		line = ":grey_question: Argo CD could not be read: " + commands.ShortErr(r.AppErr)
+		line = t.S("views.diff.argo_unread", "Error", errText(t, r.AppErr))
 	case r.InSync():
-		line = fmt.Sprintf(":large_green_circle: In sync: git wants `%s` and Argo CD runs `%s`.", r.GitTag, r.RunningTag)
+		line = t.S("views.diff.in_sync", "Git", r.GitTag, "Running", r.RunningTag)
 	case r.GitTag != r.RunningTag:
-		line = fmt.Sprintf(":warning: Git wants `%s`, Argo CD runs `%s`.", r.GitTag, commands.OrDash(r.RunningTag))
+		line = t.S("views.diff.differs", "Git", r.GitTag, "Running", commands.OrDash(r.RunningTag))
 	default:
-		line = fmt.Sprintf(":warning: Same tag `%s`, but Argo CD says %s with %d OutOfSync resource(s).", r.GitTag, commands.OrDash(r.App.Status.Sync.Status), len(r.OutOfSync))
+		line = t.N("views.diff.same_tag", len(r.OutOfSync), "Git", r.GitTag, "Sync", commands.OrDash(r.App.Status.Sync.Status))
 	}
 	m := chat.Message{
-		Text:   fmt.Sprintf("diff %s %s: git wants %s, Argo CD runs %s, %d OutOfSync", r.Service, r.Env, commands.OrDash(r.GitTag), commands.OrDash(r.RunningTag), len(r.OutOfSync)),
-		Blocks: []chat.Block{{Section: &chat.Section{Text: fmt.Sprintf("*%s in %s* — %s", r.Service, r.Env, line)}}},
+		Text:   t.S("views.diff.fallback", "Service", r.Service, "Env", r.Env, "Git", commands.OrDash(r.GitTag), "Running", commands.OrDash(r.RunningTag), "OutOfSync", len(r.OutOfSync)),
+		Blocks: []chat.Block{{Section: &chat.Section{Text: t.S("views.diff.title", "Service", r.Service, "Env", r.Env, "Line", line)}}},
 	}
-	gitField := "*Git* `" + r.ValuesPath + "`\n"
+	gitField := t.S("views.diff.git_field", "Path", r.ValuesPath) + "\n"
 	if r.GitErr != nil {
-		gitField += "_" + commands.ShortErr(r.GitErr) + "_"
+		gitField += "_" + errText(t, r.GitErr) + "_"
 	} else {
-		gitField += fmt.Sprintf("tag `%s` at `%s`", r.GitTag, commands.ShortSHA(r.GitHead))
+		gitField += t.S("views.diff.git_tag", "Tag", r.GitTag, "Head", commands.ShortSHA(r.GitHead))
 	}
-	argoField := "*Argo CD* `" + r.AppName + "`\n"
+	argoField := t.S("views.diff.argo_field", "App", r.AppName) + "\n"
 	if r.AppErr != nil {
-		argoField += "_" + commands.ShortErr(r.AppErr) + "_"
+		argoField += "_" + errText(t, r.AppErr) + "_"
 	} else {
 		st := r.App.Status
-		argoField += fmt.Sprintf("%s · %s %s at `%s`", commands.OrDash(st.Sync.Status), commands.HealthEmoji(st.Health.Status), commands.OrDash(st.Health.Status), commands.ShortSHA(st.Sync.Revision))
+		argoField += t.S("views.diff.argo_state", "Sync", commands.OrDash(st.Sync.Status), "Emoji", commands.HealthEmoji(st.Health.Status), "Health", commands.OrDash(st.Health.Status), "Revision", commands.ShortSHA(st.Sync.Revision))
 		if len(st.Summary.Images) > 0 {
-			argoField += "\nimages: " + commands.CodeList(st.Summary.Images)
+			argoField += "\n" + t.S("views.diff.images", "List", commands.CodeList(st.Summary.Images))
 		}
 	}
 	m.Blocks = append(m.Blocks, chat.Block{Section: &chat.Section{Fields: []string{gitField, argoField}}})
@@ -224,7 +228,7 @@ func DiffCard(cfg *config.Config, r *DiffReport) chat.Message {
 			}
 			b.WriteByte('\n')
 		}
-		m.Blocks = append(m.Blocks, chat.Block{Section: &chat.Section{Text: "*OutOfSync resources*"}}, chat.Block{Code: strings.TrimRight(b.String(), "\n")})
+		m.Blocks = append(m.Blocks, chat.Block{Section: &chat.Section{Text: t.S("views.diff.out_of_sync")}}, chat.Block{Code: strings.TrimRight(b.String(), "\n")})
 	}
 	return m
 }
@@ -234,15 +238,15 @@ func PodsSpec(d *commands.Deps) *commands.Spec {
 	return &commands.Spec{
 		Name:    "pods",
 		Args:    []string{"service", "env"},
-		Summary: "The service's pods: ready, status, restarts, age",
-		Help:    "Like `kubectl get pods -n nexo-<env> -l app=<service>`; the namespace and the label come from the config.\nExample: `/nexo pods nexo-be staging`",
+		Summary: "views.pods.summary",
+		Help:    "views.pods.help",
 		Run: func(ctx context.Context, r commands.Request) (*chat.Reply, error) {
 			svc, env, err := commands.ResolveTarget(d.Config, r.Args.Words[0], r.Args.Words[1])
 			if err != nil {
 				return nil, err
 			}
 			if d.Kube == nil {
-				return nil, commands.Refusalf("Kubernetes is not configured (kubernetes.kubeconfig, or run nexo in the cluster).")
+				return nil, commands.Refuse("views.no_kube_refusal")
 			}
 			ns := d.Config.Namespace(svc.Name, env.Name)
 			sel := config.Expand(d.Config.Kubernetes.LabelSelector, svc.Name, env.Name)
@@ -252,47 +256,48 @@ func PodsSpec(d *commands.Deps) *commands.Spec {
 			if err != nil {
 				return nil, err
 			}
-			return commands.InChannel(PodsCard(svc.Name, env.Name, ns, sel, pods, d.Clock().Now())), nil
+			return commands.InChannel(PodsCard(d.T(r.ChannelID), svc.Name, env.Name, ns, sel, pods, d.Clock().Now())), nil
 		},
 	}
 }
 
-// PodsCard renders the pods table.
-func PodsCard(service, env, namespace, selector string, pods []corev1.Pod, now time.Time) chat.Message {
+// PodsCard renders the pods table, for a reader.
+func PodsCard(t i18n.T, service, env, namespace, selector string, pods []corev1.Pod, now time.Time) chat.Message {
 	ready := 0
 	for _, p := range pods {
-		if r, t := commands.PodReady(p); r == t && t > 0 {
+		if r, n := commands.PodReady(p); r == n && n > 0 {
 			ready++
 		}
 	}
 	m := chat.Message{
-		Text:   fmt.Sprintf("%s in %s: %d pods, %d ready", service, env, len(pods), ready),
-		Blocks: []chat.Block{{Section: &chat.Section{Text: fmt.Sprintf("*Pods of %s in %s* — %d/%d ready", service, env, ready, len(pods))}}},
+		Text:   t.N("views.pods.fallback", len(pods), "Service", service, "Env", env, "Ready", ready),
+		Blocks: []chat.Block{{Section: &chat.Section{Text: t.S("views.pods.title", "Service", service, "Env", env, "Ready", ready, "Total", len(pods))}}},
 	}
 	if len(pods) == 0 {
-		m.Blocks = append(m.Blocks, chat.Block{Section: &chat.Section{Text: fmt.Sprintf("No pods match `%s` in `%s`.", selector, namespace)}})
+		m.Blocks = append(m.Blocks, chat.Block{Section: &chat.Section{Text: t.S("views.pods.none", "Selector", selector, "Namespace", namespace)}})
 	} else {
 		m.Blocks = append(m.Blocks, chat.Block{Code: commands.PodsTable(pods, now)})
 	}
-	m.Blocks = append(m.Blocks, chat.Block{Context: []string{fmt.Sprintf("namespace `%s` · selector `%s`", namespace, selector)}})
+	m.Blocks = append(m.Blocks, chat.Block{Context: []string{t.S("views.where", "Namespace", namespace, "Selector", selector)}})
 	return m
 }
 
 // LogsSpec is `/nexo logs <service> <env> [--since 10m] [--grep text] [--previous]`.
 func LogsSpec(d *commands.Deps) *commands.Spec {
 	return &commands.Spec{
-		Name:    "logs",
-		Args:    []string{"service", "env"},
-		Summary: "Tail the service's pod logs (capped; long output as a file)",
-		Help:    fmt.Sprintf("Like `kubectl logs -l app=<service> --since 10m`: the main container of each pod (up to %d pods), %d lines each. `--since` is at most 24h; `--grep` keeps lines containing the text (plain, case-insensitive; not a regex); `--previous` reads the last terminated container. Up to %d lines are shown inline, more are uploaded as a file.\nExample: `/nexo logs nexo-be production --since 30m --grep timeout`", MaxLogPods, LogLinesPerPod, MaxInlineLogLines),
-		Flags:   []commands.Flag{{Name: "since", Value: "10m"}, {Name: "grep", Value: "text"}, {Name: "previous"}},
+		Name:     "logs",
+		Args:     []string{"service", "env"},
+		Summary:  "views.logs.summary",
+		Help:     "views.logs.help",
+		HelpData: []any{"MaxPods", MaxLogPods, "PerPod", LogLinesPerPod, "MaxSince", i18n.Span(MaxLogSince), "Inline", MaxInlineLogLines},
+		Flags:    []commands.Flag{{Name: "since", Value: "10m"}, {Name: "grep", Value: "text"}, {Name: "previous"}},
 		Run: func(ctx context.Context, r commands.Request) (*chat.Reply, error) {
 			svc, env, err := commands.ResolveTarget(d.Config, r.Args.Words[0], r.Args.Words[1])
 			if err != nil {
 				return nil, err
 			}
 			if d.Kube == nil {
-				return nil, commands.Refusalf("Kubernetes is not configured (kubernetes.kubeconfig, or run nexo in the cluster).")
+				return nil, commands.Refuse("views.no_kube_refusal")
 			}
 			q, err := ParseLogsQuery(r.Args)
 			if err != nil {
@@ -302,7 +307,7 @@ func LogsSpec(d *commands.Deps) *commands.Spec {
 			if err != nil {
 				return nil, err
 			}
-			m, file := LogsMessage(svc.Name, env.Name, q, res)
+			m, file := LogsMessage(d.T(r.ChannelID), svc.Name, env.Name, q, res)
 			if file != nil {
 				if err := d.Chat.Upload(ctx, r.ChannelID, "", file.Name, file.Title, file.Content); err != nil {
 					return nil, fmt.Errorf("uploading the log: %w", err)
@@ -328,10 +333,10 @@ func ParseLogsQuery(a commands.Args) (LogsQuery, error) {
 	if a.Has("since") {
 		s, err := config.ParseDuration(strings.TrimSpace(a.Flag("since")))
 		if err != nil {
-			return q, commands.Refusalf("`--since`: %s", err)
+			return q, commands.Refuse("views.logs.since_bad", "Value", commands.Clip(a.Flag("since"), 40))
 		}
 		if s <= 0 {
-			return q, commands.Refusalf("`--since` must be positive, e.g. `--since 10m`.")
+			return q, commands.Refuse("views.logs.since_positive")
 		}
 		q.Since = s
 	}
@@ -341,10 +346,10 @@ func ParseLogsQuery(a commands.Args) (LogsQuery, error) {
 	if a.Has("grep") {
 		q.Grep = a.Flag("grep")
 		if strings.TrimSpace(q.Grep) == "" {
-			return q, commands.Refusalf("`--grep` needs some text.")
+			return q, commands.Refuse("views.logs.grep_empty")
 		}
 		if len(q.Grep) > MaxGrepLen {
-			return q, commands.Refusalf("`--grep` is limited to %d characters.", MaxGrepLen)
+			return q, commands.Refuse("views.logs.grep_long", "Max", MaxGrepLen)
 		}
 	}
 	return q, nil
@@ -443,43 +448,44 @@ type LogFile struct {
 	Content     []byte
 }
 
-// LogsMessage renders a LogsResult: up to MaxInlineLogLines inline, else
-// the last LogPreviewLines inline and the whole as a file.
-func LogsMessage(service, env string, q LogsQuery, res *LogsResult) (chat.Message, *LogFile) {
-	what := fmt.Sprintf("last %s", commands.HumanDuration(q.Since))
+// LogsMessage renders a LogsResult for a reader: up to MaxInlineLogLines
+// inline, else the last LogPreviewLines inline and the whole as a file.
+func LogsMessage(t i18n.T, service, env string, q LogsQuery, res *LogsResult) (chat.Message, *LogFile) {
+	what := t.S("views.logs.last", "Since", i18n.Span(q.Since))
 	if q.Previous {
-		what += ", previous containers"
+		what += t.S("views.logs.previous")
 	}
 	if q.Grep != "" {
-		what += fmt.Sprintf(", lines containing %q", q.Grep)
+		what += t.S("views.logs.grep", "Grep", q.Grep)
 	}
-	head := fmt.Sprintf(":page_facing_up: *Logs of %s in %s* (%s) — %d lines from %d pod(s)", service, env, what, len(res.Lines), len(res.Pods))
-	m := chat.Message{Text: fmt.Sprintf("Logs of %s in %s: %d lines", service, env, len(res.Lines))}
+	lines := i18n.M("views.logs.lines", "Count", len(res.Lines))
+	head := t.S("views.logs.head", "Service", service, "Env", env, "What", what, "Lines", lines, "Pods", i18n.M("views.logs.pods", "Count", len(res.Pods)))
+	m := chat.Message{Text: t.S("views.logs.fallback", "Service", service, "Env", env, "Lines", lines)}
 	m.Blocks = append(m.Blocks, chat.Block{Section: &chat.Section{Text: head}})
 	var file *LogFile
 	switch {
 	case len(res.Lines) == 0:
-		m.Blocks = append(m.Blocks, chat.Block{Section: &chat.Section{Text: "No log lines."}})
+		m.Blocks = append(m.Blocks, chat.Block{Section: &chat.Section{Text: t.S("views.logs.none")}})
 	case len(res.Lines) <= MaxInlineLogLines:
 		m.Blocks = append(m.Blocks, chat.Block{Code: clipLines(res.Lines)})
 	default:
 		name := fmt.Sprintf("%s-%s-logs.txt", service, env)
-		file = &LogFile{Name: name, Title: fmt.Sprintf("Logs of %s in %s (%s)", service, env, what), Content: []byte(strings.Join(res.Lines, "\n") + "\n")}
+		file = &LogFile{Name: name, Title: t.S("views.logs.file_title", "Service", service, "Env", env, "What", what), Content: []byte(strings.Join(res.Lines, "\n") + "\n")}
 		m.Blocks = append(m.Blocks,
-			chat.Block{Section: &chat.Section{Text: fmt.Sprintf("%d lines is more than %d: the whole log is uploaded as `%s`. The last %d:", len(res.Lines), MaxInlineLogLines, name, LogPreviewLines)}},
+			chat.Block{Section: &chat.Section{Text: t.S("views.logs.uploaded", "Lines", lines, "Max", MaxInlineLogLines, "File", name, "Preview", LogPreviewLines)}},
 			chat.Block{Code: clipLines(res.Lines[len(res.Lines)-LogPreviewLines:])})
 	}
 	var notes []string
 	if q.Capped {
-		notes = append(notes, "`--since` is capped at 24h")
+		notes = append(notes, t.S("views.logs.capped", "Max", i18n.Span(MaxLogSince)))
 	}
 	if res.Skipped > 0 {
-		notes = append(notes, fmt.Sprintf("%d more pods not read (max %d)", res.Skipped, MaxLogPods))
+		notes = append(notes, t.N("views.logs.skipped", res.Skipped, "Max", MaxLogPods))
 	}
 	for _, e := range res.Errors {
-		notes = append(notes, "could not read "+e)
+		notes = append(notes, t.S("views.logs.unread", "What", e))
 	}
-	notes = append(notes, fmt.Sprintf("namespace `%s` · selector `%s`", res.Namespace, res.Selector))
+	notes = append(notes, t.S("views.where", "Namespace", res.Namespace, "Selector", res.Selector))
 	m.Blocks = append(m.Blocks, chat.Block{Context: notes})
 	return m, file
 }

@@ -9,9 +9,11 @@ import (
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/commands/commandstest"
 	"github.com/nexo-org/nexo-bot/commands/views"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/integrations/argocd"
 	"github.com/nexo-org/nexo-bot/integrations/argocdfake"
 	"github.com/nexo-org/nexo-bot/integrations/gitops/gitopstest"
+	"github.com/nexo-org/nexo-bot/store"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -175,8 +177,8 @@ func TestDiffCommand(t *testing.T) {
 		if rep.RunningTag != "2026.02.17" || rep.InSync() {
 			t.Fatalf("running %q, in sync %v", rep.RunningTag, rep.InSync())
 		}
-		text := views.DiffCard(commandstest.Config(), rep).PlainText()
-		if !strings.Contains(text, "Same tag `2026.02.17`, but Argo CD says OutOfSync with 1 OutOfSync resource(s)") || !strings.Contains(text, "ConfigMap/nexo-be-config") {
+		text := views.DiffCard(commands.English(), rep).PlainText()
+		if !strings.Contains(text, "Same tag `2026.02.17`, but Argo CD says OutOfSync with 1 OutOfSync resource.") || !strings.Contains(text, "ConfigMap/nexo-be-config") {
 			t.Errorf("diff:\n%s", text)
 		}
 	})
@@ -223,12 +225,12 @@ func TestLogsCommand(t *testing.T) {
 	t.Run("grep is a plain substring", func(t *testing.T) {
 		r := newLogRig(t)
 		text := r.Command(commandstest.Carol, `logs nexo-be staging --grep "upstream TIMEOUT"`).Message.PlainText()
-		if !strings.Contains(text, "1 lines from 2 pod(s)") || !strings.Contains(text, "upstream timeout") || strings.Contains(text, "/health") {
+		if !strings.Contains(text, "1 line from 2 pods") || !strings.Contains(text, "upstream timeout") || strings.Contains(text, "/health") {
 			t.Errorf("grep:\n%s", text)
 		}
 		// a regex is matched literally
 		text = r.Command(commandstest.Carol, `logs nexo-be staging --grep a.*b`).Message.PlainText()
-		if !strings.Contains(text, "20 lines from 2 pod(s)") {
+		if !strings.Contains(text, "20 lines from 2 pods") {
 			t.Errorf("regex grep:\n%s", text)
 		}
 	})
@@ -261,7 +263,7 @@ func TestLogsCommand(t *testing.T) {
 	t.Run("since is capped and checked", func(t *testing.T) {
 		r := newLogRig(t)
 		text := r.Command(commandstest.Carol, "logs nexo-be staging --since 7d").Message.PlainText()
-		if !strings.Contains(text, "capped at 24h") || r.Cluster.Asked()[0].Since != 24*time.Hour {
+		if !strings.Contains(text, "capped at 24 h") || r.Cluster.Asked()[0].Since != 24*time.Hour {
 			t.Errorf("cap: %s / %+v", text, r.Cluster.Asked())
 		}
 		for cmd, want := range map[string]string{
@@ -280,7 +282,7 @@ func TestLogsCommand(t *testing.T) {
 		r := newLogRig(t)
 		r.Cluster.SetLog(ps[1].Name, "")
 		text := r.Command(commandstest.Carol, "logs nexo-be staging").Message.PlainText()
-		if !strings.Contains(text, "could not read "+ps[1].Name) || !strings.Contains(text, "31 lines from 2 pod(s)") {
+		if !strings.Contains(text, "could not read "+ps[1].Name) || !strings.Contains(text, "31 lines from 2 pods") {
 			t.Errorf("partial failure:\n%s", text)
 		}
 	})
@@ -297,4 +299,64 @@ func dgClip(s string, n int) string {
 func dgOutOfSyncApp(r *commandstest.Rig, tag string) argocdfake.AppSpec {
 	return argocdfake.AppSpec{Namespace: "nexo-staging", RepoURL: r.Remote.URL, Path: "helm/nexo-be", Workload: "nexo-be",
 		Images: []string{"ghcr.io/nexo-org/nexo-be:" + tag}}
+}
+
+// The views speak the channel's locale: a pt-BR channel reads every card,
+// refusal and help text in Portuguese, with times where the reader is.
+func TestViewsSpeakTheChannelsLocale(t *testing.T) {
+	r := commandstest.NewRig(t, commandstest.Options{Pods: commandstest.Pods(t, "imagepull")})
+	r.AddStagingApp("2026.02.10", "Healthy")
+	r.Cfg.Slack.ChannelLocales = map[string]string{"C0DEPLOYS": "pt-BR"}
+	if err := r.Store.AppendAudit(r.Ctx, store.AuditEntry{Time: commandstest.Now, Actor: commandstest.Carol, Action: "promote.request", Service: "nexo-be", Env: "staging", Outcome: "ok"}); err != nil {
+		t.Fatal(err)
+	}
+	for cmd, want := range map[string][]string{
+		"status nexo-be staging":                                  {"*nexo-be* em todos os ambientes", "*staging*  `2026.02.10`", " · deploy ", "apps do Argo CD `nexo-be-<env>`"},
+		"pods nexo-be staging":                                    {"*Pods de nexo-be em staging* — 2/3 prontos", "seletor `app=nexo-be`", "ImagePullBackOff"},
+		"history nexo-be staging":                                 {"Histórico de nexo-be em staging", "REVISÃO", "← atual", "horários em UTC", "rollback com `/nexo rollback nexo-be staging`"},
+		"diff nexo-be staging":                                    {"*nexo-be em staging* — :large_green_circle: Em sync: o git quer `2026.02.10` e o Argo CD roda `2026.02.10`."},
+		"audit nexo-be":                                           {"Log de auditoria de nexo-be", "<!date^" + fmt.Sprint(commandstest.Now.Unix()) + "^", "Mais novo primeiro · 1 entrada mostrada (limite 20)"},
+		"logs nexo-be staging --since ontem":                      {"`--since ontem` não é uma duração"},
+		"logs nexo-be staging --grep " + strings.Repeat("x", 201): {"`--grep` é limitado a 200 caracteres."},
+		"audit nexo-be --limit 0":                                 {"`--limit` recebe um número positivo"},
+		"help logs":                                               {"até 10 pods", "500 linhas de cada", "vai até 24 h", "Até 100 linhas"},
+		"help audit":                                              {"é 20 por padrão e no máximo 40"},
+	} {
+		rep := r.Command(commandstest.Carol, cmd)
+		if rep == nil {
+			t.Fatalf("%q: no reply", dgClip(cmd, 40))
+		}
+		text := rep.Message.PlainText() + rep.Message.Text
+		for _, w := range want {
+			if !strings.Contains(text, w) {
+				t.Errorf("%q lacks %q:\n%s", dgClip(cmd, 40), w, text)
+			}
+		}
+		if strings.Contains(text, "⟦") {
+			t.Errorf("%q renders a message the catalog lacks:\n%s", dgClip(cmd, 40), text)
+		}
+	}
+}
+
+// The logs message counts lines and pods with the locale's plural rules.
+func TestLogsMessagePlurals(t *testing.T) {
+	res := &views.LogsResult{Namespace: "nexo-staging", Selector: "app=nexo-be", Pods: []string{"nexo-be-1"}, Lines: []string{"one line"}, Skipped: 1}
+	q := views.LogsQuery{Since: 2 * time.Hour, Previous: true, Grep: "timeout"}
+	for _, tc := range []struct {
+		t    i18n.T
+		want []string
+	}{
+		{commands.English(), []string{"*Logs of nexo-be in staging* (last 2 h, previous containers, lines containing “timeout”) — 1 line from 1 pod", "1 more pod not read (max 10)"}},
+		{i18n.Default().In(i18n.Portuguese), []string{"*Logs de nexo-be em staging* (últimos 2 h, containers anteriores, linhas contendo “timeout”) — 1 linha de 1 pod", "mais 1 pod não lido (máx. 10)"}},
+	} {
+		m, file := views.LogsMessage(tc.t, "nexo-be", "staging", q, res)
+		if file != nil {
+			t.Fatal("one line was uploaded")
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(m.PlainText(), w) {
+				t.Errorf("%s lacks %q:\n%s", tc.t.Locale, w, m.PlainText())
+			}
+		}
+	}
 }

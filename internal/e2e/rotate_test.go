@@ -11,6 +11,7 @@ import (
 	"github.com/nexo-org/nexo-bot/commands/rotation"
 	"github.com/nexo-org/nexo-bot/commands/rotation/rotationtest"
 	"github.com/nexo-org/nexo-bot/config"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/integrations/dbrotate"
 	"github.com/nexo-org/nexo-bot/integrations/dbrotate/pgtemp"
 	"github.com/nexo-org/nexo-bot/integrations/secretstore/redact"
@@ -18,12 +19,16 @@ import (
 	"github.com/nexo-org/nexo-bot/store"
 )
 
-// TestRotateSecretThroughSlack is playbook scenario 6 end to end: the real
-// bot over the fake Slack's socket mode, the real AWS SDK against the
-// Secrets Manager fake (credentials from the environment, as in
-// production), a throwaway PostgreSQL with password authentication, and a
-// simulated cluster whose pods log in with the synced Secret.
+// TestRotateSecretThroughSlack is playbook scenario 6 end to end, in each
+// locale: the real bot over the fake Slack's socket mode, the real AWS SDK
+// against the Secrets Manager fake (credentials from the environment, as
+// in production), a throwaway PostgreSQL with password authentication, and
+// a simulated cluster whose pods log in with the synced Secret.
 func TestRotateSecretThroughSlack(t *testing.T) {
+	EachLocale(t, func(t *testing.T, locale string) { rotateSecretThroughSlack(t, locale) })
+}
+
+func rotateSecretThroughSlack(t *testing.T, locale string) {
 	const secretID = "nexo/production/database"
 	const oldPassword = "e2e-Old/Pa55+word"
 	pg := pgtemp.Start(t)
@@ -37,7 +42,7 @@ func TestRotateSecretThroughSlack(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "e2e-example-secret-key")
 
-	e := New(t, Options{Mutate: func(c *config.Config) {
+	e := New(t, Options{Locale: locale, Mutate: func(c *config.Config) {
 		c.AWS.Endpoint = sm.URL
 		c.Services[0].Secrets = []config.Secret{{
 			Name: "db", SecretID: "nexo/{env}/database", ExternalSecret: "nexo-be-db-credentials", KubernetesSecret: "nexo-be-db-credentials",
@@ -52,11 +57,12 @@ func TestRotateSecretThroughSlack(t *testing.T) {
 	e.Runtime.Deps.Kube = cluster
 
 	e.Command(Alice, "rotate-secret nexo-be prod db")
-	e.Ephemeral(Alice, "requested", "1 approval from sre-team")
-	card := e.WaitFind("Rotate", "nexo-be", "production", "Waiting for approval")
+	e.Ephemeral(Alice, append(e.Words("rotation.requested", "Service", "nexo-be", "Env", "production", "Secret", "db"),
+		e.Words("rotation.waits", "Count", 1, "Group", "sre-team")...)...)
+	card := e.WaitFind(append(e.Words("rotation.card.title", "Secret", "db", "Service", "nexo-be", "Env", "production"), e.Words("rotation.card.waiting")...)...)
 
 	e.Click(Alice, card, "rotate.approve")
-	e.Ephemeral(Alice, "your approval does not count")
+	e.Ephemeral(Alice, e.Words("policy.own_approval")...)
 	e.Click(Bob, card, "rotate.approve")
 
 	var wf *store.Workflow
@@ -73,10 +79,11 @@ func TestRotateSecretThroughSlack(t *testing.T) {
 	if job.Result != rotation.ResultDone {
 		t.Fatalf("result %q: %s\n%s", job.Result, job.Summary, e.Dump())
 	}
-	e.WaitFind("Rotated the database password of nexo-be production")
+	what := i18n.M("rotation.summary.what", "Service", "nexo-be", "Env", "production", "SecretID", secretID)
+	e.WaitFind(e.Words("rotation.summary.done", "What", what, "Version", job.Rotation.Token)...)
 	cardDone := func() bool {
 		cur, _ := e.Slack.Message(card.Channel, card.TS)
-		return strings.Contains(Content(cur), "Done") && strings.Contains(Content(cur), "verify-logs")
+		return containsAll(Content(cur), append(e.Words("rotation.card.done"), "verify-logs"))
 	}
 	if !e.Slack.WaitFor(cardDone, 5*time.Second) {
 		cur, _ := e.Slack.Message(card.Channel, card.TS)

@@ -21,6 +21,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nexo-org/nexo-bot/chat"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/integrations/dbrotate"
 	"github.com/nexo-org/nexo-bot/integrations/kube"
 	"github.com/nexo-org/nexo-bot/integrations/secretstore"
@@ -103,6 +105,62 @@ type Entry struct {
 	At     time.Time `json:"at"`
 	Step   string    `json:"step"`
 	Status string    `json:"status"`
+	// Reason is why the step failed, in nexo's words (nil: the error of
+	// the system the step called, in Status).
+	Reason *Reason `json:"reason,omitempty"`
+}
+
+// Reason is why a step failed in nexo's own words: a catalog message id
+// and its data, kept with the state so that each reader sees it in their
+// locale (the error's text, in English, goes to the log and the status).
+type Reason struct {
+	ID   string            `json:"id"`
+	Args map[string]string `json:"args,omitempty"`
+	// Within is the wait that ran out (a timeout), shown as a duration.
+	Within time.Duration `json:"within,omitempty"`
+}
+
+// Msg is the reason as a catalog message.
+func (r *Reason) Msg() i18n.Msg {
+	keys := make([]string, 0, len(r.Args))
+	for k := range r.Args {
+		keys = append(keys, k)
+	}
+	var kv []any
+	for _, k := range sortStrings(keys) {
+		kv = append(kv, k, r.Args[k])
+	}
+	if r.Within > 0 {
+		kv = append(kv, "Within", i18n.Span(r.Within))
+	}
+	return i18n.M(r.ID, kv...)
+}
+
+// Why is a failure for a reader: its Reason's message when nexo named
+// it, else the error's text.
+func Why(reason *Reason, text string) any {
+	if reason != nil {
+		return reason.Msg()
+	}
+	return text
+}
+
+// reasonError is an error with its Reason.
+type reasonError struct {
+	reason Reason
+	err    error
+}
+
+func (e *reasonError) Error() string { return e.err.Error() }
+func (e *reasonError) Unwrap() error { return e.err }
+
+// because is err with the reason id and its data as key/value pairs.
+func because(err error, id string, kv ...string) error {
+	r := Reason{ID: id, Args: map[string]string{}}
+	for i := 0; i+1 < len(kv); i += 2 {
+		r.Args[kv[i]] = kv[i+1]
+	}
+	return &reasonError{reason: r, err: err}
 }
 
 // State is the persisted progress of a rotation. It holds no password, in
@@ -130,10 +188,31 @@ type State struct {
 	Synced    bool `json:"synced,omitempty"`
 	Restarted bool `json:"restarted,omitempty"`
 	// FailedStep and Failure say why a rotation did not complete (scrubbed).
-	FailedStep string  `json:"failed_step,omitempty"`
-	Failure    string  `json:"failure,omitempty"`
-	Log        []Entry `json:"log,omitempty"`
+	FailedStep    string  `json:"failed_step,omitempty"`
+	Failure       string  `json:"failure,omitempty"`
+	FailureReason *Reason `json:"failure_reason,omitempty"`
+	// RollbackStep and RollbackFailure say where the compensating path
+	// itself failed (scrubbed): someone must make the database and
+	// AWSCURRENT agree.
+	RollbackStep    string  `json:"rollback_step,omitempty"`
+	RollbackFailure string  `json:"rollback_failure,omitempty"`
+	RollbackReason  *Reason `json:"rollback_reason,omitempty"`
+	// StoppedBy is the user who stopped the rotation (Abort).
+	StoppedBy string  `json:"stopped_by,omitempty"`
+	Log       []Entry `json:"log,omitempty"`
 }
+
+// Statuses of a step in the log and for Progress; a failure's status is
+// the status, ": " and the (scrubbed) error.
+const (
+	StatusQueued   = "queued"
+	StatusStarted  = "started"
+	StatusDone     = "done"
+	StatusWaiting  = "waiting"
+	StatusRetrying = "retrying"
+	StatusFailed   = "failed"
+	StatusStopped  = "stopped"
+)
 
 // DB changes and checks database passwords (dbrotate.Postgres).
 type DB interface {
@@ -163,6 +242,16 @@ type Deps struct {
 	Progress func(step, status string)
 }
 
+// SpecError is a Spec that cannot be rotated: fields it lacks, or a
+// charset nexo does not know.
+type SpecError struct {
+	Missing []string // the Spec's fields, by their config names
+	Charset string
+	err     error
+}
+
+func (e *SpecError) Error() string { return e.err.Error() }
+
 // NewState validates spec, fills its defaults and starts a rotation.
 func NewState(spec Spec, now time.Time) (*State, error) {
 	missing := []string{}
@@ -175,20 +264,21 @@ func NewState(spec Spec, now time.Time) (*State, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("rotation: missing %s", strings.Join(sortStrings(missing), ", "))
+		missing = sortStrings(missing)
+		return nil, &SpecError{Missing: missing, err: fmt.Errorf("rotation: missing %s", strings.Join(missing, ", "))}
 	}
 	switch spec.Charset {
 	case "":
 		spec.Charset = "base64"
 	case "base64", "urlsafe":
 	default:
-		return nil, fmt.Errorf("rotation: charset %q: want base64 or urlsafe", spec.Charset)
+		return nil, &SpecError{Charset: spec.Charset, err: fmt.Errorf("rotation: charset %q: want base64 or urlsafe", spec.Charset)}
 	}
 	if spec.Selector == "" {
 		spec.Selector = "app=" + spec.Deployment
 	}
 	if spec.SuccessLog == "" {
-		spec.SuccessLog = "Database connected successfully"
+		spec.SuccessLog = "Database connected successfully" //i18n:verbatim the line the service's pods log once connected: data to look for, not a sentence for people
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
@@ -204,7 +294,7 @@ func NewState(spec Spec, now time.Time) (*State, error) {
 	token := newUUID()
 	return &State{
 		ID: "rot-" + token[:8], Spec: spec, Token: token, Phase: PhaseRunning, Step: StepPrepare,
-		Log: []Entry{{At: now, Step: StepPrepare, Status: "queued"}},
+		Log: []Entry{{At: now, Step: StepPrepare, Status: StatusQueued}},
 	}, nil
 }
 
@@ -251,7 +341,7 @@ func (r *Rotation) Step(ctx context.Context) (done bool, err error) {
 	st := r.state
 	step := st.Step
 	if st.Attempts == 0 && st.WaitSince.IsZero() {
-		r.progress(step, "started")
+		r.progress(step, StatusStarted)
 	}
 	func() {
 		defer func() {
@@ -264,22 +354,23 @@ func (r *Rotation) Step(ctx context.Context) (done bool, err error) {
 	err = r.scrub(err)
 	switch {
 	case err != nil:
+		why := r.reason(err)
 		st.Attempts++
 		if st.Attempts < st.Spec.MaxAttempts {
-			r.progress(step, "retrying: "+err.Error())
+			r.progressWhy(step, StatusRetrying+": "+err.Error(), why)
 			return false, err
 		}
-		r.progress(step, "failed: "+err.Error())
-		r.fail(step, err)
+		r.progressWhy(step, StatusFailed+": "+err.Error(), why)
+		r.fail(step, err, why)
 		return false, err
 	case !done:
 		if st.WaitSince.IsZero() {
 			st.WaitSince = r.deps.Clock.Now()
 		}
-		r.progress(step, "waiting")
+		r.progress(step, StatusWaiting)
 		return false, nil
 	}
-	r.progress(step, "done")
+	r.progress(step, StatusDone)
 	r.advance()
 	return true, nil
 }
@@ -324,35 +415,64 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 
 // Report summarises a rotation for a person.
 type Report struct {
-	Phase   Phase   `json:"phase"`
-	Summary string  `json:"summary"`
-	Steps   []Entry `json:"steps"`
+	Phase Phase `json:"phase"`
+	// Summary is Msg in English (logs, audit, errors).
+	Summary string   `json:"summary"`
+	Msg     i18n.Msg `json:"-"`
+	Steps   []Entry  `json:"steps"`
 }
 
 // Report describes where the rotation stands.
 func (r *Rotation) Report() Report {
 	st := r.state
-	what := fmt.Sprintf("%s %s (%s)", st.Spec.Service, st.Spec.Env, st.Spec.SecretID)
-	var s string
+	msg := Summary(st)
+	for i := 1; i < len(msg.KV); i += 2 {
+		if v, ok := msg.KV[i].(string); ok {
+			msg.KV[i] = redact.String(v, r.known...)
+		}
+	}
+	return Report{Phase: st.Phase, Summary: redact.String(i18n.Default().In(i18n.English).Msg(msg), r.known...), Msg: msg, Steps: append([]Entry(nil), st.Log...)}
+}
+
+// Summary says where a rotation stands, as a catalog message: done (the
+// new version), rolled back (the failed step, its error and what was
+// restored), failed (what is left to do by hand), or still running. Its
+// data is the state's (version ids, step names, scrubbed errors): never a
+// password.
+func Summary(st *State) i18n.Msg {
+	what := i18n.M("rotation.summary.what", "Service", st.Spec.Service, "Env", st.Spec.Env, "SecretID", st.Spec.SecretID)
+	by := ""
+	if st.StoppedBy != "" {
+		by = chat.Mention(st.StoppedBy)
+	}
 	switch st.Phase {
 	case PhaseDone:
-		s = fmt.Sprintf("Rotated the database password of %s: new version %s is AWSCURRENT, pods restarted and connected.", what, st.Token)
+		return i18n.M("rotation.summary.done", "What", what, "Version", st.Token)
 	case PhaseRolledBack:
-		s = fmt.Sprintf("Rotation of %s failed at %s (%s) and was rolled back: the old password is set again in the database and AWSCURRENT is version %s",
-			what, st.FailedStep, st.Failure, st.PreviousVersionID)
-		if st.Synced {
-			s += "; the ExternalSecret was re-synced"
+		restored := i18n.Msg{}
+		switch {
+		case st.Restarted:
+			restored = i18n.M("rotation.summary.resynced_restarted")
+		case st.Synced:
+			restored = i18n.M("rotation.summary.resynced")
 		}
-		if st.Restarted {
-			s += " and the pods restarted"
+		if by != "" {
+			return i18n.M("rotation.summary.stopped_rolled_back", "What", what, "Step", st.FailedStep, "By", by, "Previous", st.PreviousVersionID, "Restored", restored)
 		}
-		s += "."
+		return i18n.M("rotation.summary.rolled_back", "What", what, "Step", st.FailedStep, "Failure", Why(st.FailureReason, st.Failure), "Previous", st.PreviousVersionID, "Restored", restored)
 	case PhaseFailed:
-		s = fmt.Sprintf("Rotation of %s failed at %s: %s", what, st.FailedStep, st.Failure)
-	default:
-		s = fmt.Sprintf("Rotation of %s is %s at %s.", what, st.Phase, st.Step)
+		switch {
+		case st.RollbackStep != "":
+			return i18n.M("rotation.summary.rollback_failed", "What", what, "Step", st.FailedStep, "Failure", Why(st.FailureReason, st.Failure),
+				"RollbackStep", st.RollbackStep, "RollbackFailure", Why(st.RollbackReason, st.RollbackFailure), "Previous", st.PreviousVersionID)
+		case by != "" && !st.Altered:
+			return i18n.M("rotation.summary.stopped_untouched", "What", what, "Step", st.FailedStep, "By", by)
+		case !st.Altered:
+			return i18n.M("rotation.summary.failed_untouched", "What", what, "Step", st.FailedStep, "Failure", Why(st.FailureReason, st.Failure))
+		}
+		return i18n.M("rotation.summary.failed", "What", what, "Step", st.FailedStep, "Failure", Why(st.FailureReason, st.Failure))
 	}
-	return Report{Phase: st.Phase, Summary: redact.String(s, r.known...), Steps: append([]Entry(nil), st.Log...)}
+	return i18n.M("rotation.summary.running", "What", what, "Phase", string(st.Phase), "Step", st.Step)
 }
 
 func (r *Rotation) advance() {
@@ -378,45 +498,47 @@ func (r *Rotation) advance() {
 	st.Step = ""
 }
 
-// Abort stops a running rotation at the step it stands on: with the
-// database changed already it takes the compensating path, otherwise it
-// ends failed with nothing changed. why is said in the log and the
-// failure. A rotation rolling back or finished is left as it is.
-func (r *Rotation) Abort(why string) {
+// Abort stops a running rotation at the step it stands on, for user by:
+// with the database changed already it takes the compensating path,
+// otherwise it ends failed with nothing changed. A rotation rolling back
+// or finished is left as it is.
+func (r *Rotation) Abort(by string) {
 	st := r.state
 	if st.Phase != PhaseRunning {
 		return
 	}
 	step := st.Step
-	r.progress(step, "stopped: "+why)
-	r.fail(step, errors.New(why))
+	st.StoppedBy = by
+	r.progress(step, StatusStopped)
+	r.fail(step, fmt.Errorf("stopped by %s", by), nil)
 }
 
-func (r *Rotation) fail(step string, err error) {
+func (r *Rotation) fail(step string, err error, why *Reason) {
 	st := r.state
 	st.Attempts, st.WaitSince = 0, time.Time{}
 	switch {
 	case st.Phase == PhaseRollingBack:
 		st.Phase = PhaseFailed
-		st.Failure = fmt.Sprintf("%s; rollback stopped at %s: %v. Manual action needed: make the database password and AWSCURRENT (version %s) agree",
-			st.Failure, step, err, st.PreviousVersionID)
+		st.RollbackStep, st.RollbackFailure, st.RollbackReason = step, err.Error(), why
 		st.Step = ""
 		r.deps.Log.Error("rotation rollback failed", "rotation", st.ID, "step", step, "err", err.Error())
 	case st.Altered:
-		st.FailedStep, st.Failure = step, err.Error()
+		st.FailedStep, st.Failure, st.FailureReason = step, err.Error(), why
 		st.Phase, st.Step = PhaseRollingBack, rollback[0]
 		r.deps.Log.Warn("rotation failed after the database was changed, rolling back", "rotation", st.ID, "step", step, "err", err.Error())
 	default:
-		st.FailedStep, st.Failure = step, err.Error()
+		st.FailedStep, st.Failure, st.FailureReason = step, err.Error(), why
 		st.Phase, st.Step = PhaseFailed, ""
-		st.Failure += " (nothing was changed in the database; a new version may be left under AWSPENDING, unused)"
 		r.deps.Log.Error("rotation failed", "rotation", st.ID, "step", step, "err", err.Error())
 	}
 }
 
-func (r *Rotation) progress(step, status string) {
+func (r *Rotation) progress(step, status string) { r.progressWhy(step, status, nil) }
+
+// progressWhy logs a step's status with the reason it failed.
+func (r *Rotation) progressWhy(step, status string, why *Reason) {
 	status = redact.String(status, r.known...)
-	r.state.Log = append(r.state.Log, Entry{At: r.deps.Clock.Now(), Step: step, Status: status})
+	r.state.Log = append(r.state.Log, Entry{At: r.deps.Clock.Now(), Step: step, Status: status, Reason: why})
 	r.deps.Log.Info("rotation step", "rotation", r.state.ID, "service", r.state.Spec.Service, "env", r.state.Spec.Env, "step", step, "status", status)
 	if r.deps.Progress != nil {
 		r.deps.Progress(step, status)
@@ -424,6 +546,19 @@ func (r *Rotation) progress(step, status string) {
 }
 
 func (r *Rotation) scrub(err error) error { return redact.Error(err, r.known...) }
+
+// reason is err's Reason, its data scrubbed; nil when nexo did not name it.
+func (r *Rotation) reason(err error) *Reason {
+	var re *reasonError
+	if !errors.As(err, &re) {
+		return nil
+	}
+	why := Reason{ID: re.reason.ID, Within: re.reason.Within, Args: map[string]string{}}
+	for k, v := range re.reason.Args {
+		why.Args[k] = redact.String(v, r.known...)
+	}
+	return &why
+}
 
 func (r *Rotation) remember(secrets ...string) {
 	for _, s := range secrets {
@@ -479,7 +614,7 @@ func (r *Rotation) parse(raw string) (credentials, error) {
 	dec.UseNumber()
 	var m map[string]any
 	if err := dec.Decode(&m); err != nil {
-		return credentials{}, errors.New("the secret is not a JSON object") // the decoder's error may quote the value
+		return credentials{}, because(errors.New("the secret is not a JSON object"), "rotation.failure.not_json") // the decoder's error may quote the value
 	}
 	get := func(keys ...string) string {
 		for _, k := range keys {
@@ -504,7 +639,7 @@ func (r *Rotation) parse(raw string) (credentials, error) {
 	}
 	p, err := strconv.Atoi(port)
 	if err != nil || p <= 0 || p > 65535 {
-		return credentials{}, fmt.Errorf("the secret's port %q is not a port", port)
+		return credentials{}, because(fmt.Errorf("the secret's port %q is not a port", port), "rotation.failure.bad_port", "Port", port)
 	}
 	c.Port = p
 	var missing []string
@@ -514,7 +649,8 @@ func (r *Rotation) parse(raw string) (credentials, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return credentials{}, fmt.Errorf("the secret lacks %s", strings.Join(sortStrings(missing), ", "))
+		missing = sortStrings(missing)
+		return credentials{}, because(fmt.Errorf("the secret lacks %s", strings.Join(missing, ", ")), "rotation.failure.lacks", "Fields", strings.Join(missing, ", "))
 	}
 	return credentials{fields: m, conn: c}, nil
 }
@@ -549,7 +685,7 @@ func (r *Rotation) prepare(ctx context.Context) (bool, error) {
 			return false, err
 		}
 		if vid == st.Token {
-			return false, errors.New("the new version is already AWSCURRENT but the rotation has no record of the previous one")
+			return false, because(errors.New("the new version is already AWSCURRENT but the rotation has no record of the previous one"), "rotation.failure.no_previous")
 		}
 		st.PreviousVersionID = vid
 	}
@@ -615,7 +751,7 @@ func (r *Rotation) verifyDB(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	if err := r.deps.DB.CheckLogin(ctx, cur.conn); err != nil {
-		return false, fmt.Errorf("the new password does not log in: %w", err)
+		return false, because(fmt.Errorf("the new password does not log in: %w", err), "rotation.failure.new_login", "Error", err.Error())
 	}
 	return true, nil
 }
@@ -643,18 +779,22 @@ func (r *Rotation) waitSecret(ctx context.Context) (bool, error) {
 	if h != st.SecretHashBefore {
 		return true, nil
 	}
-	return false, r.timedOut(st.Spec.SyncTimeout, "the Kubernetes Secret "+st.Spec.KubernetesSecret+" did not change")
+	return false, r.timedOut(st.Spec.SyncTimeout, fmt.Errorf("the Kubernetes Secret %s did not change", st.Spec.KubernetesSecret),
+		"rotation.failure.secret_unchanged", "Secret", st.Spec.KubernetesSecret)
 }
 
-// timedOut is an error once the current wait has lasted longer than d; a
-// timeout is final, not retried.
-func (r *Rotation) timedOut(d time.Duration, what string) error {
+// timedOut is an error once the current wait has lasted longer than d
+// (what did not happen, and the Reason's id and data); a timeout is final,
+// not retried.
+func (r *Rotation) timedOut(d time.Duration, what error, id string, kv ...string) error {
 	st := r.state
 	if st.WaitSince.IsZero() || r.deps.Clock.Now().Sub(st.WaitSince) < d {
 		return nil
 	}
 	st.Attempts = st.Spec.MaxAttempts
-	return fmt.Errorf("%s within %s", what, d)
+	err := because(fmt.Errorf("%w within %s", what, d), id, kv...).(*reasonError)
+	err.reason.Within = d
+	return err
 }
 
 func (r *Rotation) restart(ctx context.Context, step string) (bool, error) {
@@ -683,9 +823,9 @@ func (r *Rotation) waitRollout(ctx context.Context) (bool, error) {
 	}
 	if rs.Failed {
 		st.Attempts = st.Spec.MaxAttempts
-		return false, fmt.Errorf("the rollout failed: %s", rs.Message)
+		return false, because(fmt.Errorf("the rollout failed: %s", rs.Message), "rotation.failure.rollout_failed", "Message", rs.Message)
 	}
-	return false, r.timedOut(st.Spec.RolloutTimeout, "the rollout did not complete ("+rs.Message+")")
+	return false, r.timedOut(st.Spec.RolloutTimeout, fmt.Errorf("the rollout did not complete (%s)", rs.Message), "rotation.failure.rollout_incomplete", "Message", rs.Message)
 }
 
 func (r *Rotation) verifyLogs(ctx context.Context) (bool, error) {
@@ -711,7 +851,8 @@ func (r *Rotation) verifyLogs(ctx context.Context) (bool, error) {
 	if fresh > 0 && ok == fresh {
 		return true, nil
 	}
-	return false, r.timedOut(st.Spec.LogTimeout, fmt.Sprintf("%d of %d new pods logged %q", ok, fresh, st.Spec.SuccessLog))
+	return false, r.timedOut(st.Spec.LogTimeout, fmt.Errorf("%d of %d new pods logged %q", ok, fresh, st.Spec.SuccessLog),
+		"rotation.failure.logs_missing", "Logged", strconv.Itoa(ok), "Fresh", strconv.Itoa(fresh), "Line", st.Spec.SuccessLog)
 }
 
 func (r *Rotation) restoreDB(ctx context.Context) (bool, error) {
@@ -728,7 +869,7 @@ func (r *Rotation) restoreDB(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	if err := r.deps.DB.CheckLogin(ctx, old.conn); err != nil {
-		return false, fmt.Errorf("the old password does not log in after the restore: %w", err)
+		return false, because(fmt.Errorf("the old password does not log in after the restore: %w", err), "rotation.failure.old_login", "Error", err.Error())
 	}
 	return true, nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/nexo-org/nexo-bot/commands/rotation/rotationtest"
 	"github.com/nexo-org/nexo-bot/commands/rotation/steps"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/integrations/dbrotate"
 	"github.com/nexo-org/nexo-bot/integrations/dbrotate/pgtemp"
 	"github.com/nexo-org/nexo-bot/integrations/secretstore"
@@ -247,8 +248,34 @@ func TestSyncTimeoutRollsBackStoreAndDB(t *testing.T) {
 	if err := dbrotate.CheckLogin(context.Background(), e.conn(oldPassword)); err != nil {
 		t.Fatalf("old password: %v", err)
 	}
-	if e.cluster.Syncs() != 2 || !strings.Contains(rep.Summary, "re-synced") {
+	if e.cluster.Syncs() != 2 || !strings.Contains(rep.Summary, "re-synced") || !strings.Contains(rep.Summary, "did not change within 1 min") {
 		t.Fatalf("syncs %d, summary %q", e.cluster.Syncs(), rep.Summary)
+	}
+	// The reason is kept with the state and read in each reader's locale,
+	// after a restart too (the state as stored).
+	raw, err := json.Marshal(r.State())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored steps.State
+	if err := json.Unmarshal(raw, &stored); err != nil {
+		t.Fatal(err)
+	}
+	pt := i18n.Default().In(i18n.Portuguese)
+	for _, got := range []string{pt.Msg(rep.Msg), pt.Msg(steps.Summary(&stored))} {
+		want := "A rotação de nexo-be production (" + secretID + ") falhou em wait-secret (o Secret nexo-be-db-credentials do Kubernetes não mudou em 1 min) e foi revertida: a senha antiga está de volta no banco e a AWSCURRENT é a versão " + e.first + "; o ExternalSecret foi sincronizado de novo."
+		if got != want {
+			t.Fatalf("pt-BR summary\n%s\nwant\n%s", got, want)
+		}
+	}
+	var failed *steps.Entry
+	for i := range stored.Log {
+		if stored.Log[i].Step == steps.StepWaitSecret && strings.HasPrefix(stored.Log[i].Status, steps.StatusFailed) {
+			failed = &stored.Log[i]
+		}
+	}
+	if failed == nil || failed.Reason == nil || pt.Msg(failed.Reason.Msg()) != "o Secret nexo-be-db-credentials do Kubernetes não mudou em 1 min" {
+		t.Fatalf("the failed step's log entry: %+v", failed)
 	}
 }
 
