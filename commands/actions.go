@@ -10,4 +10,7 @@ const (
 	// "<service>|<env>|<tag>"); shown by change and incident, handled by
 	// rollback.
 	ActionRollbackStart = "rollback.start"
+	// ActionCancel is the Cancel button of every open card (value: the
+	// workflow id); handled by commands/cancel.
+	ActionCancel = "workflow.cancel"
 )

@@ -136,19 +136,19 @@ const EndWait = 45 * time.Second
 func EndWorkflow(ctx context.Context, d *Deps, id string, e Ending) error {
 	err := d.Engine.Hold(ctx, id, EndWait, func(wf *store.Workflow) error {
 		if wf.Done {
-			return Refuse("core.cancel.ended", "ID", wf.ID, "State", wf.State)
+			return Refuse("cancel.ended", "ID", wf.ID, "State", wf.State)
 		}
 		l, ok := d.lifecycle(wf.Kind)
 		if !ok {
-			return Refuse("core.cancel.cannot", "Kind", wf.Kind)
+			return Refuse("cancel.cannot", "Kind", wf.Kind)
 		}
 		return l.End(ctx, wf, e)
 	})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return Refuse("core.cancel.no_workflow", "ID", Clip(id, 60))
+		return Refuse("cancel.no_workflow", "ID", Clip(id, 60))
 	case errors.Is(err, workflow.ErrBusy):
-		return Refuse("core.cancel.busy", "ID", Clip(id, 60))
+		return Refuse("cancel.busy", "ID", Clip(id, 60))
 	}
 	return err
 }

@@ -86,7 +86,6 @@ func New(d *Deps) *Router {
 	r := NewRouter(d.Config, d.Log)
 	r.localize = d.T
 	r.SetGuard(&Authz{D: d})
-	registerCancel(r, d)
 	return r
 }
 

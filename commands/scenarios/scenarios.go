@@ -8,6 +8,7 @@ import (
 	"context"
 
 	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/commands/cancel"
 	"github.com/nexo-org/nexo-bot/commands/change"
 	"github.com/nexo-org/nexo-bot/commands/diagnose"
 	"github.com/nexo-org/nexo-bot/commands/dora"
@@ -26,6 +27,7 @@ var All = []func(r *commands.Router, d *commands.Deps){
 	rotation.Register, // 6 rotate a secret
 	dora.Register,     // 7 DORA
 	views.Register,    // the cheat sheet's read-only views
+	cancel.Register,   // end any open workflow where it stands
 }
 
 // Setup builds the router with every scenario registered, refuses a name,

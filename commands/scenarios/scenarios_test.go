@@ -37,7 +37,7 @@ func TestEveryScenarioRegistersWithoutCollisions(t *testing.T) {
 	for _, s := range r.Specs() {
 		names = append(names, s.Name)
 	}
-	want := "help cancel promote hotfix rollback diagnose incident rotate-secret dora status history diff pods logs audit"
+	want := "help promote hotfix rollback diagnose incident rotate-secret dora status history diff pods logs audit cancel"
 	if got := strings.Join(names, " "); got != want {
 		t.Fatalf("commands in help order:\n got %s\nwant %s", got, want)
 	}
