@@ -59,7 +59,7 @@ func Card(t i18n.T, f *Facts, v Verdict) chat.Message {
 	m.Blocks = append(m.Blocks, chat.Block{Divider: true})
 	m.Blocks = append(m.Blocks, chat.Block{Section: &chat.Section{Fields: evidenceFields(t, f)}})
 	if f.PodsErr == nil && len(f.Pods) > 0 {
-		m.Blocks = append(m.Blocks, chat.Block{Code: commands.PodsTable(f.Pods, f.Now)},
+		m.Blocks = append(m.Blocks, chat.Block{Code: kube.PodsTable(f.Pods, f.Now)},
 			chat.Block{Context: []string{t.S("diagnose.card.restarts_note")}})
 	}
 	if lines := eventLines(t, f); len(lines) > 0 {

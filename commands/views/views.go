@@ -13,6 +13,8 @@ import (
 	"github.com/nexo-org/nexo-bot/config"
 	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/integrations/argocd"
+	"github.com/nexo-org/nexo-bot/integrations/kube"
+	"github.com/nexo-org/nexo-bot/internal/text"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -95,7 +97,7 @@ func HistoryCard(t i18n.T, cfg *config.Config, service, env string, rows []comma
 	}
 	tw.Flush()
 	m.Blocks = append(m.Blocks,
-		chat.Block{Code: commands.TrimLines(b.String())},
+		chat.Block{Code: text.TrimLines(b.String())},
 		chat.Block{Context: []string{t.S("views.history.context", "App", cfg.AppName(service, env), "Path", cfg.ValuesPath(service, env),
 			"Zone", t.Zone().String(), "Command", cfg.Slack.Command, "Service", service, "Env", env)}})
 	return m
@@ -265,7 +267,7 @@ func PodsSpec(d *commands.Deps) *commands.Spec {
 func PodsCard(t i18n.T, service, env, namespace, selector string, pods []corev1.Pod, now time.Time) chat.Message {
 	ready := 0
 	for _, p := range pods {
-		if r, n := commands.PodReady(p); r == n && n > 0 {
+		if r, n := kube.PodReady(p); r == n && n > 0 {
 			ready++
 		}
 	}
@@ -276,7 +278,7 @@ func PodsCard(t i18n.T, service, env, namespace, selector string, pods []corev1.
 	if len(pods) == 0 {
 		m.Blocks = append(m.Blocks, chat.Block{Section: &chat.Section{Text: t.S("views.pods.none", "Selector", selector, "Namespace", namespace)}})
 	} else {
-		m.Blocks = append(m.Blocks, chat.Block{Code: commands.PodsTable(pods, now)})
+		m.Blocks = append(m.Blocks, chat.Block{Code: kube.PodsTable(pods, now)})
 	}
 	m.Blocks = append(m.Blocks, chat.Block{Context: []string{t.S("views.where", "Namespace", namespace, "Selector", selector)}})
 	return m
