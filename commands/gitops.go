@@ -3,7 +3,6 @@ package commands
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/nexo-org/nexo-bot/config"
 	"github.com/nexo-org/nexo-bot/integrations/argocd"
@@ -48,16 +47,6 @@ func BranchEnv(cfg *config.Config, env string) string {
 		return e.ValuesFile
 	}
 	return env
-}
-
-// RunsTag reports whether an app's images carry tag (any image ending in :tag).
-func RunsTag(app *argocd.Application, tag string) bool {
-	for _, img := range app.Status.Summary.Images {
-		if strings.HasSuffix(img, ":"+tag) {
-			return true
-		}
-	}
-	return false
 }
 
 // RunningTag is the tag of repo's image among the images Argo CD reports.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/commands/history"
 	"github.com/nexo-org/nexo-bot/config"
 	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/integrations/argocd"
@@ -56,7 +57,7 @@ func HistorySpec(d *commands.Deps) *commands.Spec {
 			}
 			ctx, cancel := context.WithTimeout(ctx, viewTimeout)
 			defer cancel()
-			rows, err := commands.History(ctx, d, svc.Name, env.Name)
+			rows, err := history.Of(ctx, d, svc.Name, env.Name)
 			if err != nil {
 				return nil, err
 			}
@@ -68,7 +69,7 @@ func HistorySpec(d *commands.Deps) *commands.Spec {
 // HistoryCard renders history rows as a table, for a reader. The table is
 // a code block, where Slack renders no date token: its times are in the
 // config's timezone, said below it.
-func HistoryCard(t i18n.T, cfg *config.Config, service, env string, rows []commands.HistoryRow) chat.Message {
+func HistoryCard(t i18n.T, cfg *config.Config, service, env string, rows []history.Row) chat.Message {
 	m := chat.Message{
 		Text:   t.N("views.history.fallback", len(rows), "Service", service, "Env", env),
 		Blocks: []chat.Block{{Section: &chat.Section{Text: t.S("views.history.title", "Service", service, "Env", env)}}},
