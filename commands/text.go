@@ -168,8 +168,4 @@ func DidYouMean(s string, candidates []string, format string, args ...any) strin
 	return " Did you mean " + fmt.Sprintf(format, append(args, best)...) + "?"
 }
 
-func didYouMean(s string, candidates []string, format string, args ...any) string {
-	return DidYouMean(s, candidates, format, args...)
-}
-
 func closest(s string, candidates []string) string { return config.Closest(s, candidates) }
