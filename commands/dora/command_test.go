@@ -12,7 +12,6 @@ import (
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/commands/dora/doratest"
 	"github.com/nexo-org/nexo-bot/config"
-	"github.com/nexo-org/nexo-bot/integrations/github"
 )
 
 // The fixtures the DORA packages share (commands/dora/doratest).
@@ -165,13 +164,7 @@ func TestDoraLeadTimeFromCompareIsCachedAndBounded(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 	d, _ := doraDeps(t)
-	const token = "ghp_doratesttoken"
-	gh := doratest.NewCompareServer(t, token)
-	client, err := github.NewClient(github.Options{BaseURL: gh.URL + "/api/v3/", Token: token, Owner: "nexo-org", Repo: "nexo-gitops", Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.GitHub = client
+	gh := doratest.WithGitHub(t, d)
 	q, err := ParseQuery(d.Config, []string{"nexo-be"}, "2026-01-15", "2026-02-20", "", time.Now())
 	if err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,12 +15,8 @@ import (
 	"github.com/nexo-org/nexo-bot/commands/dora"
 	"github.com/nexo-org/nexo-bot/commands/dora/doratest"
 	"github.com/nexo-org/nexo-bot/commands/records"
-	"github.com/nexo-org/nexo-bot/config"
 	"github.com/nexo-org/nexo-bot/i18n"
-	"github.com/nexo-org/nexo-bot/integrations/gitops"
-	"github.com/nexo-org/nexo-bot/integrations/gitops/gitopstest"
 	"github.com/nexo-org/nexo-bot/store"
-	"github.com/nexo-org/nexo-bot/store/boltstore"
 	"github.com/nexo-org/nexo-bot/workflow"
 )
 
@@ -38,32 +33,16 @@ var (
 // Portuguese. extra is more YAML.
 func digestDeps(t *testing.T, digest string, extra ...string) (*commands.Deps, *chattest.Recorder, *workflow.ManualClock) {
 	t.Helper()
-	remote := gitopstest.SeedPlaybook(t)
-	dir := t.TempDir()
-	cfg, err := config.Parse([]byte(fmt.Sprintf(`
+	d, c := doratest.DepsWith(t, fmt.Sprintf(`
 slack: {channel: C0DEPLOYS, channel_locales: {C0DEPLOYS: pt-BR}}
-gitops: {repo_url: %q, workdir: %q}
 dora: {digest: %q}
 services:
   - {name: nexo-be, channel: C0BACKEND}
   - {name: nexo-fe}
-`, remote.URL, filepath.Join(dir, "gitops"), digest) + strings.Join(extra, "\n")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := boltstore.Open(filepath.Join(dir, "nexo.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	repo, err := gitops.NewCLI(gitops.CLIOptions{RepoURL: cfg.GitOps.RepoURL, Workdir: cfg.GitOps.Workdir, Timeout: 20 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+`, digest)+strings.Join(extra, "\n"))
 	clock := workflow.NewManualClock(doraTime("2026-02-18T10:00:00Z"))
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	c := chattest.New(1771000000)
-	d := &commands.Deps{Config: cfg, Store: st, Chat: c, GitOps: repo, Log: log, Engine: workflow.New(st, clock, log, "test")}
+	d.Log, d.Engine = log, workflow.New(d.Store, clock, log, "test")
 	return d, c, clock
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/commands/records"
 	"github.com/nexo-org/nexo-bot/config"
+	"github.com/nexo-org/nexo-bot/integrations/github"
 	"github.com/nexo-org/nexo-bot/integrations/gitops"
 	"github.com/nexo-org/nexo-bot/integrations/gitops/gitopstest"
 	"github.com/nexo-org/nexo-bot/store"
@@ -46,16 +47,22 @@ func PutDoc(t testing.TB, st store.Store, collection, id string, v any) {
 // repository and a recording chat; nexo-be and nexo-fe are configured,
 // with their source repositories, and slack.channel is C0DORA.
 func Deps(t *testing.T) (*commands.Deps, *chattest.Recorder) {
-	t.Helper()
-	remote := gitopstest.SeedPlaybook(t)
-	dir := t.TempDir()
-	cfg, err := config.Parse([]byte(fmt.Sprintf(`
+	return DepsWith(t, `
 slack: {channel: C0DORA}
-gitops: {repo_url: %q, workdir: %q}
 services:
   - {name: nexo-be, repo: nexo-org/nexo-be}
   - {name: nexo-fe, repo: nexo-org/nexo-fe}
-`, remote.URL, filepath.Join(dir, "gitops"))))
+`)
+}
+
+// DepsWith is Deps with the config cfgYAML (everything but gitops, which
+// names the seeded bare repository and a working copy in a temporary
+// folder).
+func DepsWith(t *testing.T, cfgYAML string) (*commands.Deps, *chattest.Recorder) {
+	t.Helper()
+	remote := gitopstest.SeedPlaybook(t)
+	dir := t.TempDir()
+	cfg, err := config.Parse([]byte(fmt.Sprintf("gitops: {repo_url: %q, workdir: %q}\n", remote.URL, filepath.Join(dir, "gitops")) + cfgYAML))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,6 +77,20 @@ services:
 	}
 	c := chattest.New(1771000000)
 	return &commands.Deps{Config: cfg, Store: st, Chat: c, GitOps: repo}, c
+}
+
+// WithGitHub gives d a GitHub client of a CompareServer (the token is
+// checked) and returns the server.
+func WithGitHub(t *testing.T, d *commands.Deps) *CompareServer {
+	t.Helper()
+	const token = "ghp_doratesttoken"
+	gh := NewCompareServer(t, token)
+	client, err := github.NewClient(github.Options{BaseURL: gh.URL + "/api/v3/", Token: token, Owner: "nexo-org", Repo: "nexo-gitops", Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.GitHub = client
+	return gh
 }
 
 // PutRecords stores what nexo itself recorded for nexo-be in

@@ -13,7 +13,6 @@ import (
 	"github.com/nexo-org/nexo-bot/commands/dora"
 	"github.com/nexo-org/nexo-bot/commands/dora/doratest"
 	"github.com/nexo-org/nexo-bot/commands/records"
-	"github.com/nexo-org/nexo-bot/integrations/github"
 	"github.com/nexo-org/nexo-bot/integrations/gitops"
 	"github.com/nexo-org/nexo-bot/integrations/gitops/gitopstest"
 	"github.com/nexo-org/nexo-bot/store"
@@ -60,13 +59,7 @@ func trackerDeps(t *testing.T) (*commands.Deps, *workflow.ManualClock, *counting
 	d.Engine = workflow.New(d.Store, clock, slog.Default(), "test")
 	repo := &countingRepo{Repo: d.GitOps}
 	d.GitOps = repo
-	const token = "ghp_doratesttoken"
-	gh := doratest.NewCompareServer(t, token)
-	client, err := github.NewClient(github.Options{BaseURL: gh.URL + "/api/v3/", Token: token, Owner: "nexo-org", Repo: "nexo-gitops", Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.GitHub = client
+	gh := doratest.WithGitHub(t, d)
 	return d, clock, repo, gh
 }
 
