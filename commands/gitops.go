@@ -5,13 +5,12 @@ import (
 	"fmt"
 
 	"github.com/nexo-org/nexo-bot/config"
-	"github.com/nexo-org/nexo-bot/integrations/argocd"
 	"github.com/nexo-org/nexo-bot/integrations/gitops"
-	"github.com/nexo-org/nexo-bot/integrations/registry"
 )
 
-// What the GitOps repo, the registry and Argo CD say about a service's
-// tag: read by every scenario that changes or shows one.
+// What the GitOps repo and the registry say about a service's tag: read by
+// every scenario that changes or shows one (what Argo CD runs is in
+// integrations/argocd, facts.go).
 
 // ReadTag reads the tag of service in env at origin/<branch>.
 func ReadTag(ctx context.Context, d *Deps, service, env string) (string, error) {
@@ -47,17 +46,4 @@ func BranchEnv(cfg *config.Config, env string) string {
 		return e.ValuesFile
 	}
 	return env
-}
-
-// RunningTag is the tag of repo's image among the images Argo CD reports.
-func RunningTag(app *argocd.Application, repo string) string {
-	if app == nil {
-		return ""
-	}
-	for _, img := range app.Status.Summary.Images {
-		if _, r, tag, err := registry.SplitImage(img); err == nil && r == repo {
-			return tag
-		}
-	}
-	return ""
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/i18n"
+	"github.com/nexo-org/nexo-bot/integrations/argocd"
 	"github.com/nexo-org/nexo-bot/integrations/kube"
 )
 
@@ -136,7 +137,7 @@ func evidenceFields(t i18n.T, f *Facts) []string {
 		gitLine += "_" + errText(t, f.GitErr) + "_"
 	} else {
 		gitLine += "`" + f.GitTag + "`"
-		if running := commands.RunningTag(f.App, f.ImageRepo); running != "" && running != f.GitTag {
+		if running := argocd.RunningTag(f.App, f.ImageRepo); running != "" && running != f.GitTag {
 			gitLine += t.S("diagnose.argo_reports", "Tag", running)
 		}
 	}

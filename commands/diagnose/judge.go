@@ -192,7 +192,7 @@ func prefixed(prefix, s string) string {
 
 func healthyLine(f *Facts) i18n.Msg {
 	var on, last i18n.Msg
-	if tag := commands.RunningTag(f.App, f.ImageRepo); tag != "" {
+	if tag := argocd.RunningTag(f.App, f.ImageRepo); tag != "" {
 		on = i18n.M("diagnose.healthy.on", "Tag", tag)
 	}
 	if h := argocd.LastHistory(f.App); h != nil {

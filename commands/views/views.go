@@ -155,7 +155,7 @@ func CollectDiff(ctx context.Context, d *commands.Deps, service, env string) *Di
 	}()
 	wg.Wait()
 	if r.App != nil {
-		r.RunningTag = commands.RunningTag(r.App, cfg.ImageRepository(service))
+		r.RunningTag = argocd.RunningTag(r.App, cfg.ImageRepository(service))
 		for _, res := range r.App.Status.Resources {
 			if res.Status == "OutOfSync" {
 				r.OutOfSync = append(r.OutOfSync, res)

@@ -109,7 +109,7 @@ func TestDiffCommand(t *testing.T) {
 		app := &argocd.Application{}
 		app.Status.Sync.Status = "OutOfSync"
 		app.Status.Summary.Images = []string{"ghcr.io/nexo-org/nexo-be:2026.02.17", "docker.io/library/redis:7"}
-		rep := &views.DiffReport{Service: "nexo-be", Env: "qa", GitTag: "2026.02.17", App: app, RunningTag: commands.RunningTag(app, "nexo-org/nexo-be"),
+		rep := &views.DiffReport{Service: "nexo-be", Env: "qa", GitTag: "2026.02.17", App: app, RunningTag: argocd.RunningTag(app, "nexo-org/nexo-be"),
 			OutOfSync: []argocd.ResourceStatus{{Kind: "ConfigMap", Name: "nexo-be-config", Status: "OutOfSync"}}}
 		if rep.RunningTag != "2026.02.17" || rep.InSync() {
 			t.Fatalf("running %q, in sync %v", rep.RunningTag, rep.InSync())

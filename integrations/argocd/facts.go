@@ -1,6 +1,10 @@
 package argocd
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/nexo-org/nexo-bot/integrations/registry"
+)
 
 // What an Application's status says, as the scenarios read it.
 
@@ -24,4 +28,17 @@ func RunsTag(app *Application, tag string) bool {
 		}
 	}
 	return false
+}
+
+// RunningTag is the tag of repo's image among the images Argo CD reports.
+func RunningTag(app *Application, repo string) string {
+	if app == nil {
+		return ""
+	}
+	for _, img := range app.Status.Summary.Images {
+		if _, r, tag, err := registry.SplitImage(img); err == nil && r == repo {
+			return tag
+		}
+	}
+	return ""
 }

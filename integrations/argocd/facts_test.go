@@ -22,3 +22,16 @@ func TestRunsTagMatchesTheWholeTag(t *testing.T) {
 		}
 	}
 }
+
+func TestRunningTagOfTheServicesRepository(t *testing.T) {
+	if RunningTag(nil, "nexo-org/nexo-be") != "" {
+		t.Fatal("no app runs a tag")
+	}
+	app := &Application{}
+	app.Status.Summary.Images = []string{"redis:7", "ghcr.io/nexo-org/nexo-be:2026.02.17", "ghcr.io/nexo-org/nexo-fe:2026.02.10"}
+	for repo, want := range map[string]string{"nexo-org/nexo-be": "2026.02.17", "nexo-org/nexo-fe": "2026.02.10", "nexo-org/other": ""} {
+		if got := RunningTag(app, repo); got != want {
+			t.Errorf("RunningTag(%q) = %q, want %q", repo, got, want)
+		}
+	}
+}
