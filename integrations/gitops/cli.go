@@ -63,13 +63,16 @@ type CLI struct {
 	mu    sync.Mutex // serialises git commands on the clone
 	ready bool       // the clone exists and is configured (guarded by mu)
 
-	fmu     sync.Mutex // guards flight
-	flight  *fetchCall
+	fmu     sync.Mutex // guards flight and next
+	flight  *fetchCall // the fetch running
+	next    *fetchCall // the fetch callers arriving during flight wait for
 	fetches atomic.Int64 // fetches run (tests)
-	waiters atomic.Int64 // Sync callers that joined a running fetch (tests)
+	waiters atomic.Int64 // Sync callers that queued behind a running fetch (tests)
 	pushes  atomic.Int64 // pushes of new commits (tests)
 	// beforeFetch, when set, runs in the leading Sync before it fetches (tests).
 	beforeFetch func()
+	// afterFetch, when set, runs after each fetch, before its callers return (tests).
+	afterFetch func()
 }
 
 type fetchCall struct {
@@ -320,13 +323,20 @@ func (c *CLI) fetchLocked(ctx context.Context, extra ...string) error {
 	return nil
 }
 
-// Sync fetches origin/<branch>. Callers arriving while a fetch runs wait for
-// it and share its result. The shared fetch is not cancelled by the leading
+// Sync fetches origin/<branch>. A fetch that is already running may have
+// read the remote before the caller's commit existed, so callers arriving
+// while one runs wait for the next fetch, which they all share: concurrent
+// callers cost at most two fetches, and each returns only after a fetch
+// that started after it was called. Shared fetches are not cancelled by a
 // caller's context (only bounded by the timeout), so one impatient caller
 // does not fail the others.
 func (c *CLI) Sync(ctx context.Context) error {
 	c.fmu.Lock()
-	if f := c.flight; f != nil {
+	if c.flight != nil {
+		if c.next == nil {
+			c.next = &fetchCall{done: make(chan struct{})}
+		}
+		f := c.next
 		c.waiters.Add(1)
 		c.fmu.Unlock()
 		select {
@@ -340,21 +350,33 @@ func (c *CLI) Sync(ctx context.Context) error {
 	c.flight = f
 	c.fmu.Unlock()
 
-	if c.beforeFetch != nil {
-		c.beforeFetch()
-	}
-	c.mu.Lock()
-	f.err = c.fetchLocked(context.WithoutCancel(ctx))
-	c.mu.Unlock()
-
-	c.fmu.Lock()
-	c.flight = nil
-	c.fmu.Unlock()
-	close(f.done)
+	c.fly(context.WithoutCancel(ctx), f)
 	if f.err == nil && ctx.Err() != nil {
 		return ctx.Err()
 	}
 	return f.err
+}
+
+// fly runs fetch f, then starts the one callers queued meanwhile.
+func (c *CLI) fly(ctx context.Context, f *fetchCall) {
+	if c.beforeFetch != nil {
+		c.beforeFetch()
+	}
+	c.mu.Lock()
+	f.err = c.fetchLocked(ctx)
+	c.mu.Unlock()
+	if c.afterFetch != nil {
+		c.afterFetch()
+	}
+
+	c.fmu.Lock()
+	next := c.next
+	c.flight, c.next = next, nil
+	c.fmu.Unlock()
+	close(f.done)
+	if next != nil {
+		go c.fly(ctx, next)
+	}
 }
 
 func (c *CLI) flightRunning() bool {

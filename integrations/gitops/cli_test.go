@@ -309,12 +309,48 @@ func TestCLIConcurrentSyncSharesOneFetch(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := c.fetches.Load() - before; got != 1 {
-		t.Fatalf("%d concurrent Syncs ran %d fetches, want 1", n, got)
+	// The leader's fetch, and one more shared by the seven that arrived
+	// while it ran.
+	if got := c.fetches.Load() - before; got != 2 {
+		t.Fatalf("%d concurrent Syncs ran %d fetches, want 2", n, got)
 	}
 	c.beforeFetch = nil
-	if err := c.Sync(ctx(t)); err != nil || c.fetches.Load()-before != 2 {
+	if err := c.Sync(ctx(t)); err != nil || c.fetches.Load()-before != 3 {
 		t.Fatalf("a later Sync must fetch again: %v", err)
+	}
+}
+
+// A Sync called after a commit was pushed sees it, even when a fetch that
+// began before the push is still running: it does not take that fetch's
+// result.
+func TestCLISyncArrivingDuringAFetchSeesLaterCommits(t *testing.T) {
+	r := gitopstest.NewRemote(t, map[string]string{"a.yaml": "v: 1\n"})
+	c := newCLI(t, r)
+	if err := c.Sync(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	fetched, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	c.afterFetch = func() { once.Do(func() { close(fetched); <-release }) }
+	lead := make(chan error, 1)
+	go func() { lead <- c.Sync(ctx(t)) }()
+	<-fetched // the leader's fetch has read the remote
+	sha := r.Commit(t, map[string]string{"a.yaml": "v: 2\n"}, "chore: v2", time.Now())
+	late := make(chan error, 1)
+	go func() { late <- c.Sync(ctx(t)) }()
+	for c.waiters.Load() < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	if err := <-lead; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-late; err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.ReadFile(ctx(t), "a.yaml")
+	if err != nil || string(b) != "v: 2\n" {
+		t.Fatalf("after the late Sync the clone reads %q (%v), want the commit %s pushed before it", b, err, sha)
 	}
 }
 
