@@ -20,27 +20,33 @@ func registerButtons(r *commands.Router, d *commands.Deps) {
 	r.OnClick("change.reject", func(ctx context.Context, c chat.Click) (*chat.Reply, error) {
 		wf, err := d.Store.GetWorkflow(ctx, c.Value)
 		if err != nil {
-			return nil, commands.Refusalf("That change no longer exists.")
+			return nil, commands.Refuse("change.reject.gone")
 		}
 		if wf.Done {
-			return nil, commands.Refusalf("That change has already ended (%s).", wf.State)
+			return nil, commands.Refuse("change.reject.ended", "State", wf.State)
 		}
+		t := d.T(wf.Channel)
 		if err := d.Chat.OpenModal(ctx, c.TriggerID, chat.Modal{
-			CallbackID: "change.reject", PrivateMetadata: wf.ID, Title: "Reject change", Submit: "Reject",
-			Inputs: []chat.ModalInput{{ID: "reason", Label: "Why?", Multiline: true}},
+			CallbackID: "change.reject", PrivateMetadata: wf.ID, Title: t.S("change.reject.title"), Submit: t.S("change.reject.submit"),
+			Inputs: []chat.ModalInput{{ID: "reason", Label: t.S("change.reject.why"), Multiline: true}},
 		}); err != nil {
 			return nil, err
 		}
 		return nil, nil
 	})
 	r.OnSubmit("change.reject", func(ctx context.Context, s chat.Submission) (map[string]string, error) {
+		// The form speaks the locale of the change's channel.
+		t := d.T("")
+		if wf, err := d.Store.GetWorkflow(ctx, s.PrivateMetadata); err == nil {
+			t = d.T(wf.Channel)
+		}
 		reason := strings.TrimSpace(s.Values["reason"])
 		if reason == "" {
-			return map[string]string{"reason": "Say why, so the requester knows what to fix."}, nil
+			return map[string]string{"reason": t.S("change.reject.need_reason")}, nil
 		}
 		var refusal *commands.Refusal
 		if err := Reject(ctx, d, s.PrivateMetadata, s.UserID, reason); errors.As(err, &refusal) {
-			return map[string]string{"reason": refusal.Error()}, nil
+			return map[string]string{"reason": refusal.In(t)}, nil
 		} else if err != nil {
 			return nil, err
 		}
@@ -64,10 +70,10 @@ func Reject(ctx context.Context, d *commands.Deps, id, user, reason string) erro
 			return err
 		}
 		if wf.Done || (wf.State != Approval && wf.State != PR && wf.State != Card) {
-			return commands.Refusalf("This change is past approval (%s) and can no longer be rejected.", wf.State)
+			return commands.Refuse("change.reject.past", "State", wf.State)
 		}
 		if user != c.Requester && c.Need.Group != "" && !slices.Contains(groups, c.Need.Group) && (c.Need.ExtraGroup == "" || !slices.Contains(groups, c.Need.ExtraGroup)) {
-			return commands.Refusalf("Only the requester or members of %s can reject this.", c.Need.Group)
+			return commands.Refuse("change.reject.who", "Group", c.Need.Group)
 		}
 		c.RejectedBy, c.RejectWhy = user, reason
 		wf.State = Rejected

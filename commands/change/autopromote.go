@@ -3,11 +3,11 @@ package change
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/integrations/argocd"
 	"github.com/nexo-org/nexo-bot/store"
 )
@@ -132,7 +132,8 @@ func (a *AutoPromoter) scanOne(ctx context.Context, service, from, to string, af
 	if err := d.Store.PutDoc(ctx, autoPromoteCollection, key, w); err != nil {
 		return err
 	}
-	text := fmt.Sprintf(":robot_face: %s `%s` has been Healthy in %s for %s: promoting it to %s by itself (workflow `%s`).", service, tag, from, after, to, wf.ID)
-	_, err = d.Chat.Post(ctx, d.Config.ServiceChannel(service), "", chat.Message{Text: text})
+	channel := d.Config.ServiceChannel(service)
+	text := d.T(channel).S("change.auto.promoting", "Service", service, "Tag", tag, "From", from, "After", i18n.Span(after), "To", to, "ID", wf.ID)
+	_, err = d.Chat.Post(ctx, channel, "", chat.Message{Text: text})
 	return err
 }

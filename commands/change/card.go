@@ -7,30 +7,25 @@ import (
 	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/commands/policy"
+	"github.com/nexo-org/nexo-bot/i18n"
 )
 
-var phases = []struct{ state, label string }{
-	{PR, "PR opened"},
-	{Approval, "approved"},
-	{Merge, "merged"},
-	{Sync, "syncing"},
-	{Rollout, "healthy"},
-	{Watch, "monitoring"},
-	{Done, "done"},
-}
+// phases are the card's phase line, each labelled by change.card.phase.<state>.
+var phases = []string{PR, Approval, Merge, Sync, Rollout, Watch, Done}
 
 func phaseIndex(state string) int {
 	for i, p := range phases {
-		if p.state == state {
+		if p == state {
 			return i
 		}
 	}
 	return -1
 }
 
-// RenderCard renders a change's status card for a given state.
-func RenderCard(d *commands.Deps, id string, c *Change, state string) chat.Message {
-	title := fmt.Sprintf("%s %s → %s `%s`", flavorTitle(c.Flavor), c.Service, c.Env, c.Tag)
+// RenderCard renders a change's status card for a given state, in the
+// locale of t (the workflow's channel).
+func RenderCard(t i18n.T, id string, c *Change, state string) chat.Message {
+	title := t.S("change.card.title."+noun(c.Flavor), "Service", c.Service, "Env", c.Env, "Tag", c.Tag)
 	// The phase line: ✅ done phases, ⏳ the current one, ▫️ the rest.
 	cur := phaseIndex(state)
 	if state == Card {
@@ -50,12 +45,12 @@ func RenderCard(d *commands.Deps, id string, c *Change, state string) chat.Messa
 		case i == cur:
 			mark = ":hourglass_flowing_sand:"
 		}
-		steps = append(steps, mark+" "+p.label)
+		steps = append(steps, mark+" "+t.S("change.card.phase."+p))
 	}
-	status := map[string]string{Done: ":white_check_mark: *Done*", Failed: ":x: *Failed*", Rejected: ":no_entry: *Rejected*",
-		commands.ResultSuperseded: ":fast_forward: *Superseded*", commands.ResultCancelled: ":stop_sign: *Cancelled*"}[state]
-	if status == "" {
-		status = ":hourglass_flowing_sand: *In progress*"
+	status := t.S("change.card.status.in_progress")
+	switch state {
+	case Done, Failed, Rejected, commands.ResultSuperseded, commands.ResultCancelled:
+		status = t.S("change.card.status." + state)
 	}
 	dec := policy.Evaluate(c.Need, c.Approvals)
 	approvals := fmt.Sprintf("%d/%d", len(dec.Counted), c.Need.Approvals+c.Need.ExtraApprovals)
@@ -63,23 +58,23 @@ func RenderCard(d *commands.Deps, id string, c *Change, state string) chat.Messa
 		approvals += " — " + commands.Mentions(dec.Counted)
 	}
 	if c.Need.Approvals+c.Need.ExtraApprovals == 0 {
-		approvals = "not required in " + c.Env
+		approvals = t.S("change.card.not_required", "Env", c.Env)
 	}
 	requester := chat.Mention(c.Requester)
 	if c.Auto {
-		requester = "nexo (auto-promotion)"
+		requester = t.S("change.card.auto_requester")
 	}
 	fields := []string{
-		"*Requested by*\n" + requester,
-		"*Approvals*\n" + approvals,
-		"*Previous*\n`" + commands.OrDash(c.Previous) + "`",
-		"*Pull request*\n" + prLink(c),
+		t.S("change.card.requested_by", "Who", requester),
+		t.S("change.card.approvals", "List", approvals),
+		t.S("change.card.previous", "Tag", commands.OrDash(c.Previous)),
+		t.S("change.card.pull_request", "Link", prLink(c)),
 	}
 	if c.FromEnv != "" {
-		fields = append(fields, "*From*\n"+c.FromEnv)
+		fields = append(fields, t.S("change.card.from", "Env", c.FromEnv))
 	}
 	if c.ErrorRate != nil {
-		fields = append(fields, fmt.Sprintf("*Error rate*\n%.2f%%", *c.ErrorRate*100))
+		fields = append(fields, t.S("change.card.error_rate", "Rate", t.Decimal(*c.ErrorRate*100, 2)))
 	}
 	blocks := []chat.Block{
 		{Section: &chat.Section{Text: "*" + title + "*\n" + status}},
@@ -90,46 +85,32 @@ func RenderCard(d *commands.Deps, id string, c *Change, state string) chat.Messa
 		blocks = append(blocks, chat.Block{Section: &chat.Section{Text: c.Note}})
 	}
 	if c.Gate != "" && state == Approval {
-		blocks = append(blocks, chat.Block{Context: []string{":lock: Gate: " + c.Gate}})
+		blocks = append(blocks, chat.Block{Context: []string{t.S("change.card.gate", "Why", c.Gate)}})
 	}
 	if c.SkipSoak {
-		blocks = append(blocks, chat.Block{Context: []string{":warning: Soak skipped: " + c.Reason}})
+		blocks = append(blocks, chat.Block{Context: []string{t.S("change.card.soak_skipped", "Reason", c.Reason)}})
 	}
 	if len(c.Changelog) > 0 {
-		blocks = append(blocks, chat.Block{Context: []string{"Changelog: " + commands.Clip(strings.Join(c.Changelog, " · "), 600)}})
+		blocks = append(blocks, chat.Block{Context: []string{t.S("change.card.changelog", "List", commands.Clip(strings.Join(c.Changelog, " · "), 600))}})
 	}
 	if state == PR || state == Approval || state == Card {
 		btns := []chat.Button{}
 		if c.Need.Approvals+c.Need.ExtraApprovals > 0 {
-			btns = append(btns, chat.Button{Text: "Approve", Action: "change.approve", Value: id, Style: chat.StylePrimary})
+			btns = append(btns, chat.Button{Text: t.S("change.card.approve"), Action: "change.approve", Value: id, Style: chat.StylePrimary})
 		}
-		btns = append(btns, chat.Button{Text: "Reject", Action: "change.reject", Value: id, Style: chat.StyleDanger})
+		btns = append(btns, chat.Button{Text: t.S("change.card.reject"), Action: "change.reject", Value: id, Style: chat.StyleDanger})
 		if c.PRURL != "" {
-			btns = append(btns, chat.Button{Text: fmt.Sprintf("PR #%d", c.PR), Action: "link.pr", URL: c.PRURL, Value: id})
+			btns = append(btns, chat.Button{Text: t.S("change.card.pr_button", "Number", c.PR), Action: "link.pr", URL: c.PRURL, Value: id})
 		}
-		btns = append(btns, cancelButton(id, c))
+		btns = append(btns, cancelButton(t, id, c))
 		blocks = append(blocks, chat.Block{Actions: btns})
 	}
 	if state == Merge || state == Sync || state == Rollout || state == Watch {
-		blocks = append(blocks, chat.Block{Actions: []chat.Button{cancelButton(id, c)}})
+		blocks = append(blocks, chat.Block{Actions: []chat.Button{cancelButton(t, id, c)}})
 	}
-	blocks = append(blocks, chat.Block{Context: []string{"workflow `" + id + "`"}})
+	blocks = append(blocks, chat.Block{Context: []string{t.S("change.card.context", "ID", id)}})
 	text := fmt.Sprintf("%s — %s", commands.StripMarks(title), strings.Trim(commands.StripMarks(status), " "))
 	return chat.Message{Text: text, Blocks: blocks}
-}
-
-func flavorTitle(f string) string {
-	switch f {
-	case "hotfix":
-		return ":fire: Hotfix"
-	case "rollback":
-		return ":rewind: Rollback"
-	case "fix":
-		return ":wrench: Fix"
-	case "backfill":
-		return ":arrow_backward: Backfill"
-	}
-	return ":rocket: Promote"
 }
 
 func prLink(c *Change) string {
@@ -139,23 +120,9 @@ func prLink(c *Change) string {
 	return fmt.Sprintf("<%s|#%d>", c.PRURL, c.PR)
 }
 
-func orDash(s string) string {
-	if s == "" {
-		return "—"
-	}
-	return s
-}
-
-func stripMarks(s string) string {
-	for _, r := range []string{":rocket: ", ":fire: ", ":rewind: ", ":wrench: ", ":arrow_backward: ", ":white_check_mark: ", ":x: ", ":no_entry: ", ":hourglass_flowing_sand: ", "*", "`"} {
-		s = strings.ReplaceAll(s, r, "")
-	}
-	return s
-}
-
 // cancelButton ends the change where it stands (commands.Cancel re-checks
 // who may).
-func cancelButton(id string, c *Change) chat.Button {
-	return chat.Button{Text: "Cancel", Action: commands.ActionCancel, Value: id,
-		Confirm: "Cancel the " + commands.English().Msg(What(c)) + "? Before its merge the PR is closed; after it, nexo stops following the rollout."}
+func cancelButton(t i18n.T, id string, c *Change) chat.Button {
+	return chat.Button{Text: t.S("change.card.cancel"), Action: commands.ActionCancel, Value: id,
+		Confirm: t.S("change.card.cancel_confirm", "What", What(c))}
 }

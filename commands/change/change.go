@@ -116,7 +116,7 @@ func startEmergency(ctx context.Context, d *commands.Deps, idKind string, c Chan
 		return nil, err
 	}
 	err = commands.StartEmergency(ctx, d, commands.Emergency{
-		Workflow: wf, Card: RenderCard(d, wf.ID, &c, PR), What: What(&c), Service: c.Service, Env: c.Env,
+		Workflow: wf, Card: RenderCard(d.T(wf.Channel), wf.ID, &c, PR), What: What(&c), Service: c.Service, Env: c.Env,
 		Requester: c.Requester, Supersede: supersede, Offer: offer,
 	})
 	if err != nil {
@@ -127,6 +127,8 @@ func startEmergency(ctx context.Context, d *commands.Deps, idKind string, c Chan
 
 // MergeMessage is the merge commit's body: the PR body with the approvers
 // filled in, as the playbook's "Approved by:" / "Reviewed-by:" lines.
+//
+//i18n:verbatim git text: the playbook's form in every locale
 func MergeMessage(c *Change) string {
 	var who []string
 	for _, a := range policy.Evaluate(c.Need, c.Approvals).Counted {

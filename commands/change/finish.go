@@ -8,6 +8,7 @@ import (
 	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/commands/records"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/store"
 	"github.com/nexo-org/nexo-bot/workflow"
 )
@@ -15,7 +16,7 @@ import (
 func (f *Flow) rejected(ctx context.Context, wf *store.Workflow, c *Change) (workflow.Outcome, error) {
 	d := f.D
 	if c.PR > 0 {
-		if err := d.GitHub.ClosePR(ctx, c.PR, fmt.Sprintf("Rejected in Slack by %s: %s", c.RejectedBy, c.RejectWhy)); err != nil {
+		if err := d.GitHub.ClosePR(ctx, c.PR, fmt.Sprintf("Rejected in Slack by %s: %s", c.RejectedBy, c.RejectWhy)); err != nil { //i18n:verbatim git text (a PR comment)
 			return workflow.Outcome{}, err
 		}
 	}
@@ -25,7 +26,7 @@ func (f *Flow) rejected(ctx context.Context, wf *store.Workflow, c *Change) (wor
 	now := f.now()
 	c.FinishedAt = &now
 	c.Result = "rejected"
-	c.Note = fmt.Sprintf("rejected by %s: %s — PR closed, branch `%s` deleted", chat.Mention(c.RejectedBy), c.RejectWhy, c.Branch)
+	c.Note = d.T(wf.Channel).S("change.note.rejected", "By", chat.Mention(c.RejectedBy), "Why", c.RejectWhy, "Branch", c.Branch)
 	f.reply(ctx, wf, c, "rejected", ":x: "+c.Note)
 	return workflow.Outcome{Done: true, Next: Rejected}, nil
 }
@@ -39,7 +40,7 @@ func (f *Flow) finish(ctx context.Context, wf *store.Workflow, c *Change, result
 		next = Failed
 	}
 	if result == records.ResultSuccess && c.Flavor != records.KindHotfix { // a hotfix said it when Healthy
-		f.reply(ctx, wf, c, "done", fmt.Sprintf(":white_check_mark: %s `%s` is live in %s.", c.Service, c.Tag, c.Env))
+		f.reply(ctx, wf, c, "done", f.D.T(wf.Channel).S("change.live", "Service", c.Service, "Tag", c.Tag, "Env", c.Env))
 	}
 	return workflow.Outcome{Next: next, Done: true}, nil
 }
@@ -57,7 +58,9 @@ func (f *Flow) Failed(ctx context.Context, wf *store.Workflow, err error) {
 	if errors.As(err, &ref) {
 		c.Note = ref.In(f.D.T(wf.Channel))
 	} else {
-		c.Note = "failed: " + commands.Clip(err.Error(), 300)
+		ref := commands.NewRef()
+		f.D.Log.Error("change failed", "workflow", wf.ID, "state", wf.State, "ref", ref, "err", err)
+		c.Note = f.D.T(wf.Channel).S("change.note.failed", "Ref", ref)
 	}
 	_ = workflow.Encode(wf, c)
 	f.refreshCard(ctx, wf, &c, Failed)
@@ -87,28 +90,31 @@ func (f *Flow) Retrying(ctx context.Context, wf *store.Workflow, attempt int, er
 	if derr != nil {
 		return
 	}
-	f.reply(ctx, wf, &c, "retry-"+wf.State, fmt.Sprintf(":hourglass_flowing_sand: Still trying to %s: %s. nexo keeps retrying.", stateVerb(wf.State), commands.Clip(err.Error(), 200)))
+	ref := commands.NewRef()
+	f.D.Log.Warn("change step retrying", "workflow", wf.ID, "state", wf.State, "attempt", attempt, "ref", ref, "err", err)
+	f.reply(ctx, wf, &c, "retry-"+wf.State, f.D.T(wf.Channel).S("change.retrying", "Step", stateVerb(wf.State), "Ref", ref))
 }
 
-func stateVerb(s string) string {
+// stateVerb is what a step does, for "Still trying to …".
+func stateVerb(s string) i18n.Msg {
 	switch s {
 	case PR:
-		return "open the pull request"
+		return i18n.M("change.step.pr")
 	case Merge:
-		return "merge the pull request"
+		return i18n.M("change.step.merge")
 	case Sync, Rollout:
-		return "reach Argo CD"
+		return i18n.M("change.step.argocd")
 	case Watch:
-		return "read the error rate"
+		return i18n.M("change.step.watch")
 	}
-	return s
+	return i18n.M("change.step.state", "State", s)
 }
 
 func (f *Flow) refreshCard(ctx context.Context, wf *store.Workflow, c *Change, state string) {
 	if wf.CardTS == "" {
 		return
 	}
-	f.D.Cards().Update(wf.Channel, wf.CardTS, RenderCard(f.D, wf.ID, c, state))
+	f.D.Cards().Update(wf.Channel, wf.CardTS, RenderCard(f.D.T(wf.Channel), wf.ID, c, state))
 }
 
 func (f *Flow) reply(ctx context.Context, wf *store.Workflow, c *Change, key, text string) {

@@ -39,10 +39,10 @@ func StartFix(ctx context.Context, d *commands.Deps, fr FixRequest) (*store.Work
 		return nil, err
 	}
 	if d.Registry == nil {
-		return nil, commands.Refusalf("The registry is not configured, so nexo cannot check the tags; change the values file by hand.")
+		return nil, commands.Refuse("change.fix.no_registry")
 	}
 	if d.GitOps == nil || d.GitHub == nil {
-		return nil, commands.Refusalf("GitOps and GitHub must be configured to open a fix PR.")
+		return nil, commands.Refuse("change.fix.no_gitops")
 	}
 	if err := d.GitOps.Sync(ctx); err != nil {
 		return nil, fmt.Errorf("reading the GitOps repo: %w", err)
@@ -52,7 +52,7 @@ func StartFix(ctx context.Context, d *commands.Deps, fr FixRequest) (*store.Work
 		return nil, fmt.Errorf("reading the tag of %s in %s: %w", svc.Name, env.Name, err)
 	}
 	if current == fr.Tag {
-		return nil, commands.Refusalf("%s in %s already wants `%s` in git; nothing to fix. Run `%s diagnose %s %s` again.", svc.Name, env.Name, fr.Tag, cfg.Slack.Command, svc.Name, env.Name)
+		return nil, commands.Refuse("change.fix.nothing_to_fix", "Service", svc.Name, "Env", env.Name, "Tag", fr.Tag, "Command", cfg.Slack.Command)
 	}
 	repo := cfg.ImageRepository(svc.Name)
 	rctx, cancel := context.WithTimeout(ctx, fixCheckTimeout)
@@ -63,7 +63,7 @@ func StartFix(ctx context.Context, d *commands.Deps, fr FixRequest) (*store.Work
 			return nil, fmt.Errorf("asking the registry about %s:%s: %w", repo, current, err)
 		}
 		if bad {
-			return nil, commands.Refusalf("`%s:%s` exists in the registry now, so it is not the missing tag; run `%s diagnose %s %s` again.", repo, current, cfg.Slack.Command, svc.Name, env.Name)
+			return nil, commands.Refuse("change.fix.tag_exists_now", "Repo", repo, "Current", current, "Command", cfg.Slack.Command, "Service", svc.Name, "Env", env.Name)
 		}
 	}
 	ok, err := d.Registry.TagExists(rctx, repo, fr.Tag)
@@ -71,18 +71,18 @@ func StartFix(ctx context.Context, d *commands.Deps, fr FixRequest) (*store.Work
 		return nil, fmt.Errorf("asking the registry about %s:%s: %w", repo, fr.Tag, err)
 	}
 	if !ok {
-		return nil, commands.Refusalf("The image `%s:%s` does not exist in the registry either.", repo, fr.Tag)
+		return nil, commands.Refuse("change.fix.new_tag_missing", "Repo", repo, "Tag", fr.Tag)
 	}
 	c := Change{
 		Flavor: records.KindFix, Service: svc.Name, Env: env.Name, Tag: fr.Tag, Previous: current,
 		Requester: fr.Requester, RequestedAt: d.Clock().Now(),
 		Need:    policy.Requirement{Approvals: env.Policy.Approvals, Group: env.Policy.ApproverGroup, Requester: fr.Requester},
 		Branch:  fmt.Sprintf("fix/%s-%s-image-tag", svc.Name, commands.BranchEnv(cfg, env.Name)),
-		Subject: fmt.Sprintf("fix(%s): corrige image tag em %s", svc.Name, env.Name),
-		Reason:  fmt.Sprintf("tag %s does not exist", current),
+		Subject: fmt.Sprintf("fix(%s): corrige image tag em %s", svc.Name, env.Name), //i18n:verbatim git text
+		Reason:  fmt.Sprintf("tag %s does not exist", current),                       //i18n:verbatim git text
 	}
 	c.Labels, c.Teams = PRLabelsAndTeams(cfg, env, records.KindFix)
-	c.Body = FixBody(&c, repo, d.Clock().Now())
+	c.Body = FixBody(&c, repo, d.Clock().Now().In(d.T(fr.Channel).Zone()))
 	wf, err := startChange(ctx, d, "fix", c, fr.Channel)
 	if err != nil {
 		return nil, err
@@ -91,13 +91,16 @@ func StartFix(ctx context.Context, d *commands.Deps, fr FixRequest) (*store.Work
 	return wf, nil
 }
 
-// FixBody is the fix PR's body, in the playbook's words.
+// FixBody is the fix PR's body, in the playbook's words (the same in
+// every locale); now is told in its own zone (the config's timezone).
+//
+//i18n:verbatim git text: the playbook's form in every locale
 func FixBody(c *Change, repo string, now time.Time) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Erro: Tag %s não existe\n", c.Previous)
 	fmt.Fprintf(&b, "Correção: Usa tag correta %s\n\n", c.Tag)
 	fmt.Fprintf(&b, "The pods of %s in %s could not pull `%s:%s` (ImagePullBackOff): the registry has no such tag. `%s:%s` exists.\n", c.Service, c.Env, repo, c.Previous, repo, c.Tag)
-	fmt.Fprintf(&b, "\nFound by /nexo diagnose %s %s.\nRequested-by: %s via nexo at %s\n", c.Service, c.Env, c.Requester, now.UTC().Format(time.RFC3339))
+	fmt.Fprintf(&b, "\nFound by /nexo diagnose %s %s.\nRequested-by: %s via nexo at %s\n", c.Service, c.Env, c.Requester, now.Format(time.RFC3339))
 	return b.String()
 }
 

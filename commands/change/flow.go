@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -80,7 +81,7 @@ func (f *Flow) poll() time.Duration { return f.D.Poll(10 * time.Second) }
 // card posts the status card (the thread parent).
 func (f *Flow) card(ctx context.Context, wf *store.Workflow, c *Change) (workflow.Outcome, error) {
 	if wf.CardTS == "" {
-		ts, err := commands.PostOnce(ctx, f.D, wf.ID, "card", wf.Channel, "", RenderCard(f.D, wf.ID, c, PR))
+		ts, err := commands.PostOnce(ctx, f.D, wf.ID, "card", wf.Channel, "", RenderCard(f.D.T(wf.Channel), wf.ID, c, PR))
 		if err != nil {
 			return workflow.Outcome{}, err
 		}
@@ -111,7 +112,7 @@ func (f *Flow) pr(ctx context.Context, wf *store.Workflow, c *Change) (workflow.
 			return workflow.Outcome{}, workflow.Permanent(fmt.Errorf("%s: %w", path, err))
 		}
 		if cur == c.Tag && c.PR == 0 {
-			return workflow.Outcome{}, workflow.Permanent(commands.Refusalf("%s in %s already runs `%s` in git; nothing to change.", c.Service, c.Env, c.Tag))
+			return workflow.Outcome{}, workflow.Permanent(commands.Refuse("change.note.already_in_git", "Service", c.Service, "Env", c.Env, "Tag", c.Tag))
 		}
 		edited, err := gitops.SetTag(doc, d.Config.GitOps.TagKey, c.Tag)
 		if err != nil {
@@ -136,7 +137,7 @@ func (f *Flow) pr(ctx context.Context, wf *store.Workflow, c *Change) (workflow.
 		return workflow.Outcome{}, err
 	}
 	c.PR, c.PRURL = pr.Number, pr.URL
-	c.Note = fmt.Sprintf("PR <%s|#%d> opened", pr.URL, pr.Number)
+	c.Note = d.T(wf.Channel).S("change.note.pr_opened", "URL", pr.URL, "Number", pr.Number)
 	return workflow.Outcome{Next: Approval, Detail: fmt.Sprintf("PR #%d", pr.Number)}, nil
 }
 
@@ -176,7 +177,7 @@ func (f *Flow) approval(ctx context.Context, wf *store.Workflow, c *Change) (wor
 		c.ApprovedAt = &now
 	}
 	if len(dec.Counted) > 0 {
-		c.Note = "approved by " + commands.Mentions(dec.Counted)
+		c.Note = f.D.T(wf.Channel).S("change.note.approved_by", "Who", commands.Mentions(dec.Counted))
 	}
 	return workflow.Outcome{Next: Merge}, nil
 }
@@ -197,7 +198,7 @@ func (f *Flow) merge(ctx context.Context, wf *store.Workflow, c *Change) (workfl
 	sha, err := d.GitHub.MergePR(ctx, c.PR, d.Config.GitHub.MergeMethod, c.Subject, MergeMessage(c), c.HeadSHA)
 	var blocked *github.MergeBlockedError
 	if errors.As(err, &blocked) {
-		c.Note = fmt.Sprintf("GitHub refused the merge: %q. Fix the branch protection or merge <%s|#%d> by hand; nexo continues once it is merged.", blocked.Message, c.PRURL, c.PR)
+		c.Note = d.T(wf.Channel).S("change.note.merge_blocked", "Why", strconv.Quote(blocked.Message), "URL", c.PRURL, "Number", c.PR)
 		f.reply(ctx, wf, c, "merge-blocked", ":warning: "+c.Note)
 		pr, gerr := d.GitHub.GetPR(ctx, c.PR)
 		if gerr == nil && pr.Merged {
@@ -212,7 +213,7 @@ func (f *Flow) merge(ctx context.Context, wf *store.Workflow, c *Change) (workfl
 	now := f.now()
 	c.MergeSHA = sha
 	c.MergedAt = &now
-	c.Note = fmt.Sprintf("merged as `%s`", commands.ShortSHA(sha))
+	c.Note = d.T(wf.Channel).S("change.note.merged_as", "SHA", commands.ShortSHA(sha))
 	_ = d.GitOps.DeleteBranch(ctx, c.Branch)
 	return workflow.Outcome{Next: Sync}, nil
 }
@@ -220,7 +221,7 @@ func (f *Flow) merge(ctx context.Context, wf *store.Workflow, c *Change) (workfl
 func (f *Flow) sync(ctx context.Context, wf *store.Workflow, c *Change) (workflow.Outcome, error) {
 	d := f.D
 	if d.ArgoCD == nil {
-		c.Note = "merged; Argo CD is not configured, so nexo does not follow the rollout"
+		c.Note = d.T(wf.Channel).S("change.note.no_argocd")
 		return f.finish(ctx, wf, c, records.ResultSuccess)
 	}
 	app := d.Config.AppName(c.Service, c.Env)
@@ -236,7 +237,7 @@ func (f *Flow) sync(ctx context.Context, wf *store.Workflow, c *Change) (workflo
 	already := (cur.Status.Sync.Status == "Synced" && f.carriesChange(ctx, c, cur.Status.Sync.Revision)) ||
 		f.carriesChange(ctx, c, operationRevision(cur))
 	if running && !already {
-		c.Note = "waiting: Argo CD is running another operation on " + app
+		c.Note = d.T(wf.Channel).S("change.note.sync_busy", "App", app)
 		return workflow.Outcome{Wait: f.poll(), Detail: c.Note}, nil
 	}
 	if !already {
@@ -250,7 +251,7 @@ func (f *Flow) sync(ctx context.Context, wf *store.Workflow, c *Change) (workflo
 		if _, err := d.ArgoCD.Sync(ctx, app, req); err != nil {
 			var apiErr *argocd.APIError
 			if errors.As(err, &apiErr) && strings.Contains(apiErr.Message, "another operation is already in progress") {
-				c.Note = "waiting: Argo CD is running another operation on " + app
+				c.Note = d.T(wf.Channel).S("change.note.sync_busy", "App", app)
 				return workflow.Outcome{Wait: f.poll(), Detail: c.Note}, nil
 			}
 			return workflow.Outcome{}, err
@@ -258,7 +259,7 @@ func (f *Flow) sync(ctx context.Context, wf *store.Workflow, c *Change) (workflo
 	}
 	now := f.now()
 	c.SyncedAt = &now
-	c.Note = "syncing " + app
+	c.Note = d.T(wf.Channel).S("change.note.syncing", "App", app)
 	return workflow.Outcome{Next: Rollout, Wait: f.poll()}, nil
 }
 
@@ -299,6 +300,7 @@ func (f *Flow) carriesChange(ctx context.Context, c *Change, rev string) bool {
 
 func (f *Flow) rollout(ctx context.Context, wf *store.Workflow, c *Change) (workflow.Outcome, error) {
 	d := f.D
+	t := d.T(wf.Channel)
 	app, err := d.ArgoCD.GetApp(ctx, d.Config.AppName(c.Service, c.Env), "")
 	if err != nil {
 		return workflow.Outcome{}, err
@@ -309,7 +311,7 @@ func (f *Flow) rollout(ctx context.Context, wf *store.Workflow, c *Change) (work
 	case onRevision && app.Status.Sync.Status == "Synced" && app.Status.Health.Status == "Healthy":
 		now := f.now()
 		c.HealthyAt = &now
-		c.Note = "Synced and Healthy"
+		c.Note = t.S("change.note.healthy")
 		hotfixLive(ctx, d, wf, c)
 		if d.Prom != nil {
 			if e, ok := d.Config.Env(c.Env); ok && e.WatchWindow > 0 {
@@ -324,16 +326,16 @@ func (f *Flow) rollout(ctx context.Context, wf *store.Workflow, c *Change) (work
 		if app.Status.OperationState != nil && app.Status.OperationState.Message != "" {
 			msg = app.Status.OperationState.Message
 		}
-		c.Note = fmt.Sprintf("%s is %s: %s", d.Config.AppName(c.Service, c.Env), app.Status.Health.Status, msg)
-		f.reply(ctx, wf, c, "degraded", ":red_circle: "+c.Note+fmt.Sprintf("\nRun `%s diagnose %s %s` to find the cause.", d.Config.Slack.Command, c.Service, c.Env))
+		c.Note = t.S("change.note.degraded", "App", d.Config.AppName(c.Service, c.Env), "Health", app.Status.Health.Status, "Message", msg)
+		f.reply(ctx, wf, c, "degraded", ":red_circle: "+c.Note+"\n"+t.S("change.note.diagnose_hint", "Command", d.Config.Slack.Command, "Service", c.Service, "Env", c.Env))
 		return f.finish(ctx, wf, c, records.ResultFailed)
 	}
 	if c.SyncedAt != nil && f.now().Sub(*c.SyncedAt) > d.Config.ArgoCD.SyncTimeout.D() {
-		c.Note = fmt.Sprintf("timed out after %s waiting for Synced+Healthy (now %s/%s)", d.Config.ArgoCD.SyncTimeout, app.Status.Sync.Status, app.Status.Health.Status)
+		c.Note = t.S("change.note.timed_out", "Timeout", i18n.Span(d.Config.ArgoCD.SyncTimeout.D()), "Sync", app.Status.Sync.Status, "Health", app.Status.Health.Status)
 		f.reply(ctx, wf, c, "timeout", ":hourglass: "+c.Note)
 		return f.finish(ctx, wf, c, records.ResultFailed)
 	}
-	note := fmt.Sprintf("rolling out: %s / %s", app.Status.Sync.Status, app.Status.Health.Status)
+	note := t.S("change.note.rolling_out", "Sync", app.Status.Sync.Status, "Health", app.Status.Health.Status)
 	if note != c.Note {
 		c.Note = note
 		f.refreshCard(ctx, wf, c, Rollout)
@@ -343,21 +345,24 @@ func (f *Flow) rollout(ctx context.Context, wf *store.Workflow, c *Change) (work
 
 func (f *Flow) watch(ctx context.Context, wf *store.Workflow, c *Change) (workflow.Outcome, error) {
 	d := f.D
+	t := d.T(wf.Channel)
 	before := c.Note
 	ns := d.Config.Namespace(c.Service, c.Env)
 	q := strings.NewReplacer("{service}", c.Service, "{namespace}", ns, "{env}", c.Env).Replace(d.Config.Prometheus.ErrorRateQuery)
 	v, ok, err := d.Prom.Scalar(ctx, q, f.now())
 	if err != nil {
-		c.Note = "monitoring: Prometheus did not answer (" + commands.Clip(err.Error(), 80) + ")"
+		ref := commands.NewRef()
+		d.Log.Warn("watch: Prometheus did not answer", "workflow", wf.ID, "ref", ref, "err", err)
+		c.Note = t.S("change.note.prom_down", "Ref", ref)
 	} else if ok {
 		c.ErrorRate = &v
 		if v > d.Config.Prometheus.ErrorRateThreshold && !c.Breach {
 			c.Breach = true
-			c.Note = fmt.Sprintf("error rate %.2f%% is above %.2f%%", v*100, d.Config.Prometheus.ErrorRateThreshold*100)
+			c.Note = t.S("change.note.breach", "Rate", t.Decimal(v*100, 2), "Threshold", t.Decimal(d.Config.Prometheus.ErrorRateThreshold*100, 2))
 			f.breach(ctx, wf, c, v)
 			return f.finish(ctx, wf, c, records.ResultFailed)
 		}
-		c.Note = fmt.Sprintf("monitoring: error rate %.2f%%", v*100)
+		c.Note = t.S("change.note.monitoring", "Rate", t.Decimal(v*100, 2))
 	}
 	if !f.now().Before(c.WatchUntil) {
 		return f.finish(ctx, wf, c, records.ResultSuccess)
@@ -370,16 +375,17 @@ func (f *Flow) watch(ctx context.Context, wf *store.Workflow, c *Change) (workfl
 
 func (f *Flow) breach(ctx context.Context, wf *store.Workflow, c *Change, v float64) {
 	d := f.D
+	t := d.T(wf.Channel)
 	oncall := d.Members.Mentions(ctx, d.Config.Incidents.OnCallGroup)
-	text := fmt.Sprintf(":rotating_light: %s error rate in %s is *%.2f%%* after `%s` (threshold %.2f%%). %s",
-		c.Service, c.Env, v*100, c.Tag, d.Config.Prometheus.ErrorRateThreshold*100, oncall)
+	text := t.S("change.breach", "Service", c.Service, "Env", c.Env, "Rate", t.Decimal(v*100, 2), "Tag", c.Tag,
+		"Threshold", t.Decimal(d.Config.Prometheus.ErrorRateThreshold*100, 2), "OnCall", oncall)
 	m := chat.Message{Text: text, Blocks: []chat.Block{
 		{Section: &chat.Section{Text: text}},
 	}}
 	if c.Previous != "" {
 		m.Blocks = append(m.Blocks, chat.Block{Actions: []chat.Button{{
-			Text: "Roll back to " + c.Previous, Action: commands.ActionRollbackStart, Style: chat.StyleDanger,
-			Value: c.Service + "|" + c.Env + "|" + c.Previous, Confirm: "Roll " + c.Service + " in " + c.Env + " back to " + c.Previous + "?",
+			Text: t.S("change.breach_rollback", "Tag", c.Previous), Action: commands.ActionRollbackStart, Style: chat.StyleDanger,
+			Value: c.Service + "|" + c.Env + "|" + c.Previous, Confirm: t.S("change.breach_rollback_confirm", "Service", c.Service, "Env", c.Env, "Tag", c.Previous),
 		}}})
 	}
 	f.replyMsg(ctx, wf, c, "breach", m)

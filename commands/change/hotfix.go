@@ -30,8 +30,8 @@ func HotfixSpec(d *commands.Deps) *commands.Spec {
 	return &commands.Spec{
 		Name:     "hotfix",
 		Args:     []string{"service", "version"},
-		Summary:  "Fast track a fix straight to production (SRE approvals, 15-minute SLA)",
-		Help:     "Skips develop, qa and staging and their soak gates. Branch `hotfix/prod-<tag>`, PR labelled `hotfix,P0`, 2 approvals from sre-team with reminders at 5 and 10 minutes and a page at 15. As soon as it is Healthy: recovery figures and Backfill buttons for staging, qa and develop. It supersedes an ordinary change of production (one not merged yet once you press Supersede).\nExample: `/nexo hotfix nexo-be 2026.02.17-hotfix --incident 456 --reason \"connection pool exhaustion\"`",
+		Summary:  "change.hotfix.summary",
+		Help:     "change.hotfix.help",
 		Flags:    []commands.Flag{{Name: "incident", Value: "<id>"}, {Name: "reason", Value: "\"…\""}},
 		Mutating: true,
 		Run: func(ctx context.Context, r commands.Request) (*chat.Reply, error) {
@@ -62,7 +62,7 @@ func (hr HotfixRequest) values() string {
 func hotfixRequestOf(value string) (HotfixRequest, error) {
 	v, err := url.ParseQuery(value)
 	if err != nil {
-		return HotfixRequest{}, commands.Refusalf("That button is malformed.")
+		return HotfixRequest{}, commands.Refuse("change.malformed")
 	}
 	return HotfixRequest{Service: v.Get("service"), Tag: v.Get("tag"), Incident: v.Get("incident"), Reason: v.Get("reason"), Supersede: v.Get("supersede")}, nil
 }
@@ -73,10 +73,10 @@ func StartHotfix(ctx context.Context, d *commands.Deps, hr HotfixRequest) (*stor
 	cfg := d.Config
 	incident := strings.TrimPrefix(strings.TrimSpace(hr.Incident), "#")
 	if incident == "" {
-		return nil, commands.Refusalf("A hotfix needs `--incident <id>`: the fast track is for incidents only.")
+		return nil, commands.Refuse("change.hotfix.needs_incident")
 	}
 	if !commands.SafeIncident.MatchString(incident) {
-		return nil, commands.Refusalf("`%s` is not an incident id.", commands.Clip(incident, 40))
+		return nil, commands.Refuse("change.hotfix.bad_incident", "ID", commands.Clip(incident, 40))
 	}
 	svc, err := commands.ResolveService(cfg, hr.Service)
 	if err != nil {
@@ -98,13 +98,13 @@ func StartHotfix(ctx context.Context, d *commands.Deps, hr HotfixRequest) (*stor
 		return nil, err
 	}
 	if current == tag {
-		return nil, commands.Refusalf("%s already runs `%s` in %s.", svc.Name, tag, prod.Name)
+		return nil, commands.Refuse("change.hotfix.already_runs", "Service", svc.Name, "Tag", tag, "Env", prod.Name)
 	}
 	if err := commands.RequireImage(ctx, d, svc.Name, tag); err != nil {
 		return nil, err
 	}
 	if reason == "" {
-		reason = "hotfix for incident #" + incident
+		reason = "hotfix for incident #" + incident //i18n:verbatim git text (the commit subject's reason)
 	}
 	c := Change{
 		Flavor: records.KindHotfix, Service: svc.Name, Env: prod.Name, Tag: tag, Previous: current,
@@ -114,12 +114,13 @@ func StartHotfix(ctx context.Context, d *commands.Deps, hr HotfixRequest) (*stor
 		Labels: []string{"hotfix", "P0"}, Teams: []string{"nexo-" + cfg.Hotfix.ApproverGroup},
 		AdminMerge: true,
 	}
-	c.Subject = fmt.Sprintf("hotfix(%s): %s → %s (%s)", svc.Name, prod.Name, tag, commands.Clip(reason, 60))
+	c.Subject = fmt.Sprintf("hotfix(%s): %s → %s (%s)", svc.Name, prod.Name, tag, commands.Clip(reason, 60)) //i18n:verbatim git text
 	AddChangelog(ctx, d, svc, &c)
 	c.Body = HotfixBody(&c)
 	hr.Incident = incident
-	offer := chat.Button{Text: "Supersede and start the hotfix", Action: "hotfix.supersede", Value: hr.values(), Style: chat.StyleDanger,
-		Confirm: "Close the open change's PR and start the hotfix of " + svc.Name + " `" + tag + "`?"}
+	t := d.T(channel)
+	offer := chat.Button{Text: t.S("change.hotfix.supersede"), Action: "hotfix.supersede", Value: hr.values(), Style: chat.StyleDanger,
+		Confirm: t.S("change.hotfix.supersede_confirm", "Service", svc.Name, "Tag", tag)}
 	wf, err := startEmergency(ctx, d, "hotfix", c, channel, hr.Supersede, offer)
 	if err != nil {
 		return nil, err
@@ -130,11 +131,13 @@ func StartHotfix(ctx context.Context, d *commands.Deps, hr HotfixRequest) (*stor
 	}
 	_ = d.Engine.Schedule(ctx, wf.ID+"/page", now.Add(cfg.Hotfix.SLA.D()), HotfixPageTimer, wf.ID)
 	commands.Audit(ctx, d, requester, "hotfix.request", svc.Name, prod.Name, wf.ID, "ok", fmt.Sprintf("%s → %s, incident %s", current, tag, incident))
-	commands.IncidentNote(ctx, d, incident, "deploy", requester, fmt.Sprintf("Hotfix requested: %s %s → `%s` (%s)", svc.Name, prod.Name, tag, reason))
+	commands.IncidentNote(ctx, d, incident, "deploy", requester, d.T(wf.Channel).S("change.hotfix.requested_note", "Service", svc.Name, "Env", prod.Name, "Tag", tag, "Reason", reason))
 	return wf, nil
 }
 
 // HotfixBody is the playbook's hotfix commit body.
+//
+//i18n:verbatim git text: the playbook's form in every locale
 func HotfixBody(c *Change) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "URGENT: P0 incident #%s\nFix: %s\n", c.Incident, c.Reason)
@@ -175,18 +178,24 @@ func hotfixSLA(ctx context.Context, d *commands.Deps, t store.Timer, page bool) 
 	}
 	waited := d.Clock().Now().Sub(c.RequestedAt).Round(time.Minute)
 	group := d.Members.Mentions(ctx, c.Need.Group)
+	tr := d.T(wf.Channel)
 	if !page {
 		// Once per timer, even if the timer is handled twice.
-		_, err := commands.PostOnce(ctx, d, wf.ID, commands.TimerPostKey(t), wf.Channel, wf.ThreadTS, chat.Message{Text: fmt.Sprintf(":alarm_clock: Hotfix %s `%s` has waited %s for approval: %s. %s, please review <%s|#%d>.", c.Service, c.Tag, waited, dec.Missing, group, c.PRURL, c.PR)})
+		_, err := commands.PostOnce(ctx, d, wf.ID, commands.TimerPostKey(t), wf.Channel, wf.ThreadTS, chat.Message{Text: tr.S("change.hotfix.remind",
+			"Service", c.Service, "Tag", c.Tag, "Waited", i18n.Span(waited), "Missing", dec.Missing, "Group", group, "URL", c.PRURL, "Number", c.PR)})
 		return err
 	}
-	text := fmt.Sprintf(":rotating_light: Hotfix %s `%s` is past its %s approval SLA (%s).", c.Service, c.Tag, d.Config.Hotfix.SLA, dec.Missing)
+	sla := func(t i18n.T) string {
+		return t.S("change.hotfix.past_sla", "Service", c.Service, "Tag", c.Tag, "SLA", i18n.Span(d.Config.Hotfix.SLA.D()), "Missing", dec.Missing)
+	}
+	text := sla(tr)
 	if d.Pager != nil {
-		if _, err := d.Pager.Send(ctx, pagerduty.Event{Action: "trigger", DedupKey: "nexo-" + wf.ID + "-sla", Summary: text, Source: "nexo", Severity: "critical",
+		// PagerDuty's summary is for the on-call tool: in English.
+		if _, err := d.Pager.Send(ctx, pagerduty.Event{Action: "trigger", DedupKey: "nexo-" + wf.ID + "-sla", Summary: sla(commands.English()), Source: "nexo", Severity: "critical",
 			Links: []pagerduty.Link{{Href: c.PRURL, Text: fmt.Sprintf("PR #%d", c.PR)}}}); err != nil {
 			return err
 		}
-		text += " On-call has been paged."
+		text += tr.S("change.hotfix.paged")
 	} else {
 		text += " " + d.Members.Mentions(ctx, d.Config.Incidents.OnCallGroup)
 	}
@@ -199,7 +208,9 @@ func hotfixSLA(ctx context.Context, d *commands.Deps, t store.Timer, page bool) 
 // hotfix, and notes every finished change in its incident.
 func hotfixFinished(ctx context.Context, d *commands.Deps, wf *store.Workflow, c *Change) {
 	if c.Incident != "" {
-		commands.IncidentNote(ctx, d, c.Incident, c.Flavor, c.Requester, fmt.Sprintf("%s %s %s → `%s`: %s", commands.TitleCase(c.Flavor), c.Service, c.Env, c.Tag, commands.OrDash(c.Result)))
+		t := d.T(wf.Channel)
+		commands.IncidentNote(ctx, d, c.Incident, c.Flavor, c.Requester, t.S("change.incident_note",
+			"Flavor", t.S("change.flavor."+noun(c.Flavor)), "Service", c.Service, "Env", c.Env, "Tag", c.Tag, "Result", commands.OrDash(c.Result)))
 	}
 	if c.Result == records.ResultSuccess {
 		hotfixLive(ctx, d, wf, c)
@@ -213,22 +224,23 @@ func hotfixLive(ctx context.Context, d *commands.Deps, wf *store.Workflow, c *Ch
 	if c.Flavor != records.KindHotfix {
 		return
 	}
-	text := fmt.Sprintf(":white_check_mark: Hotfix `%s` is live in %s.", c.Tag, c.Env)
-	if rec := RecoveryReport(ctx, d, c); rec != "" {
+	t := d.T(wf.Channel)
+	text := t.S("change.hotfix.live", "Tag", c.Tag, "Env", c.Env)
+	if rec := RecoveryReport(ctx, d, t, c); rec != "" {
 		text += "\n" + rec
 	}
 	var btns []chat.Button
 	for i := len(d.Config.Environments) - 2; i >= 0; i-- {
 		e := d.Config.Environments[i].Name
-		btns = append(btns, chat.Button{Text: "Backfill " + e, Action: "hotfix.backfill", Value: wf.ID + "|" + e})
+		btns = append(btns, chat.Button{Text: t.S("change.hotfix.backfill_button", "Env", e), Action: "hotfix.backfill", Value: wf.ID + "|" + e})
 	}
-	m := chat.Message{Text: text, Blocks: []chat.Block{{Section: &chat.Section{Text: text}}, {Context: []string{"Promote the same tag to the earlier environments (the reverse of the normal flow), as ordinary promotions without soak gates:"}}, {Actions: btns}}}
+	m := chat.Message{Text: text, Blocks: []chat.Block{{Section: &chat.Section{Text: text}}, {Context: []string{t.S("change.hotfix.backfill_context")}}, {Actions: btns}}}
 	commands.ThreadReply(ctx, d, wf, "backfill", m)
 }
 
 // RecoveryReport compares error rate and p95 latency before the sync and
-// now, and counts ready pods.
-func RecoveryReport(ctx context.Context, d *commands.Deps, c *Change) string {
+// now, and counts ready pods, in the locale of t.
+func RecoveryReport(ctx context.Context, d *commands.Deps, t i18n.T, c *Change) string {
 	var parts []string
 	ns := d.Config.Namespace(c.Service, c.Env)
 	expand := func(q string) string {
@@ -239,12 +251,12 @@ func RecoveryReport(ctx context.Context, d *commands.Deps, c *Change) string {
 		before := c.SyncedAt.Add(-time.Minute)
 		if b, ok1, err1 := d.Prom.Scalar(ctx, expand(d.Config.Prometheus.ErrorRateQuery), before); err1 == nil {
 			if a, ok2, err2 := d.Prom.Scalar(ctx, expand(d.Config.Prometheus.ErrorRateQuery), now); err2 == nil && ok1 && ok2 {
-				parts = append(parts, fmt.Sprintf("error rate %.2f%% → %.2f%%", b*100, a*100))
+				parts = append(parts, t.S("change.hotfix.recovery_error_rate", "Before", t.Decimal(b*100, 2), "After", t.Decimal(a*100, 2)))
 			}
 		}
 		if b, ok1, err1 := d.Prom.Scalar(ctx, expand(d.Config.Prometheus.LatencyQuery), before); err1 == nil {
 			if a, ok2, err2 := d.Prom.Scalar(ctx, expand(d.Config.Prometheus.LatencyQuery), now); err2 == nil && ok1 && ok2 {
-				parts = append(parts, fmt.Sprintf("p95 latency %s → %s", commands.Seconds(b), commands.Seconds(a)))
+				parts = append(parts, t.S("change.hotfix.recovery_latency", "Before", seconds(t, b), "After", seconds(t, a)))
 			}
 		}
 	}
@@ -259,28 +271,36 @@ func RecoveryReport(ctx context.Context, d *commands.Deps, c *Change) string {
 					}
 				}
 			}
-			parts = append(parts, fmt.Sprintf("pods ready %d/%d", ready, len(pods)))
+			parts = append(parts, t.S("change.hotfix.recovery_pods", "Ready", ready, "Total", len(pods)))
 		}
 	}
 	if len(parts) == 0 {
 		return ""
 	}
-	return "Recovery: " + strings.Join(parts, " · ")
+	return t.S("change.hotfix.recovery", "Parts", strings.Join(parts, " · "))
+}
+
+// seconds is a latency for people: "420ms", "1.5s" ("1,5s" in pt-BR).
+func seconds(t i18n.T, v float64) string {
+	if v < 1 {
+		return commands.Seconds(v)
+	}
+	return t.Decimal(v, 1) + "s"
 }
 
 // Backfill promotes a hotfix's tag to an earlier environment, without soak gates.
 func Backfill(ctx context.Context, d *commands.Deps, hotfixID, env, user, channel string) (*chat.Reply, error) {
 	wf, err := d.Store.GetWorkflow(ctx, hotfixID)
 	if err != nil {
-		return nil, commands.Refusalf("That hotfix no longer exists.")
+		return nil, commands.Refuse("change.hotfix.backfill_gone")
 	}
 	c, err := workflow.Decode[Change](wf)
 	if err != nil || c.Flavor != records.KindHotfix || c.HealthyAt == nil || (c.Result != "" && c.Result != records.ResultSuccess) {
-		return nil, commands.Refusalf("Backfill is offered once a hotfix is live (Synced and Healthy) and only while it has not failed.")
+		return nil, commands.Refuse("change.hotfix.backfill_not_live")
 	}
 	nw, err := StartPromotion(ctx, d, PromoteRequest{Service: c.Service, Env: env, Tag: c.Tag, Requester: user, Channel: wf.Channel, Flavor: "backfill", Incident: c.Incident})
 	if err != nil {
 		return nil, err
 	}
-	return commands.Ephemeral(chat.Message{Text: fmt.Sprintf("Backfill of `%s` to %s started: `%s`.", c.Tag, env, nw.ID)}), nil
+	return commands.Ephemeral(chat.Message{Text: d.T(channel).S("change.hotfix.backfill_started", "Tag", c.Tag, "Env", env, "ID", nw.ID)}), nil
 }

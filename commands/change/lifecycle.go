@@ -32,14 +32,17 @@ func (l lifecycle) Describe(wf *store.Workflow) (commands.Described, error) {
 
 // What names a change for people: "promotion of nexo-fe to production `2026.02.12`".
 func What(c *Change) i18n.Msg {
-	noun := map[string]string{
-		records.KindHotfix: "hotfix", records.KindRollback: "rollback", records.KindFix: "fix",
-		"backfill": "backfill",
-	}[c.Flavor]
-	if noun == "" {
-		noun = "promotion"
+	return i18n.M("change.what."+noun(c.Flavor), "Service", c.Service, "Env", c.Env, "Tag", c.Tag)
+}
+
+// noun is a flavour's word in the catalog's ids (change.what.<noun>,
+// change.card.title.<noun>, change.flavor.<noun>).
+func noun(flavor string) string {
+	switch flavor {
+	case records.KindHotfix, records.KindRollback, records.KindFix, "backfill":
+		return flavor
 	}
-	return i18n.M("change.what."+noun, "Service", c.Service, "Env", c.Env, "Tag", c.Tag)
+	return "promotion"
 }
 
 // End implements commands.Lifecycle. A change not merged has its PR
@@ -59,15 +62,16 @@ func (l lifecycle) End(ctx context.Context, wf *store.Workflow, e commands.Endin
 			c.MergeSHA, c.MergedAt = pr.MergeSHA, &now
 		}
 	}
-	done := "nothing was deployed"
+	t := d.T(wf.Channel)
+	done := t.S("change.note.nothing_deployed")
 	if c.MergedAt != nil {
-		done = fmt.Sprintf("`%s` was merged as `%s`; what it deployed stays until something replaces it", c.Tag, commands.ShortSHA(c.MergeSHA))
+		done = t.S("change.note.merged_stays", "Tag", c.Tag, "SHA", commands.ShortSHA(c.MergeSHA))
 	} else {
 		if c.PR > 0 && d.GitHub != nil {
 			if err := d.GitHub.ClosePR(ctx, c.PR, e.Markdown()); err != nil {
 				return err
 			}
-			done = fmt.Sprintf("PR <%s|#%d> closed, branch `%s` deleted", c.PRURL, c.PR, c.Branch)
+			done = t.S("change.note.pr_closed", "URL", c.PRURL, "Number", c.PR, "Branch", c.Branch)
 		}
 		if d.GitOps != nil {
 			if err := d.GitOps.DeleteBranch(ctx, c.Branch); err != nil {
@@ -81,7 +85,7 @@ func (l lifecycle) End(ctx context.Context, wf *store.Workflow, e commands.Endin
 	_ = d.Store.CancelTimer(ctx, wf.ID+"/page")
 	now := f.now()
 	c.Result, c.FinishedAt = e.Result, &now
-	c.Note = e.Sentence(d.T(wf.Channel)) + " — " + done
+	c.Note = e.Sentence(t) + " — " + done
 	if err := commands.SaveEnded(ctx, d, wf, e, func(wf *store.Workflow) error { return workflow.Encode(wf, c) }); err != nil {
 		return err
 	}

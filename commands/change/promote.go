@@ -21,8 +21,8 @@ func PromoteSpec(d *commands.Deps) *commands.Spec {
 		Name:     "promote",
 		Aliases:  []string{"deploy"},
 		Args:     []string{"service", "env", "version?"},
-		Summary:  "Open the GitOps PR for a version, collect approvals, merge, sync and watch",
-		Help:     "The version defaults to the tag running in the previous environment. The PR changes only `image.tag` in `helm/<service>/values-<env>.yaml`.\nStaging needs 1 approval from platform-team and 30 min in qa; production needs 2 from sre-team and 24 h in staging. `--skip-soak --reason \"…\"` asks one extra sre-team approval and is audited.\nExample: `/nexo promote nexo-be production 2026.02.17`",
+		Summary:  "change.promote.summary",
+		Help:     "change.promote.help",
 		Flags:    []commands.Flag{{Name: "skip-soak"}, {Name: "reason", Value: "\"…\""}, {Name: "incident", Value: "<id>"}},
 		Mutating: true,
 		Run: func(ctx context.Context, r commands.Request) (*chat.Reply, error) {
@@ -31,7 +31,7 @@ func PromoteSpec(d *commands.Deps) *commands.Spec {
 				version = r.Args.Words[2]
 			}
 			if r.Args.Has("skip-soak") && strings.TrimSpace(r.Args.Flag("reason")) == "" {
-				return nil, commands.Refusalf("`--skip-soak` needs `--reason \"why\"`; it is written to the audit log.")
+				return nil, commands.Refuse("change.promote.skip_soak_reason")
 			}
 			_, err := StartPromotion(ctx, d, PromoteRequest{
 				Service: r.Args.Words[0], Env: r.Args.Words[1], Tag: version,
@@ -84,7 +84,7 @@ func StartPromotion(ctx context.Context, d *commands.Deps, pr PromoteRequest) (*
 	tag := pr.Tag
 	if tag == "" {
 		if !hasPrev {
-			return nil, commands.Refusalf("%s is the first environment; say which version: `%s promote %s %s <version>`.", env.Name, cfg.Slack.Command, svc.Name, env.Name)
+			return nil, commands.Refuse("change.promote.first_env", "Env", env.Name, "Command", cfg.Slack.Command, "Service", svc.Name)
 		}
 		tag, err = commands.ReadTag(ctx, d, svc.Name, prev.Name)
 		if err != nil {
@@ -99,7 +99,7 @@ func StartPromotion(ctx context.Context, d *commands.Deps, pr PromoteRequest) (*
 		return nil, fmt.Errorf("reading the tag of %s in %s: %w", svc.Name, env.Name, err)
 	}
 	if current == tag {
-		return nil, commands.Refusalf("%s already runs `%s` in %s. Nothing to do.", svc.Name, tag, env.Name)
+		return nil, commands.Refuse("change.promote.already_runs", "Service", svc.Name, "Tag", tag, "Env", env.Name)
 	}
 	if err := commands.RequireImage(ctx, d, svc.Name, tag); err != nil {
 		return nil, err
@@ -124,7 +124,7 @@ func StartPromotion(ctx context.Context, d *commands.Deps, pr PromoteRequest) (*
 	c.Subject = fmt.Sprintf("promote(%s): %s → %s", svc.Name, env.Name, tag)
 	c.Labels, c.Teams = PRLabelsAndTeams(cfg, env, flavor)
 	AddChangelog(ctx, d, svc, &c)
-	c.Body = PromoteBody(&c, d.Clock().Now())
+	c.Body = PromoteBody(&c, d.Clock().Now().In(d.T(pr.Channel).Zone()))
 	wf, err := startChange(ctx, d, "promote", c, pr.Channel)
 	if err != nil {
 		return nil, err
@@ -181,7 +181,10 @@ func AddChangelog(ctx context.Context, d *commands.Deps, svc *config.Service, c 
 	}
 }
 
-// PromoteBody is the commit and PR body in the playbook's format.
+// PromoteBody is the commit and PR body in the playbook's format, the
+// same in every locale; now is told in its own zone (the config's timezone).
+//
+//i18n:verbatim git text: the playbook's form in every locale
 func PromoteBody(c *Change, now time.Time) string {
 	var b strings.Builder
 	b.WriteString("## Changelog\n")
@@ -203,6 +206,6 @@ func PromoteBody(c *Change, now time.Time) string {
 	fmt.Fprintf(&b, "- ✅ Image tag %s exists in the registry\n", c.Tag)
 	b.WriteString("\n## Rollback Plan\n")
 	fmt.Fprintf(&b, "1. Revert this PR\n2. OR: /nexo rollback %s %s\n3. Previous version: %s\n", c.Service, c.Env, commands.OrDash(c.Previous))
-	fmt.Fprintf(&b, "\nRequested-by: %s via nexo at %s\n", c.Requester, now.UTC().Format(time.RFC3339))
+	fmt.Fprintf(&b, "\nRequested-by: %s via nexo at %s\n", c.Requester, now.Format(time.RFC3339))
 	return b.String()
 }

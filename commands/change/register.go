@@ -12,7 +12,6 @@ package change
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"github.com/nexo-org/nexo-bot/chat"
@@ -45,7 +44,7 @@ func Register(r *commands.Router, d *commands.Deps) {
 			return nil, err
 		}
 		if hr.Supersede == "" {
-			return nil, commands.Refusalf("That button is malformed.")
+			return nil, commands.Refuse("change.malformed")
 		}
 		hr.Requester, hr.Channel = c.UserID, c.ChannelID
 		prod := d.Config.Environments[len(d.Config.Environments)-1].Name
@@ -56,12 +55,12 @@ func Register(r *commands.Router, d *commands.Deps) {
 		if err != nil {
 			return nil, err
 		}
-		return commands.Ephemeral(chat.Message{Text: fmt.Sprintf("Superseded `%s`; the hotfix `%s` started.", hr.Supersede, wf.ID)}), nil
+		return commands.Ephemeral(chat.Message{Text: d.T(c.ChannelID).S("change.hotfix.superseded", "Old", hr.Supersede, "ID", wf.ID)}), nil
 	})
 	r.OnClick(commands.ActionFixTag, func(ctx context.Context, c chat.Click) (*chat.Reply, error) {
 		parts := strings.Split(c.Value, "|")
 		if len(parts) != 3 {
-			return nil, commands.Refusalf("That button is malformed.")
+			return nil, commands.Refuse("change.malformed")
 		}
 		// The router's guard cannot see the env in this button's value:
 		// check membership and the env's channel policy here.

@@ -26,10 +26,10 @@ func (r reverts) StartRevert(ctx context.Context, rr commands.RevertRequest) (*s
 		Flavor: records.KindRollback, Service: svc.Name, Env: env.Name, Tag: rr.Tag, Previous: rr.Current,
 		Incident: rr.Incident, Requester: rr.Requester, RequestedAt: d.Clock().Now(), Need: commands.RollbackNeed(env, rr.Requester),
 		Branch:  fmt.Sprintf("rollback/%s-%s-%s", svc.Name, commands.BranchEnv(cfg, env.Name), rr.Tag),
-		Subject: fmt.Sprintf("rollback(%s): %s → %s", svc.Name, env.Name, rr.Tag),
+		Subject: fmt.Sprintf("rollback(%s): %s → %s", svc.Name, env.Name, rr.Tag), //i18n:verbatim git text
 	}
 	c.Labels, c.Teams = PRLabelsAndTeams(cfg, env, records.KindRollback)
-	c.Body = fmt.Sprintf("Reason: %s caused problems in %s; back to %s.\nIncident: %s\nApproved by: (filled in when approved in Slack)\n\nRequested-by: %s via nexo\n",
+	c.Body = fmt.Sprintf("Reason: %s caused problems in %s; back to %s.\nIncident: %s\nApproved by: (filled in when approved in Slack)\n\nRequested-by: %s via nexo\n", //i18n:verbatim git text
 		rr.Current, env.Name, rr.Tag, commands.OrDash(rr.Incident), rr.Requester)
 	wf, err := startEmergency(ctx, d, "rollback", c, rr.Channel, rr.Supersede, rr.Offer)
 	if err != nil {

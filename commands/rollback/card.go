@@ -7,18 +7,28 @@ import (
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/commands/policy"
 	"github.com/nexo-org/nexo-bot/commands/records"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/store"
 )
 
+// card is the rollback's status card, in the locale of its channel.
 func (f *Flow) card(wf *store.Workflow, rb *Rollback, state string) chat.Message {
-	title := fmt.Sprintf(":rewind: Rollback %s in %s via %s", rb.Service, rb.Env, rb.Via)
+	return RenderCard(f.D.T(wf.Channel), wf, rb, state)
+}
+
+// RenderCard renders a rollback's status card for a state, in the locale of t.
+func RenderCard(t i18n.T, wf *store.Workflow, rb *Rollback, state string) chat.Message {
+	title := t.S("rollback.card.title", "Service", rb.Service, "Env", rb.Env, "Via", rb.Via)
 	if rb.Tag != "" {
-		title += fmt.Sprintf(" → `%s`", rb.Tag)
+		title = t.S("rollback.card.title_to", "Service", rb.Service, "Env", rb.Env, "Via", rb.Via, "Tag", rb.Tag)
 	}
-	status := map[string]string{Approval: ":hourglass_flowing_sand: waiting for approval", Act: ":hourglass_flowing_sand: rolling back", Follow: ":hourglass_flowing_sand: following Argo CD", Done: ":white_check_mark: done",
-		commands.ResultCancelled: ":stop_sign: cancelled"}[state]
+	status := ""
+	switch state {
+	case Approval, Act, Follow, Done, commands.ResultCancelled, commands.ResultSuperseded:
+		status = t.S("rollback.card.status." + state)
+	}
 	if rb.Result == records.ResultFailed {
-		status = ":x: failed"
+		status = t.S("rollback.card.status.failed")
 	}
 	dec := policy.Evaluate(rb.Need, rb.Approvals)
 	approvals := fmt.Sprintf("%d/%d", len(dec.Counted), rb.Need.Approvals)
@@ -26,11 +36,12 @@ func (f *Flow) card(wf *store.Workflow, rb *Rollback, state string) chat.Message
 		approvals += " — " + commands.Mentions(dec.Counted)
 	}
 	if rb.Need.Approvals == 0 {
-		approvals = "not required in " + rb.Env
+		approvals = t.S("rollback.card.not_required", "Env", rb.Env)
 	}
-	fields := []string{"*Requested by*\n" + chat.Mention(rb.Requester), "*Approvals*\n" + approvals, "*Running before*\n`" + commands.OrDash(rb.Current) + "`"}
+	fields := []string{t.S("rollback.card.requested_by", "Who", chat.Mention(rb.Requester)), t.S("rollback.card.approvals", "List", approvals),
+		t.S("rollback.card.running_before", "Tag", commands.OrDash(rb.Current))}
 	if rb.Via == ViaArgoCD {
-		fields = append(fields, fmt.Sprintf("*History id*\n#%d", rb.HistoryID))
+		fields = append(fields, t.S("rollback.card.history_id", "ID", rb.HistoryID))
 	}
 	blocks := []chat.Block{{Section: &chat.Section{Text: "*" + title + "*\n" + status}}, {Section: &chat.Section{Fields: fields}}}
 	if rb.Note != "" {
@@ -38,15 +49,15 @@ func (f *Flow) card(wf *store.Workflow, rb *Rollback, state string) chat.Message
 	}
 	var btns []chat.Button
 	if state == Approval && rb.Need.Approvals > 0 && !dec.Satisfied {
-		btns = append(btns, chat.Button{Text: "Approve rollback", Action: "rollback.approve", Value: wf.ID, Style: chat.StyleDanger})
+		btns = append(btns, chat.Button{Text: t.S("rollback.card.approve"), Action: "rollback.approve", Value: wf.ID, Style: chat.StyleDanger})
 	}
 	if !wf.Done && (state == Card || state == Approval || state == Act || state == Follow) {
-		btns = append(btns, chat.Button{Text: "Cancel", Action: commands.ActionCancel, Value: wf.ID, Confirm: "Cancel the " + commands.English().Msg(What(rb)) + "?"})
+		btns = append(btns, chat.Button{Text: t.S("rollback.card.cancel"), Action: commands.ActionCancel, Value: wf.ID, Confirm: t.S("rollback.card.cancel_confirm", "What", What(rb))})
 	}
 	if len(btns) > 0 {
 		blocks = append(blocks, chat.Block{Actions: btns})
 	}
-	blocks = append(blocks, chat.Block{Context: []string{"workflow `" + wf.ID + "`"}})
+	blocks = append(blocks, chat.Block{Context: []string{t.S("rollback.card.context", "ID", wf.ID)}})
 	return chat.Message{Text: commands.StripMarks(title) + " — " + commands.StripMarks(status), Blocks: blocks}
 }
 

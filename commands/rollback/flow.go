@@ -81,6 +81,7 @@ func (f *Flow) poll() time.Duration { return f.D.Poll(5 * time.Second) }
 
 func (f *Flow) act(ctx context.Context, wf *store.Workflow, rb *Rollback) (workflow.Outcome, error) {
 	d := f.D
+	t := d.T(wf.Channel)
 	switch rb.Via {
 	case ViaArgoCD:
 		name := d.Config.AppName(rb.Service, rb.Env)
@@ -100,7 +101,7 @@ func (f *Flow) act(ctx context.Context, wf *store.Workflow, rb *Rollback) (workf
 			if _, err := d.ArgoCD.SetAutoSync(ctx, name, false); err != nil {
 				return workflow.Outcome{}, err
 			}
-			f.reply(ctx, wf, rb, "autosync", fmt.Sprintf(":pause_button: Auto-sync of %s turned off (Argo CD refuses a rollback while it is on).", name))
+			f.reply(ctx, wf, rb, "autosync", t.S("rollback.note.autosync_off", "App", name))
 		}
 		_, err = d.ArgoCD.Rollback(ctx, name, rb.HistoryID)
 		var apiErr *argocd.APIError
@@ -109,13 +110,13 @@ func (f *Flow) act(ctx context.Context, wf *store.Workflow, rb *Rollback) (workf
 			return workflow.Outcome{}, fmt.Errorf("argocd still has auto-sync on: %s", apiErr.Message)
 		}
 		if errors.As(err, &apiErr) && strings.Contains(apiErr.Message, "another operation is already in progress") {
-			rb.Note = "waiting: Argo CD is running another operation"
+			rb.Note = t.S("rollback.note.busy")
 			return workflow.Outcome{Wait: f.poll(), Detail: rb.Note}, nil
 		}
 		if err != nil {
 			return workflow.Outcome{}, err
 		}
-		rb.Note = fmt.Sprintf("rolling back %s to history #%d (`%s`)", name, rb.HistoryID, rb.Tag)
+		rb.Note = t.S("rollback.note.rolling_back", "App", name, "ID", rb.HistoryID, "Tag", rb.Tag)
 		return workflow.Outcome{Next: Follow, Wait: f.poll()}, nil
 	case ViaBlueGreen:
 		env, _ := d.Config.Env(rb.Env)
@@ -129,7 +130,7 @@ func (f *Flow) act(ctx context.Context, wf *store.Workflow, rb *Rollback) (workf
 		if rb.ToService == "" {
 			to, ok := otherColour(rb.Service, cur)
 			if !ok {
-				return workflow.Outcome{}, workflow.Permanent(commands.Refusalf("Ingress %s/%s points at `%s`, which is neither %s-blue nor %s-green.", ns, ing, cur, rb.Service, rb.Service))
+				return workflow.Outcome{}, workflow.Permanent(commands.Refuse("rollback.refuse.not_bluegreen", "Namespace", ns, "Ingress", ing, "Current", cur, "Service", rb.Service))
 			}
 			rb.FromService, rb.ToService = cur, to
 		}
@@ -142,13 +143,13 @@ func (f *Flow) act(ctx context.Context, wf *store.Workflow, rb *Rollback) (workf
 		healthNote := ""
 		if env.BlueGreen.HealthURL != "" {
 			if err := f.checkHealth(ctx, env.BlueGreen.HealthURL); err != nil {
-				healthNote = " — health check failed: " + commands.Clip(err.Error(), 120)
+				healthNote = t.S("rollback.note.health_failed", "Why", commands.Clip(err.Error(), 120))
 			} else {
-				healthNote = " — " + env.BlueGreen.HealthURL + " answers 200"
+				healthNote = t.S("rollback.note.health_ok", "URL", env.BlueGreen.HealthURL)
 			}
 		}
 		rb.SwitchTook = time.Since(start).Round(time.Millisecond).String()
-		rb.Note = fmt.Sprintf("Ingress %s switched `%s` → `%s` in %s%s", ing, rb.FromService, rb.ToService, rb.SwitchTook, healthNote)
+		rb.Note = t.S("rollback.note.switched", "Ingress", ing, "From", rb.FromService, "To", rb.ToService, "Took", rb.SwitchTook, "Health", healthNote)
 		return f.finish(ctx, wf, rb, records.ResultSuccess)
 	}
 	return workflow.Outcome{}, workflow.Permanent(fmt.Errorf("unknown path %q", rb.Via))
@@ -156,6 +157,7 @@ func (f *Flow) act(ctx context.Context, wf *store.Workflow, rb *Rollback) (workf
 
 func (f *Flow) follow(ctx context.Context, wf *store.Workflow, rb *Rollback) (workflow.Outcome, error) {
 	d := f.D
+	t := d.T(wf.Channel)
 	name := d.Config.AppName(rb.Service, rb.Env)
 	app, err := d.ArgoCD.GetApp(ctx, name, "")
 	if err != nil {
@@ -165,23 +167,23 @@ func (f *Flow) follow(ctx context.Context, wf *store.Workflow, rb *Rollback) (wo
 	onTarget := op != nil && op.SyncResult != nil && op.SyncResult.Revision == rb.Revision
 	switch {
 	case onTarget && op.Phase == "Succeeded" && app.Status.Health.Status == "Healthy":
-		rb.Note = fmt.Sprintf("%s is Healthy on history #%d (`%s`)", name, rb.HistoryID, rb.Tag)
+		rb.Note = t.S("rollback.note.healthy", "App", name, "ID", rb.HistoryID, "Tag", rb.Tag)
 		out, err := f.finish(ctx, wf, rb, records.ResultSuccess)
-		m := chat.Message{Text: ":warning: Auto-sync is off and git no longer matches the cluster.", Blocks: []chat.Block{
-			{Section: &chat.Section{Text: fmt.Sprintf(":warning: *Auto-sync of %s is off* and git still says `%s` while the cluster runs `%s`. Open the GitOps revert so git and cluster agree again, then turn auto-sync back on.", name, rb.Current, rb.Tag)}},
-			{Actions: []chat.Button{{Text: "Open GitOps revert → " + rb.Tag, Action: "rollback.run", Value: strings.Join([]string{rb.Service, rb.Env, ViaGitOps, rb.Tag}, "|"), Style: chat.StylePrimary}}},
+		m := chat.Message{Text: t.S("rollback.drift.fallback"), Blocks: []chat.Block{
+			{Section: &chat.Section{Text: t.S("rollback.drift.text", "App", name, "Git", rb.Current, "Running", rb.Tag)}},
+			{Actions: []chat.Button{{Text: t.S("rollback.drift.button", "Tag", rb.Tag), Action: "rollback.run", Value: strings.Join([]string{rb.Service, rb.Env, ViaGitOps, rb.Tag}, "|"), Style: chat.StylePrimary}}},
 		}}
 		f.replyMsg(ctx, wf, rb, "drift", m)
 		return out, err
 	case onTarget && (op.Phase == "Failed" || op.Phase == "Error"), onTarget && app.Status.Health.Status == "Degraded":
-		rb.Note = fmt.Sprintf("rollback of %s did not become Healthy: %s %s", name, app.Status.Health.Status, op.Message)
+		rb.Note = t.S("rollback.note.not_healthy", "App", name, "Health", app.Status.Health.Status, "Message", op.Message)
 		return f.finish(ctx, wf, rb, records.ResultFailed)
 	}
 	if rb.StartedAt != nil && d.Clock().Now().Sub(*rb.StartedAt) > d.Config.ArgoCD.SyncTimeout.D() {
-		rb.Note = "timed out waiting for the rollback to become Healthy"
+		rb.Note = t.S("rollback.note.timed_out")
 		return f.finish(ctx, wf, rb, records.ResultFailed)
 	}
-	rb.Note = fmt.Sprintf("rolling back: %s / %s", app.Status.Sync.Status, app.Status.Health.Status)
+	rb.Note = t.S("rollback.note.progress", "Sync", app.Status.Sync.Status, "Health", app.Status.Health.Status)
 	return workflow.Outcome{Wait: f.poll(), Detail: rb.Note}, nil
 }
 
@@ -198,7 +200,7 @@ func (f *Flow) finish(ctx context.Context, wf *store.Workflow, rb *Rollback, res
 		icon = ":x:"
 	}
 	f.reply(ctx, wf, rb, "result", icon+" "+rb.Note)
-	commands.IncidentNote(ctx, d, rb.Incident, "rollback", rb.Requester, "Rollback "+rb.Via+": "+rb.Note)
+	commands.IncidentNote(ctx, d, rb.Incident, "rollback", rb.Requester, d.T(wf.Channel).S("rollback.incident_note", "Via", rb.Via, "Note", rb.Note))
 	return workflow.Outcome{Next: Done, Done: true}, nil
 }
 

@@ -2,7 +2,6 @@ package rollback
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/config"
@@ -44,24 +43,25 @@ func (l lifecycle) End(ctx context.Context, wf *store.Workflow, e commands.Endin
 	if err != nil {
 		return err
 	}
-	done := "nothing was changed"
+	t := d.T(wf.Channel)
+	done := t.S("rollback.note.nothing_changed")
 	switch {
 	case wf.State == Act && rb.Via == ViaArgoCD && rb.AutoSyncWasOn && d.ArgoCD != nil:
 		if _, err := d.ArgoCD.SetAutoSync(ctx, d.Config.AppName(rb.Service, rb.Env), true); err != nil {
 			return err
 		}
-		done = "the rollback was not sent; auto-sync of " + d.Config.AppName(rb.Service, rb.Env) + " is on again"
+		done = t.S("rollback.note.autosync_back", "App", d.Config.AppName(rb.Service, rb.Env))
 	case wf.State == Act && rb.Via == ViaBlueGreen && d.Kube != nil && rb.ToService != "":
 		env, _ := d.Config.Env(rb.Env)
 		if ing, err := d.Kube.Ingress(ctx, d.Config.Namespace(rb.Service, rb.Env), config.Expand(env.BlueGreen.Ingress, rb.Service, rb.Env)); err == nil && ingressBackend(ing) == rb.ToService {
-			done = "the Ingress already points at `" + rb.ToService + "`"
+			done = t.S("rollback.note.ingress_already", "Service", rb.ToService)
 		}
 	case wf.State == Follow:
-		done = fmt.Sprintf("Argo CD was already asked to roll back to history #%d; nexo stopped following it (auto-sync stays off)", rb.HistoryID)
+		done = t.S("rollback.note.follow_stopped", "ID", rb.HistoryID)
 	}
 	now := d.Clock().Now()
 	rb.Result, rb.FinishedAt = e.Result, &now
-	rb.Note = e.Sentence(d.T(wf.Channel)) + " — " + done
+	rb.Note = e.Sentence(t) + " — " + done
 	if err := commands.SaveEnded(ctx, d, wf, e, func(wf *store.Workflow) error { return workflow.Encode(wf, rb) }); err != nil {
 		return err
 	}
@@ -72,6 +72,6 @@ func (l lifecycle) End(ctx context.Context, wf *store.Workflow, e commands.Endin
 		d.Cards().Update(wf.Channel, wf.CardTS, f.card(wf, &rb, wf.State))
 	}
 	f.reply(ctx, wf, &rb, "ended", ":stop_sign: "+commands.TitleCase(rb.Note))
-	commands.IncidentNote(ctx, d, rb.Incident, "rollback", rb.Requester, "Rollback "+rb.Via+": "+rb.Note)
+	commands.IncidentNote(ctx, d, rb.Incident, "rollback", rb.Requester, t.S("rollback.incident_note", "Via", rb.Via, "Note", rb.Note))
 	return nil
 }

@@ -9,7 +9,6 @@ package rollback
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"github.com/nexo-org/nexo-bot/chat"
@@ -25,7 +24,7 @@ func Register(r *commands.Router, d *commands.Deps) {
 	r.OnClick("rollback.run", func(ctx context.Context, c chat.Click) (*chat.Reply, error) {
 		parts := strings.Split(c.Value, "|")
 		if len(parts) != 4 {
-			return nil, commands.Refusalf("That button is malformed.")
+			return nil, commands.Refuse("rollback.malformed")
 		}
 		if _, err := Start(ctx, d, Request{Service: parts[0], Env: parts[1], Via: parts[2], To: parts[3], Requester: c.UserID, Channel: c.ChannelID}); err != nil {
 			return nil, err
@@ -45,14 +44,14 @@ func Register(r *commands.Router, d *commands.Deps) {
 		if err != nil {
 			return nil, err
 		}
-		return commands.Ephemeral(chat.Message{Text: fmt.Sprintf("Superseded `%s`; the rollback `%s` started.", rr.Supersede, wf.ID)}), nil
+		return commands.Ephemeral(chat.Message{Text: d.T(c.ChannelID).S("rollback.superseded", "Old", rr.Supersede, "ID", wf.ID)}), nil
 	})
 	r.OnClick(commands.ActionRollbackStart, func(ctx context.Context, c chat.Click) (*chat.Reply, error) {
 		parts := strings.Split(c.Value, "|")
 		if len(parts) != 3 {
-			return nil, commands.Refusalf("That button is malformed.")
+			return nil, commands.Refuse("rollback.malformed")
 		}
-		m, err := Menu(ctx, d, parts[0], parts[1], parts[2])
+		m, err := Menu(ctx, d, d.T(c.ChannelID), parts[0], parts[1], parts[2])
 		if err != nil {
 			return nil, err
 		}
@@ -68,14 +67,14 @@ func Spec(d *commands.Deps) *commands.Spec {
 	return &commands.Spec{
 		Name:     "rollback",
 		Args:     []string{"service", "env"},
-		Summary:  "Roll back: Argo CD history (fast), a GitOps revert PR (auditable) or a blue/green switch (instant)",
-		Help:     "Without `--via`, shows the history (Argo CD and the git log of the values file, current and last stable marked) with a button per path.\n`--via argocd` turns auto-sync off first (Argo CD refuses otherwise) and rolls back to the history id; `--via gitops` opens `rollback/<svc>-<env>-<tag>`; `--via bluegreen` switches the Ingress to the other colour.\nProduction needs 1 sre-team approval by default. A rollback supersedes an ordinary change of the same target (one not merged yet once you press Supersede).",
+		Summary:  "rollback.summary",
+		Help:     "rollback.help",
 		Flags:    []commands.Flag{{Name: "to", Value: "<version|history-id>"}, {Name: "via", Value: "argocd|gitops|bluegreen"}, {Name: "incident", Value: "<id>"}},
 		Mutating: true,
 		Run: func(ctx context.Context, r commands.Request) (*chat.Reply, error) {
 			via := strings.ToLower(r.Args.Flag("via"))
 			if via == "" {
-				m, err := Menu(ctx, d, r.Args.Words[0], r.Args.Words[1], r.Args.Flag("to"))
+				m, err := Menu(ctx, d, d.T(r.ChannelID), r.Args.Words[0], r.Args.Words[1], r.Args.Flag("to"))
 				if err != nil {
 					return nil, err
 				}

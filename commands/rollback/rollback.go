@@ -78,11 +78,12 @@ type Request struct {
 	Supersede string
 }
 
-// offer is the request's Supersede button (see commands.Emergency.Offer).
-func (rr Request) offer() chat.Button {
+// offer is the request's Supersede button (see commands.Emergency.Offer),
+// in the locale of t.
+func (rr Request) offer(t i18n.T) chat.Button {
 	v := url.Values{"service": {rr.Service}, "env": {rr.Env}, "via": {rr.Via}, "to": {rr.To}, "incident": {rr.Incident}}
-	return chat.Button{Text: "Supersede and roll back", Action: "rollback.supersede", Value: v.Encode(), Style: chat.StyleDanger,
-		Confirm: "Close the open change's PR and roll " + rr.Service + " in " + rr.Env + " back?"}
+	return chat.Button{Text: t.S("rollback.supersede"), Action: "rollback.supersede", Value: v.Encode(), Style: chat.StyleDanger,
+		Confirm: t.S("rollback.supersede_confirm", "Service", rr.Service, "Env", rr.Env)}
 }
 
 // requestOf reads a Supersede button's value (never trusted: Start checks
@@ -90,7 +91,7 @@ func (rr Request) offer() chat.Button {
 func requestOf(value string) (Request, error) {
 	v, err := url.ParseQuery(value)
 	if err != nil || v.Get("supersede") == "" {
-		return Request{}, commands.Refusalf("That button is malformed.")
+		return Request{}, commands.Refuse("rollback.malformed")
 	}
 	return Request{Service: v.Get("service"), Env: v.Get("env"), Via: v.Get("via"), To: v.Get("to"), Incident: v.Get("incident"), Supersede: v.Get("supersede")}, nil
 }
@@ -140,45 +141,45 @@ func Start(ctx context.Context, d *commands.Deps, rr Request) (*store.Workflow, 
 			tag = target.Tag
 		}
 		if tag == "" || tag == "-" {
-			return nil, commands.Refusalf("No earlier version of %s in %s was found; say which with `--to <version>`.", svc.Name, env.Name)
+			return nil, commands.Refuse("rollback.refuse.no_earlier", "Service", svc.Name, "Env", env.Name)
 		}
 		if err := commands.ValidateTag(cfg, tag); err != nil {
 			return nil, err
 		}
 		if tag == current {
-			return nil, commands.Refusalf("%s already runs `%s` in %s in git.", svc.Name, tag, env.Name)
+			return nil, commands.Refuse("rollback.refuse.already_in_git", "Service", svc.Name, "Tag", tag, "Env", env.Name)
 		}
 		if err := commands.RequireImage(ctx, d, svc.Name, tag); err != nil {
 			return nil, err
 		}
 		if d.Changes == nil {
-			return nil, commands.Refusalf("GitOps reverts are not available in this nexo.")
+			return nil, commands.Refuse("rollback.refuse.no_reverts")
 		}
 		return d.Changes.StartRevert(ctx, commands.RevertRequest{Service: svc.Name, Env: env.Name, Tag: tag, Current: current, Incident: rr.Incident,
-			Requester: rr.Requester, Channel: channel, Supersede: rr.Supersede, Offer: rr.offer()})
+			Requester: rr.Requester, Channel: channel, Supersede: rr.Supersede, Offer: rr.offer(d.T(channel))})
 	case ViaArgoCD:
 		if d.ArgoCD == nil {
-			return nil, commands.Refusalf("Argo CD is not configured (argocd.server).")
+			return nil, commands.Refuse("rollback.refuse.no_argocd")
 		}
 		if target == nil || !target.InArgo {
-			return nil, commands.Refusalf("No Argo CD history entry matches `%s` for %s. Use `%s rollback %s %s` to see the history.", commands.OrDash(rr.To), d.Config.AppName(svc.Name, env.Name), cfg.Slack.Command, svc.Name, env.Name)
+			return nil, commands.Refuse("rollback.refuse.no_history", "To", commands.OrDash(rr.To), "App", d.Config.AppName(svc.Name, env.Name), "Command", cfg.Slack.Command, "Service", svc.Name, "Env", env.Name)
 		}
 		if target.Current {
-			return nil, commands.Refusalf("History entry %d (`%s`) is what %s runs now.", target.ID, target.Tag, d.Config.AppName(svc.Name, env.Name))
+			return nil, commands.Refuse("rollback.refuse.is_current", "ID", target.ID, "Tag", target.Tag, "App", d.Config.AppName(svc.Name, env.Name))
 		}
 		rb := Rollback{Via: ViaArgoCD, Service: svc.Name, Env: env.Name, Tag: target.Tag, Current: current, HistoryID: target.ID, Revision: target.Revision}
 		return startRollbackWF(ctx, d, rb, need, rr, channel)
 	case ViaBlueGreen:
 		if env.BlueGreen == nil {
-			return nil, commands.Refusalf("%s has no blue/green setup (environments[].bluegreen in the config).", env.Name)
+			return nil, commands.Refuse("rollback.refuse.no_bluegreen", "Env", env.Name)
 		}
 		if d.Kube == nil {
-			return nil, commands.Refusalf("Kubernetes is not configured.")
+			return nil, commands.Refuse("rollback.refuse.no_kube")
 		}
 		rb := Rollback{Via: ViaBlueGreen, Service: svc.Name, Env: env.Name, Current: current}
 		return startRollbackWF(ctx, d, rb, need, rr, channel)
 	}
-	return nil, commands.Refusalf("`--via %s` is not a rollback path: use argocd, gitops or bluegreen.", commands.Clip(rr.Via, 20))
+	return nil, commands.Refuse("rollback.refuse.bad_via", "Via", commands.Clip(rr.Via, 20))
 }
 
 func startRollbackWF(ctx context.Context, d *commands.Deps, rb Rollback, need policy.Requirement, rr Request, channel string) (*store.Workflow, error) {
@@ -189,7 +190,7 @@ func startRollbackWF(ctx context.Context, d *commands.Deps, rb Rollback, need po
 	}
 	err := commands.StartEmergency(ctx, d, commands.Emergency{
 		Workflow: wf, Card: (&Flow{D: d}).card(wf, &rb, Approval), What: What(&rb), Service: rb.Service, Env: rb.Env,
-		Requester: rr.Requester, Supersede: rr.Supersede, Offer: rr.offer(),
+		Requester: rr.Requester, Supersede: rr.Supersede, Offer: rr.offer(d.T(channel)),
 	})
 	if err != nil {
 		return nil, err

@@ -63,9 +63,9 @@ type CLI struct {
 	mu    sync.Mutex // serialises git commands on the clone
 	ready bool       // the clone exists and is configured (guarded by mu)
 
-	fmu     sync.Mutex // guards flight and next
-	flight  *fetchCall // the fetch running
-	next    *fetchCall // the fetch callers arriving during flight wait for
+	fmu     sync.Mutex   // guards flight and next
+	flight  *fetchCall   // the fetch running
+	next    *fetchCall   // the fetch callers arriving during flight wait for
 	fetches atomic.Int64 // fetches run (tests)
 	waiters atomic.Int64 // Sync callers that queued behind a running fetch (tests)
 	pushes  atomic.Int64 // pushes of new commits (tests)

@@ -70,7 +70,7 @@ func TestDiagnoseFixTagThroughSlack(t *testing.T) {
 
 		// 2. Carol presses Fix; the change waits for platform-team.
 		e.Click(Carol, card, "change.fix")
-		thread := e.WaitFind(`"change.approve"`, "nexo-be", "staging", "2026.02.17")
+		thread := e.WaitFind(append(e.Words("change.card.title.fix", "Service", "nexo-be", "Env", "staging", "Tag", "2026.02.17"), `"change.approve"`)...)
 		// The pressed button is off the diagnose card (its words stay, in
 		// the note of who pressed it): nobody opens the fix twice.
 		e.Slack.WaitFor(func() bool {
@@ -112,11 +112,7 @@ func TestDiagnoseFixTagThroughSlack(t *testing.T) {
 		if app.Status.Health.Status != "Healthy" || app.Status.Summary.Images[0] != "ghcr.io/nexo-org/nexo-be:2026.02.17" {
 			t.Fatalf("app %+v", app.Status)
 		}
-		if locale == i18n.English {
-			// commands/change's sentence; its own scenario tests check it in
-			// every locale.
-			e.WaitFind("2026.02.17", "is live in staging")
-		}
+		e.WaitFind(e.Words("change.live", "Service", "nexo-be", "Tag", "2026.02.17", "Env", "staging")...)
 
 		// 4. The new pods run; diagnose says so, with the last deploy.
 		healthy := commandstest.Pods(t, "healthy")

@@ -23,16 +23,22 @@ func threadReplies(e *Env, parentTS string, words ...string) int {
 }
 
 // Scenario 2: straight to production, SRE approvals under a 15-minute SLA,
-// a merge blocked by branch protection, recovery figures, backfill.
+// a merge blocked by branch protection, recovery figures, backfill; in
+// each locale.
 func TestHotfixFastTrack(t *testing.T) {
+	EachLocale(t, hotfixFastTrack)
+}
+
+func hotfixFastTrack(t *testing.T, locale string) {
 	prom := promfake.New()
 	defer prom.Close()
 	prom.Set(0.001)
-	e := New(t, Options{PrometheusURL: prom.URL()})
+	e := New(t, Options{PrometheusURL: prom.URL(), Locale: locale})
+	const tag = "2026.02.17-hotfix"
 	e.Command(Carol, `hotfix nexo-be 2026.02.17-hotfix --reason "connection pool exhaustion"`)
-	e.Ephemeral(Carol, "needs `--incident <id>`")
+	e.Ephemeral(Carol, e.Words("change.hotfix.needs_incident")...)
 	e.Command(Carol, `hotfix nexo-be 2026.02.17-hotfix --incident 456 --reason "connection pool exhaustion"`)
-	card := e.WaitFind("Hotfix", "nexo-be", "production", "2026.02.17-hotfix")
+	card := e.WaitFind(e.Words("change.card.title.hotfix", "Service", "nexo-be", "Env", "production", "Tag", tag)...)
 	wf := onlyChange(t, e, "nexo-be", "production")
 	e.Eventually("the PR", time.Second, 20, func() bool { st, _ := changeState(t, e, wf.ID); return st == change.Approval })
 	_, c := changeState(t, e, wf.ID)
@@ -42,16 +48,18 @@ func TestHotfixFastTrack(t *testing.T) {
 		t.Fatalf("hotfix PR: %+v", pr)
 	}
 	// The SLA: reminders at 5 and 10 minutes, then on-call at 15.
-	e.Eventually("first reminder", time.Minute, 6, func() bool { return threadReplies(e, card.TS, "has waited") == 1 })
-	e.Eventually("second reminder", time.Minute, 6, func() bool { return threadReplies(e, card.TS, "has waited") == 2 })
-	e.Eventually("the SLA page", time.Minute, 6, func() bool { return threadReplies(e, card.TS, "past its 15m0s approval SLA") == 1 })
+	waited := e.Words("change.hotfix.remind", "Service", "nexo-be", "Tag", tag)
+	e.Eventually("first reminder", time.Minute, 6, func() bool { return threadReplies(e, card.TS, waited...) == 1 })
+	e.Eventually("second reminder", time.Minute, 6, func() bool { return threadReplies(e, card.TS, waited...) == 2 })
+	past := e.Words("change.hotfix.past_sla", "Service", "nexo-be", "Tag", tag, "SLA", e.Cat.Duration(15*time.Minute))
+	e.Eventually("the SLA page", time.Minute, 6, func() bool { return threadReplies(e, card.TS, past...) == 1 })
 
 	// Branch protection refuses the merge: the thread quotes GitHub.
 	e.GitHub.BlockMerges(405, "At least 2 approving reviews are required by reviewers with write access.")
 	e.Click(Alice, card, "change.approve")
 	e.Click(Bob, card, "change.approve")
 	e.Eventually("the refusal in the thread", time.Second, 20, func() bool {
-		return threadReplies(e, card.TS, "GitHub refused the merge", "At least 2 approving reviews") == 1
+		return threadReplies(e, card.TS, append(e.Words("change.note.merge_blocked", "Number", c.PR), "At least 2 approving reviews")...) == 1
 	})
 	e.GitHub.BlockMerges(0, "")
 	e.Eventually("hotfix live", 30*time.Second, 150, func() bool { st, _ := changeState(t, e, wf.ID); return st == change.Done })
@@ -63,18 +71,19 @@ func TestHotfixFastTrack(t *testing.T) {
 		!strings.Contains(msg, "URGENT: P0 incident #456") || !strings.Contains(msg, "Approved by: @U0") || !strings.Contains(msg, "@U0ALICE01") || !strings.Contains(msg, "@U0BOB0001") {
 		t.Fatalf("merge commit message:\n%s", msg)
 	}
-	backfill := e.WaitFind("Hotfix `2026.02.17-hotfix` is live", "Recovery: error rate", "Backfill staging")
+	backfill := e.WaitFind(append(append(e.Words("change.hotfix.live", "Tag", tag, "Env", "production"), e.Words("change.hotfix.recovery_error_rate")...),
+		e.Words("change.hotfix.backfill_button", "Env", "staging")...)...)
 	var dep records.Deployment
 	if err := e.Store.GetDoc(context.Background(), records.DeploymentsCollection, wf.ID, &dep); err != nil || dep.Kind != records.KindHotfix || dep.Incident != "456" {
 		t.Fatalf("hotfix deployment: %+v %v", dep, err)
 	}
 	// No more reminders once approved.
-	if n := threadReplies(e, card.TS, "has waited"); n != 2 {
+	if n := threadReplies(e, card.TS, waited...); n != 2 {
 		t.Fatalf("%d reminders", n)
 	}
 	// Backfill staging: an ordinary promotion of the same tag, no soak gate.
 	e.Click(Carol, backfill, "hotfix.backfill")
-	e.Ephemeral(Carol, "Backfill of `2026.02.17-hotfix` to staging started")
+	e.Ephemeral(Carol, e.Words("change.hotfix.backfill_started", "Tag", tag, "Env", "staging")...)
 	bf := onlyChange(t, e, "nexo-be", "staging")
 	var b change.Change
 	Decode(t, bf, &b)

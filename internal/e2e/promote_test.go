@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -50,16 +51,16 @@ func onlyChange(t testing.TB, e *Env, service, env string) *store.Workflow {
 // staging, platform-team approval, 30 min soak in qa, merge, sync, Healthy.
 func promoteStaging(t *testing.T, e *Env) {
 	e.Command(Carol, "promote nexo-be stg")
-	card := e.WaitFind("Promote", "nexo-be", "staging", "2026.02.17")
+	card := e.WaitFind(promoteCardWords(e, "staging", "2026.02.17")...)
 	wf := onlyChange(t, e, "nexo-be", "staging")
 	e.Eventually("the PR", time.Second, 20, func() bool { st, _ := changeState(t, e, wf.ID); return st == change.Approval })
 
 	// The requester's own approval does not count.
 	e.Click(Carol, card, "change.approve")
-	e.Ephemeral(Carol, "your approval does not count")
+	e.Ephemeral(Carol, e.Words("policy.own_approval")...)
 	// An SRE is not platform-team: refused, naming who can approve.
 	e.Click(Alice, card, "change.approve")
-	e.Ephemeral(Alice, "Only members of platform-team")
+	e.Ephemeral(Alice, e.Words("policy.only_members_of", "Group", "platform-team")...)
 	e.Click(Platf, card, "change.approve")
 	e.Click(Platf, card, "change.approve") // counts once
 	// qa has run 2026.02.17 since the start: the 30m soak gate opens at +30m.
@@ -77,11 +78,18 @@ func promoteStaging(t *testing.T, e *Env) {
 	}
 }
 
+// Playbook scenario 1 through the thread, in each locale: the card, the
+// approvals and the gate speak the channel's language, the git texts keep
+// the playbook's form.
 func TestPromoteToProductionThroughTheThread(t *testing.T) {
+	EachLocale(t, promoteToProductionThroughTheThread)
+}
+
+func promoteToProductionThroughTheThread(t *testing.T, locale string) {
 	prom := promfake.New()
 	defer prom.Close()
 	prom.Set(0.002)
-	e := New(t, Options{PrometheusURL: prom.URL()})
+	e := New(t, Options{PrometheusURL: prom.URL(), Locale: locale})
 	before := e.Remote.File(t, "main", "helm/nexo-be/values-prod.yaml")
 
 	promoteStaging(t, e)
@@ -89,17 +97,17 @@ func TestPromoteToProductionThroughTheThread(t *testing.T) {
 	// Production: 2 sre-team approvals, and 24h Healthy in staging.
 	slackBefore, ghBefore, argoBefore := slackCallCounts(e), len(e.GitHub.Calls()), len(e.Argo.Calls())
 	e.Command(Carol, "promote nexo-be production")
-	card := e.WaitFind("Promote", "nexo-be", "production", "2026.02.17")
+	card := e.WaitFind(promoteCardWords(e, "production", "2026.02.17")...)
 	wf := onlyChange(t, e, "nexo-be", "production")
 	e.Eventually("the PR", time.Second, 20, func() bool { st, _ := changeState(t, e, wf.ID); return st == change.Approval })
 	e.Click(Carol, card, "change.approve")
-	e.Ephemeral(Carol, "your approval does not count")
+	e.Ephemeral(Carol, e.Words("policy.own_approval")...)
 	e.Click(Alice, card, "change.approve")
 	e.Click(Bob, card, "change.approve")
 	// Approved, but the gate is closed: staging has been Healthy for minutes.
 	e.Eventually("the gate sentence", time.Second, 10, func() bool {
 		m, _ := e.Slack.Message(card.Channel, card.TS)
-		return strings.Contains(Content(m), "soak ends at")
+		return containsAll(Content(m), e.Words("policy.gate.closed", "Tag", "2026.02.17", "Env", "staging"))
 	})
 	if st, _ := changeState(t, e, wf.ID); st != change.Approval {
 		t.Fatalf("merged before the soak: %s", st)
@@ -126,13 +134,18 @@ func TestPromoteToProductionThroughTheThread(t *testing.T) {
 		!strings.Contains(pr.Body, "## Validation\n- ✅ Staging stable for 24h") {
 		t.Fatalf("PR title/body: %q\n%s", pr.Title, pr.Body)
 	}
+	// The body tells the config's timezone (America/Sao_Paulo), in every locale.
+	if !regexp.MustCompile(`\nRequested-by: ` + regexp.QuoteMeta(Carol) + ` via nexo at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d-03:00\n`).MatchString(pr.Body) {
+		t.Fatalf("PR body's time is not in the config's timezone:\n%s", pr.Body)
+	}
 	var final slackfake.Message
 	e.Slack.WaitFor(func() bool {
 		final, _ = e.Slack.Message(card.Channel, card.TS)
-		return strings.Contains(Content(final), "Done")
+		return containsAll(Content(final), e.Words("change.card.status.done"))
 	}, 5*time.Second)
 	text := Content(final)
-	for _, w := range []string{"Done", "2/2", "<@U0ALICE01>", "<@U0BOB0001>", "Error rate", "0.20%"} {
+	// The error rate with the locale's decimal separator: 0.20% / 0,20%.
+	for _, w := range append(append(e.Words("change.card.status.done"), e.Words("change.card.error_rate", "Rate", e.Cat.Decimal(0.2, 2))...), "2/2", "<@U0ALICE01>", "<@U0BOB0001>") {
 		if !strings.Contains(text, w) {
 			t.Errorf("final card lacks %q:\n%s", w, text)
 		}
@@ -175,23 +188,27 @@ func TestPromoteToProductionThroughTheThread(t *testing.T) {
 }
 
 func TestSecondPromotionOfTheSameEnvGetsALink(t *testing.T) {
-	e := New(t, Options{})
+	EachLocale(t, secondPromotionOfTheSameEnvGetsALink)
+}
+
+func secondPromotionOfTheSameEnvGetsALink(t *testing.T, locale string) {
+	e := New(t, Options{Locale: locale})
 	e.Command(Carol, "promote nexo-be staging")
-	e.WaitFind("Promote", "nexo-be", "staging")
+	e.WaitFind(promoteCardWords(e, "staging", "2026.02.17")...)
 	e.Command(Platf, "promote nexo-be staging 2026.02.18")
-	e.Ephemeral(Platf, "already open")
+	e.Ephemeral(Platf, e.Words("core.start.locked", "Service", "nexo-be", "Env", "staging")...)
 	// Another service proceeds in parallel.
 	e.Command(Carol, "promote nexo-fe staging")
-	e.WaitFind("Promote", "nexo-fe", "staging")
+	e.WaitFind(e.Words("change.card.title.promotion", "Service", "nexo-fe", "Env", "staging")...)
 	// Bad input changes nothing.
 	e.Command(Carol, "promote nexo-bee staging")
-	e.Ephemeral(Carol, "Unknown service", "nexo-be")
+	e.Ephemeral(Carol, append(e.Words("core.resolve.unknown_service", "Name", "nexo-bee"), "`nexo-be`")...)
 	e.Command(Carol, "promote nexo-be production 2026.13.01")
-	e.Ephemeral(Carol, "not a valid image tag")
+	e.Ephemeral(Carol, e.Words("core.resolve.bad_tag", "Tag", "2026.13.01")...)
 	e.Command(Carol, "promote nexo-be production 2026.03.01")
-	e.Ephemeral(Carol, "does not exist in the registry")
+	e.Ephemeral(Carol, e.Words("core.no_such_image", "Tag", "2026.03.01")...)
 	e.Command(Carol, "promote nexo-be qa 2026.02.17")
-	e.Ephemeral(Carol, "already runs")
+	e.Ephemeral(Carol, e.Words("change.promote.already_runs", "Service", "nexo-be", "Tag", "2026.02.17", "Env", "qa")...)
 	if n := len(e.Workflows(change.Kind)); n != 2 {
 		t.Fatalf("%d change workflows, want 2", n)
 	}
@@ -280,10 +297,14 @@ func slackCallCounts(e *Env) map[string]int {
 // threshold nexo says so in the thread, mentions on-call and offers the
 // rollback, whose button opens the rollback menu.
 func TestWatchAfterDeployOffersRollbackOnBreach(t *testing.T) {
+	EachLocale(t, watchAfterDeployOffersRollbackOnBreach)
+}
+
+func watchAfterDeployOffersRollbackOnBreach(t *testing.T, locale string) {
 	prom := promfake.New()
 	defer prom.Close()
 	prom.Set(0.05)
-	e := New(t, Options{PrometheusURL: prom.URL()})
+	e := New(t, Options{PrometheusURL: prom.URL(), Locale: locale})
 	e.Command(Carol, "promote nexo-be qa 2026.02.18")
 	wf := onlyChange(t, e, "nexo-be", "qa")
 	e.Eventually("the breach", 10*time.Second, 60, func() bool { st, _ := changeState(t, e, wf.ID); return st == change.Failed })
@@ -291,9 +312,11 @@ func TestWatchAfterDeployOffersRollbackOnBreach(t *testing.T) {
 	if !c.Breach || c.Result != records.ResultFailed || c.ErrorRate == nil || *c.ErrorRate != 0.05 {
 		t.Fatalf("change: %+v", c)
 	}
-	alert := e.WaitFind("error rate in qa is *5.00%*", "threshold 1.00%", "<!subteam^S0SREONCALL>", "Roll back to 2026.02.17")
+	// Rate and threshold with the locale's decimal separator.
+	alert := e.WaitFind(append(e.Words("change.breach", "Service", "nexo-be", "Env", "qa", "Rate", e.Cat.Decimal(5, 2), "Tag", "2026.02.18",
+		"Threshold", e.Cat.Decimal(1, 2)), "<!subteam^S0SREONCALL>", e.Cat.S("change.breach_rollback", "Tag", "2026.02.17"))...)
 	e.Click(Alice, alert, "rollback.start")
-	e.Ephemeral(Alice, "Rollback nexo-be in qa", "2026.02.17")
+	e.Ephemeral(Alice, append(e.Words("rollback.menu.title", "Service", "nexo-be", "Env", "qa"), "2026.02.17")...)
 	var dep records.Deployment
 	if err := e.Store.GetDoc(context.Background(), records.DeploymentsCollection, wf.ID, &dep); err != nil || dep.Result != records.ResultFailed {
 		t.Fatalf("deployment: %+v %v", dep, err)
@@ -303,7 +326,11 @@ func TestWatchAfterDeployOffersRollbackOnBreach(t *testing.T) {
 // Playbook step 11: develop Healthy on a new tag for 5 minutes is promoted
 // to qa by nexo itself, once.
 func TestAutoPromotionDevelopToQA(t *testing.T) {
-	e := New(t, Options{})
+	EachLocale(t, autoPromotionDevelopToQA)
+}
+
+func autoPromotionDevelopToQA(t *testing.T, locale string) {
+	e := New(t, Options{Locale: locale})
 	e.Command(Carol, "promote nexo-be dev 2026.02.18")
 	dev := onlyChange(t, e, "nexo-be", "develop")
 	e.Eventually("develop live", 10*time.Second, 60, func() bool { st, _ := changeState(t, e, dev.ID); return st == change.Done })
@@ -328,7 +355,7 @@ func TestAutoPromotionDevelopToQA(t *testing.T) {
 	if c.Tag != "2026.02.18" || c.Requester != "nexo" || c.Result != records.ResultSuccess {
 		t.Fatalf("auto-promotion: %+v", c)
 	}
-	e.WaitFind("has been Healthy in develop", "promoting it to qa by itself")
+	e.WaitFind(e.Words("change.auto.promoting", "Service", "nexo-be", "Tag", "2026.02.18", "From", "develop", "To", "qa", "ID", auto.ID)...)
 	// Once: more scans change nothing.
 	e.Eventually("more scans", time.Minute, 30, func() bool { return e.Clock.Now().Sub(liveAt) > 20*time.Minute })
 	n := 0

@@ -51,9 +51,13 @@ func rollbackState(t testing.TB, e *Env, id string) (string, rollback.Rollback) 
 
 // Scenario 3, option 1 then 2: Argo CD history rollback (auto-sync must be
 // turned off first), then the GitOps revert the bot offers so git and the
-// cluster agree again.
+// cluster agree again; in each locale.
 func TestRollbackViaArgoCDThenGitOpsRevert(t *testing.T) {
-	e := New(t, Options{})
+	EachLocale(t, rollbackViaArgoCDThenGitOpsRevert)
+}
+
+func rollbackViaArgoCDThenGitOpsRevert(t *testing.T, locale string) {
+	e := New(t, Options{Locale: locale})
 	// A bad deploy to qa first, so there is history to roll back.
 	e.Command(Carol, "promote nexo-be qa 2026.02.18")
 	bad := onlyChange(t, e, "nexo-be", "qa")
@@ -61,7 +65,7 @@ func TestRollbackViaArgoCDThenGitOpsRevert(t *testing.T) {
 	start := e.Clock.Now()
 
 	e.Command(Alice, "rollback nexo-be qa")
-	menu := e.WaitFind("Rollback nexo-be in qa", "last stable", "2026.02.17")
+	menu := e.WaitFind(rollbackMenuWords(e, "qa", "2026.02.17")...)
 	argoBefore := len(e.Argo.Calls())
 	e.Click(Alice, menu, "rollback.run") // the first button: Argo CD → the last stable entry
 	rb := rollbackOf(t, e)
@@ -78,7 +82,10 @@ func TestRollbackViaArgoCDThenGitOpsRevert(t *testing.T) {
 	if n := e.Argo.CallCount("POST", "/api/v1/applications/nexo-be-qa/rollback"); n != 1 {
 		t.Fatalf("%d rollback calls", n)
 	}
-	drift := e.WaitFind("Auto-sync of nexo-be-qa is off", "git still says")
+	drift := e.WaitFind(e.Words("rollback.drift.text", "App", "nexo-be-qa", "Git", "2026.02.18", "Running", "2026.02.17")...)
+	if r.Note != e.Cat.S("rollback.note.healthy", "App", "nexo-be-qa", "ID", r.HistoryID, "Tag", "2026.02.17") {
+		t.Fatalf("rollback note %q", r.Note)
+	}
 	t.Logf("Argo CD rollback: %s simulated, %d Argo CD calls", took, len(e.Argo.Calls())-argoBefore)
 
 	// The bot's button opens the GitOps revert to the version now running.
@@ -102,6 +109,12 @@ func TestRollbackViaArgoCDThenGitOpsRevert(t *testing.T) {
 	}
 }
 
+// rollbackMenuWords are what the rollback menu of nexo-be in env shows
+// with tag as the last stable version.
+func rollbackMenuWords(e *Env, env, tag string) []string {
+	return append(append(e.Words("rollback.menu.title", "Service", "nexo-be", "Env", env), e.Words("rollback.menu.stable")...), tag)
+}
+
 func onlyRollbackChange(t testing.TB, e *Env, env string) *store.Workflow {
 	t.Helper()
 	var found *store.Workflow
@@ -122,19 +135,23 @@ func onlyRollbackChange(t testing.TB, e *Env, env string) *store.Workflow {
 }
 
 // Production rollbacks need one sre-team approval; a GitOps revert to a
-// version from the git history.
+// version from the git history; in each locale.
 func TestRollbackProductionViaGitOpsNeedsAnSRE(t *testing.T) {
-	e := New(t, Options{})
+	EachLocale(t, rollbackProductionViaGitOpsNeedsAnSRE)
+}
+
+func rollbackProductionViaGitOpsNeedsAnSRE(t *testing.T, locale string) {
+	e := New(t, Options{Locale: locale})
 	e.Command(Carol, "rollback nexo-be prod --via gitops --to 2026.02.28")
-	e.Ephemeral(Carol, "does not exist in the registry")
+	e.Ephemeral(Carol, e.Words("core.no_such_image", "Tag", "2026.02.28")...)
 	e.Command(Carol, "rollback nexo-be prod --via gitops --to 2026.02.10")
-	e.Ephemeral(Carol, "already runs")
+	e.Ephemeral(Carol, e.Words("rollback.refuse.already_in_git", "Service", "nexo-be", "Tag", "2026.02.10", "Env", "production")...)
 	e.Command(Carol, "rollback nexo-be prod --via gitops --to 2026.02.03")
-	card := e.WaitFind("Rollback", "nexo-be", "production", "2026.02.03")
+	card := e.WaitFind(e.Words("change.card.title.rollback", "Service", "nexo-be", "Env", "production", "Tag", "2026.02.03")...)
 	wf := onlyRollbackChange(t, e, "production")
 	e.Eventually("the PR", time.Second, 20, func() bool { st, _ := changeState(t, e, wf.ID); return st == change.Approval })
 	e.Click(Carol, card, "change.approve")
-	e.Ephemeral(Carol, "your approval does not count")
+	e.Ephemeral(Carol, e.Words("policy.own_approval")...)
 	e.Click(Alice, card, "change.approve")
 	e.Eventually("production rollback", 10*time.Second, 60, func() bool { st, _ := changeState(t, e, wf.ID); return st == change.Done })
 	_, c := changeState(t, e, wf.ID)
@@ -147,8 +164,13 @@ func TestRollbackProductionViaGitOpsNeedsAnSRE(t *testing.T) {
 	}
 }
 
-// Scenario 3, option 3: switch the Ingress to the other colour.
+// Scenario 3, option 3: switch the Ingress to the other colour; in each
+// locale.
 func TestRollbackBlueGreenSwitchesTheIngress(t *testing.T) {
+	EachLocale(t, rollbackBlueGreenSwitchesTheIngress)
+}
+
+func rollbackBlueGreenSwitchesTheIngress(t *testing.T, locale string) {
 	health := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) }))
 	defer health.Close()
 	ingress := &networkingv1.Ingress{
@@ -159,14 +181,15 @@ func TestRollbackBlueGreenSwitchesTheIngress(t *testing.T) {
 	}
 	cs := fake.NewSimpleClientset(ingress)
 	e := New(t, Options{
+		Locale:   locale,
 		Mutate:   func(c *config.Config) { c.Environments[3].BlueGreen.HealthURL = health.URL + "/health" },
 		Override: func(d *commands.Deps) { d.Kube = kube.NewFromClients(clientset.Adapt(cs), nil, kube.Options{}) },
 	})
 	e.Command(Carol, "rollback nexo-be production --via bluegreen")
-	card := e.WaitFind("Rollback nexo-be in production via bluegreen")
+	card := e.WaitFind(e.Words("rollback.card.title", "Service", "nexo-be", "Env", "production", "Via", "bluegreen")...)
 	rb := rollbackOf(t, e)
 	e.Click(Carol, card, "rollback.approve")
-	e.Ephemeral(Carol, "your approval does not count")
+	e.Ephemeral(Carol, e.Words("policy.own_approval")...)
 	e.Click(Bob, card, "rollback.approve")
 	e.Eventually("switch", time.Second, 20, func() bool { st, _ := rollbackState(t, e, rb.ID); return st == rollback.Done })
 	got, err := cs.NetworkingV1().Ingresses("nexo-production").Get(context.Background(), "nexo-be-ingress", metav1.GetOptions{})
@@ -177,14 +200,14 @@ func TestRollbackBlueGreenSwitchesTheIngress(t *testing.T) {
 		t.Fatalf("backend after the switch: %s", name)
 	}
 	_, r := rollbackState(t, e, rb.ID)
-	if r.FromService != "nexo-be-green" || r.ToService != "nexo-be-blue" || !strings.Contains(r.Note, "answers 200") || r.SwitchTook == "" {
+	if r.FromService != "nexo-be-green" || r.ToService != "nexo-be-blue" || !strings.Contains(r.Note, e.Cat.S("rollback.note.health_ok", "URL", health.URL+"/health")) || r.SwitchTook == "" {
 		t.Fatalf("rollback: %+v", r)
 	}
-	e.WaitFind("switched `nexo-be-green` → `nexo-be-blue`")
+	e.WaitFind(e.Words("rollback.note.switched", "Ingress", "nexo-be-ingress", "From", "nexo-be-green", "To", "nexo-be-blue")...)
 	t.Logf("blue/green switch took %s", r.SwitchTook)
 	// Without blue/green configured: a clear refusal.
 	e.Command(Carol, "rollback nexo-be staging --via bluegreen")
-	e.Ephemeral(Carol, "no blue/green setup")
+	e.Ephemeral(Carol, e.Words("rollback.refuse.no_bluegreen", "Env", "staging")...)
 }
 
 // A replica dies after Argo CD accepted the rollback but before the
@@ -228,7 +251,7 @@ func TestArgoCDRollbackIsNotRepeatedAfterALostStateSave(t *testing.T) {
 	e.StopBot()
 	e.StartBot()
 	e.Command(Alice, "rollback nexo-be qa")
-	menu := e.WaitFind("Rollback nexo-be in qa", "last stable", "2026.02.17")
+	menu := e.WaitFind(rollbackMenuWords(e, "qa", "2026.02.17")...)
 	e.Click(Alice, menu, "rollback.run")
 	rb := rollbackOf(t, e)
 	restarted := false

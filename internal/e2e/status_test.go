@@ -58,7 +58,7 @@ func TestStatusCardOnBothStores(t *testing.T) {
 		e.Command(Carol, "help")
 		e.Ephemeral(Carol, append(e.Words("views.status.summary"), "promote", "rollback", "status")...)
 		e.Command(Carol, "help promote")
-		e.Ephemeral(Carol, "--skip-soak")
+		e.Ephemeral(Carol, append(e.Words("change.promote.summary"), "--skip-soak")...)
 		e.Command(Carol, "help status")
 		e.Ephemeral(Carol, e.Words("views.status.help", "Command", e.Config.Slack.Command)...)
 	})
