@@ -428,7 +428,7 @@ func TestPlaybookIncidentLifecycle(t *testing.T) {
 		t.Fatalf("no investigation:\n%s", r.chat.In(ch))
 	}
 	text := post.Msg.PlainText()
-	mustContain(t, "investigation", text, "spike began at *10:31 UTC*", "0.2% → 5.0%", "2026.02.17", "DEPLOY 6min before spike!", "Database connection timeout", "*3×*",
+	mustContain(t, "investigation", text, "spike began at *"+commands.English().When(incDeclare.Add(-4*time.Minute))+"*", "0.2% → 5.0%", "2026.02.17", "DEPLOY 6 min before the spike!", "Database connection timeout", "*3×*",
 		"<https://jaeger.example/trace/trace-abc123|trace-abc123>", "database.pool.max: 10   ← pool/limit/timeout", "Argo CD is not configured", "GitOps repo is not configured")
 	if strings.Contains(text, "database.host: db.internal   ←") {
 		t.Errorf("database.host called out:\n%s", text)
@@ -447,8 +447,8 @@ func TestPlaybookIncidentLifecycle(t *testing.T) {
 	if ev := r.pager.Events(); len(ev) != 2 || ev[1].DedupKey != id {
 		t.Fatalf("re-page: %+v", ev)
 	}
-	mustContain(t, "re-page", r.chat.In(ch), "Nobody acknowledged in 10m")
-	page, _ := r.chat.Find(ch, "paging again")
+	mustContain(t, "re-page", r.chat.In(ch), "Nobody acknowledged in 10 min")
+	page, _ := r.chat.Find(ch, "paging on-call again")
 	ack := chattest.Buttons(page.Msg)
 	if len(ack) != 1 || ack[0].Action != "incident.ack" {
 		t.Fatalf("page buttons: %+v", ack)
@@ -532,7 +532,7 @@ func TestPlaybookIncidentLifecycle(t *testing.T) {
 	mustContain(t, "post-mortem", md, "# Incident: High Error Rate", "## Timeline", "- 10:25 UTC: Deploy 2026.02.17", "- 10:31 UTC: Error rate spike (5.0%)",
 		"- 10:35 UTC: Incident declared by <@U0ALICE01>", "p95 of db.query is 30s in Jaeger ([message](https://", "## Root Cause\nDatabase connection pool too small (10 connections)",
 		"## Resolution\n1. Rollback nexo-be production → `2026.02.10`: success", "Rolled back to 2026.02.10; hotfix with a pool of 50 follows",
-		"## Prevention\n- [ ] Add load testing to staging\n- [ ] Monitor connection pool usage", "## Lessons Learned", "Detected 4min after the error spike began")
+		"## Prevention\n- [ ] Add load testing to staging\n- [ ] Monitor connection pool usage", "## Lessons Learned", "Detected 4 min after the error spike began")
 	mustContain(t, "channel", r.chat.In(ch), "no PR was opened")
 	// No reminders or nudges after resolve.
 	before := len(r.chat.Posts())

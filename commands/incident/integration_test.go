@@ -84,7 +84,7 @@ func TestInvestigationOnRealServers(t *testing.T) {
 	if len(inv.Errors) != 2 || inv.Errors[0].Message != "Database connection timeout" || inv.Errors[0].Count != 5 || len(inv.Errors[0].TraceIDs) != 3 {
 		t.Fatalf("groups: %+v (%s)", inv.Errors, inv.ErrorNote)
 	}
-	msg := inv.Message(d, svc, "production").PlainText()
+	msg := inv.Message(d, commands.English(), svc, "production").PlainText()
 	t.Logf("%s", msg)
 	for _, w := range []string{"Error rate spike began", "*5×* Database connection timeout", "<https://jaeger.example/trace/trace-4|trace-4>"} {
 		if !strings.Contains(msg, w) {
