@@ -644,3 +644,39 @@ func uploaded(r *incRig, channel, name string) string {
 	}
 	return string(b)
 }
+
+// A change made to the incident while Declare is still posting (a button
+// pressed on the card, a timer) survives: the card's ts joins the record
+// under the incident's lease instead of a plain write of the whole record
+// made before the change.
+func TestDeclareKeepsChangesMadeWhileItPosts(t *testing.T) {
+	r := newIncRig(t, false)
+	changed := false
+	r.chat.BeforePost = func() {
+		if changed {
+			return
+		}
+		for _, name := range r.chat.Created() {
+			if _, err := incident.Load(r.ctx, r.d, name); err == nil {
+				changed = true
+				if err := incident.AddFollowUp(r.ctx, r.d, name, "U0BOB0001", "Monitor connection pool usage"); err != nil {
+					t.Errorf("follow-up during Declare: %v", err)
+				}
+			}
+		}
+	}
+	s, err := incident.Declare(r.ctx, r.d, incident.DeclareRequest{Service: "nexo-be", Env: "production", Title: "High Error Rate", Severity: "P3", Declarer: "U0ALICE01", FromChannel: "C0DEPLOYS"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !changed {
+		t.Fatal("nothing changed the incident while Declare posted")
+	}
+	got := r.incident(s.ID)
+	if len(got.FollowUps) != 1 || got.FollowUps[0] != "Monitor connection pool usage" {
+		t.Errorf("the follow-up added during Declare is lost: %+v", got.FollowUps)
+	}
+	if got.CardTS == "" {
+		t.Errorf("the card's ts is not in the record: %+v", got)
+	}
+}
