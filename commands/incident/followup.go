@@ -101,7 +101,7 @@ func pageOnCall(ctx context.Context, d *commands.Deps, id string, again bool) {
 	}
 	group := d.Members.Mentions(ctx, cfg.Incidents.OnCallGroup)
 	t := d.T(s.Channel)
-	again_ := func(id string) string {
+	variant := func(id string) string { // the re-page says so
 		if again {
 			return id + "_again"
 		}
@@ -119,12 +119,12 @@ func pageOnCall(ctx context.Context, d *commands.Deps, id string, again bool) {
 		if perr != nil {
 			ref := commands.NewRef()
 			d.Log.Warn("incident page failed", "incident", id, "ref", ref, "err", perr)
-			text = t.S(again_("incident.page.failed"), "After", after, "Ref", ref, "Mentions", group)
+			text = t.S(variant("incident.page.failed"), "After", after, "Ref", ref, "Mentions", group)
 		} else {
-			text = t.S(again_("incident.page.sent"), "After", after, "Group", cfg.Incidents.OnCallGroup, "Mentions", group)
+			text = t.S(variant("incident.page.sent"), "After", after, "Group", cfg.Incidents.OnCallGroup, "Mentions", group)
 		}
 	} else {
-		text = t.S(again_("incident.page.no_pager"), "After", after, "Mentions", group)
+		text = t.S(variant("incident.page.no_pager"), "After", after, "Mentions", group)
 	}
 	m := chat.Message{Text: text, Blocks: []chat.Block{
 		{Section: &chat.Section{Text: text}},
