@@ -99,7 +99,7 @@ func TestIncidentCardInPortuguese(t *testing.T) {
 		Status: records.StatusInvestigating, Channel: "C0INC", DeclaredAt: declared, Roles: map[string]string{"comms": "U0BOB0001"}}}
 	m := incident.CardIn(pt, "/nexo", s)
 	text := m.PlainText()
-	for _, want := range []string{"*Severidade*\n_não definida_ — `/nexo incident sev P0..P4`", "*Status*\n:mag: investigando", "*Serviço*\nnexo-be (production)",
+	for _, want := range []string{"*Severidade*\n_não definida_ — `/nexo incident sev P0..P4`", "*Status*\n:mag: em investigação", "*Serviço*\nnexo-be (production)",
 		"*Commander*\n_não definido_ — `/nexo incident commander @usuário`", "*Comunicação*\n<@U0BOB0001>", "*Escriba*\n_não definido_",
 		"Declarado <!date^1769942100^{date_short_pretty} {time}|1 fev 2026 07:35 -03>", "`/nexo incident update <texto>` · fixe uma mensagem"} {
 		if !strings.Contains(text, want) {
@@ -110,10 +110,10 @@ func TestIncidentCardInPortuguese(t *testing.T) {
 	for _, b := range chattest.Buttons(m) {
 		labels = append(labels, b.Text+"|"+b.Confirm)
 	}
-	if got := strings.Join(labels, ","); got != "Identificado|,Monitorando|,Resolver|Resolver o incident e escrever o rascunho do post-mortem?" {
+	if got := strings.Join(labels, ","); got != "Identificado|,Em monitoramento|,Resolver|Resolver o incident e escrever o rascunho do post-mortem?" {
 		t.Errorf("buttons %s", got)
 	}
-	if m.Text != "Incident inc-20260201-high-error-rate: Taxa de erro alta — —, investigando" {
+	if m.Text != "Incident inc-20260201-high-error-rate: Taxa de erro alta — —, em investigação" {
 		t.Errorf("fallback %q", m.Text)
 	}
 	s.Status, s.ResolvedAt, s.Severity, s.AckedBy = records.StatusResolved, &resolved, "P1", "U0BOB0001"
