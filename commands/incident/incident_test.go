@@ -429,7 +429,7 @@ func TestPlaybookIncidentLifecycle(t *testing.T) {
 		t.Fatalf("no investigation:\n%s", r.chat.In(ch))
 	}
 	text := post.Msg.PlainText()
-	mustContain(t, "investigation", text, "spike began at *"+commands.English().When(incDeclare.Add(-4*time.Minute))+"*", "0.2% → 5.0%", "2026.02.17", "DEPLOY 6 min before the spike!", "Database connection timeout", "*3×*",
+	mustContain(t, "investigation", text, "spike began at *"+commands.English().WhenTime(incDeclare.Add(-4*time.Minute))+"*", "0.2% → 5.0%", "2026.02.17", "DEPLOY 6 min before the spike!", "Database connection timeout", "*3×*",
 		"<https://jaeger.example/trace/trace-abc123|trace-abc123>", "database.pool.max: 10   ← pool/limit/timeout", "Argo CD is not configured", "GitOps repo is not configured")
 	if strings.Contains(text, "database.host: db.internal   ←") {
 		t.Errorf("database.host called out:\n%s", text)

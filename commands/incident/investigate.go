@@ -132,7 +132,7 @@ func InvestigateWindow(ctx context.Context, d *commands.Deps, service, env strin
 			if on, ok := prom.DetectOnset(pts, cfg.Prometheus.ErrorRateThreshold, base); ok {
 				on = on.UTC()
 				inv.Onset = &on
-				inv.RateNote = i18n.M("incident.inv.spike", "At", i18n.Moment(on), "Before", percent(inv.Before), "Now", percent(inv.Now), "Peak", percent(maxOf(pts)))
+				inv.RateNote = i18n.M("incident.inv.spike", "At", clockAt(on), "Before", percent(inv.Before), "Now", percent(inv.Now), "Peak", percent(maxOf(pts)))
 			} else {
 				inv.RateNote = i18n.M("incident.inv.no_spike", "Window", i18n.Span(inv.End.Sub(inv.Start)), "Now", percent(inv.Now), "Threshold", percent(cfg.Prometheus.ErrorRateThreshold))
 			}
@@ -168,13 +168,13 @@ func InvestigateWindow(ctx context.Context, d *commands.Deps, service, env strin
 			d.Log.Warn("investigation: loki", "logql", inv.LogQL, "ref", ref, "err", err)
 			inv.ErrorNote = i18n.M("incident.inv.loki_failed", "Ref", ref)
 		case len(entries) == 0:
-			inv.ErrorNote = i18n.M("incident.inv.no_errors", "LogQL", inv.LogQL, "Since", i18n.Moment(from))
+			inv.ErrorNote = i18n.M("incident.inv.no_errors", "LogQL", inv.LogQL, "Since", clockAt(from))
 		default:
 			inv.Errors = loki.GroupErrors(entries, "")
 			if len(inv.Errors) > 5 {
 				inv.Errors = inv.Errors[:5]
 			}
-			inv.ErrorNote = i18n.M("incident.inv.error_lines", "Count", len(entries), "Since", i18n.Moment(from), "Distinct", len(loki.GroupErrors(entries, "")))
+			inv.ErrorNote = i18n.M("incident.inv.error_lines", "Count", len(entries), "Since", clockAt(from), "Distinct", len(loki.GroupErrors(entries, "")))
 		}
 	}
 

@@ -2,6 +2,7 @@ package incident
 
 import (
 	"math"
+	"time"
 
 	"github.com/nexo-org/nexo-bot/i18n"
 )
@@ -42,15 +43,23 @@ func pct(t i18n.T, v float64) string {
 	return t.Decimal(v*100, 1) + "%"
 }
 
-// say renders m for t, writing its percent values in t's locale.
+// clockAt is a moment of the last hours in a message's data, rendered as
+// Slack's time-of-day token (T.WhenTime): "began at 10:31".
+type clockAt time.Time
+
+// say renders m for t, writing its percent values in t's locale and its
+// clockAt values as time-of-day tokens.
 func say(t i18n.T, m i18n.Msg) string {
 	if m.ID == "" {
 		return ""
 	}
 	kv := make([]any, len(m.KV))
 	for i, v := range m.KV {
-		if p, ok := v.(percent); ok {
-			v = pct(t, float64(p))
+		switch x := v.(type) {
+		case percent:
+			v = pct(t, float64(x))
+		case clockAt:
+			v = t.WhenTime(time.Time(x))
 		}
 		kv[i] = v
 	}

@@ -207,7 +207,7 @@ func playbookIncident(t *testing.T, locale string) {
 
 	inv := waitChannel(t, e, incCh.ID, e.Cat.S("incident.inv.header"), "DEPLOY")
 	text := Content(inv)
-	spikeAt := "*" + e.Cat.When(spike) + "*"
+	spikeAt := "*" + e.Cat.WhenTime(spike) + "*"
 	for _, w := range []string{spikeAt, "2026.02.17", e.Cat.S("incident.inv.suspect_spike", "Before", i18n.Span(6*time.Minute)), "Database connection timeout", "3×", "trace-abc123",
 		e.Cat.S("incident.button.rollback", "Tag", "2026.02.10")} {
 		if !strings.Contains(text, w) {
