@@ -195,7 +195,10 @@ func playbookIncident(t *testing.T, locale string) {
 	}, 10*time.Second) {
 		t.Errorf("declarer, on-call and owners not all invited: %+v", e.Slack.Channels())
 	}
-	waitChannel(t, e, incCh.ID, "High error rate", "P1", e.Cat.S("incident.status.investigating"))
+	// The card, in the channel's words, down to the transport's confirm
+	// dialog on Resolve; its time a Slack date token.
+	waitChannel(t, e, incCh.ID, "High error rate", "P1", e.Cat.S("incident.status.investigating"), e.Cat.S("incident.button.resolve_confirm"),
+		`"`+e.Cat.S("bot.confirm.title")+`"`, `"`+e.Cat.S("bot.confirm.yes")+`"`, "<!date^")
 	// P1: on-call is paged through PagerDuty's Events API v2.
 	if !e.Slack.WaitFor(func() bool { return len(pd.Events()) > 0 }, 10*time.Second) {
 		t.Fatal("on-call was not paged")
