@@ -282,7 +282,7 @@ func Spec(d *commands.Deps) *commands.Spec {
 				if err != nil {
 					return nil, err
 				}
-				return commands.Ephemeral(Card(d, s)), nil
+				return commands.Ephemeral(CardIn(d.T(r.ChannelID), d.Config.Slack.Command, s)), nil // in the asker's locale
 			}),
 		},
 	}

@@ -127,3 +127,29 @@ func TestIncidentCardInPortuguese(t *testing.T) {
 		t.Errorf("resolved card:\n%s", text)
 	}
 }
+
+// Each channel reads in its own locale: declared from a pt-BR channel, the
+// reply there is Portuguese while the new incident channel (slack.locale
+// en) gets the English card; `show --incident` from the pt-BR channel
+// shows the card in Portuguese.
+func TestEachChannelReadsTheIncidentInItsLocale(t *testing.T) {
+	r := newIncRig(t, false)
+	r.cfg.Slack.ChannelLocales = map[string]string{"C0DEPLOYS": i18n.Portuguese}
+	pt, en := i18n.Default().In(i18n.Portuguese), i18n.Default().In(i18n.English)
+	reply := r.command("U0CAROL01", "C0DEPLOYS", "incident declare nexo-fe staging Login page blank --sev P3")
+	if reply == nil || !strings.HasPrefix(reply.Message.Text, pt.Fixed("incident.declared")[0]) {
+		t.Fatalf("declare reply: %+v", reply)
+	}
+	incs, _ := incident.OpenFor(r.ctx, r.d, "nexo-fe", "staging")
+	if len(incs) != 1 {
+		t.Fatalf("incidents: %+v", incs)
+	}
+	s := incs[0]
+	if card := r.chat.In(s.Channel); !strings.Contains(card, en.S("incident.card.status", "Value", ":mag: investigating")) || strings.Contains(card, "investigação") {
+		t.Errorf("the incident channel's card is not English:\n%s", card)
+	}
+	shown := r.command("U0CAROL01", "C0DEPLOYS", "incident show --incident "+s.ID)
+	if shown == nil || !strings.Contains(shown.Message.PlainText(), pt.S("incident.card.status", "Value", ":mag: em investigação")) {
+		t.Fatalf("show from the pt-BR channel: %+v", shown)
+	}
+}
