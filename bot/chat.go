@@ -15,6 +15,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/nexo-org/nexo-bot/chat"
+	"github.com/nexo-org/nexo-bot/i18n"
 )
 
 // ChatOptions configures a SlackChat.
@@ -40,6 +41,10 @@ type ChatOptions struct {
 	GroupCacheTTL time.Duration
 	Logger        *slog.Logger
 	Metrics       *Metrics
+	// Locale is the catalog of a channel's readers (commands.Deps.T): the
+	// transport's own words (confirm dialogs, modals' Cancel) are said in
+	// it. Default: English; SetLocale sets it once the deps exist.
+	Locale func(channel string) i18n.T
 }
 
 // SlackChat implements chat.Chat over Slack's Web API: Block Kit rendering,
@@ -53,6 +58,7 @@ type SlackChat struct {
 	groupsMu sync.Mutex
 	groups   map[string]groupEntry
 	names    map[string]string // channel id → name (ChannelName)
+	localeMu sync.RWMutex
 }
 
 type groupEntry struct {
@@ -179,9 +185,31 @@ func (c *SlackChat) call(ctx context.Context, method string, fn func(ctx context
 	}
 }
 
-func msgOptions(m chat.Message, update bool) []slack.MsgOption {
+// SetLocale sets how the transport finds a channel's locale (see
+// ChatOptions.Locale).
+func (c *SlackChat) SetLocale(fn func(channel string) i18n.T) {
+	c.localeMu.Lock()
+	c.opts.Locale = fn
+	c.localeMu.Unlock()
+}
+
+// T is the catalog of channel's readers ("" : the default locale).
+func (c *SlackChat) T(channel string) i18n.T {
+	if c == nil {
+		return i18n.Default().In(i18n.English)
+	}
+	c.localeMu.RLock()
+	fn := c.opts.Locale
+	c.localeMu.RUnlock()
+	if fn == nil {
+		return i18n.Default().In(i18n.English)
+	}
+	return fn(channel)
+}
+
+func msgOptions(t i18n.T, m chat.Message, update bool) []slack.MsgOption {
 	opts := []slack.MsgOption{slack.MsgOptionText(fallbackText(m), false)}
-	blocks := RenderBlocks(m)
+	blocks := RenderBlocksIn(t, m)
 	if len(blocks) > 0 || update {
 		// An empty set on update clears the previous blocks.
 		opts = append(opts, slack.MsgOptionBlocks(blocks...))
@@ -195,7 +223,7 @@ func (c *SlackChat) Post(ctx context.Context, channel, threadTS string, m chat.M
 	if channel == "" {
 		return "", errors.New("bot: post: empty channel")
 	}
-	opts := msgOptions(m, false)
+	opts := msgOptions(c.T(channel), m, false)
 	if threadTS != "" {
 		opts = append(opts, slack.MsgOptionTS(threadTS))
 	}
@@ -218,7 +246,7 @@ func (c *SlackChat) Update(ctx context.Context, channel, ts string, m chat.Messa
 		return errors.New("bot: update: empty channel or ts")
 	}
 	return c.pace.update(ctx, channel, ts, m, func(ctx context.Context, m chat.Message) error {
-		opts := msgOptions(m, true)
+		opts := msgOptions(c.T(channel), m, true)
 		return c.call(ctx, "chat.update", func(ctx context.Context) error {
 			_, _, _, err := c.api.UpdateMessageContext(ctx, channel, ts, opts...)
 			return err
@@ -243,7 +271,7 @@ func (c *SlackChat) PostEphemeral(ctx context.Context, channel, user string, m c
 	if channel == "" || user == "" {
 		return errors.New("bot: ephemeral: empty channel or user")
 	}
-	opts := msgOptions(m, false)
+	opts := msgOptions(c.T(channel), m, false)
 	return c.call(ctx, "chat.postEphemeral", func(ctx context.Context) error {
 		_, err := c.api.PostEphemeralContext(ctx, channel, user, opts...)
 		return err
@@ -364,7 +392,7 @@ func (c *SlackChat) OpenModal(ctx context.Context, triggerID string, m chat.Moda
 	if len(m.PrivateMetadata) > maxPrivateMeta {
 		return fmt.Errorf("bot: open modal: private metadata is %d bytes, Slack allows %d", len(m.PrivateMetadata), maxPrivateMeta)
 	}
-	view := RenderModal(m)
+	view := RenderModalIn(c.T(""), m)
 	return c.call(ctx, "views.open", func(ctx context.Context) error {
 		_, err := c.api.OpenViewContext(ctx, triggerID, view)
 		return err

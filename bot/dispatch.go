@@ -196,7 +196,7 @@ func (b *Bot) handleCommand(ctx context.Context, sc slack.SlashCommand) {
 		b.m.Errors.WithLabelValues("handler").Inc()
 		ref := text.Ref()
 		b.log.Error("command failed", "user", c.UserID, "channel", c.ChannelID, "command", commandLabel(c.Text), "ref", ref, "err", err)
-		reply = failedReply(ref)
+		reply = b.failedReply(c.ChannelID, ref)
 	}
 	if reply == nil {
 		return
@@ -235,7 +235,7 @@ func (b *Bot) handleClicks(ctx context.Context, ic slack.InteractionCallback) {
 			b.m.Errors.WithLabelValues("handler").Inc()
 			ref := text.Ref()
 			b.log.Error("click failed", "user", c.UserID, "action", c.Action, "ref", ref, "err", err)
-			reply = failedReply(ref)
+			reply = b.failedReply(channel, ref)
 		}
 		if reply != nil && reply.Consumed && !ic.Container.IsEphemeral && b.chat != nil {
 			b.consume(ctx, channel, c.MessageTS, ic.Message.Msg, a.ActionID, c.UserID)
@@ -301,7 +301,7 @@ func (b *Bot) answerSubmission(w *work, ic slack.InteractionCallback, ack func(p
 			ref := text.Ref()
 			b.log.Error("submission failed", "user", sub.UserID, "callback_id", sub.CallbackID, "ref", ref, "err", r.err)
 			if first := firstBlock(sub.Values); first != "" {
-				errs = map[string]string{first: failedReply(ref).Message.Text}
+				errs = map[string]string{first: b.failedReply("", ref).Message.Text}
 			}
 		}
 		if len(errs) > 0 {
@@ -349,7 +349,7 @@ func (b *Bot) consume(ctx context.Context, channel, ts string, msg slack.Msg, ac
 	if pressed == "" {
 		return // not a button of this message (already taken off)
 	}
-	note := slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, "<@"+user+"> pressed “"+pressed+"”", false, false))
+	note := slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, b.chat.T(channel).S("bot.pressed", "User", "<@"+user+">", "Button", pressed), false, false))
 	kept = append(kept, note)
 	if err := b.chat.UpdateBlocks(ctx, channel, ts, msg.Text, kept); err != nil {
 		b.log.Warn("taking a pressed button off its message", "channel", channel, "ts", ts, "err", err)
@@ -358,8 +358,9 @@ func (b *Bot) consume(ctx context.Context, channel, ts string, msg slack.Msg, ac
 
 // failedReply is what a person reads when the handler itself failed: a
 // fixed sentence and the reference of the log line, never the error.
-func failedReply(ref string) *chat.Reply {
-	return &chat.Reply{Ephemeral: true, Message: chat.Message{Text: ":warning: nexo could not handle that, and it may not have been done. Reference `" + ref + "` (in nexo's log)."}}
+// It is said in channel's locale ("": the default one).
+func (b *Bot) failedReply(channel, ref string) *chat.Reply {
+	return &chat.Reply{Ephemeral: true, Message: chat.Message{Text: b.chat.T(channel).S("bot.failed", "Ref", ref)}}
 }
 
 func firstBlock(values map[string]string) string {

@@ -70,9 +70,9 @@ func (b *Bot) verified(w http.ResponseWriter, r *http.Request) (body []byte, id 
 	sv, err := slack.NewSecretsVerifier(r.Header, b.opts.SigningSecret)
 	if err != nil {
 		b.m.Errors.WithLabelValues("http_signature").Inc()
-		reason := "missing or malformed signature"
+		reason := "missing or malformed signature" //i18n:verbatim HTTP answer to Slack, not to a person
 		if errors.Is(err, slack.ErrExpiredTimestamp) {
-			reason = "stale request timestamp"
+			reason = "stale request timestamp" //i18n:verbatim HTTP answer to Slack, not to a person
 		}
 		b.log.Warn("slack http request refused", "path", r.URL.Path, "reason", reason)
 		http.Error(w, reason, http.StatusUnauthorized)

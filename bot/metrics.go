@@ -29,6 +29,8 @@ type Metrics struct {
 // NewMetrics builds the collectors and registers them on reg (nil: not
 // registered). Collectors already registered on reg are reused, so several
 // bots can share a registry.
+//
+//i18n:verbatim metric help texts are for operators, in English
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		Envelopes: prometheus.NewCounterVec(prometheus.CounterOpts{

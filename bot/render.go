@@ -7,6 +7,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/nexo-org/nexo-bot/chat"
+	"github.com/nexo-org/nexo-bot/i18n"
 )
 
 // Slack Block Kit limits (https://api.slack.com/reference/block-kit).
@@ -77,19 +78,25 @@ func mrkdwn(s string) *slack.TextBlockObject {
 // section, over-long texts are cut with "…", and a message of more than 50
 // blocks keeps the first 49 and says how many were left out.
 func RenderBlocks(m chat.Message) []slack.Block {
+	return RenderBlocksIn(i18n.Default().In(i18n.English), m)
+}
+
+// RenderBlocksIn is RenderBlocks with the transport's own words (the
+// confirm dialog, the note on left-out blocks) in t's locale.
+func RenderBlocksIn(t i18n.T, m chat.Message) []slack.Block {
 	var out []slack.Block
 	for _, b := range m.Blocks {
-		out = append(out, renderBlock(b)...)
+		out = append(out, renderBlock(t, b)...)
 	}
 	if len(out) > maxBlocks {
 		dropped := len(out) - (maxBlocks - 1)
 		out = append(out[:maxBlocks-1:maxBlocks-1],
-			slack.NewContextBlock("", mrkdwn(fmt.Sprintf("_… %d more blocks not shown (Slack allows %d)_", dropped, maxBlocks))))
+			slack.NewContextBlock("", mrkdwn(t.N("bot.blocks_left_out", dropped, "Max", maxBlocks))))
 	}
 	return out
 }
 
-func renderBlock(b chat.Block) []slack.Block {
+func renderBlock(t i18n.T, b chat.Block) []slack.Block {
 	switch {
 	case b.Header != "":
 		return []slack.Block{slack.NewHeaderBlock(plain(truncate(b.Header, maxHeaderText)))}
@@ -116,7 +123,7 @@ func renderBlock(b chat.Block) []slack.Block {
 	case b.Divider:
 		return []slack.Block{slack.NewDividerBlock()}
 	case len(b.Actions) > 0:
-		return renderActions(b.Actions)
+		return renderActions(t, b.Actions)
 	case b.Image != nil:
 		if b.Image.URL == "" {
 			return nil
@@ -165,7 +172,7 @@ func renderSection(s *chat.Section) []slack.Block {
 	return out
 }
 
-func renderActions(buttons []chat.Button) []slack.Block {
+func renderActions(t i18n.T, buttons []chat.Button) []slack.Block {
 	var els []slack.BlockElement
 	seen := map[string]bool{}
 	for i, btn := range buttons {
@@ -193,7 +200,7 @@ func renderActions(buttons []chat.Button) []slack.Block {
 			e = e.WithURL(truncate(btn.URL, maxURL))
 		}
 		if btn.Confirm != "" {
-			c := slack.NewConfirmationBlockObject(plain("Are you sure?"), mrkdwn(truncate(btn.Confirm, maxConfirmText)), plain("Yes"), plain("Cancel"))
+			c := slack.NewConfirmationBlockObject(plain(t.S("bot.confirm.title")), mrkdwn(truncate(btn.Confirm, maxConfirmText)), plain(t.S("bot.confirm.yes")), plain(t.S("bot.confirm.no")))
 			if btn.Style == chat.StyleDanger {
 				c = c.WithStyle(slack.StyleDanger)
 			}
@@ -208,13 +215,19 @@ func renderActions(buttons []chat.Button) []slack.Block {
 // input's block_id and action_id are its ModalInput.ID, so a submission's
 // values and validation errors are keyed by it.
 func RenderModal(m chat.Modal) slack.ModalViewRequest {
+	return RenderModalIn(i18n.Default().In(i18n.English), m)
+}
+
+// RenderModalIn is RenderModal with the default Submit and the Close
+// button in t's locale.
+func RenderModalIn(t i18n.T, m chat.Modal) slack.ModalViewRequest {
 	title := m.Title
 	if title == "" {
 		title = "nexo"
 	}
 	submit := m.Submit
 	if submit == "" {
-		submit = "Submit"
+		submit = t.S("bot.modal.submit")
 	}
 	var blocks []slack.Block
 	for _, in := range m.Inputs {
@@ -233,7 +246,7 @@ func RenderModal(m chat.Modal) slack.ModalViewRequest {
 		Type:            slack.VTModal,
 		Title:           plain(truncate(title, maxModalTitle)),
 		Submit:          plain(truncate(submit, maxModalTitle)),
-		Close:           plain("Cancel"),
+		Close:           plain(t.S("bot.modal.close")),
 		CallbackID:      truncate(m.CallbackID, maxActionID),
 		PrivateMetadata: m.PrivateMetadata,
 		Blocks:          slack.Blocks{BlockSet: blocks},

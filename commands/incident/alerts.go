@@ -12,6 +12,7 @@ import (
 	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/config"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/store"
 )
 
@@ -103,13 +104,25 @@ func ReceiveAlert(ctx context.Context, d *commands.Deps, a Alert) error {
 	if err := d.Store.PutDoc(ctx, AlertsCollection, a.Fingerprint, a); err != nil {
 		return err
 	}
-	where := strings.TrimSpace(a.Service + " " + a.Env)
-	if where == "" {
-		where = "unknown service"
+	// Each channel reads the alert in its own locale.
+	words := func(channel string) (t i18n.T, where, link string) {
+		t = d.T(channel)
+		where = strings.TrimSpace(a.Service + " " + a.Env)
+		if where == "" {
+			where = t.S("incident.alert.unknown_service")
+		}
+		if a.GeneratorURL != "" {
+			link = " <" + a.GeneratorURL + "|" + t.S("incident.alert.source") + ">"
+		}
+		return t, where, link
 	}
-	link := ""
-	if a.GeneratorURL != "" {
-		link = " <" + a.GeneratorURL + "|source>"
+	resolvedText := func(channel string) string {
+		t, where, link := words(channel)
+		return t.S("incident.alert.resolved", "Name", a.Name(), "Where", where, "Summary", a.Summary(), "Link", link)
+	}
+	firingText := func(channel string) string {
+		t, where, link := words(channel)
+		return t.S("incident.alert.firing", "Name", a.Name(), "Where", where, "Severity", commands.OrDash(a.Labels["severity"]), "Summary", a.Summary(), "Link", link)
 	}
 	var open []*State
 	if a.Service != "" && a.Env != "" {
@@ -120,27 +133,26 @@ func ReceiveAlert(ctx context.Context, d *commands.Deps, a Alert) error {
 	}
 	now := d.Clock().Now().UTC()
 	if a.Status == "resolved" {
-		text := fmt.Sprintf(":large_green_circle: [RESOLVED] *%s* (%s): %s%s", a.Name(), where, a.Summary(), link)
 		if len(open) == 0 {
-			_, err := d.Chat.Post(ctx, alertChannel(cfg, a.Service), "", chat.Message{Text: text})
+			ch := alertChannel(cfg, a.Service)
+			_, err := d.Chat.Post(ctx, ch, "", chat.Message{Text: resolvedText(ch)})
 			return err
 		}
 		for _, s := range open {
 			timeline(ctx, d, s.ID, store.TimelineEntry{Key: "alert:" + a.Fingerprint + ":resolved:" + a.EndsAt.Format(time.RFC3339), Time: alertTime(a.EndsAt, now), Kind: "alert", Actor: "alertmanager",
-				Text: fmt.Sprintf("Alert resolved: %s", a.Name())})
-			if _, err := d.Chat.Post(ctx, s.Channel, "", chat.Message{Text: text}); err != nil {
+				Text: d.T(s.Channel).S("incident.timeline.alert_resolved", "Name", a.Name())})
+			if _, err := d.Chat.Post(ctx, s.Channel, "", chat.Message{Text: resolvedText(s.Channel)}); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
 	sev := AlertSeverity(a.Labels["severity"])
-	text := fmt.Sprintf(":rotating_light: [FIRING] *%s* (%s, %s): %s%s", a.Name(), where, commands.OrDash(a.Labels["severity"]), a.Summary(), link)
 	if len(open) > 0 {
 		for _, s := range open {
 			timeline(ctx, d, s.ID, store.TimelineEntry{Key: "alert:" + a.Fingerprint + ":firing:" + a.StartsAt.Format(time.RFC3339), Time: alertTime(a.StartsAt, now), Kind: "alert", Actor: "alertmanager",
-				Text: fmt.Sprintf("Alert fired: %s", a.Name())})
-			if _, err := d.Chat.Post(ctx, s.Channel, "", chat.Message{Text: text}); err != nil {
+				Text: d.T(s.Channel).S("incident.timeline.alert_fired", "Name", a.Name())})
+			if _, err := d.Chat.Post(ctx, s.Channel, "", chat.Message{Text: firingText(s.Channel)}); err != nil {
 				return err
 			}
 		}
@@ -156,18 +168,21 @@ func ReceiveAlert(ctx context.Context, d *commands.Deps, a Alert) error {
 			d.Log.Warn("auto-declare refused", "alert", a.Name(), "reason", ref.Error())
 		} else {
 			timeline(ctx, d, s.ID, store.TimelineEntry{Key: "alert:" + a.Fingerprint + ":firing:" + a.StartsAt.Format(time.RFC3339), Time: alertTime(a.StartsAt, now), Kind: "alert", Actor: "alertmanager",
-				Text: fmt.Sprintf("Alert fired: %s", a.Name())})
-			_, err := d.Chat.Post(ctx, alertChannel(cfg, a.Service), "", chat.Message{Text: text + fmt.Sprintf("\nDeclared automatically (severity %s): <#%s>.", a.Labels["severity"], s.Channel)})
+				Text: d.T(s.Channel).S("incident.timeline.alert_fired", "Name", a.Name())})
+			ch := alertChannel(cfg, a.Service)
+			_, err := d.Chat.Post(ctx, ch, "", chat.Message{Text: firingText(ch) + "\n" + d.T(ch).S("incident.alert.auto_declared", "Severity", a.Labels["severity"], "Channel", s.Channel)})
 			return err
 		}
 	}
+	ch := alertChannel(cfg, a.Service)
+	t, text := d.T(ch), firingText(ch)
 	m := chat.Message{Text: text, Blocks: []chat.Block{{Section: &chat.Section{Text: text}}}}
 	if a.Service != "" && a.Env != "" {
-		m.Blocks = append(m.Blocks, chat.Block{Actions: []chat.Button{{Text: "Declare incident", Action: "incident.declare", Value: a.Fingerprint, Style: chat.StyleDanger}}})
+		m.Blocks = append(m.Blocks, chat.Block{Actions: []chat.Button{{Text: t.S("incident.button.declare"), Action: "incident.declare", Value: a.Fingerprint, Style: chat.StyleDanger}}})
 	} else {
-		m.Blocks = append(m.Blocks, chat.Block{Context: []string{"nexo could not tell the service and environment from the labels (service/app, namespace/env), so it offers no Declare button."}})
+		m.Blocks = append(m.Blocks, chat.Block{Context: []string{t.S("incident.alert.no_target")}})
 	}
-	_, err := d.Chat.Post(ctx, alertChannel(cfg, a.Service), "", m)
+	_, err := d.Chat.Post(ctx, ch, "", m)
 	return err
 }
 
@@ -197,30 +212,30 @@ func lower(list []string) []string {
 // declares, and becomes commander; a second click finds the open incident.
 func DeclareFromAlert(ctx context.Context, d *commands.Deps, fingerprint, user, channel string) (*chat.Reply, error) {
 	if !fingerprintRE.MatchString(fingerprint) {
-		return nil, commands.Refusalf("That button is malformed.")
+		return nil, commands.Refuse("incident.refuse.malformed_button")
 	}
 	var a Alert
 	if err := d.Store.GetDoc(ctx, AlertsCollection, fingerprint, &a); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return nil, commands.Refusalf("nexo no longer knows that alert; declare with `%s incident declare <service> <env> <title>`.", d.Config.Slack.Command)
+			return nil, commands.Refuse("incident.refuse.alert_unknown", "Command", d.Config.Slack.Command)
 		}
 		return nil, err
 	}
 	if a.Service == "" || a.Env == "" {
-		return nil, commands.Refusalf("The alert names no known service and environment; declare with `%s incident declare`.", d.Config.Slack.Command)
+		return nil, commands.Refuse("incident.refuse.alert_no_target", "Command", d.Config.Slack.Command)
 	}
 	open, err := OpenFor(ctx, d, a.Service, a.Env)
 	if err != nil {
 		return nil, err
 	}
 	if len(open) > 0 {
-		return nil, commands.Refusalf("An incident of %s %s is already open: <#%s>.", a.Service, a.Env, open[0].Channel)
+		return nil, commands.Refuse("incident.refuse.already_open", "Service", a.Service, "Env", a.Env, "Channel", open[0].Channel)
 	}
 	s, err := Declare(ctx, d, DeclareRequest{Service: a.Service, Env: a.Env, Title: a.Summary(), Severity: AlertSeverity(a.Labels["severity"]), Declarer: user, FromChannel: channel, Alert: a.Fingerprint})
 	if err != nil {
 		return nil, err
 	}
 	timeline(ctx, d, s.ID, store.TimelineEntry{Key: "alert:" + a.Fingerprint + ":firing:" + a.StartsAt.Format(time.RFC3339), Time: alertTime(a.StartsAt, s.DeclaredAt), Kind: "alert", Actor: "alertmanager",
-		Text: fmt.Sprintf("Alert fired: %s", a.Name())})
-	return commands.Ephemeral(chat.Message{Text: fmt.Sprintf("Incident declared: <#%s>.", s.Channel)}), nil
+		Text: d.T(s.Channel).S("incident.timeline.alert_fired", "Name", a.Name())})
+	return commands.Ephemeral(chat.Message{Text: d.T(channel).S("incident.alert.declared", "Channel", s.Channel)}), nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/commands/records"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/integrations/pagerduty"
 	"github.com/nexo-org/nexo-bot/store"
 )
@@ -43,7 +44,7 @@ func registerFollowUps(r *commands.Router, d *commands.Deps) {
 	r.OnClick("incident.status", func(ctx context.Context, c chat.Click) (*chat.Reply, error) {
 		id, st, ok := strings.Cut(c.Value, "|")
 		if !ok || !commands.SafeIncident.MatchString(id) {
-			return nil, commands.Refusalf("That button is malformed.")
+			return nil, commands.Refuse("incident.refuse.malformed_button")
 		}
 		if err := SetStatus(ctx, d, id, c.UserID, st, ""); err != nil {
 			return nil, err
@@ -52,7 +53,7 @@ func registerFollowUps(r *commands.Router, d *commands.Deps) {
 	})
 	r.OnClick("incident.ack", func(ctx context.Context, c chat.Click) (*chat.Reply, error) {
 		if !commands.SafeIncident.MatchString(c.Value) {
-			return nil, commands.Refusalf("That button is malformed.")
+			return nil, commands.Refuse("incident.refuse.malformed_button")
 		}
 		return AcknowledgePage(ctx, d, c.Value, c.UserID)
 	})
@@ -99,36 +100,42 @@ func pageOnCall(ctx context.Context, d *commands.Deps, id string, again bool) {
 		return
 	}
 	group := d.Members.Mentions(ctx, cfg.Incidents.OnCallGroup)
-	verb := "Paging"
-	if again {
-		verb = fmt.Sprintf("Nobody acknowledged in %s: paging again", cfg.Incidents.RepageAfter)
+	t := d.T(s.Channel)
+	variant := func(id string) string { // the re-page says so
+		if again {
+			return id + "_again"
+		}
+		return id
 	}
+	after := i18n.Span(cfg.Incidents.RepageAfter.D())
 	var text string
 	if d.Pager != nil {
 		sev := "critical"
 		if s.Severity != "P0" {
 			sev = "error"
 		}
-		_, perr := d.Pager.Send(ctx, pagerduty.Event{Action: "trigger", DedupKey: s.ID, Summary: fmt.Sprintf("[%s] %s — %s %s", commands.OrDash(s.Severity), s.Title, s.Service, s.Env),
+		_, perr := d.Pager.Send(ctx, pagerduty.Event{Action: "trigger", DedupKey: s.ID, Summary: fmt.Sprintf("[%s] %s — %s %s", commands.OrDash(s.Severity), s.Title, s.Service, s.Env), //i18n:verbatim PagerDuty's summary, for the pager
 			Source: "nexo", Severity: sev, Details: map[string]string{"incident": s.ID, "service": s.Service, "env": s.Env, "page": strconv.Itoa(s.Pages)}})
 		if perr != nil {
-			text = fmt.Sprintf(":warning: %s on-call failed (%s). %s, please join.", verb, commands.Clip(perr.Error(), 120), group)
+			ref := commands.NewRef()
+			d.Log.Warn("incident page failed", "incident", id, "ref", ref, "err", perr)
+			text = t.S(variant("incident.page.failed"), "After", after, "Ref", ref, "Mentions", group)
 		} else {
-			text = fmt.Sprintf(":pager: %s on-call (PagerDuty, %s). %s", verb, cfg.Incidents.OnCallGroup, group)
+			text = t.S(variant("incident.page.sent"), "After", after, "Group", cfg.Incidents.OnCallGroup, "Mentions", group)
 		}
 	} else {
-		text = fmt.Sprintf(":pager: %s on-call: no pager is configured (PAGERDUTY_ROUTING_KEY), so here is a mention: %s", verb, group)
+		text = t.S(variant("incident.page.no_pager"), "After", after, "Mentions", group)
 	}
 	m := chat.Message{Text: text, Blocks: []chat.Block{
 		{Section: &chat.Section{Text: text}},
-		{Actions: []chat.Button{{Text: "Acknowledge", Action: "incident.ack", Value: s.ID, Style: chat.StylePrimary}}},
+		{Actions: []chat.Button{{Text: t.S("incident.button.ack"), Action: "incident.ack", Value: s.ID, Style: chat.StylePrimary}}},
 	}}
 	ts, err := d.Chat.Post(ctx, s.Channel, "", m)
 	if err == nil {
 		_, _ = mutate(ctx, d, id, func(x *State) error { x.PageTS = ts; return nil })
 	}
 	now := d.Clock().Now()
-	timeline(ctx, d, id, store.TimelineEntry{Key: fmt.Sprintf("page:%d", s.Pages), Time: now, Kind: "page", Actor: "nexo", Text: fmt.Sprintf("On-call paged (%d)", s.Pages)})
+	timeline(ctx, d, id, store.TimelineEntry{Key: fmt.Sprintf("page:%d", s.Pages), Time: now, Kind: "page", Actor: "nexo", Text: t.S("incident.timeline.paged", "Page", s.Pages)})
 	commands.Audit(ctx, d, "nexo", "incident.page", s.Service, s.Env, id, "ok", fmt.Sprintf("page %d", s.Pages))
 	if s.Pages < 4 && cfg.Incidents.RepageAfter.D() > 0 {
 		_ = d.Engine.Schedule(ctx, fmt.Sprintf("%s/repage", id), now.Add(cfg.Incidents.RepageAfter.D()), RepageTimer, id)
@@ -140,14 +147,14 @@ func AcknowledgePage(ctx context.Context, d *commands.Deps, id, user string) (*c
 	now := d.Clock().Now().UTC()
 	s, err := mutate(ctx, d, id, func(s *State) error {
 		if s.AckedBy != "" {
-			return commands.Refusalf("Already acknowledged by %s.", chat.Mention(s.AckedBy))
+			return commands.Refuse("incident.refuse.already_acked", "User", chat.Mention(s.AckedBy))
 		}
 		s.AckedBy, s.AckedAt = user, &now
 		return nil
 	})
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return nil, commands.Refusalf("That incident no longer exists.")
+			return nil, commands.Refuse("incident.refuse.gone")
 		}
 		return nil, err
 	}
@@ -157,13 +164,14 @@ func AcknowledgePage(ctx context.Context, d *commands.Deps, id, user string) (*c
 			d.Log.Warn("pagerduty acknowledge", "incident", id, "err", err)
 		}
 	}
-	text := fmt.Sprintf(":white_check_mark: Page acknowledged by %s.", chat.Mention(user))
+	t := d.T(s.Channel)
+	text := t.S("incident.page.acked", "User", chat.Mention(user))
 	if s.PageTS != "" {
 		_ = d.Chat.Update(ctx, s.Channel, s.PageTS, chat.Message{Text: text})
 	} else {
 		_, _ = d.Chat.Post(ctx, s.Channel, "", chat.Message{Text: text})
 	}
-	timeline(ctx, d, id, store.TimelineEntry{Key: "ack", Time: now, Kind: "ack", Actor: user, Text: "Page acknowledged by " + chat.Mention(user)})
+	timeline(ctx, d, id, store.TimelineEntry{Key: "ack", Time: now, Kind: "ack", Actor: user, Text: t.S("incident.timeline.acked", "User", chat.Mention(user))})
 	commands.Audit(ctx, d, user, "incident.ack", s.Service, s.Env, id, "ok", "")
 	refreshCard(ctx, d, s)
 	return nil, nil
@@ -211,8 +219,8 @@ func remindUpdate(ctx context.Context, d *commands.Deps, s *State, postKey strin
 		if s.Commander != "" {
 			who = chat.Mention(s.Commander)
 		}
-		if _, err := commands.PostOnce(ctx, d, s.ID, postKey, s.Channel, "", chat.Message{Text: fmt.Sprintf(":alarm_clock: %s, no status update for %s on this %s. Post one: `%s incident update <what we know, what we do next>`.",
-			who, commands.Minutes(now.Sub(s.LastUpdateAt)), s.Severity, d.Config.Slack.Command)}); err != nil {
+		if _, err := commands.PostOnce(ctx, d, s.ID, postKey, s.Channel, "", chat.Message{Text: d.T(s.Channel).S("incident.post.remind",
+			"Who", who, "Duration", i18n.Span(now.Sub(s.LastUpdateAt)), "Severity", s.Severity, "Command", d.Config.Slack.Command)}); err != nil {
 			return err
 		}
 		next = now.Add(every)
@@ -225,14 +233,14 @@ func nudge(ctx context.Context, d *commands.Deps, s *State, postKey string) erro
 	if !s.Open() || (s.Commander != "" && s.Severity != "") {
 		return nil
 	}
-	var missing []string
-	if s.Commander == "" {
-		missing = append(missing, "`"+d.Config.Slack.Command+" incident commander @user`")
+	id := "incident.post.nudge_both"
+	switch {
+	case s.Commander != "":
+		id = "incident.post.nudge_severity"
+	case s.Severity != "":
+		id = "incident.post.nudge_commander"
 	}
-	if s.Severity == "" {
-		missing = append(missing, "`"+d.Config.Slack.Command+" incident sev P0..P4`")
-	}
-	if _, err := commands.PostOnce(ctx, d, s.ID, postKey, s.Channel, "", chat.Message{Text: ":point_right: This incident still needs " + strings.Join(missing, " and ") + "."}); err != nil {
+	if _, err := commands.PostOnce(ctx, d, s.ID, postKey, s.Channel, "", chat.Message{Text: d.T(s.Channel).S(id, "Command", d.Config.Slack.Command)}); err != nil {
 		return err
 	}
 	return d.Engine.Schedule(ctx, s.ID+"/nudge", d.Clock().Now().Add(NudgeEvery), NudgeTimer, s.ID)
@@ -247,8 +255,9 @@ func NoteDeploy(ctx context.Context, d *commands.Deps, depID, kind, service, env
 		return
 	}
 	now := d.Clock().Now()
-	text := fmt.Sprintf("%s %s %s → `%s`: %s", commands.TitleCase(kind), service, env, tag, commands.OrDash(result))
 	for _, s := range incs {
+		t := d.T(s.Channel)
+		text := t.S("incident.timeline.deploy", "Kind", kindName(t, kind), "Service", service, "Env", env, "Tag", tag, "Result", resultName(t, result))
 		before, _ := d.Store.ListTimeline(ctx, s.ID)
 		timeline(ctx, d, s.ID, store.TimelineEntry{Key: "deployment:" + depID, Time: now, Kind: kind, Actor: actor, Text: text})
 		if hasKey(before, "deployment:"+depID) {
@@ -315,7 +324,7 @@ func HandleEvent(ctx context.Context, d *commands.Deps, e chat.Event) error {
 		link = ""
 	}
 	if text == "" {
-		text = "Pinned message"
+		text = d.T(s.Channel).S("incident.timeline.pinned")
 	}
 	if author == "" {
 		author = e.UserID
@@ -365,9 +374,10 @@ func syncDeploysIntoTimeline(ctx context.Context, d *commands.Deps, s *State, un
 		if at.Before(s.DeclaredAt) || at.After(until) {
 			continue
 		}
-		text := fmt.Sprintf("%s %s %s → `%s`: %s", commands.TitleCase(dep.Kind), dep.Service, dep.Env, dep.Tag, dep.Result)
+		t := d.T(s.Channel)
+		text := t.S("incident.timeline.deploy", "Kind", kindName(t, dep.Kind), "Service", dep.Service, "Env", dep.Env, "Tag", dep.Tag, "Result", resultName(t, dep.Result))
 		if dep.Kind == records.KindRollback {
-			text = fmt.Sprintf("Rollback to %s: %s", dep.Tag, dep.Result)
+			text = t.S("incident.timeline.rollback", "Tag", dep.Tag, "Result", resultName(t, dep.Result))
 		}
 		timeline(ctx, d, s.ID, store.TimelineEntry{Key: "deployment:" + dep.ID, Time: at, Kind: dep.Kind, Actor: dep.Requester, Text: text})
 	}

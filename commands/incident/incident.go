@@ -15,6 +15,7 @@ import (
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/commands/records"
 	"github.com/nexo-org/nexo-bot/config"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/store"
 )
 
@@ -90,7 +91,7 @@ func ParseSeverity(s string) (string, error) {
 		return "", nil
 	}
 	if !sevRE.MatchString(s) {
-		return "", commands.Refusalf("`%s` is not a severity: use P0 (worst) to P4.", commands.Clip(s, 20))
+		return "", commands.Refuse("incident.refuse.bad_severity", "Value", commands.Clip(s, 20))
 	}
 	return strings.ToUpper(s), nil
 }
@@ -208,7 +209,6 @@ func CreateChannel(ctx context.Context, c chat.Chat, base string) (id, name stri
 // Spec is `/nexo incident …`: declare anywhere; the rest in the
 // incident's channel (or naming it with --incident).
 func Spec(d *commands.Deps) *commands.Spec {
-	cmd := d.Config.Slack.Command
 	incidentFlag := commands.Flag{Name: "incident", Value: "<id>"}
 	// in runs fn on the incident of the channel, or the one --incident names.
 	in := func(fn func(ctx context.Context, r commands.Request, id string) (*chat.Reply, error)) func(ctx context.Context, r commands.Request) (*chat.Reply, error) {
@@ -228,18 +228,15 @@ func Spec(d *commands.Deps) *commands.Spec {
 		return &commands.Spec{Name: name, Aliases: aliases, Args: args, Flags: []commands.Flag{incidentFlag}, Summary: summary, Mutating: true, Run: in(run)}
 	}
 	return &commands.Spec{
-		Name:    "incident",
-		Aliases: []string{"inc"},
-		Summary: "Declare and run an incident: channel, paging, investigation, timeline, post-mortem",
-		Help: "`declare` creates `#inc-<date>-<slug>`, invites you, on-call and the service owners, posts the card, announces it, pages on-call for P0/P1 and posts an investigation (error-rate onset, deploys just before it, top error logs, config in force, a Rollback button).\n" +
-			"In the incident channel: `update <text>`, `status investigating|identified|monitoring|resolved|closed [text]`, `sev P2`, `commander @user`, `role comms @user`, `followup <text>` (a Prevention item), `resolve [text]`. Pin a message or react with :pushpin: to add it to the timeline.\n" +
-			"On resolve nexo drafts the post-mortem, posts it as a file and opens a PR adding `incidents/<date>-<slug>.md` to the GitOps repo.\n" +
-			"Example: `" + cmd + " incident declare nexo-be production High error rate --sev P1`",
+		Name:     "incident",
+		Aliases:  []string{"inc"},
+		Summary:  "incident.summary",
+		Help:     "incident.help",
 		Mutating: true,
 		Subcommands: []*commands.Spec{
 			{
 				Name: "declare", Args: []string{"service", "env", "title…"}, Flags: []commands.Flag{{Name: "sev", Value: "P0..P4"}}, Mutating: true,
-				Summary: "Declare an incident: its channel, on-call paged for P0/P1, the investigation",
+				Summary: "incident.sub.declare",
 				Run: func(ctx context.Context, r commands.Request) (*chat.Reply, error) {
 					sev, err := ParseSeverity(r.Args.Flag("sev"))
 					if err != nil {
@@ -250,42 +247,42 @@ func Spec(d *commands.Deps) *commands.Spec {
 					if err != nil {
 						return nil, err
 					}
-					return commands.Ephemeral(chat.Message{Text: fmt.Sprintf("Incident declared: <#%s> (`%s`).", inc.Channel, inc.ID)}), nil
+					return commands.Ephemeral(chat.Message{Text: d.T(r.ChannelID).S("incident.declared", "Channel", inc.Channel, "ID", inc.ID)}), nil
 				},
 			},
-			sub("update", nil, []string{"text…"}, "Post a status update in the timeline", func(ctx context.Context, r commands.Request, id string) (*chat.Reply, error) {
+			sub("update", nil, []string{"text…"}, "incident.sub.update", func(ctx context.Context, r commands.Request, id string) (*chat.Reply, error) {
 				return done(Update(ctx, d, id, r.UserID, text(r, 0)))
 			}),
-			sub("status", nil, []string{strings.Join(Statuses, "|"), "text…?"}, "Move the incident to a status", func(ctx context.Context, r commands.Request, id string) (*chat.Reply, error) {
+			sub("status", nil, []string{strings.Join(Statuses, "|"), "text…?"}, "incident.sub.status", func(ctx context.Context, r commands.Request, id string) (*chat.Reply, error) {
 				return done(SetStatus(ctx, d, id, r.UserID, strings.ToLower(r.Args.Words[0]), text(r, 1)))
 			}),
-			sub("sev", []string{"severity"}, []string{"P0..P4"}, "Set the severity", func(ctx context.Context, r commands.Request, id string) (*chat.Reply, error) {
+			sub("sev", []string{"severity"}, []string{"P0..P4"}, "incident.sub.sev", func(ctx context.Context, r commands.Request, id string) (*chat.Reply, error) {
 				return done(SetSeverity(ctx, d, id, r.UserID, r.Args.Words[0]))
 			}),
-			sub("commander", []string{"lead"}, []string{"@user"}, "Name the incident commander", func(ctx context.Context, r commands.Request, id string) (*chat.Reply, error) {
+			sub("commander", []string{"lead"}, []string{"@user"}, "incident.sub.commander", func(ctx context.Context, r commands.Request, id string) (*chat.Reply, error) {
 				return done(SetRole(ctx, d, id, r.UserID, "commander", r.Args.Words[0]))
 			}),
-			sub("role", nil, []string{strings.Join(Roles, "|"), "@user"}, "Name who does comms or writes the timeline", func(ctx context.Context, r commands.Request, id string) (*chat.Reply, error) {
+			sub("role", nil, []string{strings.Join(Roles, "|"), "@user"}, "incident.sub.role", func(ctx context.Context, r commands.Request, id string) (*chat.Reply, error) {
 				return done(SetRole(ctx, d, id, r.UserID, strings.ToLower(r.Args.Words[0]), r.Args.Words[1]))
 			}),
-			sub("followup", []string{"follow-up"}, []string{"text…"}, "Add a Prevention item to the post-mortem", func(ctx context.Context, r commands.Request, id string) (*chat.Reply, error) {
+			sub("followup", []string{"follow-up"}, []string{"text…"}, "incident.sub.followup", func(ctx context.Context, r commands.Request, id string) (*chat.Reply, error) {
 				if err := AddFollowUp(ctx, d, id, r.UserID, text(r, 0)); err != nil {
 					return nil, err
 				}
-				return commands.Ephemeral(chat.Message{Text: "Follow-up added to the post-mortem's Prevention list."}), nil
+				return commands.Ephemeral(chat.Message{Text: d.T(r.ChannelID).S("incident.followup_added")}), nil
 			}),
-			sub("resolve", nil, []string{"text…?"}, "Resolve it: the post-mortem draft and its PR", func(ctx context.Context, r commands.Request, id string) (*chat.Reply, error) {
+			sub("resolve", nil, []string{"text…?"}, "incident.sub.resolve", func(ctx context.Context, r commands.Request, id string) (*chat.Reply, error) {
 				return done(SetStatus(ctx, d, id, r.UserID, records.StatusResolved, text(r, 0)))
 			}),
-			sub("close", nil, []string{"text…?"}, "Close it", func(ctx context.Context, r commands.Request, id string) (*chat.Reply, error) {
+			sub("close", nil, []string{"text…?"}, "incident.sub.close", func(ctx context.Context, r commands.Request, id string) (*chat.Reply, error) {
 				return done(SetStatus(ctx, d, id, r.UserID, records.StatusClosed, text(r, 0)))
 			}),
-			sub("show", nil, nil, "Show the incident's card (only to you)", func(ctx context.Context, r commands.Request, id string) (*chat.Reply, error) {
+			sub("show", nil, nil, "incident.sub.show", func(ctx context.Context, r commands.Request, id string) (*chat.Reply, error) {
 				s, err := Load(ctx, d, id)
 				if err != nil {
 					return nil, err
 				}
-				return commands.Ephemeral(Card(d, s)), nil
+				return commands.Ephemeral(CardIn(d.T(r.ChannelID), d.Config.Slack.Command, s)), nil // in the asker's locale
 			}),
 		},
 	}
@@ -296,12 +293,12 @@ func incidentFor(ctx context.Context, d *commands.Deps, channel, named string) (
 	if named != "" {
 		named = strings.TrimPrefix(strings.TrimSpace(named), "#")
 		if !commands.SafeIncident.MatchString(named) {
-			return "", commands.Refusalf("`%s` is not an incident id.", commands.Clip(named, 40))
+			return "", commands.Refuse("incident.refuse.bad_id", "Value", commands.Clip(named, 40))
 		}
 		var s State
 		if err := d.Store.GetDoc(ctx, records.IncidentsCollection, named, &s); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
-				return "", commands.Refusalf("No incident `%s`.", named)
+				return "", commands.Refuse("incident.refuse.no_such", "ID", named)
 			}
 			return "", err
 		}
@@ -312,7 +309,7 @@ func incidentFor(ctx context.Context, d *commands.Deps, channel, named string) (
 	}
 	if err := d.Store.GetDoc(ctx, IncidentChannelsCollection, channel, &ref); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return "", commands.Refusalf("This is not an incident channel: run it in the incident's channel, or add `--incident <id>`.")
+			return "", commands.Refuse("incident.refuse.not_incident_channel")
 		}
 		return "", err
 	}
@@ -420,10 +417,10 @@ func Declare(ctx context.Context, d *commands.Deps, r DeclareRequest) (*State, e
 	}
 	title := strings.Join(strings.Fields(r.Title), " ")
 	if title == "" {
-		return nil, commands.Refusalf("An incident needs a title.")
+		return nil, commands.Refuse("incident.refuse.no_title")
 	}
 	if len([]rune(title)) > 150 {
-		return nil, commands.Refusalf("The title is too long (%d characters, at most 150).", len([]rune(title)))
+		return nil, commands.Refuse("incident.refuse.title_too_long", "Length", len([]rune(title)), "Max", 150)
 	}
 	if r.Severity, err = ParseSeverity(r.Severity); err != nil {
 		return nil, err
@@ -445,12 +442,13 @@ func Declare(ctx context.Context, d *commands.Deps, r DeclareRequest) (*State, e
 	if err := d.Store.PutDoc(ctx, IncidentChannelsCollection, chID, map[string]string{"id": s.ID}); err != nil {
 		return nil, err
 	}
-	who := "nexo (from an alert)"
+	t := d.T(chID)
+	who := t.S("incident.timeline.by_alert")
 	if r.Declarer != "" {
 		who = chat.Mention(r.Declarer)
 	}
 	timeline(ctx, d, s.ID, store.TimelineEntry{Key: "declared", Time: now, Kind: "declared", Actor: r.Declarer,
-		Text: fmt.Sprintf("Incident declared by %s: %s (%s)", who, title, commands.OrDash(r.Severity))})
+		Text: t.S("incident.timeline.declared", "Who", who, "Title", title, "Severity", commands.OrDash(r.Severity))})
 	commands.Audit(ctx, d, orNexo(r.Declarer), "incident.declare", svc.Name, env.Name, s.ID, "ok", title)
 
 	if err := d.Chat.Invite(ctx, chID, incidentInvitees(ctx, d, svc, r.Declarer)); err != nil {
@@ -462,7 +460,7 @@ func Declare(ctx context.Context, d *commands.Deps, r DeclareRequest) (*State, e
 		d.Log.Warn("incident card", "incident", s.ID, "err", err)
 	}
 	if cfg.Incidents.Channel != "" {
-		text := fmt.Sprintf(":rotating_light: *%s* incident declared: *%s* — %s %s. Join <#%s>.", commands.OrDash(r.Severity), title, svc.Name, env.Name, chID)
+		text := d.T(cfg.Incidents.Channel).S("incident.post.announce", "Severity", commands.OrDash(r.Severity), "Title", title, "Service", svc.Name, "Env", env.Name, "Channel", chID)
 		if ts, err := d.Chat.Post(ctx, cfg.Incidents.Channel, "", chat.Message{Text: text}); err == nil {
 			s.AnnounceTS = ts
 		} else {
@@ -470,9 +468,21 @@ func Declare(ctx context.Context, d *commands.Deps, r DeclareRequest) (*State, e
 		}
 	}
 	if r.FromChannel != "" && r.FromChannel != chID && r.FromChannel != cfg.Incidents.Channel {
-		_, _ = d.Chat.Post(ctx, r.FromChannel, "", chat.Message{Text: fmt.Sprintf(":rotating_light: Incident <#%s> declared for %s %s: %s", chID, svc.Name, env.Name, title)})
+		_, _ = d.Chat.Post(ctx, r.FromChannel, "", chat.Message{Text: d.T(r.FromChannel).S("incident.post.elsewhere", "Channel", chID, "Service", svc.Name, "Env", env.Name, "Title", title)})
 	}
-	if err := d.Store.PutDoc(ctx, records.IncidentsCollection, s.ID, s); err != nil {
+	// The card's and the announcement's ts join the record under its
+	// lease: a button pressed on the card, or a timer, may have changed the
+	// record since it was created, and a plain write would undo that.
+	cardTS, announceTS := s.CardTS, s.AnnounceTS
+	if _, err := mutate(ctx, d, s.ID, func(x *State) error {
+		if cardTS != "" {
+			x.CardTS = cardTS
+		}
+		if announceTS != "" {
+			x.AnnounceTS = announceTS
+		}
+		return nil
+	}); err != nil {
 		return nil, err
 	}
 	if s.Urgent() {
@@ -531,43 +541,50 @@ func timeline(ctx context.Context, d *commands.Deps, id string, e store.Timeline
 	}
 }
 
-// Card is the incident's status card.
+// Card is the incident's status card, in the locale of its channel.
 func Card(d *commands.Deps, s *State) chat.Message {
+	return CardIn(d.T(s.Channel), d.Config.Slack.Command, s)
+}
+
+// CardIn is the incident's status card for a reader: times as Slack date
+// tokens (each reader sees their own zone).
+func CardIn(t i18n.T, cmd string, s *State) chat.Message {
 	icon := map[string]string{records.StatusInvestigating: ":mag:", records.StatusIdentified: ":bulb:", records.StatusMonitoring: ":eyes:",
 		records.StatusResolved: ":white_check_mark:", records.StatusClosed: ":lock:"}[s.Status]
 	role := func(r string) string {
 		if u := s.Roles[r]; u != "" {
 			return chat.Mention(u)
 		}
-		return "_unset_"
+		return t.S("incident.card.unset")
 	}
-	commander := "_unset_ — `" + d.Config.Slack.Command + " incident commander @user`"
+	commander := t.S("incident.card.unset_commander", "Command", cmd)
 	if s.Commander != "" {
 		commander = chat.Mention(s.Commander)
 	}
 	sev := s.Severity
 	if sev == "" {
-		sev = "_unset_ — `" + d.Config.Slack.Command + " incident sev P0..P4`"
+		sev = t.S("incident.card.unset_severity", "Command", cmd)
 	}
+	status := statusName(t, s.Status)
 	fields := []string{
-		"*Severity*\n" + sev,
-		"*Status*\n" + icon + " " + s.Status,
-		"*Service*\n" + s.Service + " (" + s.Env + ")",
-		"*Commander*\n" + commander,
-		"*Comms*\n" + role("comms"),
-		"*Scribe*\n" + role("scribe"),
+		t.S("incident.card.severity", "Value", sev),
+		t.S("incident.card.status", "Value", icon+" "+status),
+		t.S("incident.card.service", "Service", s.Service, "Env", s.Env),
+		t.S("incident.card.commander", "Value", commander),
+		t.S("incident.card.comms", "Value", role("comms")),
+		t.S("incident.card.scribe", "Value", role("scribe")),
 	}
-	ctxLine := []string{fmt.Sprintf("Declared %s UTC", s.DeclaredAt.UTC().Format("2006-01-02 15:04"))}
+	ctxLine := []string{t.S("incident.card.declared_at", "At", i18n.Moment(s.DeclaredAt))}
 	if s.ResolvedAt != nil {
-		ctxLine = append(ctxLine, fmt.Sprintf("resolved %s UTC (time to restore %s)", s.ResolvedAt.UTC().Format("15:04"), commands.Minutes(s.ResolvedAt.Sub(s.DeclaredAt))))
+		ctxLine = append(ctxLine, t.S("incident.card.resolved_at", "At", i18n.Moment(*s.ResolvedAt), "Duration", i18n.Span(s.ResolvedAt.Sub(s.DeclaredAt))))
 	}
 	if s.AckedBy != "" {
-		ctxLine = append(ctxLine, "page acknowledged by "+chat.Mention(s.AckedBy))
+		ctxLine = append(ctxLine, t.S("incident.card.acked", "User", chat.Mention(s.AckedBy)))
 	}
 	if s.Postmortem != "" {
-		ctxLine = append(ctxLine, "<"+s.Postmortem+"|post-mortem PR>")
+		ctxLine = append(ctxLine, t.S("incident.card.postmortem", "URL", s.Postmortem))
 	}
-	text := fmt.Sprintf("Incident %s: %s — %s, %s", s.ID, s.Title, commands.OrDash(s.Severity), s.Status)
+	text := t.S("incident.card.fallback", "ID", s.ID, "Title", s.Title, "Severity", commands.OrDash(s.Severity), "Status", status)
 	m := chat.Message{Text: text, Blocks: []chat.Block{
 		{Header: ":fire: " + commands.Clip(s.Title, 140)},
 		{Section: &chat.Section{Fields: fields}},
@@ -577,12 +594,12 @@ func Card(d *commands.Deps, s *State) chat.Message {
 		var btns []chat.Button
 		for _, st := range []string{records.StatusIdentified, records.StatusMonitoring} {
 			if st != s.Status {
-				btns = append(btns, chat.Button{Text: commands.TitleCase(st), Action: "incident.status", Value: s.ID + "|" + st})
+				btns = append(btns, chat.Button{Text: t.S("incident.button." + st), Action: "incident.status", Value: s.ID + "|" + st})
 			}
 		}
-		btns = append(btns, chat.Button{Text: "Resolve", Action: "incident.status", Value: s.ID + "|" + records.StatusResolved, Style: chat.StylePrimary, Confirm: "Resolve the incident and draft the post-mortem?"})
+		btns = append(btns, chat.Button{Text: t.S("incident.button.resolve"), Action: "incident.status", Value: s.ID + "|" + records.StatusResolved, Style: chat.StylePrimary, Confirm: t.S("incident.button.resolve_confirm")})
 		m.Blocks = append(m.Blocks, chat.Block{Actions: btns},
-			chat.Block{Context: []string{"`" + d.Config.Slack.Command + " incident update <text>` · pin a message or react :pushpin: to add it to the timeline"}})
+			chat.Block{Context: []string{t.S("incident.card.hint", "Command", cmd)}})
 	}
 	return m
 }
@@ -602,21 +619,21 @@ func refreshCard(ctx context.Context, d *commands.Deps, s *State) {
 // resolved may be closed or reopened (investigating); closed is final.
 func ValidTransition(from, to string) error {
 	if !slices.Contains(Statuses, to) {
-		return commands.Refusalf("`%s` is not a status: use %s.", commands.Clip(to, 30), strings.Join(Statuses, ", "))
+		return commands.Refuse("incident.refuse.bad_status", "Value", commands.Clip(to, 30), "Statuses", strings.Join(Statuses, ", "))
 	}
 	if from == to {
-		return commands.Refusalf("The incident is already %s.", to)
+		return commands.Refuse("incident.refuse.already_status", "Status", i18n.M("incident.status."+to))
 	}
 	switch from {
 	case records.StatusClosed:
-		return commands.Refusalf("The incident is closed; declare a new one.")
+		return commands.Refuse("incident.refuse.closed_final")
 	case records.StatusResolved:
 		if to != records.StatusClosed && to != records.StatusInvestigating {
-			return commands.Refusalf("A resolved incident can be closed, or reopened with `status investigating`.")
+			return commands.Refuse("incident.refuse.resolved_moves")
 		}
 	default:
 		if to == records.StatusClosed {
-			return commands.Refusalf("Resolve the incident before closing it.")
+			return commands.Refuse("incident.refuse.resolve_first")
 		}
 	}
 	return nil
@@ -627,7 +644,7 @@ func Update(ctx context.Context, d *commands.Deps, id, user, text string) error 
 	now := d.Clock().Now().UTC()
 	s, err := mutate(ctx, d, id, func(s *State) error {
 		if s.Status == records.StatusClosed {
-			return commands.Refusalf("The incident is closed.")
+			return commands.Refuse("incident.refuse.closed")
 		}
 		s.LastUpdateAt = now
 		return nil
@@ -636,7 +653,7 @@ func Update(ctx context.Context, d *commands.Deps, id, user, text string) error 
 		return err
 	}
 	timeline(ctx, d, id, store.TimelineEntry{Time: now, Kind: "update", Actor: user, Text: text})
-	_, err = d.Chat.Post(ctx, s.Channel, "", chat.Message{Text: fmt.Sprintf(":memo: *Update* (%s, %s): %s", chat.Mention(user), s.Status, text)})
+	_, err = d.Chat.Post(ctx, s.Channel, "", chat.Message{Text: d.T(s.Channel).S("incident.post.update", "User", chat.Mention(user), "Status", statusName(d.T(s.Channel), s.Status), "Text", text)})
 	commands.Audit(ctx, d, user, "incident.update", s.Service, s.Env, id, "ok", commands.Clip(text, 200))
 	return err
 }
@@ -673,16 +690,17 @@ func SetStatus(ctx context.Context, d *commands.Deps, id, user, to, text string)
 	if err != nil {
 		return err
 	}
-	line := fmt.Sprintf("Status %s → %s by %s", from, to, chat.Mention(user))
+	t := d.T(s.Channel)
+	line := t.S("incident.timeline.status", "From", statusName(t, from), "To", statusName(t, to), "User", chat.Mention(user))
 	if text != "" {
-		line += ": " + text
+		line = t.S("incident.timeline.status_note", "From", statusName(t, from), "To", statusName(t, to), "User", chat.Mention(user), "Note", text)
 	}
 	timeline(ctx, d, id, store.TimelineEntry{Time: now, Kind: "status", Actor: user, Text: line})
 	commands.Audit(ctx, d, user, "incident.status", s.Service, s.Env, id, "ok", from+" → "+to)
 	refreshCard(ctx, d, s)
 	msg := ":arrows_counterclockwise: " + line
 	if to == records.StatusResolved {
-		msg = fmt.Sprintf(":white_check_mark: Resolved by %s after %s. Drafting the post-mortem…", chat.Mention(user), commands.Minutes(now.Sub(s.DeclaredAt)))
+		msg = t.S("incident.post.resolved", "User", chat.Mention(user), "Duration", i18n.Span(now.Sub(s.DeclaredAt)))
 		if text != "" {
 			msg += "\n" + text
 		}
@@ -695,7 +713,7 @@ func SetStatus(ctx context.Context, d *commands.Deps, id, user, to, text string)
 		resolvePage(ctx, d, s)
 		cancelFollowUps(ctx, d, s)
 		if d.Config.Incidents.Channel != "" {
-			_, _ = d.Chat.Post(ctx, d.Config.Incidents.Channel, s.AnnounceTS, chat.Message{Text: fmt.Sprintf(":white_check_mark: <#%s> resolved after %s.", s.Channel, commands.Minutes(now.Sub(s.DeclaredAt)))})
+			_, _ = d.Chat.Post(ctx, d.Config.Incidents.Channel, s.AnnounceTS, chat.Message{Text: d.T(d.Config.Incidents.Channel).S("incident.post.resolved_announce", "Channel", s.Channel, "Duration", i18n.Span(now.Sub(s.DeclaredAt)))})
 		}
 		return d.Engine.Schedule(ctx, s.ID+"/postmortem", now, PostmortemTimer, s.ID)
 	case records.StatusInvestigating:
@@ -713,16 +731,16 @@ func SetSeverity(ctx context.Context, d *commands.Deps, id, user, sev string) er
 		return err
 	}
 	if sev == "" {
-		return commands.Refusalf("Say which severity: P0 (worst) to P4.")
+		return commands.Refuse("incident.refuse.which_severity")
 	}
 	now := d.Clock().Now().UTC()
 	var from string
 	s, err := mutate(ctx, d, id, func(s *State) error {
 		if !s.Open() {
-			return commands.Refusalf("The incident is %s.", s.Status)
+			return commands.Refuse("incident.refuse.not_open", "Status", i18n.M("incident.status."+s.Status))
 		}
 		if s.Severity == sev {
-			return commands.Refusalf("The severity is already %s.", sev)
+			return commands.Refuse("incident.refuse.same_severity", "Severity", sev)
 		}
 		from = s.Severity
 		s.Severity = sev
@@ -731,9 +749,9 @@ func SetSeverity(ctx context.Context, d *commands.Deps, id, user, sev string) er
 	if err != nil {
 		return err
 	}
-	line := fmt.Sprintf("Severity %s → %s by %s", commands.OrDash(from), sev, chat.Mention(user))
+	line := d.T(s.Channel).S("incident.timeline.severity", "From", commands.OrDash(from), "To", sev, "User", chat.Mention(user))
 	timeline(ctx, d, id, store.TimelineEntry{Time: now, Kind: "severity", Actor: user, Text: line})
-	commands.Audit(ctx, d, user, "incident.severity", s.Service, s.Env, id, "ok", line)
+	commands.Audit(ctx, d, user, "incident.severity", s.Service, s.Env, id, "ok", commands.OrDash(from)+" → "+sev)
 	refreshCard(ctx, d, s)
 	if _, err := d.Chat.Post(ctx, s.Channel, "", chat.Message{Text: ":rotating_light: " + line}); err != nil {
 		return err
@@ -748,16 +766,16 @@ func SetSeverity(ctx context.Context, d *commands.Deps, id, user, sev string) er
 // SetRole assigns the commander, comms or scribe role.
 func SetRole(ctx context.Context, d *commands.Deps, id, user, role, who string) error {
 	if role != "commander" && !slices.Contains(Roles, role) {
-		return commands.Refusalf("`%s` is not a role: use commander, %s.", commands.Clip(role, 20), strings.Join(Roles, ", "))
+		return commands.Refuse("incident.refuse.bad_role", "Value", commands.Clip(role, 20), "Roles", strings.Join(Roles, ", "))
 	}
 	target := commands.StripMention(strings.TrimSpace(who))
 	if !userIDRE.MatchString(target) {
-		return commands.Refusalf("Mention the person (`@name`, picked from Slack's list) so nexo gets their user id; `%s` is not one.", commands.Clip(who, 40))
+		return commands.Refuse("incident.refuse.not_a_user", "Value", commands.Clip(who, 40))
 	}
 	now := d.Clock().Now().UTC()
 	s, err := mutate(ctx, d, id, func(s *State) error {
 		if s.Status == records.StatusClosed {
-			return commands.Refusalf("The incident is closed.")
+			return commands.Refuse("incident.refuse.closed")
 		}
 		if role == "commander" {
 			s.Commander = target
@@ -772,7 +790,7 @@ func SetRole(ctx context.Context, d *commands.Deps, id, user, role, who string) 
 	if err != nil {
 		return err
 	}
-	line := fmt.Sprintf("%s is now %s (set by %s)", chat.Mention(target), role, chat.Mention(user))
+	line := d.T(s.Channel).S("incident.timeline.role", "Who", chat.Mention(target), "Role", roleName(d.T(s.Channel), role), "User", chat.Mention(user))
 	timeline(ctx, d, id, store.TimelineEntry{Time: now, Kind: "role", Actor: user, Text: line})
 	commands.Audit(ctx, d, user, "incident.role", s.Service, s.Env, id, "ok", role+"="+target)
 	_ = d.Chat.Invite(ctx, s.Channel, []string{target})
@@ -783,15 +801,18 @@ func SetRole(ctx context.Context, d *commands.Deps, id, user, role, who string) 
 
 var userIDRE = regexp.MustCompile(`^[UW][A-Z0-9]{2,20}$`)
 
+// maxFollowUps bounds an incident's Prevention list.
+const maxFollowUps = 50
+
 // AddFollowUp adds an item to the post-mortem's Prevention checklist.
 func AddFollowUp(ctx context.Context, d *commands.Deps, id, user, text string) error {
 	now := d.Clock().Now().UTC()
-	_, err := mutate(ctx, d, id, func(s *State) error {
+	s, err := mutate(ctx, d, id, func(s *State) error {
 		if slices.Contains(s.FollowUps, text) {
-			return commands.Refusalf("That follow-up is already listed.")
+			return commands.Refuse("incident.refuse.followup_listed")
 		}
-		if len(s.FollowUps) >= 50 {
-			return commands.Refusalf("The incident already has 50 follow-ups.")
+		if len(s.FollowUps) >= maxFollowUps {
+			return commands.Refuse("incident.refuse.followups_full", "Max", maxFollowUps)
 		}
 		s.FollowUps = append(s.FollowUps, text)
 		return nil
@@ -799,7 +820,7 @@ func AddFollowUp(ctx context.Context, d *commands.Deps, id, user, text string) e
 	if err != nil {
 		return err
 	}
-	timeline(ctx, d, id, store.TimelineEntry{Time: now, Kind: "followup", Actor: user, Text: "Follow-up: " + text})
+	timeline(ctx, d, id, store.TimelineEntry{Time: now, Kind: "followup", Actor: user, Text: d.T(s.Channel).S("incident.timeline.followup", "Text", text)})
 	return nil
 }
 

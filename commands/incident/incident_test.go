@@ -22,6 +22,7 @@ import (
 	"github.com/nexo-org/nexo-bot/commands/records"
 	"github.com/nexo-org/nexo-bot/commands/scenarios"
 	"github.com/nexo-org/nexo-bot/config"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/integrations/kube"
 	"github.com/nexo-org/nexo-bot/integrations/kube/clientset"
 	"github.com/nexo-org/nexo-bot/integrations/loki"
@@ -428,7 +429,7 @@ func TestPlaybookIncidentLifecycle(t *testing.T) {
 		t.Fatalf("no investigation:\n%s", r.chat.In(ch))
 	}
 	text := post.Msg.PlainText()
-	mustContain(t, "investigation", text, "spike began at *10:31 UTC*", "0.2% → 5.0%", "2026.02.17", "DEPLOY 6min before spike!", "Database connection timeout", "*3×*",
+	mustContain(t, "investigation", text, "spike began at *"+commands.English().WhenTime(incDeclare.Add(-4*time.Minute))+"*", "0.2% → 5.0%", "2026.02.17", "DEPLOY 6 min before the spike!", "Database connection timeout", "*3×*",
 		"<https://jaeger.example/trace/trace-abc123|trace-abc123>", "database.pool.max: 10   ← pool/limit/timeout", "Argo CD is not configured", "GitOps repo is not configured")
 	if strings.Contains(text, "database.host: db.internal   ←") {
 		t.Errorf("database.host called out:\n%s", text)
@@ -447,8 +448,8 @@ func TestPlaybookIncidentLifecycle(t *testing.T) {
 	if ev := r.pager.Events(); len(ev) != 2 || ev[1].DedupKey != id {
 		t.Fatalf("re-page: %+v", ev)
 	}
-	mustContain(t, "re-page", r.chat.In(ch), "Nobody acknowledged in 10m")
-	page, _ := r.chat.Find(ch, "paging again")
+	mustContain(t, "re-page", r.chat.In(ch), "Nobody acknowledged in 10 min")
+	page, _ := r.chat.Find(ch, "paging on-call again")
 	ack := chattest.Buttons(page.Msg)
 	if len(ack) != 1 || ack[0].Action != "incident.ack" {
 		t.Fatalf("page buttons: %+v", ack)
@@ -532,7 +533,7 @@ func TestPlaybookIncidentLifecycle(t *testing.T) {
 	mustContain(t, "post-mortem", md, "# Incident: High Error Rate", "## Timeline", "- 10:25 UTC: Deploy 2026.02.17", "- 10:31 UTC: Error rate spike (5.0%)",
 		"- 10:35 UTC: Incident declared by <@U0ALICE01>", "p95 of db.query is 30s in Jaeger ([message](https://", "## Root Cause\nDatabase connection pool too small (10 connections)",
 		"## Resolution\n1. Rollback nexo-be production → `2026.02.10`: success", "Rolled back to 2026.02.10; hotfix with a pool of 50 follows",
-		"## Prevention\n- [ ] Add load testing to staging\n- [ ] Monitor connection pool usage", "## Lessons Learned", "Detected 4min after the error spike began")
+		"## Prevention\n- [ ] Add load testing to staging\n- [ ] Monitor connection pool usage", "## Lessons Learned", "Detected 4 min after the error spike began")
 	mustContain(t, "channel", r.chat.In(ch), "no PR was opened")
 	// No reminders or nudges after resolve.
 	before := len(r.chat.Posts())
@@ -552,8 +553,20 @@ func TestPlaybookIncidentLifecycle(t *testing.T) {
 
 // TestIncidentWithoutIntegrations: every part of the investigation says in
 // one line what is missing; no pager → a mention; unset severity → nudges.
+// In every locale.
 func TestIncidentWithoutIntegrations(t *testing.T) {
+	for _, loc := range i18n.Locales {
+		t.Run(loc, func(t *testing.T) { incidentWithoutIntegrations(t, loc) })
+	}
+}
+
+func incidentWithoutIntegrations(t *testing.T, loc string) {
 	r := newIncRig(t, false)
+	if err := r.d.Speak(loc); err != nil {
+		t.Fatal(err)
+	}
+	tt := i18n.Default().In(loc)
+	words := func(id string, kv ...any) []string { return tt.Fixed(id, kv...) }
 	reply := r.command("U0CAROL01", "C0DEPLOYS", "incident declare nexo-fe staging Login page blank")
 	if reply == nil || refused(reply) {
 		t.Fatalf("declare: %+v", reply)
@@ -561,27 +574,44 @@ func TestIncidentWithoutIntegrations(t *testing.T) {
 	s := r.incident("inc-20260201-login-page-blank")
 	r.d.Engine.FireDue(r.ctx)
 	text := r.chat.In(s.Channel)
-	mustContain(t, "investigation", text, "Prometheus is not configured", "Argo CD is not configured", "Loki is not configured", "Kubernetes is not configured", "GitOps repo is not configured")
-	if strings.Contains(text, "Acknowledge") {
+	for _, id := range []string{"incident.inv.no_prom", "incident.inv.no_argocd", "incident.inv.no_loki", "incident.inv.no_kube", "incident.inv.no_gitops", "incident.inv.header"} {
+		mustContain(t, "investigation", text, words(id)...)
+	}
+	if strings.Contains(text, tt.S("incident.button.ack")) {
 		t.Error("a P-less incident was paged")
 	}
 	if !strings.Contains(strings.Join(r.chat.Invited(s.Channel), ","), "U0FEOWNER") {
 		t.Errorf("owner not invited: %v", r.chat.Invited(s.Channel))
 	}
 	r.advance(incident.NudgeEvery + time.Second)
-	mustContain(t, "nudge", r.chat.In(s.Channel), "still needs", "incident sev P0..P4")
+	nudge := tt.S("incident.post.nudge_severity", "Command", "/nexo")
+	mustContain(t, "nudge", r.chat.In(s.Channel), nudge)
 	// Raising to P0 pages; without a pager it mentions the on-call group.
 	r.command("U0CAROL01", s.Channel, "incident sev P0")
-	mustContain(t, "page", r.chat.In(s.Channel), "no pager is configured", "<@U0ALICE01>", "<!subteam^S0SREONCALL>")
-	n := strings.Count(r.chat.In(s.Channel), "still needs")
+	mustContain(t, "page", r.chat.In(s.Channel), append(words("incident.page.no_pager"), "<@U0ALICE01>", "<!subteam^S0SREONCALL>")...)
+	// A refusal in the reader's words: the severity is already P0.
+	if again := r.command("U0CAROL01", s.Channel, "incident sev P0"); !refused(again) || !strings.Contains(again.Message.Text, tt.S("incident.refuse.same_severity", "Severity", "P0")) {
+		t.Errorf("same severity: %+v", again)
+	}
+	n := strings.Count(r.chat.In(s.Channel), nudge)
 	r.advance(incident.NudgeEvery + time.Second)
-	if strings.Count(r.chat.In(s.Channel), "still needs") != n {
+	if strings.Count(r.chat.In(s.Channel), nudge) != n {
 		t.Error("nudged after the severity was set")
 	}
 }
 
 func TestAlertsDeclareButtonAndAutoDeclare(t *testing.T) {
+	for _, loc := range i18n.Locales {
+		t.Run(loc, func(t *testing.T) { alertsDeclareButtonAndAutoDeclare(t, loc) })
+	}
+}
+
+func alertsDeclareButtonAndAutoDeclare(t *testing.T, loc string) {
 	r := newIncRig(t, false)
+	if err := r.d.Speak(loc); err != nil {
+		t.Fatal(err)
+	}
+	tt := i18n.Default().In(loc)
 	a := incident.Alert{Status: "firing", Fingerprint: "abc123", StartsAt: incSpike.Add(4 * time.Minute),
 		Labels:      map[string]string{"alertname": "HighErrorRate", "service": "nexo-be", "namespace": "nexo-production", "severity": "warning"},
 		Annotations: map[string]string{"summary": "Error rate above 1% in production"}}
@@ -593,13 +623,13 @@ func TestAlertsDeclareButtonAndAutoDeclare(t *testing.T) {
 		t.Fatal("alert not posted")
 	}
 	btn := chattest.Buttons(post.Msg)
-	if len(btn) != 1 || btn[0].Action != "incident.declare" || btn[0].Value != "abc123" {
+	if len(btn) != 1 || btn[0].Action != "incident.declare" || btn[0].Value != "abc123" || btn[0].Text != tt.S("incident.button.declare") {
 		t.Fatalf("buttons: %+v", btn)
 	}
 	if reply := r.click("U0BOB0001", "C0DEPLOYS", btn[0]); reply == nil || refused(reply) {
 		t.Fatalf("declare click: %+v", reply)
 	}
-	if reply := r.click("U0ALICE01", "C0DEPLOYS", btn[0]); !refused(reply) || !strings.Contains(reply.Message.Text, "already open") {
+	if reply := r.click("U0ALICE01", "C0DEPLOYS", btn[0]); !refused(reply) || !strings.Contains(reply.Message.Text, tt.Fixed("incident.refuse.already_open", "Service", "nexo-be", "Env", "production")[0]) {
 		t.Fatalf("second declare: %+v", reply)
 	}
 	incs, _ := incident.OpenFor(r.ctx, r.d, "nexo-be", "production")
@@ -622,12 +652,13 @@ func TestAlertsDeclareButtonAndAutoDeclare(t *testing.T) {
 	if len(fe) != 1 || fe[0].Commander != "" || fe[0].Severity != "P1" || fe[0].Alert != "def456" {
 		t.Fatalf("auto-declared: %+v", fe)
 	}
-	mustContain(t, "service channel", r.chat.In("C0DEPLOYS"), "Declared automatically")
+	mustContain(t, "service channel", r.chat.In("C0DEPLOYS"), tt.Fixed("incident.alert.auto_declared", "Severity", "critical")...)
 	// Unknown service: posted, but no Declare button.
 	if err := incident.ReceiveAlert(r.ctx, r.d, incident.Alert{Status: "firing", Fingerprint: "x1", Labels: map[string]string{"alertname": "DiskFull"}}); err != nil {
 		t.Fatal(err)
 	}
 	p, _ := r.chat.Find("C0DEPLOYS", "DiskFull")
+	mustContain(t, "unknown service", r.chat.In("C0DEPLOYS"), tt.S("incident.alert.unknown_service"), tt.S("incident.alert.no_target"))
 	if len(chattest.Buttons(p.Msg)) != 0 {
 		t.Errorf("Declare offered for an unknown service: %+v", p.Msg)
 	}
@@ -643,4 +674,40 @@ func uploaded(r *incRig, channel, name string) string {
 		r.t.Fatalf("no upload of %s in %s", name, channel)
 	}
 	return string(b)
+}
+
+// A change made to the incident while Declare is still posting (a button
+// pressed on the card, a timer) survives: the card's ts joins the record
+// under the incident's lease instead of a plain write of the whole record
+// made before the change.
+func TestDeclareKeepsChangesMadeWhileItPosts(t *testing.T) {
+	r := newIncRig(t, false)
+	changed := false
+	r.chat.BeforePost = func() {
+		if changed {
+			return
+		}
+		for _, name := range r.chat.Created() {
+			if _, err := incident.Load(r.ctx, r.d, name); err == nil {
+				changed = true
+				if err := incident.AddFollowUp(r.ctx, r.d, name, "U0BOB0001", "Monitor connection pool usage"); err != nil {
+					t.Errorf("follow-up during Declare: %v", err)
+				}
+			}
+		}
+	}
+	s, err := incident.Declare(r.ctx, r.d, incident.DeclareRequest{Service: "nexo-be", Env: "production", Title: "High Error Rate", Severity: "P3", Declarer: "U0ALICE01", FromChannel: "C0DEPLOYS"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !changed {
+		t.Fatal("nothing changed the incident while Declare posted")
+	}
+	got := r.incident(s.ID)
+	if len(got.FollowUps) != 1 || got.FollowUps[0] != "Monitor connection pool usage" {
+		t.Errorf("the follow-up added during Declare is lost: %+v", got.FollowUps)
+	}
+	if got.CardTS == "" {
+		t.Errorf("the card's ts is not in the record: %+v", got)
+	}
 }

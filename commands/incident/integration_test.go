@@ -73,7 +73,7 @@ func TestInvestigationOnRealServers(t *testing.T) {
 
 	inv := incident.InvestigateWindow(ctx, d, svc, "production", incident.Window{Start: begin, End: time.Now(), Step: time.Second, Baseline: 4})
 	if inv.Onset == nil {
-		t.Fatalf("no onset: %s (points %v)", inv.RateNote, inv.Points)
+		t.Fatalf("no onset: %s (points %v)", commands.English().Msg(inv.RateNote), inv.Points)
 	}
 	if inv.Onset.Before(spike.Add(-2*time.Second)) || inv.Onset.After(spike.Add(6*time.Second)) {
 		t.Errorf("onset %s, spike at %s", inv.Onset.Format("15:04:05.000"), spike.Format("15:04:05.000"))
@@ -82,9 +82,9 @@ func TestInvestigationOnRealServers(t *testing.T) {
 		t.Errorf("error rate now %.4f", inv.Now)
 	}
 	if len(inv.Errors) != 2 || inv.Errors[0].Message != "Database connection timeout" || inv.Errors[0].Count != 5 || len(inv.Errors[0].TraceIDs) != 3 {
-		t.Fatalf("groups: %+v (%s)", inv.Errors, inv.ErrorNote)
+		t.Fatalf("groups: %+v (%s)", inv.Errors, commands.English().Msg(inv.ErrorNote))
 	}
-	msg := inv.Message(d, svc, "production").PlainText()
+	msg := inv.Message(d, commands.English(), svc, "production").PlainText()
 	t.Logf("%s", msg)
 	for _, w := range []string{"Error rate spike began", "*5×* Database connection timeout", "<https://jaeger.example/trace/trace-4|trace-4>"} {
 		if !strings.Contains(msg, w) {

@@ -14,6 +14,7 @@ import (
 	"github.com/nexo-org/nexo-bot/commands/history"
 	"github.com/nexo-org/nexo-bot/commands/records"
 	"github.com/nexo-org/nexo-bot/config"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/integrations/gitops"
 	"github.com/nexo-org/nexo-bot/integrations/loki"
 	"github.com/nexo-org/nexo-bot/integrations/prom"
@@ -40,24 +41,24 @@ type Investigation struct {
 	Points      []prom.Point
 	Onset       *time.Time
 	Before, Now float64
-	RateNote    string
+	RateNote    i18n.Msg
 	// Deploys shortly before the onset (or the end), newest first.
-	Deploys    []SuspectDeploy
-	DeployNote string
+	Deploys     []SuspectDeploy
+	DeployNotes []i18n.Msg
 	// Errors are the top error messages from Loki.
 	Errors    []loki.ErrorGroup
 	LogQL     string
-	ErrorNote string
+	ErrorNote i18n.Msg
 	// ConfigMissing: the service has no ConfigMap of that name (one quiet line).
 	ConfigMissing bool
 	// Config is the ConfigMap in force, flattened; Notable keys are pool/limit/timeout ones.
 	ConfigName string
 	Config     []ConfigLine
-	ConfigNote string
+	ConfigNote i18n.Msg
 	// Stable is the last stable version (Rollback button), "" when unknown.
 	Stable     string
 	Current    string
-	StableNote string
+	StableNote i18n.Msg
 }
 
 // SuspectDeploy is a deploy near the onset.
@@ -108,7 +109,7 @@ func InvestigateWindow(ctx context.Context, d *commands.Deps, service, env strin
 
 	// 1. When did it start?
 	if d.Prom == nil {
-		inv.RateNote = "Prometheus is not configured (prometheus.url): no error-rate onset."
+		inv.RateNote = i18n.M("incident.inv.no_prom")
 	} else {
 		pctx, cancel := part()
 		q := config.Expand(cfg.Prometheus.ErrorRateQuery, service, env, "namespace", ns)
@@ -116,9 +117,11 @@ func InvestigateWindow(ctx context.Context, d *commands.Deps, service, env strin
 		cancel()
 		switch {
 		case err != nil:
-			inv.RateNote = "Prometheus did not answer: " + commands.Clip(err.Error(), 150)
+			ref := commands.NewRef()
+			d.Log.Warn("investigation: prometheus", "query", q, "ref", ref, "err", err)
+			inv.RateNote = i18n.M("incident.inv.prom_failed", "Ref", ref)
 		case len(pts) == 0:
-			inv.RateNote = "Prometheus has no error-rate data for " + service + " in " + ns + " over the last 2h."
+			inv.RateNote = i18n.M("incident.inv.no_rate_data", "Service", service, "Namespace", ns, "Window", i18n.Span(inv.End.Sub(inv.Start)))
 		default:
 			inv.Points = pts
 			base := w.Baseline
@@ -130,9 +133,9 @@ func InvestigateWindow(ctx context.Context, d *commands.Deps, service, env strin
 			if on, ok := prom.DetectOnset(pts, cfg.Prometheus.ErrorRateThreshold, base); ok {
 				on = on.UTC()
 				inv.Onset = &on
-				inv.RateNote = fmt.Sprintf("Error rate spike began at *%s UTC*: %s → %s (peak %s).", on.Format("15:04"), pct(inv.Before), pct(inv.Now), pct(maxOf(pts)))
+				inv.RateNote = i18n.M("incident.inv.spike", "At", clockAt(on), "Before", percent(inv.Before), "Now", percent(inv.Now), "Peak", percent(maxOf(pts)))
 			} else {
-				inv.RateNote = fmt.Sprintf("No error-rate spike found in the last 2h (now %s, threshold %s).", pct(inv.Now), pct(cfg.Prometheus.ErrorRateThreshold))
+				inv.RateNote = i18n.M("incident.inv.no_spike", "Window", i18n.Span(inv.End.Sub(inv.Start)), "Now", percent(inv.Now), "Threshold", percent(cfg.Prometheus.ErrorRateThreshold))
 			}
 		}
 	}
@@ -142,7 +145,7 @@ func InvestigateWindow(ctx context.Context, d *commands.Deps, service, env strin
 	}
 
 	// 2. Deploys shortly before.
-	inv.Deploys, inv.DeployNote = suspectDeploys(ctx, d, service, env, inv.Start, inv.End, ref)
+	inv.Deploys, inv.DeployNotes = suspectDeploys(ctx, d, service, env, inv.Start, inv.End, ref)
 
 	// 3. Top errors.
 	key := "app"
@@ -151,7 +154,7 @@ func InvestigateWindow(ctx context.Context, d *commands.Deps, service, env strin
 	}
 	inv.LogQL = fmt.Sprintf(`{namespace=%q, %s=%q, level="error"} | json`, ns, key, service)
 	if d.Loki == nil {
-		inv.ErrorNote = "Loki is not configured (loki.url): no error logs."
+		inv.ErrorNote = i18n.M("incident.inv.no_loki")
 	} else {
 		lctx, cancel := part()
 		from := inv.Start
@@ -162,22 +165,24 @@ func InvestigateWindow(ctx context.Context, d *commands.Deps, service, env strin
 		cancel()
 		switch {
 		case err != nil:
-			inv.ErrorNote = "Loki did not answer: " + commands.Clip(err.Error(), 150)
+			ref := commands.NewRef()
+			d.Log.Warn("investigation: loki", "logql", inv.LogQL, "ref", ref, "err", err)
+			inv.ErrorNote = i18n.M("incident.inv.loki_failed", "Ref", ref)
 		case len(entries) == 0:
-			inv.ErrorNote = "No error logs in Loki for " + inv.LogQL + " since " + from.Format("15:04") + " UTC."
+			inv.ErrorNote = i18n.M("incident.inv.no_errors", "LogQL", inv.LogQL, "Since", clockAt(from))
 		default:
 			inv.Errors = loki.GroupErrors(entries, "")
 			if len(inv.Errors) > 5 {
 				inv.Errors = inv.Errors[:5]
 			}
-			inv.ErrorNote = fmt.Sprintf("%d error lines since %s UTC, %d distinct.", len(entries), from.Format("15:04"), len(loki.GroupErrors(entries, "")))
+			inv.ErrorNote = i18n.M("incident.inv.error_lines", "Count", len(entries), "Since", clockAt(from), "Distinct", len(loki.GroupErrors(entries, "")))
 		}
 	}
 
 	// 4. Config in force.
 	inv.ConfigName = config.Expand(cfg.Kubernetes.ConfigMap, service, env, "namespace", ns)
 	if d.Kube == nil {
-		inv.ConfigNote = "Kubernetes is not configured: no ConfigMap."
+		inv.ConfigNote = i18n.M("incident.inv.no_kube")
 	} else {
 		kctx, cancel := part()
 		cm, err := d.Kube.ConfigMap(kctx, ns, inv.ConfigName)
@@ -188,7 +193,7 @@ func InvestigateWindow(ctx context.Context, d *commands.Deps, service, env strin
 		case err != nil:
 			ref := commands.NewRef()
 			d.Log.Warn("investigation: configmap", "namespace", ns, "name", inv.ConfigName, "ref", ref, "err", err)
-			inv.ConfigNote = fmt.Sprintf("ConfigMap %s/%s could not be read (reference `%s`).", ns, inv.ConfigName, ref)
+			inv.ConfigNote = i18n.M("incident.inv.config_failed", "Namespace", ns, "Name", inv.ConfigName, "Ref", ref)
 		default:
 			inv.Config = FlattenConfigMap(cm.Data)
 		}
@@ -196,13 +201,15 @@ func InvestigateWindow(ctx context.Context, d *commands.Deps, service, env strin
 
 	// 5. Last stable version.
 	if d.GitOps == nil {
-		inv.StableNote = "The GitOps repo is not configured: no rollback target."
+		inv.StableNote = i18n.M("incident.inv.no_gitops")
 	} else {
 		hctx, cancel := part()
 		rows, err := history.Of(hctx, d, service, env)
 		cancel()
 		if err != nil {
-			inv.StableNote = "The history could not be read: " + commands.Clip(err.Error(), 120)
+			ref := commands.NewRef()
+			d.Log.Warn("investigation: history", "service", service, "env", env, "ref", ref, "err", err)
+			inv.StableNote = i18n.M("incident.inv.history_failed", "Ref", ref)
 		}
 		for _, r := range rows {
 			if r.Current && inv.Current == "" {
@@ -213,7 +220,7 @@ func InvestigateWindow(ctx context.Context, d *commands.Deps, service, env strin
 			}
 		}
 		if err == nil && inv.Stable == "" {
-			inv.StableNote = "No earlier version was found in the history."
+			inv.StableNote = i18n.M("incident.inv.no_stable")
 		}
 	}
 	return inv
@@ -222,9 +229,9 @@ func InvestigateWindow(ctx context.Context, d *commands.Deps, service, env strin
 // suspectDeploys joins Argo CD's history and nexo's deployment records
 // between start and end, newest first; those within SuspectDeployWindow
 // before ref are marked.
-func suspectDeploys(ctx context.Context, d *commands.Deps, service, env string, start, end, ref time.Time) ([]SuspectDeploy, string) {
+func suspectDeploys(ctx context.Context, d *commands.Deps, service, env string, start, end, ref time.Time) ([]SuspectDeploy, []i18n.Msg) {
 	var out []SuspectDeploy
-	var notes []string
+	var notes []i18n.Msg
 	add := func(sd SuspectDeploy) {
 		for i := range out {
 			o := &out[i]
@@ -246,13 +253,15 @@ func suspectDeploys(ctx context.Context, d *commands.Deps, service, env string, 
 		out = append(out, sd)
 	}
 	if d.ArgoCD == nil {
-		notes = append(notes, "Argo CD is not configured: deploys from nexo's records only.")
+		notes = append(notes, i18n.M("incident.inv.no_argocd"))
 	} else {
 		actx, cancel := context.WithTimeout(ctx, partTimeout)
 		app, err := d.ArgoCD.GetApp(actx, d.Config.AppName(service, env), "")
 		cancel()
 		if err != nil {
-			notes = append(notes, "Argo CD did not answer: "+commands.Clip(err.Error(), 120))
+			ref := commands.NewRef()
+			d.Log.Warn("investigation: argocd", "service", service, "env", env, "ref", ref, "err", err)
+			notes = append(notes, i18n.M("incident.inv.argocd_failed", "Ref", ref))
 		} else {
 			path := d.Config.ValuesPath(service, env)
 			for _, h := range app.Status.History {
@@ -294,9 +303,9 @@ func suspectDeploys(ctx context.Context, d *commands.Deps, service, env string, 
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Time.After(out[j].Time) })
 	if len(out) == 0 {
-		notes = append(notes, "No deploys of "+service+" in "+env+" in the last 2h.")
+		notes = append(notes, i18n.M("incident.inv.no_deploys", "Service", service, "Env", env, "Window", i18n.Span(end.Sub(start))))
 	}
-	return out, strings.Join(notes, " ")
+	return out, notes
 }
 
 func tagOf(d *commands.Deps, doc []byte) string {
@@ -347,15 +356,18 @@ func flatten(prefix string, m map[string]any, out *[]ConfigLine) {
 	}
 }
 
-// Message renders the investigation for the incident channel.
-func (inv *Investigation) Message(d *commands.Deps, service, env string) chat.Message {
+// Message renders the investigation for a reader of the incident
+// channel: moments as Slack date tokens, except in code blocks (which
+// Slack shows as typed), where times are in the config's timezone.
+func (inv *Investigation) Message(d *commands.Deps, t i18n.T, service, env string) chat.Message {
 	var blocks []chat.Block
-	blocks = append(blocks, chat.Block{Header: ":mag: Investigation"})
+	blocks = append(blocks, chat.Block{Header: t.S("incident.inv.header")})
 	// The sparkline (inline code, which Slack draws in red) only under a
 	// spike: "no spike found" stays calm.
-	rate := ":bar_chart: " + inv.RateNote
+	rateNote := say(t, inv.RateNote)
+	rate := ":bar_chart: " + rateNote
 	if inv.Onset != nil {
-		rate = ":chart_with_upwards_trend: " + inv.RateNote
+		rate = ":chart_with_upwards_trend: " + rateNote
 		if sp := sparkline(inv.Points, 60); sp != "" {
 			rate += "\n`" + sp + "`"
 		}
@@ -364,25 +376,29 @@ func (inv *Investigation) Message(d *commands.Deps, service, env string) chat.Me
 
 	var dl []string
 	for _, x := range inv.Deploys {
-		line := fmt.Sprintf("%s UTC  %-18s %s", x.Time.Format("15:04"), commands.OrDash(x.Tag), commands.ShortSHA(x.Revision))
+		line := fmt.Sprintf("%s  %-18s %s", t.Clock(x.Time), commands.OrDash(x.Tag), commands.ShortSHA(x.Revision))
 		if x.Who != "" {
 			line += "  " + commands.StripMarks(x.Who)
 		}
 		if x.Kind != "" {
-			line += " (" + x.Kind + ")"
+			line += " (" + kindName(t, x.Kind) + ")"
 		}
 		if x.Suspect {
-			what := "spike"
+			id := "incident.inv.suspect_spike"
 			if inv.Onset == nil {
-				what = "declaration"
+				id = "incident.inv.suspect_declaration"
 			}
-			line += fmt.Sprintf("  ← DEPLOY %s before %s!", commands.Minutes(x.Before), what)
+			line += "  " + t.S(id, "Before", i18n.Span(x.Before.Round(time.Minute)))
 		}
 		dl = append(dl, line)
 	}
-	deploys := ":rocket: *Deploys* (Argo CD " + d.Config.AppName(service, env) + " and nexo's records)"
-	if inv.DeployNote != "" {
-		deploys += "\n" + inv.DeployNote
+	deploys := t.S("incident.inv.deploys", "App", d.Config.AppName(service, env))
+	var notes []string
+	for _, n := range inv.DeployNotes {
+		notes = append(notes, say(t, n))
+	}
+	if len(notes) > 0 {
+		deploys += "\n" + strings.Join(notes, " ")
 	}
 	blocks = append(blocks, chat.Block{Section: &chat.Section{Text: deploys}})
 	if len(dl) > 0 {
@@ -392,18 +408,18 @@ func (inv *Investigation) Message(d *commands.Deps, service, env string) chat.Me
 		blocks = append(blocks, chat.Block{Code: strings.Join(dl, "\n")})
 	}
 
-	logs := ":scroll: *Top errors* `" + inv.LogQL + "`\n" + inv.ErrorNote
+	logs := t.S("incident.inv.errors", "LogQL", inv.LogQL) + "\n" + say(t, inv.ErrorNote)
 	blocks = append(blocks, chat.Block{Section: &chat.Section{Text: logs}})
 	if len(inv.Errors) > 0 {
 		var lines []string
 		for _, g := range inv.Errors {
-			line := fmt.Sprintf("• *%d×* %s (first %s UTC)", g.Count, commands.Clip(g.Message, 150), g.First.UTC().Format("15:04:05"))
+			line := t.S("incident.inv.error_line", "Times", g.Count, "Message", commands.Clip(g.Message, 150), "At", t.WhenTime(g.First))
 			if len(g.TraceIDs) > 0 {
 				var ts []string
 				for _, id := range g.TraceIDs {
 					ts = append(ts, traceLink(d.Config.Incidents.JaegerURL, id))
 				}
-				line += " — traces: " + strings.Join(ts, ", ")
+				line += " — " + t.S("incident.inv.traces", "Links", strings.Join(ts, ", "))
 			}
 			lines = append(lines, line)
 		}
@@ -411,11 +427,11 @@ func (inv *Investigation) Message(d *commands.Deps, service, env string) chat.Me
 	}
 
 	if inv.ConfigMissing {
-		blocks = append(blocks, chat.Block{Context: []string{":gear: No ConfigMap `" + inv.ConfigName + "` for " + service + " in " + env + "."}})
+		blocks = append(blocks, chat.Block{Context: []string{t.S("incident.inv.config_missing", "Name", inv.ConfigName, "Service", service, "Env", env)}})
 	} else {
-		cfgText := ":gear: *Config in force* `" + inv.ConfigName + "`"
-		if inv.ConfigNote != "" {
-			cfgText += "\n" + inv.ConfigNote
+		cfgText := t.S("incident.inv.config", "Name", inv.ConfigName)
+		if inv.ConfigNote.ID != "" {
+			cfgText += "\n" + say(t, inv.ConfigNote)
 		}
 		blocks = append(blocks, chat.Block{Section: &chat.Section{Text: cfgText}})
 	}
@@ -429,27 +445,27 @@ func (inv *Investigation) Message(d *commands.Deps, service, env string) chat.Me
 			lines = append(lines, l)
 		}
 		if len(lines) > 25 {
-			lines = append(lines[:25], fmt.Sprintf("… %d more keys", len(lines)-25))
+			lines = append(lines[:25], t.N("incident.inv.config_more", len(lines)-25))
 		}
 		blocks = append(blocks, chat.Block{Code: strings.Join(lines, "\n")})
 	}
 
 	if inv.Stable != "" {
-		txt := fmt.Sprintf(":rewind: Last stable version: `%s` (running `%s`).", inv.Stable, commands.OrDash(inv.Current))
+		txt := t.S("incident.inv.stable", "Stable", inv.Stable, "Current", commands.OrDash(inv.Current))
 		blocks = append(blocks, chat.Block{Section: &chat.Section{Text: txt}},
-			chat.Block{Actions: []chat.Button{{Text: "Rollback to " + inv.Stable, Action: commands.ActionRollbackStart, Value: service + "|" + env + "|" + inv.Stable, Style: chat.StyleDanger}}})
+			chat.Block{Actions: []chat.Button{{Text: t.S("incident.button.rollback", "Tag", inv.Stable), Action: commands.ActionRollbackStart, Value: service + "|" + env + "|" + inv.Stable, Style: chat.StyleDanger}}})
 	} else {
-		blocks = append(blocks, chat.Block{Context: []string{":rewind: " + inv.StableNote}})
+		blocks = append(blocks, chat.Block{Context: []string{":rewind: " + say(t, inv.StableNote)}})
 	}
-	summary := "Investigation: " + inv.RateNote
+	summary := t.S("incident.inv.summary", "Rate", rateNote)
 	for _, x := range inv.Deploys {
 		if x.Suspect {
-			summary += fmt.Sprintf(" DEPLOY %s (%s) %s before the spike!", commands.OrDash(x.Tag), x.Time.Format("15:04"), commands.Minutes(x.Before))
+			summary += " " + t.S("incident.inv.summary_deploy", "Tag", commands.OrDash(x.Tag), "At", t.WhenTime(x.Time), "Before", i18n.Span(x.Before.Round(time.Minute)))
 			break
 		}
 	}
 	if len(inv.Errors) > 0 {
-		summary += fmt.Sprintf(" Top error: %s (%d×).", inv.Errors[0].Message, inv.Errors[0].Count)
+		summary += " " + t.S("incident.inv.summary_error", "Message", inv.Errors[0].Message, "Times", inv.Errors[0].Count)
 	}
 	return chat.Message{Text: commands.StripMarks(summary), Blocks: blocks}
 }
@@ -472,22 +488,23 @@ func RunInvestigation(ctx context.Context, d *commands.Deps, id string) error {
 		return nil
 	}
 	inv := Investigate(ctx, d, s.Service, s.Env, s.DeclaredAt)
-	if _, err := d.Chat.Post(ctx, s.Channel, "", inv.Message(d, s.Service, s.Env)); err != nil {
+	t := d.T(s.Channel)
+	if _, err := d.Chat.Post(ctx, s.Channel, "", inv.Message(d, t, s.Service, s.Env)); err != nil {
 		return err
 	}
 	if inv.Onset != nil {
 		timeline(ctx, d, id, store.TimelineEntry{Key: "onset", Time: *inv.Onset, Kind: "onset", Actor: "nexo",
-			Text: fmt.Sprintf("Error rate spike (%s)", pct(inv.Now))})
+			Text: t.S("incident.timeline.onset", "Rate", pct(t, inv.Now))})
 	}
 	for _, x := range inv.Deploys {
 		if x.Suspect {
 			timeline(ctx, d, id, store.TimelineEntry{Key: "suspect:" + x.Time.Format(time.RFC3339) + x.Tag, Time: x.Time, Kind: "deploy", Actor: x.Who,
-				Text: fmt.Sprintf("Deploy %s", commands.OrDash(x.Tag))})
+				Text: t.S("incident.timeline.suspect", "Tag", commands.OrDash(x.Tag))})
 		}
 	}
 	if len(inv.Errors) > 0 {
 		g := inv.Errors[0]
-		timeline(ctx, d, id, store.TimelineEntry{Key: "top-error", Time: g.First, Kind: "logs", Actor: "nexo", Text: fmt.Sprintf("First error log: %s (%d× since)", commands.Clip(g.Message, 120), g.Count)})
+		timeline(ctx, d, id, store.TimelineEntry{Key: "top-error", Time: g.First, Kind: "logs", Actor: "nexo", Text: t.S("incident.timeline.top_error", "Message", commands.Clip(g.Message, 120), "Times", g.Count)})
 	}
 	_, err = mutate(ctx, d, id, func(x *State) error {
 		x.Investigated = true
@@ -495,13 +512,6 @@ func RunInvestigation(ctx context.Context, d *commands.Deps, id string) error {
 		return nil
 	})
 	return err
-}
-
-func pct(v float64) string {
-	if math.IsNaN(v) {
-		return "n/a"
-	}
-	return fmt.Sprintf("%.1f%%", v*100)
 }
 
 func maxOf(pts []prom.Point) float64 {

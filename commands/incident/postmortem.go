@@ -11,16 +11,14 @@ import (
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/commands/records"
 	"github.com/nexo-org/nexo-bot/config"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/integrations/github"
 	"github.com/nexo-org/nexo-bot/store"
 )
 
-// DefaultPrevention is the Prevention checklist when nobody added follow-ups.
-var DefaultPrevention = []string{
-	"Add a test or a staging check that would have caught this",
-	"Add or tune the alert so it fires earlier",
-	"Update the runbook with what was learned",
-}
+// DefaultPrevention is the Prevention checklist when nobody added
+// follow-ups (catalog ids).
+var DefaultPrevention = []string{"incident.pm.prevention_test", "incident.pm.prevention_alert", "incident.pm.prevention_runbook"}
 
 // PostmortemPath is where the draft goes in the GitOps repo
 // (incidents.postmortem_path, default "incidents/{date}-{slug}.md").
@@ -33,66 +31,73 @@ func PostmortemPath(cfg *config.Config, s *State) string {
 }
 
 // RenderPostmortem drafts the post-mortem in the playbook's format from the
-// incident and its timeline (entries in time order).
-func RenderPostmortem(s *State, entries []store.TimelineEntry) string {
+// incident and its timeline (entries in time order), for t's readers: the
+// playbook's headings, the rest in t's locale, times in the config's
+// timezone (the file is read outside Slack).
+func RenderPostmortem(t i18n.T, s *State, entries []store.TimelineEntry) string {
 	var b strings.Builder
-	day := s.DeclaredAt.UTC().Format("2006-01-02")
-	stamp := func(t time.Time) string {
-		t = t.UTC()
-		if t.Format("2006-01-02") != day {
-			return t.Format("2006-01-02 15:04") + " UTC"
+	line := func(id string, kv ...any) { b.WriteString(t.S(id, kv...) + "\n") }
+	day := t.Date(s.DeclaredAt)
+	stamp := func(at time.Time) string {
+		if t.Date(at) != day {
+			return t.Date(at) + " " + t.Clock(at)
 		}
-		return t.Format("15:04") + " UTC"
+		return t.Clock(at)
 	}
-	fmt.Fprintf(&b, "# Incident: %s\n\n", commands.OneLine(s.Title))
-	fmt.Fprintf(&b, "- Service: %s (%s)\n", s.Service, s.Env)
-	fmt.Fprintf(&b, "- Severity: %s\n", commands.OrDash(s.Severity))
-	fmt.Fprintf(&b, "- Declared: %s %s by %s\n", day, stamp(s.DeclaredAt), person(s.DeclaredBy))
+	line("incident.pm.title", "Title", commands.OneLine(s.Title))
+	b.WriteString("\n")
+	line("incident.pm.service", "Service", s.Service, "Env", s.Env)
+	line("incident.pm.severity", "Severity", commands.OrDash(s.Severity))
+	line("incident.pm.declared", "At", day+" "+t.Clock(s.DeclaredAt), "By", person(s.DeclaredBy))
 	if s.Commander != "" {
-		fmt.Fprintf(&b, "- Commander: %s\n", person(s.Commander))
+		line("incident.pm.commander", "User", person(s.Commander))
 	}
 	if s.ResolvedAt != nil {
-		fmt.Fprintf(&b, "- Resolved: %s (time to restore: %s)\n", stamp(*s.ResolvedAt), commands.Minutes(s.ResolvedAt.Sub(s.DeclaredAt)))
+		line("incident.pm.resolved", "At", stamp(*s.ResolvedAt), "Duration", i18n.Span(s.ResolvedAt.Sub(s.DeclaredAt)))
 	}
 	if s.Deployment != "" {
-		fmt.Fprintf(&b, "- Deployment: %s\n", s.Deployment)
+		line("incident.pm.deployment", "ID", s.Deployment)
 	}
-	fmt.Fprintf(&b, "- Channel: #%s\n", s.ID)
+	line("incident.pm.channel", "Channel", s.ID)
 
-	b.WriteString("\n## Timeline\n")
+	b.WriteString("\n")
+	line("incident.pm.h_timeline")
 	sorted := append([]store.TimelineEntry(nil), entries...)
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Time.Before(sorted[j].Time) })
 	for _, e := range sorted {
 		text := commands.OneLine(e.Text)
 		if e.Permalink != "" {
-			text += " ([message](" + e.Permalink + "))"
+			text += " ([" + t.S("incident.pm.message_link") + "](" + e.Permalink + "))"
 		}
 		fmt.Fprintf(&b, "- %s: %s\n", stamp(e.Time), text)
 	}
 
-	b.WriteString("\n## Root Cause\n")
+	b.WriteString("\n")
+	line("incident.pm.h_root_cause")
 	if s.RootCause != "" {
 		b.WriteString(commands.OneLine(s.RootCause) + "\n")
 	} else {
-		b.WriteString("_To be written by the commander._\n")
+		line("incident.pm.root_cause_todo")
 	}
 	var leads []string
 	for _, e := range sorted {
-		if e.Kind == "deploy" && strings.HasPrefix(e.Text, "Deploy ") {
-			leads = append(leads, fmt.Sprintf("%s at %s, before the spike", e.Text, stamp(e.Time)))
+		if e.Kind == "deploy" {
+			leads = append(leads, t.S("incident.pm.lead_deploy", "Text", e.Text, "At", stamp(e.Time)))
 		}
 		if e.Kind == "logs" {
 			leads = append(leads, e.Text)
 		}
 	}
 	if len(leads) > 0 {
-		b.WriteString("\nLeads found by nexo:\n")
+		b.WriteString("\n")
+		line("incident.pm.leads")
 		for _, l := range leads {
 			b.WriteString("- " + commands.OneLine(l) + "\n")
 		}
 	}
 
-	b.WriteString("\n## Resolution\n")
+	b.WriteString("\n")
+	line("incident.pm.h_resolution")
 	n := 0
 	for _, e := range sorted {
 		switch e.Kind {
@@ -101,49 +106,55 @@ func RenderPostmortem(s *State, entries []store.TimelineEntry) string {
 			fmt.Fprintf(&b, "%d. %s\n", n, commands.OneLine(e.Text))
 		}
 	}
+	// The note given on resolve ends the status line (incident.timeline.status_note).
+	resolved := "→ " + statusName(t, records.StatusResolved) + " "
 	for _, e := range sorted {
-		if e.Kind == "status" && strings.Contains(e.Text, "→ "+records.StatusResolved) && strings.Contains(e.Text, ": ") {
+		if e.Kind == "status" && strings.Contains(e.Text, resolved) && strings.Contains(e.Text, ": ") {
 			n++
 			_, note, _ := strings.Cut(e.Text, ": ")
 			fmt.Fprintf(&b, "%d. %s\n", n, commands.OneLine(note))
 		}
 	}
 	if n == 0 {
-		b.WriteString("_To be written._\n")
+		line("incident.pm.resolution_todo")
 	}
 
-	b.WriteString("\n## Prevention\n")
+	b.WriteString("\n")
+	line("incident.pm.h_prevention")
 	items := s.FollowUps
 	if len(items) == 0 {
-		items = DefaultPrevention
+		for _, id := range DefaultPrevention {
+			items = append(items, t.S(id))
+		}
 	}
 	for _, f := range items {
 		fmt.Fprintf(&b, "- [ ] %s\n", commands.OneLine(f))
 	}
 
-	b.WriteString("\n## Lessons Learned\n")
+	b.WriteString("\n")
+	line("incident.pm.h_lessons")
 	var onset *time.Time
 	for _, e := range sorted {
 		if e.Kind == "onset" {
-			t := e.Time
-			onset = &t
+			at := e.Time
+			onset = &at
 			break
 		}
 	}
 	if onset != nil && s.DeclaredAt.After(*onset) {
-		fmt.Fprintf(&b, "- Detected %s after the error spike began (%s → declared %s)\n", commands.Minutes(s.DeclaredAt.Sub(*onset)), stamp(*onset), stamp(s.DeclaredAt))
+		line("incident.pm.detected", "Duration", i18n.Span(s.DeclaredAt.Sub(*onset)), "Onset", stamp(*onset), "Declared", stamp(s.DeclaredAt))
 	}
 	if s.AckedAt != nil {
-		fmt.Fprintf(&b, "- On-call acknowledged the page in %s\n", commands.Minutes(s.AckedAt.Sub(s.DeclaredAt)))
+		line("incident.pm.acked", "Duration", i18n.Span(s.AckedAt.Sub(s.DeclaredAt)))
 	}
 	if s.ResolvedAt != nil {
-		from, what := s.DeclaredAt, "declaration"
 		if onset != nil {
-			from, what = *onset, "spike"
+			line("incident.pm.recovered_spike", "Duration", i18n.Span(s.ResolvedAt.Sub(*onset)))
+		} else {
+			line("incident.pm.recovered_declaration", "Duration", i18n.Span(s.ResolvedAt.Sub(s.DeclaredAt)))
 		}
-		fmt.Fprintf(&b, "- Recovered %s after the %s\n", commands.Minutes(s.ResolvedAt.Sub(from)), what)
 	}
-	b.WriteString("- _What went well, what did not, where we got lucky._\n")
+	line("incident.pm.lessons_todo")
 	return b.String()
 }
 
@@ -172,12 +183,13 @@ func Postmortem(ctx context.Context, d *commands.Deps, id string) error {
 	if err != nil {
 		return err
 	}
-	md := RenderPostmortem(s, entries)
+	t := d.T(s.Channel)
+	md := RenderPostmortem(t, s, entries)
 	path := PostmortemPath(d.Config, s)
 	date := s.DeclaredAt.UTC().Format("2006-01-02")
 	if !s.PostmortemUp {
 		name := path[strings.LastIndex(path, "/")+1:]
-		if err := d.Chat.Upload(ctx, s.Channel, "", name, "Post-mortem draft: "+s.Title, []byte(md)); err != nil {
+		if err := d.Chat.Upload(ctx, s.Channel, "", name, t.S("incident.pm.upload_title", "Title", s.Title), []byte(md)); err != nil {
 			return fmt.Errorf("uploading the post-mortem: %w", err)
 		}
 		if _, err := mutate(ctx, d, id, func(x *State) error { x.PostmortemUp = true; x.PostmortemMD = path; return nil }); err != nil {
@@ -188,16 +200,16 @@ func Postmortem(ctx context.Context, d *commands.Deps, id string) error {
 		return nil
 	}
 	if d.GitOps == nil || d.GitHub == nil {
-		_, err := d.Chat.Post(ctx, s.Channel, "", chat.Message{Text: ":memo: Post-mortem draft attached. The GitOps repo or GitHub is not configured, so no PR was opened: add it as `" + path + "` by hand."})
+		_, err := d.Chat.Post(ctx, s.Channel, "", chat.Message{Text: t.S("incident.pm.no_pr", "Path", path)})
 		return err
 	}
 	branch := "postmortem/" + s.ID
-	msg := "docs: post-mortem do incident de " + date
+	msg := "docs: post-mortem do incident de " + date //i18n:verbatim git text
 	if _, err := d.GitOps.PushBranch(ctx, branch, map[string][]byte{path: []byte(md)}, msg); err != nil {
 		return fmt.Errorf("pushing %s: %w", branch, err)
 	}
 	pr, err := d.GitHub.EnsurePR(ctx, github.PRSpec{Head: branch, Base: d.Config.GitOps.Branch, Title: msg,
-		Body:   fmt.Sprintf("Post-mortem draft of incident `%s` (%s, %s %s), written by nexo from the incident's timeline.\nFill in Root Cause, Resolution and Lessons Learned, then merge.\n", s.ID, s.Title, s.Service, s.Env),
+		Body:   fmt.Sprintf("Post-mortem draft of incident `%s` (%s, %s %s), written by nexo from the incident's timeline.\nFill in Root Cause, Resolution and Lessons Learned, then merge.\n", s.ID, s.Title, s.Service, s.Env), //i18n:verbatim git text
 		Labels: []string{"postmortem"}})
 	if err != nil {
 		return fmt.Errorf("opening the post-mortem PR: %w", err)
@@ -206,8 +218,8 @@ func Postmortem(ctx context.Context, d *commands.Deps, id string) error {
 	if err != nil {
 		return err
 	}
-	timeline(ctx, d, id, store.TimelineEntry{Key: "postmortem", Time: d.Clock().Now(), Kind: "postmortem", Actor: "nexo", Text: "Post-mortem PR opened: " + pr.URL})
+	timeline(ctx, d, id, store.TimelineEntry{Key: "postmortem", Time: d.Clock().Now(), Kind: "postmortem", Actor: "nexo", Text: t.S("incident.timeline.postmortem", "URL", pr.URL)})
 	refreshCard(ctx, d, s)
-	_, err = d.Chat.Post(ctx, s.Channel, "", chat.Message{Text: fmt.Sprintf(":memo: Post-mortem draft proposed: <%s|#%d> adds `%s`. Please complete Root Cause, Resolution and Lessons Learned.", pr.URL, pr.Number, path)})
+	_, err = d.Chat.Post(ctx, s.Channel, "", chat.Message{Text: t.S("incident.pm.proposed", "URL", pr.URL, "Number", pr.Number, "Path", path)})
 	return err
 }

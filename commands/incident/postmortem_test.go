@@ -13,6 +13,7 @@ import (
 	"github.com/nexo-org/nexo-bot/commands/incident"
 	"github.com/nexo-org/nexo-bot/commands/records"
 	"github.com/nexo-org/nexo-bot/config"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/integrations/prom"
 	"github.com/nexo-org/nexo-bot/store"
 )
@@ -47,7 +48,7 @@ func TestRenderPostmortemGolden(t *testing.T) {
 		{Time: at("10:44"), Kind: "status", Text: "Status monitoring → resolved by <@U0ALICE01>: Service recovered"},
 		{Time: at("11:02").AddDate(0, 0, 1), Kind: "update", Text: "Hotfix 2026.02.18 deployed with a pool of 50"},
 	}
-	got := incident.RenderPostmortem(s, entries)
+	got := incident.RenderPostmortem(commands.English(), s, entries)
 	path := filepath.Join("testdata", "postmortem.golden")
 	if *updateGolden {
 		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
@@ -88,8 +89,8 @@ func TestInvestigationWithoutSpikeIsQuiet(t *testing.T) {
 	for i := 0; i < 30; i++ {
 		pts = append(pts, prom.Point{Time: base.Add(time.Duration(i) * time.Minute), Value: 0.001 * float64(i%3)})
 	}
-	inv := &incident.Investigation{RateNote: "No error-rate spike found in the last 2h (now 0.1%, threshold 1.0%).", Points: pts, ConfigName: "nexo-be-config", ConfigMissing: true}
-	text := inv.Message(d, "nexo-be", "production").PlainText()
+	inv := &incident.Investigation{RateNote: i18n.M("incident.inv.no_spike", "Window", i18n.Span(2*time.Hour), "Now", "0.1%", "Threshold", "1.0%"), Points: pts, ConfigName: "nexo-be-config", ConfigMissing: true}
+	text := inv.Message(d, commands.English(), "nexo-be", "production").PlainText()
 	if strings.ContainsAny(text, "▁▂▃▄▅▆▇█") || strings.Contains(text, ":chart_with_upwards_trend:") {
 		t.Fatalf("a sparkline under no spike:\n%s", text)
 	}
@@ -98,7 +99,7 @@ func TestInvestigationWithoutSpikeIsQuiet(t *testing.T) {
 	}
 	on := base.Add(20 * time.Minute)
 	inv.Onset = &on
-	if text := inv.Message(d, "nexo-be", "production").PlainText(); !strings.ContainsAny(text, "▁▂▃▄▅▆▇█") {
+	if text := inv.Message(d, commands.English(), "nexo-be", "production").PlainText(); !strings.ContainsAny(text, "▁▂▃▄▅▆▇█") {
 		t.Fatalf("no sparkline under a spike:\n%s", text)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/nexo-org/nexo-bot/commands/records"
 	"github.com/nexo-org/nexo-bot/commands/rollback"
 	"github.com/nexo-org/nexo-bot/config"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/integrations/loki"
 	"github.com/nexo-org/nexo-bot/integrations/loki/memserver"
 	"github.com/nexo-org/nexo-bot/integrations/pagerdutyfake"
@@ -117,8 +118,14 @@ func commandIn(t *testing.T, e *Env, user, channel, text string) {
 // production at 10:25, the error rate jumps at 10:31, Alice declares; the
 // investigation names the deploy and "Database connection timeout"; the
 // Rollback button rolls back through Argo CD; resolve; the post-mortem PR
-// is opened with the timeline.
+// is opened with the timeline. It runs in every locale: the texts are the
+// catalog's, the post-mortem keeps the playbook's headings and tells the
+// time in the config's timezone (America/Sao_Paulo in the example config).
 func TestPlaybookIncident(t *testing.T) {
+	EachLocale(t, playbookIncident)
+}
+
+func playbookIncident(t *testing.T, locale string) {
 	prom := newSpikeProm(t)
 	lokiSrv := httptest.NewServer(memserver.New(memserver.Options{}))
 	defer lokiSrv.Close()
@@ -126,7 +133,7 @@ func TestPlaybookIncident(t *testing.T) {
 	pd := pagerdutyfake.New()
 	defer pd.Close()
 	routingKey := strings.Repeat("r", 32)
-	e := New(t, Options{PrometheusURL: prom.srv.URL, Mutate: func(c *config.Config) {
+	e := New(t, Options{Locale: locale, PrometheusURL: prom.srv.URL, Mutate: func(c *config.Config) {
 		c.Loki.URL = lokiSrv.URL
 		c.PagerDuty.URL, c.PagerDuty.RoutingKey = pd.URL(), routingKey
 		c.Incidents.Channel = "C0INCIDENT"
@@ -188,7 +195,10 @@ func TestPlaybookIncident(t *testing.T) {
 	}, 10*time.Second) {
 		t.Errorf("declarer, on-call and owners not all invited: %+v", e.Slack.Channels())
 	}
-	waitChannel(t, e, incCh.ID, "High error rate", "P1", "investigating")
+	// The card, in the channel's words, down to the transport's confirm
+	// dialog on Resolve; its time a Slack date token.
+	waitChannel(t, e, incCh.ID, "High error rate", "P1", e.Cat.S("incident.status.investigating"), e.Cat.S("incident.button.resolve_confirm"),
+		`"`+e.Cat.S("bot.confirm.title")+`"`, `"`+e.Cat.S("bot.confirm.yes")+`"`, "<!date^")
 	// P1: on-call is paged through PagerDuty's Events API v2.
 	if !e.Slack.WaitFor(func() bool { return len(pd.Events()) > 0 }, 10*time.Second) {
 		t.Fatal("on-call was not paged")
@@ -198,9 +208,11 @@ func TestPlaybookIncident(t *testing.T) {
 	}
 	waitChannel(t, e, "C0INCIDENT", "High error rate", "<#"+incCh.ID+">")
 
-	inv := waitChannel(t, e, incCh.ID, "Investigation", "DEPLOY")
+	inv := waitChannel(t, e, incCh.ID, e.Cat.S("incident.inv.header"), "DEPLOY")
 	text := Content(inv)
-	for _, w := range []string{"spike began at *" + spike.Format("15:04") + " UTC*", "2026.02.17", "DEPLOY 6min before spike!", "Database connection timeout", "3×", "trace-abc123", "Rollback to 2026.02.10"} {
+	spikeAt := "*" + e.Cat.WhenTime(spike) + "*"
+	for _, w := range []string{spikeAt, "2026.02.17", e.Cat.S("incident.inv.suspect_spike", "Before", i18n.Span(6*time.Minute)), "Database connection timeout", "3×", "trace-abc123",
+		e.Cat.S("incident.button.rollback", "Tag", "2026.02.10")} {
 		if !strings.Contains(text, w) {
 			t.Errorf("investigation lacks %q:\n%s", w, text)
 		}
@@ -209,7 +221,7 @@ func TestPlaybookIncident(t *testing.T) {
 	// Rollback from the button: the menu (Argo CD's history has only the
 	// current entry, so the path offered is the GitOps revert PR).
 	e.Click(Alice, inv, "rollback.start")
-	menu := e.Ephemeral(Alice, "Rollback nexo-be in production", "2026.02.10")
+	menu := e.Ephemeral(Alice, "nexo-be", "2026.02.10", "rollback.run")
 	if _, err := e.Slack.ClickButton(Alice, menu.Channel, menu.TS, "rollback.run", ""); err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +271,7 @@ func TestPlaybookIncident(t *testing.T) {
 	}
 	t.Logf("rolled back through %s (%s)", rbKind, rbID)
 	if rbKind == change.Kind {
-		waitChannel(t, e, incCh.ID, "Rollback nexo-be production", "2026.02.10", "success")
+		waitChannel(t, e, incCh.ID, "nexo-be production", "2026.02.10")
 		if got := e.Remote.File(t, "main", "helm/nexo-be/values-prod.yaml"); !strings.Contains(got, `tag: "2026.02.10"`) {
 			t.Fatalf("values-prod.yaml after the rollback:\n%s", got)
 		}
@@ -267,9 +279,9 @@ func TestPlaybookIncident(t *testing.T) {
 
 	// Resolve: post-mortem file and PR with the timeline.
 	commandIn(t, e, Alice, incCh.ID, "incident status identified Database connection pool too small (10 connections)")
-	waitChannel(t, e, incCh.ID, "investigating → identified")
+	waitChannel(t, e, incCh.ID, e.Cat.S("incident.status.investigating")+" → "+e.Cat.S("incident.status.identified"))
 	commandIn(t, e, Alice, incCh.ID, "incident resolve Rolled back to 2026.02.10")
-	waitChannel(t, e, incCh.ID, "Post-mortem draft proposed")
+	waitChannel(t, e, incCh.ID, e.Words("incident.pm.proposed")[0])
 	var pr *struct{ Title, Body, Head string }
 	for _, p := range e.GitHub.PullRequests() {
 		if strings.HasPrefix(p.Head, "postmortem/") {
@@ -280,8 +292,12 @@ func TestPlaybookIncident(t *testing.T) {
 		t.Fatalf("post-mortem PR: %+v", pr)
 	}
 	md := e.Remote.File(t, pr.Head, "incidents/"+spike.Format("2006-01-02")+"-high-error-rate.md")
-	for _, w := range []string{"# Incident: High error rate", "## Timeline", deployedAt.Format("15:04") + " UTC: Deploy 2026.02.17", spike.Format("15:04") + " UTC: Error rate spike (5.0%)",
-		"2026.02.10: success", "## Root Cause\nDatabase connection pool too small", "## Prevention\n- [ ]", "## Lessons Learned", "Detected 4min after the error spike began"} {
+	// The playbook's headings in every locale; local times (config timezone).
+	clock := e.Cat.Clock
+	for _, w := range []string{"# Incident: High error rate", "## Timeline", "- " + clock(deployedAt) + ": " + e.Cat.S("incident.timeline.suspect", "Tag", "2026.02.17"),
+		"- " + clock(spike) + ": " + e.Cat.S("incident.timeline.onset", "Rate", e.Cat.Decimal(5, 1)+"%"),
+		"## Resolution\n1. ", "2026.02.10", "## Root Cause\nDatabase connection pool too small", "## Prevention\n- [ ]", "## Lessons Learned",
+		e.Cat.S("incident.pm.detected", "Duration", i18n.Span(4*time.Minute), "Onset", clock(spike), "Declared", clock(spike.Add(4*time.Minute)))} {
 		if !strings.Contains(md, w) {
 			t.Errorf("post-mortem lacks %q:\n%s", w, md)
 		}

@@ -25,9 +25,6 @@ func repoRoot(t *testing.T) string {
 var (
 	Dirs = []string{"commands", "bot"}
 	Skip = []string{"commands/commandstest", "bot/slackfake", "commands/rotation/rotationtest", "commands/dora/doratest"}
-	// Pending are the packages whose sentences are still being moved into
-	// the catalog (issue 19); the list only shrinks, and empties.
-	Pending = []string{"commands/incident", "bot"}
 )
 
 // No sentence for people is built outside the catalog in commands/ and
@@ -37,16 +34,8 @@ func TestNoSentenceOutsideTheCatalog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pending := 0
 	for _, f := range findings {
-		if isPending(f.Pos) {
-			pending++
-			continue
-		}
 		t.Errorf("%s: %s outside the catalog: %q", f.Pos, f.Why, f.Text)
-	}
-	if pending > 0 {
-		t.Logf("%d sentences still to move in %v", pending, Pending)
 	}
 	c, err := i18n.Load(time.UTC)
 	if err != nil {
@@ -58,18 +47,6 @@ func TestNoSentenceOutsideTheCatalog(t *testing.T) {
 		}
 	}
 	t.Logf("%d message ids used by the code", len(ids))
-}
-
-func isPending(pos string) bool {
-	for _, p := range Pending {
-		if strings.HasPrefix(pos, p+"/") && !strings.Contains(strings.TrimPrefix(pos, p+"/"), "/") {
-			return true
-		}
-		if p != "bot" && strings.HasPrefix(pos, p+"/") { // sub-packages (rotation/steps)
-			return true
-		}
-	}
-	return false
 }
 
 // The check can fail: it finds the sentence, the label and the unknown id

@@ -152,6 +152,7 @@ func Build(ctx context.Context, cfg *config.Config, sec config.Secrets, o Option
 			return nil, err
 		}
 		d.Chat = slackChat
+		slackChat.SetLocale(d.T) // the transport's own words speak the channel's locale
 	}
 	if o.Override != nil {
 		o.Override(d)
