@@ -172,7 +172,7 @@ func (r *Router) OnSubmit(prefix string, fn SubmitFunc) {
 // OnHomeReply sets where the answers to App Home buttons are shown (the
 // release board shows them on the Home tab itself).
 func (r *Router) OnHomeReply(fn HomeReplyFunc) {
-	if r.claim("home reply") {
+	if r.claim("onhomereply") {
 		r.homeReply = fn
 	}
 }
