@@ -63,19 +63,13 @@ func NewPublisher(d *commands.Deps, home chat.Home, freezes FreezeReader) *Publi
 	}
 }
 
-// Start arms the publisher until ctx ends (nothing is published before).
+// Start arms the publisher (nothing is published before). The start
+// context only has to live through the start (wire.Build bounds it), so
+// its cancellation is not the publisher's: each call has its own timeout.
 func (p *Publisher) Start(ctx context.Context) {
 	p.mu.Lock()
-	p.ctx = ctx
+	p.ctx = context.WithoutCancel(ctx)
 	p.mu.Unlock()
-	go func() {
-		<-ctx.Done()
-		p.mu.Lock()
-		if p.timer != nil {
-			p.timer.Stop()
-		}
-		p.mu.Unlock()
-	}()
 }
 
 // Opened records that user opened the Home tab and publishes their board.

@@ -33,9 +33,8 @@ func testPublisher(t *testing.T) (*Publisher, *chattest.Recorder, *testClock) {
 	clock := &testClock{}
 	clock.Set(time.Date(2026, 2, 18, 10, 0, 0, 0, time.UTC))
 	p.now = clock.Now
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(func() { cancel(); p.Wait() })
-	p.Start(ctx)
+	t.Cleanup(p.Wait)
+	p.Start(context.Background())
 	return p, rec, clock
 }
 
