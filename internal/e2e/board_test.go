@@ -145,9 +145,11 @@ func TestBoardPublishedOnAPromotionAndApprovedFromTheBoard(t *testing.T) {
 		e.waitHome(Platf, func(h slackfake.HomeView) bool {
 			return !strings.Contains(homeText(h), e.Cat.S("board.state.approval")) && containsAll(homeText(h), e.Words("board.waiting.none"))
 		})
-		if n := e.Slack.CallCount("views.publish"); n > 40 {
+		n := e.Slack.CallCount("views.publish")
+		if n > 40 {
 			t.Errorf("%d views.publish calls for one promotion and three viewers: not coalesced", n)
 		}
+		t.Logf("views.publish calls for three viewers over the whole promotion: %d", n)
 	})
 }
 
