@@ -113,3 +113,31 @@ type testClock struct{ ns atomic.Int64 }
 func (c *testClock) Now() time.Time      { return time.Unix(0, c.ns.Load()).UTC() }
 func (c *testClock) Add(d time.Duration) { c.ns.Add(int64(d)) }
 func (c *testClock) Set(t time.Time)     { c.ns.Store(t.UnixNano()) }
+
+type prodFreeze struct{ until time.Time }
+
+func (f prodFreeze) Frozen(_ context.Context, env string, _ time.Time) (bool, string, time.Time) {
+	return env == "production", "Black Friday", f.until
+}
+
+// The FreezeReader hook: an active freeze reaches the rows of its
+// environment, and what is not configured says so.
+func TestCollectShowsFreezesFromTheHook(t *testing.T) {
+	p, _, _ := testPublisher(t)
+	until := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+	b := Collect(context.Background(), p.d, prodFreeze{until}, &Links{})
+	if len(b.Services) != 1 || len(b.Services[0].Envs) != 4 {
+		t.Fatalf("services %+v", b.Services)
+	}
+	for _, e := range b.Services[0].Envs {
+		if e.Frozen != (e.Name == "production") || (e.Frozen && (e.Reason != "Black Friday" || !e.Until.Equal(until))) {
+			t.Errorf("%s: frozen %v %q %v", e.Name, e.Frozen, e.Reason, e.Until)
+		}
+		if !e.NoGitOps || !e.NoArgoCD {
+			t.Errorf("%s: sources not configured, yet %+v", e.Name, e)
+		}
+	}
+	if b := Collect(context.Background(), p.d, nil, &Links{}); b.Services[0].Envs[3].Frozen {
+		t.Errorf("no FreezeReader, yet a freeze")
+	}
+}
