@@ -35,11 +35,17 @@ type changeData struct {
 	GateOpensAt *time.Time         `json:"gate_opens_at"`
 }
 
-// Collect reads the board: the open changes from the store, then per
-// service and environment the tag in git and the Argo CD application.
-// links caches the threads' permalinks by workflow id. What fails to read
-// is logged and shown as unknown, never as its error text.
+// Collect reads the whole board: Outline, then Fill for every service.
 func Collect(ctx context.Context, d *commands.Deps, freezes FreezeReader, links *Links) Board {
+	b := Outline(ctx, d, freezes, links)
+	Fill(ctx, d, &b, nil)
+	return b
+}
+
+// Outline reads what the store knows: the open changes (with their
+// threads' links, cached by workflow id in links), and per service and
+// environment its open change and freeze. Tags and Argo CD are Fill's.
+func Outline(ctx context.Context, d *commands.Deps, freezes FreezeReader, links *Links) Board {
 	cfg := d.Config
 	b := Board{Now: d.Clock().Now(), Branch: cfg.GitOps.Branch, Apps: cfg.AppName("<service>", "<env>")}
 	open := map[string]*Change{}
@@ -58,8 +64,30 @@ func Collect(ctx context.Context, d *commands.Deps, freezes FreezeReader, links 
 		}
 		links.Keep(b.Open)
 	}
-	gitOK := d.GitOps != nil
-	if gitOK {
+	for _, svc := range cfg.Services {
+		s := Service{Name: svc.Name, Envs: make([]Env, len(cfg.Environments))}
+		for i, env := range cfg.Environments {
+			e := &s.Envs[i]
+			e.Name, e.NoGitOps, e.NoArgoCD = env.Name, d.GitOps == nil, d.ArgoCD == nil
+			if c := open[svc.Name+"/"+env.Name]; c != nil {
+				cp := *c
+				e.Change = &cp
+			}
+			if freezes != nil {
+				e.Frozen, e.Reason, e.Until = freezes.Frozen(ctx, env.Name, b.Now)
+			}
+		}
+		b.Services = append(b.Services, s)
+	}
+	return b
+}
+
+// Fill reads the tag in git and the Argo CD application of every
+// environment of the services named (nil: all), collectWorkers at a time,
+// after one fetch of the GitOps repo. What fails to read is logged and
+// shown as unknown, never as its error text.
+func Fill(ctx context.Context, d *commands.Deps, b *Board, services map[string]bool) {
+	if d.GitOps != nil {
 		sctx, cancel := context.WithTimeout(ctx, callTimeout)
 		if err := d.GitOps.Sync(sctx); err != nil {
 			d.Log.Warn("board: fetching the GitOps repo", "err", err)
@@ -68,30 +96,22 @@ func Collect(ctx context.Context, d *commands.Deps, freezes FreezeReader, links 
 	}
 	sem := make(chan struct{}, collectWorkers)
 	var wg sync.WaitGroup
-	for _, svc := range cfg.Services {
-		s := Service{Name: svc.Name, Envs: make([]Env, len(cfg.Environments))}
-		for i, env := range cfg.Environments {
-			e := &s.Envs[i]
-			e.Name, e.NoGitOps, e.NoArgoCD = env.Name, !gitOK, d.ArgoCD == nil
-			if c := open[svc.Name+"/"+env.Name]; c != nil {
-				cp := *c
-				e.Change = &cp
-			}
-			if freezes != nil {
-				e.Frozen, e.Reason, e.Until = freezes.Frozen(ctx, env.Name, b.Now)
-			}
+	for si := range b.Services {
+		s := &b.Services[si]
+		if services != nil && !services[s.Name] {
+			continue
+		}
+		for i := range s.Envs {
 			wg.Add(1)
-			go func(service, env string) {
+			go func(service string, e *Env) {
 				defer wg.Done()
 				sem <- struct{}{}
 				defer func() { <-sem }()
-				readEnv(ctx, d, service, env, e)
-			}(svc.Name, env.Name)
+				readEnv(ctx, d, service, e.Name, e)
+			}(s.Name, &s.Envs[i])
 		}
-		b.Services = append(b.Services, s)
 	}
 	wg.Wait()
-	return b
 }
 
 // readEnv reads one environment's tag and Argo CD application.

@@ -197,8 +197,12 @@ func (p *Publisher) round() {
 		return
 	}
 	sort.Strings(users)
-	b := Collect(ctx, p.d, p.freezes, &p.links)
+	// Read the store once, then git and Argo CD only for the services on
+	// the pages these viewers are on.
+	b := Outline(ctx, p.d, p.freezes, &p.links)
 	t := p.d.T("")
+	views := make([]Viewer, 0, len(users))
+	wanted := map[string]bool{}
 	for _, u := range users {
 		p.mu.Lock()
 		v := p.viewers[u]
@@ -211,14 +215,23 @@ func (p *Publisher) round() {
 			continue
 		}
 		vw.Approver = p.approver(ctx, u)
+		for _, s := range PageServices(t, b, vw) {
+			wanted[s] = true
+		}
+		views = append(views, vw)
+	}
+	if len(wanted) > 0 {
+		Fill(ctx, p.d, &b, wanted)
+	}
+	for _, vw := range views {
 		if !p.pace(ctx) {
 			return
 		}
 		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err := p.home.PublishHome(pctx, u, View(t, b, vw))
+		err := p.home.PublishHome(pctx, vw.User, View(t, b, vw))
 		cancel()
 		if err != nil {
-			p.d.Log.Warn("board: views.publish", "user", u, "err", err)
+			p.d.Log.Warn("board: views.publish", "user", vw.User, "err", err)
 		}
 	}
 }

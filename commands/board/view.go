@@ -14,12 +14,15 @@ import (
 // Slack's Home tab limits: 100 blocks per view, 3000 characters of
 // section text, 2000 per field, 10 fields per section, 250 kB per view.
 const (
-	MaxBlocks    = 100
-	maxFields    = 10
-	maxFieldText = 2000
-	maxText      = 3000
-	// maxViewText bounds the text of one page well under 250 kB.
-	maxViewText = 150_000
+	MaxBlocks = 100
+	maxFields = 10
+	maxText   = 3000
+	// fieldText is where an environment's field is cut (Slack allows
+	// 2000), and pageFields how many fields a page holds: together they
+	// keep a page well under 250 kB whatever the rows say, and a page's
+	// services are known before anything is read (see PageServices).
+	fieldText  = 1000
+	pageFields = 200
 	// maxWaiting is how many changes waiting for the viewer are listed.
 	maxWaiting = 10
 )
@@ -160,40 +163,54 @@ func reserved(t i18n.T, b Board, v Viewer) int {
 }
 
 // paginate splits the services' blocks into pages that fit beside the
-// top and bottom blocks (at least one page, possibly empty).
+// top and bottom blocks (at least one page, possibly empty). The split
+// depends only on the viewer's top section and each service's number of
+// environments, never on what the rows say.
 func paginate(t i18n.T, b Board, v Viewer) [][]chat.Block {
-	budget := MaxBlocks - reserved(t, b, v)
-	var pages [][]chat.Block
-	var cur []chat.Block
-	size := 0
 	if len(b.Services) == 0 {
 		return [][]chat.Block{{{Section: &chat.Section{Text: t.S("board.empty")}}}}
 	}
-	for _, s := range b.Services {
-		blocks := serviceBlocks(t, b.Now, s)
-		n := 0
-		for _, bl := range blocks {
-			n += blockText(bl)
+	var pages [][]chat.Block
+	for _, r := range pageRanges(t, b, v) {
+		var cur []chat.Block
+		for _, s := range b.Services[r[0]:r[1]] {
+			cur = append(cur, serviceBlocks(t, b.Now, s)...)
 		}
-		if len(cur) > 0 && (len(cur)+len(blocks) > budget || size+n > maxViewText) {
-			pages = append(pages, cur)
-			cur, size = nil, 0
-		}
-		cur = append(cur, blocks...)
-		size += n
+		pages = append(pages, cur)
 	}
-	return append(pages, cur)
+	return pages
 }
 
-func blockText(b chat.Block) int {
-	if b.Section == nil {
-		return 0
+// pageRanges is each page's services as [from, to) indices of b.Services.
+func pageRanges(t i18n.T, b Board, v Viewer) [][2]int {
+	budget := MaxBlocks - reserved(t, b, v)
+	var out [][2]int
+	from, blocks, fields := 0, 0, 0
+	for i, s := range b.Services {
+		n := max(1, (len(s.Envs)+maxFields-1)/maxFields)
+		if i > from && (blocks+n > budget || fields+len(s.Envs) > pageFields) {
+			out = append(out, [2]int{from, i})
+			from, blocks, fields = i, 0, 0
+		}
+		blocks += n
+		fields += len(s.Envs)
 	}
-	n := len(b.Section.Text)
-	for _, f := range b.Section.Fields {
-		n += len(f)
+	return append(out, [2]int{from, len(b.Services)})
+}
+
+// PageServices names the services on the page v sees (its page, or the
+// last), for reading only those.
+func PageServices(t i18n.T, b Board, v Viewer) []string {
+	if len(b.Services) == 0 {
+		return nil
 	}
-	return n
+	ranges := pageRanges(t, b, v)
+	r := ranges[min(max(v.Page, 1), len(ranges))-1]
+	var out []string
+	for _, s := range b.Services[r[0]:r[1]] {
+		out = append(out, s.Name)
+	}
+	return out
 }
 
 // serviceBlocks is a service's title and one field per environment (10
@@ -206,7 +223,7 @@ func serviceBlocks(t i18n.T, now time.Time, s Service) []chat.Block {
 			sec.Text = t.S("board.service", "Service", s.Name)
 		}
 		for _, e := range s.Envs[i:min(i+maxFields, len(s.Envs))] {
-			sec.Fields = append(sec.Fields, commands.Clip(envField(t, now, e), maxFieldText))
+			sec.Fields = append(sec.Fields, commands.Clip(envField(t, now, e), fieldText))
 		}
 		out = append(out, chat.Block{Section: sec})
 	}

@@ -83,6 +83,12 @@ func TestBoardPaginatesWithinSlacksLimits(t *testing.T) {
 						}
 					}
 				}
+				// The page's services are known before any row is read.
+				for _, name := range PageServices(tr, b, v) {
+					if !strings.Contains(m.PlainText(), tr.S("board.service", "Service", name)) {
+						t.Fatalf("page %d: PageServices names %s, the page does not show it", p, name)
+					}
+				}
 				text := m.PlainText()
 				if strings.Contains(text, "⟦") {
 					t.Fatalf("page %d has a message missing from the %s catalog:\n%s", p, loc, text)
@@ -103,7 +109,12 @@ func TestBoardPaginatesWithinSlacksLimits(t *testing.T) {
 					t.Errorf("page %d of %d: previous %v, next %v", p, pages, prev, next)
 				}
 			}
-			if len(seen) != 250 {
+			total := 0
+			for p := 1; p <= pages; p++ {
+				v.Page = p
+				total += len(PageServices(tr, b, v))
+			}
+			if len(seen) != 250 || total != 250 {
 				t.Fatalf("%d services shown, want 250", len(seen))
 			}
 			for s, n := range seen {
@@ -115,6 +126,19 @@ func TestBoardPaginatesWithinSlacksLimits(t *testing.T) {
 			v.Page = pages + 5
 			if got := View(tr, b, v); !strings.Contains(got.PlainText(), tr.S("board.updated", "When", tr.When(now), "Page", pages, "Pages", pages)) {
 				t.Errorf("page beyond the end: %s", got.PlainText()[:200])
+			}
+			// One environment per service: the 100 blocks, not the
+			// fields, end a page.
+			narrow := sampleBoard(150)
+			for i := range narrow.Services {
+				narrow.Services[i].Envs = narrow.Services[i].Envs[:1]
+			}
+			v.Page = 1
+			if n := Pages(tr, narrow, v); n != 2 {
+				t.Errorf("150 one-block services in %d pages, want 2", n)
+			}
+			if m := View(tr, narrow, v); len(m.Blocks) != MaxBlocks && len(m.Blocks) != MaxBlocks-1 {
+				t.Errorf("the first page of narrow services has %d blocks: it should fill Slack's 100", len(m.Blocks))
 			}
 			// A small board is one page with no page buttons.
 			one := sampleBoard(3)
