@@ -89,17 +89,23 @@ type Viewer struct {
 
 // Pages is how many pages the services take for this viewer.
 func Pages(t i18n.T, b Board, v Viewer) int {
-	return len(paginate(t, b, v))
+	return len(pageRanges(t, b, v))
 }
 
 // View builds the viewer's Home tab: page v.Page of the services (the
 // last page when beyond), within Slack's limits.
 func View(t i18n.T, b Board, v Viewer) chat.Message {
-	pages := paginate(t, b, v)
-	page := min(max(v.Page, 1), len(pages))
-	blocks := top(t, b, v, page, len(pages))
-	blocks = append(blocks, pages[page-1]...)
-	blocks = append(blocks, bottom(t, b, page, len(pages))...)
+	ranges := pageRanges(t, b, v)
+	page := min(max(v.Page, 1), len(ranges))
+	blocks := top(t, b, v, page, len(ranges))
+	if len(b.Services) == 0 {
+		blocks = append(blocks, chat.Block{Section: &chat.Section{Text: t.S("board.empty")}})
+	}
+	r := ranges[page-1]
+	for _, s := range b.Services[r[0]:r[1]] {
+		blocks = append(blocks, serviceBlocks(t, b.Now, s)...)
+	}
+	blocks = append(blocks, bottom(t, b, page, len(ranges))...)
 	return chat.Message{Text: t.S("board.fallback"), Blocks: blocks}
 }
 
@@ -160,25 +166,6 @@ func bottom(t i18n.T, b Board, page, pages int) []chat.Block {
 // reserved is the most blocks top and bottom take.
 func reserved(t i18n.T, b Board, v Viewer) int {
 	return len(top(t, b, v, 1, 2)) + 2
-}
-
-// paginate splits the services' blocks into pages that fit beside the
-// top and bottom blocks (at least one page, possibly empty). The split
-// depends only on the viewer's top section and each service's number of
-// environments, never on what the rows say.
-func paginate(t i18n.T, b Board, v Viewer) [][]chat.Block {
-	if len(b.Services) == 0 {
-		return [][]chat.Block{{{Section: &chat.Section{Text: t.S("board.empty")}}}}
-	}
-	var pages [][]chat.Block
-	for _, r := range pageRanges(t, b, v) {
-		var cur []chat.Block
-		for _, s := range b.Services[r[0]:r[1]] {
-			cur = append(cur, serviceBlocks(t, b.Now, s)...)
-		}
-		pages = append(pages, cur)
-	}
-	return pages
 }
 
 // pageRanges is each page's services as [from, to) indices of b.Services.

@@ -225,3 +225,16 @@ func TestEnvironmentFieldsAndNotice(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkView200 builds one viewer's page of a 200-service board (the
+// work of each views.publish besides the reads).
+func BenchmarkView200(b *testing.B) {
+	tr := i18n.Default().In(i18n.English)
+	board := sampleBoard(200)
+	board.Open = []Change{waitingChange()}
+	v := Viewer{User: "U0PLATF01", Approver: inGroup("platform-team"), Page: 2}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = View(tr, board, v)
+	}
+}
