@@ -9,6 +9,7 @@ import (
 
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/commands/policy"
+	"github.com/nexo-org/nexo-bot/integrations/argocd"
 	"github.com/nexo-org/nexo-bot/store"
 )
 
@@ -136,7 +137,7 @@ func readEnv(ctx context.Context, d *commands.Deps, service, env string, e *Env)
 		}
 		e.ArgoOK = true
 		e.Sync, e.Health = app.Status.Sync.Status, app.Status.Health.Status
-		if h := commands.LastHistory(app); h != nil {
+		if h := argocd.LastHistory(app); h != nil {
 			e.Since = h.DeployedAt
 		}
 	}
