@@ -166,3 +166,16 @@ func auditHas(t *testing.T, e *Env, user, action, result string) bool {
 	}
 	return false
 }
+
+// On Redis too: the board is published on opening and on a promotion, and
+// Approve from it records the approval.
+func TestBoardOnRedis(t *testing.T) {
+	e := New(t, Options{Redis: true})
+	e.openHome(Platf)
+	e.Command(Carol, "promote nexo-be stg")
+	wf := onlyChange(t, e, "nexo-be", "staging")
+	e.Eventually("the PR", time.Second, 20, func() bool { st, _ := changeState(t, e, wf.ID); return st == change.Approval })
+	e.waitHome(Platf, func(h slackfake.HomeView) bool { return strings.Contains(string(h.Blocks), `"change.approve"`) })
+	e.clickHome(Platf, "change.approve")
+	e.Eventually("Paula's approval", time.Second, 10, func() bool { _, c := changeState(t, e, wf.ID); return len(c.Approvals) == 1 && c.Approvals[0].User == Platf })
+}
