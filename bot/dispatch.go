@@ -230,6 +230,9 @@ func (b *Bot) handleClicks(ctx context.Context, ic slack.InteractionCallback) {
 		if c.MessageTS == "" {
 			c.MessageTS = ic.Message.Timestamp
 		}
+		if ic.Container.Type == "view" && ic.View.Type == slack.VTHomeTab {
+			c.Surface = chat.SurfaceHome // the App Home tab: the router answers there
+		}
 		reply, err := b.opts.Handler.HandleClick(ctx, c)
 		if err != nil {
 			b.m.Errors.WithLabelValues("handler").Inc()
@@ -387,6 +390,7 @@ type innerEvent struct {
 	EventTS   string `json:"event_ts"`
 	Reaction  string `json:"reaction"`
 	Text      string `json:"text"`
+	Tab       string `json:"tab"`
 	Item      struct {
 		Channel string `json:"channel"`
 		TS      string `json:"ts"`
@@ -416,7 +420,7 @@ func eventOf(payload json.RawMessage, botUser string) (chat.Event, bool) {
 	if in.Type == "message" && in.Subtype != "" && in.Subtype != "thread_broadcast" && in.Subtype != "file_share" {
 		return chat.Event{}, false
 	}
-	e := chat.Event{Type: in.Type, UserID: in.User, Reaction: in.Reaction, Text: in.Text}
+	e := chat.Event{Type: in.Type, UserID: in.User, Reaction: in.Reaction, Text: in.Text, Tab: in.Tab}
 	e.ChannelID = firstNonEmpty(in.Channel, in.ChannelID, in.Item.Channel)
 	switch in.Type {
 	case "reaction_added", "reaction_removed":

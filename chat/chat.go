@@ -106,6 +106,14 @@ type Chat interface {
 	ChannelName(ctx context.Context, channelID string) (string, error)
 }
 
+// Home is a Chat that also shows each user an App Home tab (Slack's
+// views.publish): the release board publishes through it. A Chat without
+// one has no board.
+type Home interface {
+	// PublishHome replaces user's Home tab with m's blocks.
+	PublishHome(ctx context.Context, user string, m Message) error
+}
+
 // ErrNameTaken is returned by CreateChannel when the name is taken.
 var ErrNameTaken = errorString("chat: channel name taken")
 

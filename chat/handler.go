@@ -24,7 +24,13 @@ type Click struct {
 	Action    string // Button.Action
 	Value     string // Button.Value
 	TriggerID string
+	// Surface is SurfaceHome for a button of the App Home tab (such a
+	// click has no channel and no message), "" for a message's button.
+	Surface string
 }
+
+// SurfaceHome is the Click.Surface of the App Home tab's buttons.
+const SurfaceHome = "home"
 
 // Submission is a modal submission (Slack view_submission).
 type Submission struct {
@@ -43,6 +49,8 @@ type Event struct {
 	Reaction  string // for reaction_added, without colons
 	Text      string
 	Time      time.Time
+	// Tab is the tab of an "app_home_opened" event ("home", "messages").
+	Tab string
 }
 
 // Reply is the immediate answer to a command.

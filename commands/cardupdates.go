@@ -14,6 +14,9 @@ import (
 type CardUpdates struct {
 	chat    chat.Chat
 	onError func(channel, ts string, err error)
+	// sent, when set, is told each card edit that reached the chat (the
+	// release board re-publishes on it).
+	sent func(channel, ts string)
 
 	mu      sync.Mutex
 	pending map[string]cardEdit // channel/ts → latest content
@@ -59,8 +62,12 @@ func (u *CardUpdates) drain(key string) {
 		delete(u.pending, key)
 		u.mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		if err := u.chat.Update(ctx, e.channel, e.ts, e.msg); err != nil && u.onError != nil {
+		err := u.chat.Update(ctx, e.channel, e.ts, e.msg)
+		if err != nil && u.onError != nil {
 			u.onError(e.channel, e.ts, err)
+		}
+		if err == nil && u.sent != nil {
+			u.sent(e.channel, e.ts)
 		}
 		cancel()
 	}

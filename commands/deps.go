@@ -59,6 +59,7 @@ type Deps struct {
 
 	mu       sync.Mutex
 	finished []func(ctx context.Context, e DeployFinished)
+	moved    []func(channel, ts string)
 	kinds    map[string]Lifecycle
 	names    map[string]string // channel id → name, for slack.channel_locales by name
 	// spoken replaces slack.locale while nexo runs (the sandbox console's
@@ -130,7 +131,27 @@ func (d *Deps) OnDeployFinished(fn func(ctx context.Context, e DeployFinished)) 
 func (d *Deps) resetListeners() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.finished, d.kinds = nil, nil
+	d.finished, d.kinds, d.moved = nil, nil, nil
+}
+
+// OnCardUpdate adds a listener told whenever a workflow's status card is
+// posted or edited — every step, approval and ending of a change goes
+// through its card, so this is "a change moved" (the release board
+// listens). Listeners must return at once.
+func (d *Deps) OnCardUpdate(fn func(channel, ts string)) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.moved = append(d.moved, fn)
+}
+
+// TellCardUpdate calls every OnCardUpdate listener.
+func (d *Deps) TellCardUpdate(channel, ts string) {
+	d.mu.Lock()
+	fns := append([]func(string, string){}, d.moved...)
+	d.mu.Unlock()
+	for _, fn := range fns {
+		fn(channel, ts)
+	}
 }
 
 // TellDeployFinished calls every OnDeployFinished listener.
@@ -149,6 +170,7 @@ func (d *Deps) Cards() *CardUpdates {
 		d.cards = NewCardUpdates(d.Chat, func(channel, ts string, err error) {
 			d.Log.Warn("card update", "channel", channel, "ts", ts, "err", err)
 		})
+		d.cards.sent = d.TellCardUpdate
 	})
 	return d.cards
 }

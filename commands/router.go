@@ -35,6 +35,10 @@ type ClickFunc func(ctx context.Context, c chat.Click) (*chat.Reply, error)
 // is shown on the modal).
 type SubmitFunc func(ctx context.Context, s chat.Submission) (map[string]string, error)
 
+// HomeReplyFunc shows user the answer to a button they pressed on the App
+// Home tab (which has no channel to answer in).
+type HomeReplyFunc func(ctx context.Context, user string, r chat.Reply)
+
 // EventFunc handles a channel event.
 type EventFunc func(ctx context.Context, e chat.Event) error
 
@@ -58,7 +62,12 @@ type Router struct {
 	where map[string]string
 	// localize is the catalog in a channel's locale.
 	localize func(channel string) i18n.T
-	errs     []error
+	// locate places a click of the App Home tab in the thread of the
+	// workflow its value names (see HandleClick).
+	locate func(ctx context.Context, c *chat.Click)
+	// homeReply shows the answer to a click of the App Home tab there.
+	homeReply HomeReplyFunc
+	errs      []error
 	// Timeout bounds one command's handling.
 	Timeout time.Duration
 }
@@ -86,6 +95,15 @@ func New(d *Deps) *Router {
 	r := NewRouter(d.Config, d.Log)
 	r.localize = d.T
 	r.SetGuard(&Authz{D: d})
+	r.locate = func(ctx context.Context, c *chat.Click) {
+		id, _, _ := strings.Cut(c.Value, "|")
+		if id == "" || len(id) > 200 {
+			return
+		}
+		if wf, err := d.Store.GetWorkflow(ctx, id); err == nil {
+			c.ChannelID, c.ThreadTS, c.MessageTS = wf.Channel, wf.ThreadTS, wf.CardTS
+		}
+	}
 	return r
 }
 
@@ -148,6 +166,14 @@ func (r *Router) OnClick(prefix string, fn ClickFunc) {
 func (r *Router) OnSubmit(prefix string, fn SubmitFunc) {
 	if r.claim("modal " + prefix) {
 		r.submits[prefix] = fn
+	}
+}
+
+// OnHomeReply sets where the answers to App Home buttons are shown (the
+// release board shows them on the Home tab itself).
+func (r *Router) OnHomeReply(fn HomeReplyFunc) {
+	if r.claim("onhomereply") {
+		r.homeReply = fn
 	}
 }
 
@@ -271,9 +297,30 @@ func (r *Router) subcommand(t i18n.T, spec *Spec, words []string) (*Spec, error)
 }
 
 // HandleClick routes a button. It never returns an error.
+//
+// A button of the App Home tab (Surface home) has no channel nor message:
+// when its value names a workflow, the click is placed in that workflow's
+// thread (its channel, thread and card), so the guard and the handler see
+// it exactly as a press of the same button in the thread; its answer is
+// shown on the Home tab through OnHomeReply.
 func (r *Router) HandleClick(ctx context.Context, c chat.Click) (*chat.Reply, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.Timeout)
 	defer cancel()
+	if c.Surface != chat.SurfaceHome {
+		return r.handleClick(ctx, c)
+	}
+	if c.ChannelID == "" && r.locate != nil {
+		r.locate(ctx, &c)
+	}
+	reply, err := r.handleClick(ctx, c)
+	if reply != nil && r.homeReply != nil && (reply.Message.Text != "" || len(reply.Message.Blocks) > 0) {
+		r.homeReply(ctx, c.UserID, *reply)
+		return nil, err
+	}
+	return reply, err
+}
+
+func (r *Router) handleClick(ctx context.Context, c chat.Click) (*chat.Reply, error) {
 	t := r.localize(c.ChannelID)
 	fn := r.match(keysOf(r.clicks), c.Action)
 	if fn == "" {

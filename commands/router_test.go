@@ -5,15 +5,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/nexo-org/nexo-bot/chat"
+	"github.com/nexo-org/nexo-bot/chat/chattest"
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/config"
 	"github.com/nexo-org/nexo-bot/store"
+	"github.com/nexo-org/nexo-bot/store/boltstore"
 )
 
 func bareRouter(t *testing.T) (*commands.Router, *bytes.Buffer) {
@@ -174,5 +178,46 @@ func TestClicksAndModalsNeverReturnRawErrors(t *testing.T) {
 	}
 	if strings.Count(logs.String(), "password authentication failed") != 2 {
 		t.Fatalf("both errors should be logged:\n%s", logs.String())
+	}
+}
+
+func TestHomeClicksArePlacedInTheirWorkflowsThreadAndAnsweredOnTheHome(t *testing.T) {
+	cfg := &config.Config{Groups: config.Groups{"sre-team": {"U1"}}}
+	cfg.ApplyDefaults()
+	st, err := boltstore.Open(filepath.Join(t.TempDir(), "nexo.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	d := &commands.Deps{Config: cfg, Store: st, Chat: chattest.New(0), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	r := commands.New(d)
+	ctx := context.Background()
+	if err = st.CreateWorkflow(ctx, &store.Workflow{ID: "wf-1", Kind: "x", State: "approval", Channel: "C9", ThreadTS: "1.1", CardTS: "1.1"}); err != nil {
+		t.Fatal(err)
+	}
+	var seen chat.Click
+	r.OnClick("x.approve", func(ctx context.Context, c chat.Click) (*chat.Reply, error) {
+		seen = c
+		return nil, commands.Refuse("core.button_gone")
+	})
+	var homeUser string
+	var homeReply chat.Reply
+	r.OnHomeReply(func(ctx context.Context, user string, rep chat.Reply) { homeUser, homeReply = user, rep })
+
+	reply, err := r.HandleClick(ctx, chat.Click{UserID: "U1", Surface: chat.SurfaceHome, Action: "x.approve", Value: "wf-1"})
+	if err != nil || reply != nil {
+		t.Fatalf("a Home click's answer goes to the Home: reply %+v, err %v", reply, err)
+	}
+	if seen.ChannelID != "C9" || seen.ThreadTS != "1.1" || seen.MessageTS != "1.1" {
+		t.Fatalf("the click is not placed in the workflow's thread: %+v", seen)
+	}
+	if homeUser != "U1" || !strings.Contains(homeReply.Message.Text, commands.English().S("core.button_gone")) {
+		t.Fatalf("home answer %q to %q", homeReply.Message.Text, homeUser)
+	}
+	// A message's button is answered where it was pressed, as before.
+	homeUser = ""
+	reply, _ = r.HandleClick(ctx, chat.Click{UserID: "U1", ChannelID: "C9", Action: "x.approve", Value: "wf-1"})
+	if reply == nil || homeUser != "" {
+		t.Fatalf("a message click: reply %+v, home %q", reply, homeUser)
 	}
 }

@@ -38,6 +38,9 @@ func PostOnce(ctx context.Context, d *Deps, id, key, channel, threadTS string, m
 	if err := d.Store.PutDoc(ctx, postedCollection, id+"/"+key, postedDoc{TS: ts}); err != nil {
 		d.Log.Warn("remembering a post", "workflow", id, "key", key, "err", err)
 	}
+	if key == "card" {
+		d.TellCardUpdate(channel, ts) // a new workflow's card
+	}
 	return ts, nil
 }
 

@@ -102,6 +102,16 @@ type State struct {
 	// are the ones it can.
 	Locale  string       `json:"locale"`
 	Locales []LocaleInfo `json:"locales"`
+	// Home is the App Home tab nexo published to Me (the release board),
+	// nil before they first open it.
+	Home *HomeTab `json:"home,omitempty"`
+}
+
+// HomeTab is a user's App Home tab: the blocks of the last view nexo
+// published there, and how many times it did.
+type HomeTab struct {
+	Blocks    json.RawMessage `json:"blocks"`
+	Publishes int             `json:"publishes"`
 }
 
 // LocaleInfo is a language of the switch.
@@ -144,6 +154,7 @@ func NewConsole(sb *Sandbox) *Console {
 	c.mux.HandleFunc("GET /api/files/{id}", c.handleFile)
 	c.mux.HandleFunc("POST /api/command", c.handleCommand)
 	c.mux.HandleFunc("POST /api/click", c.handleClick)
+	c.mux.HandleFunc("POST /api/home", c.handleHome)
 	c.mux.HandleFunc("POST /api/submit", c.handleSubmit)
 	c.mux.HandleFunc("POST /api/dismiss", c.handleDismiss)
 	c.mux.HandleFunc("POST /api/break", c.handleBreak)
@@ -234,6 +245,11 @@ func (c *Console) observe() {
 	for _, v := range sl.Views() {
 		fmt.Fprintf(&fp, "v:%s;", v.ID)
 	}
+	for _, u := range Users {
+		if h, ok := sl.Home(u.ID); ok {
+			fmt.Fprintf(&fp, "h:%s/%d;", u.ID, h.Publishes)
+		}
+	}
 	sort.SliceStable(fresh, func(i, j int) bool { return fresh[i].ts < fresh[j].ts })
 	for _, f := range fresh {
 		c.next++
@@ -283,7 +299,13 @@ func (c *Console) Snapshot(user, channel string) State {
 		st.Users = append(st.Users, UserInfo{ID: u.ID, Name: u.Name, RealName: u.RealName})
 	}
 	for _, ch := range sl.Channels() {
+		if strings.HasPrefix(ch.ID, "D") {
+			continue // the app's DMs (opened with the Home tab) are not channels of the list
+		}
 		st.Channels = append(st.Channels, ChannelInfo{ID: ch.ID, Name: ch.Name})
+	}
+	if h, ok := sl.Home(user); ok {
+		st.Home = &HomeTab{Blocks: h.Blocks, Publishes: h.Publishes}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -564,12 +586,32 @@ func (c *Console) acked(w http.ResponseWriter, envelopeID, what string) bool {
 	return true
 }
 
-// ClickRequest is POST /api/click: press a button as User.
+// ClickRequest is POST /api/click: press a button as User, on a message
+// (Channel, TS) or, with Home, on User's App Home tab.
 type ClickRequest struct {
 	User     string `json:"user"`
 	Channel  string `json:"channel"`
 	TS       string `json:"ts"`
 	ActionID string `json:"action_id"`
+	Home     bool   `json:"home"`
+}
+
+// HomeRequest is POST /api/home: User opens nexo's App Home tab (Slack
+// sends app_home_opened; nexo publishes the release board).
+type HomeRequest struct {
+	User string `json:"user"`
+}
+
+func (c *Console) handleHome(w http.ResponseWriter, r *http.Request) {
+	var req HomeRequest
+	if !decode(w, r, &req, func() string { return req.User }) {
+		return
+	}
+	id := c.sb.Slack.OpenHome(req.User)
+	if !c.acked(w, id, "Home tab opening") {
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "envelope_id": id})
 }
 
 func (c *Console) handleClick(w http.ResponseWriter, r *http.Request) {
@@ -577,7 +619,13 @@ func (c *Console) handleClick(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req, func() string { return req.User }) {
 		return
 	}
-	id, err := c.sb.Slack.ClickButton(req.User, req.Channel, req.TS, req.ActionID, "")
+	var id string
+	var err error
+	if req.Home {
+		id, err = c.sb.Slack.ClickHome(req.User, req.ActionID, "")
+	} else {
+		id, err = c.sb.Slack.ClickButton(req.User, req.Channel, req.TS, req.ActionID, "")
+	}
 	if err != nil {
 		fail(w, http.StatusNotFound, "%v", err)
 		return

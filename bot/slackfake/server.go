@@ -178,6 +178,9 @@ type Server struct {
 	groups     map[string][]string
 	views      map[string]*View
 	viewOrder  []string
+	homes      map[string]*homeView // user → Home tab
+	dms        map[string]string    // user → the app's DM channel
+	homeOff    bool
 	triggers   map[string]trigger
 	tickets    map[string]bool
 	conns      map[*conn]bool
@@ -218,6 +221,8 @@ func New(opts Options) *Server {
 		users:    map[string]*User{},
 		groups:   map[string][]string{},
 		views:    map[string]*View{},
+		homes:    map[string]*homeView{},
+		dms:      map[string]string{},
 		triggers: map[string]trigger{},
 		tickets:  map[string]bool{},
 		conns:    map[*conn]bool{},

@@ -249,6 +249,8 @@ func (s *Server) dispatch(method string, p map[string]string) result {
 		return okResult(result{"users": append([]string{}, m...)})
 	case "views.open":
 		return s.openView(p)
+	case "views.publish":
+		return s.publishView(p)
 	case "files.getUploadURLExternal":
 		return s.getUploadURL(p)
 	case "files.completeUploadExternal":

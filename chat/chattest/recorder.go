@@ -37,6 +37,7 @@ type Recorder struct {
 	taken      map[string]bool
 	invites    map[string][]string
 	modals     []chat.Modal
+	homes      map[string][]chat.Message
 	groupCalls int
 }
 
@@ -143,6 +144,28 @@ func (c *Recorder) OpenModal(_ context.Context, _ string, m chat.Modal) error {
 	defer c.mu.Unlock()
 	c.modals = append(c.modals, m)
 	return nil
+}
+
+// PublishHome implements chat.Home: it records each Home view published,
+// per user.
+func (c *Recorder) PublishHome(_ context.Context, user string, m chat.Message) error {
+	if user == "" {
+		return fmt.Errorf("chattest: publish home: no user (Slack: invalid_arguments)")
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.homes == nil {
+		c.homes = map[string][]chat.Message{}
+	}
+	c.homes[user] = append(c.homes[user], m)
+	return nil
+}
+
+// Homes is every Home view published to user, oldest first.
+func (c *Recorder) Homes(user string) []chat.Message {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]chat.Message(nil), c.homes[user]...)
 }
 
 // Permalink implements chat.Chat with Slack's link shape.

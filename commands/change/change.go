@@ -67,7 +67,10 @@ type Change struct {
 	HeadSHA  string `json:"head_sha,omitempty"`
 	MergeSHA string `json:"merge_sha,omitempty"`
 
-	Gate        string     `json:"gate,omitempty"` // sentence for the card
+	Gate string `json:"gate,omitempty"` // sentence for the card
+	// GateOpensAt is when a closed soak gate opens (the release board
+	// shows it); nil when open, or when the tag is not healthy there yet.
+	GateOpensAt *time.Time `json:"gate_opens_at,omitempty"`
 	RequestedAt time.Time  `json:"requested_at"`
 	ApprovedAt  *time.Time `json:"approved_at,omitempty"`
 	MergedAt    *time.Time `json:"merged_at,omitempty"`

@@ -146,7 +146,7 @@ func (f *Flow) approval(ctx context.Context, wf *store.Workflow, c *Change) (wor
 	now := f.now()
 	dec := policy.Evaluate(c.Need, c.Approvals)
 	gateOpen, opensAt := true, time.Time{}
-	c.Gate = ""
+	c.Gate, c.GateOpensAt = "", nil
 	if c.Soak > 0 && c.FromEnv != "" && !c.SkipSoak {
 		since, err := HealthySince(ctx, f.D, c.Service, c.FromEnv, c.Tag)
 		if err != nil {
@@ -157,6 +157,9 @@ func (f *Flow) approval(ctx context.Context, wf *store.Workflow, c *Change) (wor
 		gateOpen, opensAt, why = g.Open(now)
 		if !gateOpen {
 			c.Gate = f.D.T(wf.Channel).Msg(why)
+			if !opensAt.IsZero() {
+				c.GateOpensAt = &opensAt
+			}
 		}
 	}
 	if !dec.Satisfied || !gateOpen {

@@ -8,6 +8,7 @@ import (
 	"context"
 
 	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/commands/board"
 	"github.com/nexo-org/nexo-bot/commands/cancel"
 	"github.com/nexo-org/nexo-bot/commands/change"
 	"github.com/nexo-org/nexo-bot/commands/diagnose"
@@ -30,6 +31,7 @@ var All = []func(r *commands.Router, d *commands.Deps){
 	digest.Register,   // 7 the weekly DORA digest
 	views.Register,    // the cheat sheet's read-only views
 	cancel.Register,   // end any open workflow where it stands
+	board.Register,    // the release board in the App Home tab
 }
 
 // Setup builds the router with every scenario registered, refuses a name,

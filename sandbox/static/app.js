@@ -24,6 +24,8 @@ const COLORS = ["#2bac76", "#e8912d", "#1264a3", "#cd2553", "#7c3085", "#0b7c86"
 const S = {
   me: localStorage.getItem("nexo.user") || "U0CAROL01",
   channel: localStorage.getItem("nexo.channel") || "C0DEPLOYS",
+  // home: the App Home tab (the release board) is shown instead of a channel.
+  home: localStorage.getItem("nexo.home") === "1",
   thread: null,
   data: null,
   busy: false,
@@ -41,6 +43,7 @@ const UI = {
     then: "then: ", broken: (t, x) => "Broken: " + t + " — try " + x, healed: "Healed: everything is back to normal",
     today: "Today", yesterday: "Yesterday", tomorrow: "Tomorrow",
     onlyYou: "Only visible to you", optional: "optional", cancel: "Cancel", submit: "Submit", yes: "Yes",
+    appsTitle: "Apps", homeTab: "nexo · Home", homeTitle: "nexo · Home", homeWait: "Opening nexo's Home tab…",
   },
   "pt-BR": {
     sub: "plataforma simulada · sem contas", channels: "Canais", apps: "Apps do Argo CD", tries: "Experimente", breakBtn: "💥 Quebrar algo ▾", heal: "🩹 Consertar",
@@ -49,6 +52,7 @@ const UI = {
     then: "depois: ", broken: (t, x) => "Quebrado: " + t + " — experimente " + x, healed: "Consertado: tudo voltou ao normal",
     today: "Hoje", yesterday: "Ontem", tomorrow: "Amanhã",
     onlyYou: "Apenas você pode ver esta mensagem", optional: "opcional", cancel: "Cancelar", submit: "Enviar", yes: "Sim",
+    appsTitle: "Apps", homeTab: "nexo · Home", homeTitle: "nexo · Home", homeWait: "Abrindo a aba Home do nexo…",
   },
 };
 const ui = () => UI[(S.data && S.data.locale) || "en"] || UI.en;
@@ -172,8 +176,9 @@ function button(e, ctx) {
   const style = e.style ? " " + e.style : "";
   const confirm = e.confirm ? ' data-confirm="' + esc(JSON.stringify(e.confirm)) + '"' : "";
   const url = e.url ? ' data-url="' + esc(e.url) + '"' : "";
+  const home = ctx.home ? ' data-on-home="1"' : "";
   return '<button type="button" class="btn' + style + '" data-action="' + esc(e.action_id) + '" data-ts="' + esc(ctx.ts) +
-    '" data-channel="' + esc(ctx.channel) + '"' + confirm + url + ">" + textOf(e.text) + "</button>";
+    '" data-channel="' + esc(ctx.channel) + '"' + home + confirm + url + ">" + textOf(e.text) + "</button>";
 }
 
 function avatar(item) {
@@ -219,8 +224,10 @@ function render() {
     sel.innerHTML = d.users.map((u) => '<option value="' + esc(u.id) + '">' + esc(u.name) + "</option>").join("");
   }
   sel.value = S.me;
-  $("#channels").innerHTML = d.channels.map((c) => '<li data-channel="' + esc(c.id) + '" class="' + (c.id === S.channel ? "active" : "") + '"># ' + esc(c.name) + "</li>").join("");
-  $("#chan-name").textContent = channelName(S.channel);
+  $("#channels").innerHTML = d.channels.map((c) => '<li data-channel="' + esc(c.id) + '" class="' + (!S.home && c.id === S.channel ? "active" : "") + '"># ' + esc(c.name) + "</li>").join("");
+  $("#home-tab").className = S.home ? "active" : "";
+  $("#chan-name").textContent = S.home ? ui().homeTitle : channelName(S.channel);
+  $("#composer").hidden = S.home;
   $("#composer-input").placeholder = ui().placeholder(channelName(S.channel));
   const lang = $("#lang-select");
   if (lang.options.length !== (d.locales || []).length) {
@@ -245,9 +252,19 @@ function render() {
   // break menu
   $("#break-list").innerHTML = d.breakages.map((b) => '<button type="button" data-break="' + esc(b.kind) + '" class="' + (b.active ? "active-break" : "") + '">' +
     (b.active ? "● " : "") + esc(b.title) + '<span class="hint">' + esc(ui().then) + esc(b.try) + "</span></button>").join("");
-  // timeline
-  const top = d.items.filter((it) => !it.thread_ts || it.thread_ts === it.ts);
+  // timeline, or the App Home tab: the view nexo published, its buttons live
   const tl = $("#timeline");
+  if (S.home) {
+    let blocks = d.home && d.home.blocks;
+    if (typeof blocks === "string") { try { blocks = JSON.parse(blocks); } catch (_) { blocks = null; } }
+    tl.innerHTML = Array.isArray(blocks) ? '<div class="home blocks">' + renderBlocks(blocks, { ts: "", channel: "", home: true }) + "</div>"
+      : '<div class="empty">' + ui().homeWait + "</div>";
+    S.rendered = false;
+    renderThread();
+    renderModal();
+    return;
+  }
+  const top = d.items.filter((it) => !it.thread_ts || it.thread_ts === it.ts);
   const atBottom = tl.scrollHeight - tl.scrollTop - tl.clientHeight < 80;
   tl.innerHTML = top.length ? top.map((it) => renderItem(it, false)).join("") : '<div class="empty">' + ui().empty + "</div>";
   if (atBottom || !S.rendered) tl.scrollTop = tl.scrollHeight;
@@ -374,7 +391,7 @@ document.addEventListener("click", async (ev) => {
     if (btn.dataset.confirm && !(await confirmDialog(JSON.parse(btn.dataset.confirm)))) return;
     if (btn.dataset.url) window.open(btn.dataset.url, "_blank", "noopener");
     btn.disabled = true;
-    await post("/api/click", { user: S.me, channel: btn.dataset.channel, ts: btn.dataset.ts, action_id: btn.dataset.action });
+    await post("/api/click", { user: S.me, channel: btn.dataset.channel, ts: btn.dataset.ts, action_id: btn.dataset.action, home: btn.dataset.onHome === "1" });
     btn.disabled = false;
     refresh();
     return;
@@ -384,13 +401,15 @@ document.addEventListener("click", async (ev) => {
     ev.preventDefault();
     const id = goto.dataset.gotoChannel;
     if (!(S.data.channels || []).some((c) => c.id === id)) { toast("#" + goto.textContent.replace(/^#/, "") + " is not a channel of this workspace"); return; }
+    S.home = false; localStorage.setItem("nexo.home", "0");
     S.channel = id; S.thread = null; S.rendered = false; localStorage.setItem("nexo.channel", S.channel); refresh();
     return;
   }
   const rep = ev.target.closest("[data-thread]");
   if (rep) { S.thread = rep.dataset.thread; renderThread(); return; }
   const ch = ev.target.closest("#channels li");
-  if (ch) { S.channel = ch.dataset.channel; S.thread = null; S.rendered = false; localStorage.setItem("nexo.channel", S.channel); refresh(); return; }
+  if (ch) { S.home = false; localStorage.setItem("nexo.home", "0"); S.channel = ch.dataset.channel; S.thread = null; S.rendered = false; localStorage.setItem("nexo.channel", S.channel); refresh(); return; }
+  if (ev.target.closest("#home-tab")) { openHome(); return; }
   const tr = ev.target.closest("#tries li");
   if (tr) { $("#composer-input").value = tr.dataset.cmd; $("#composer-input").focus(); return; }
   const br = ev.target.closest("[data-break]");
@@ -408,7 +427,16 @@ document.addEventListener("click", async (ev) => {
 $("#heal-button").onclick = async () => { const r = await post("/api/heal", {}); if (r.ok) toast(ui().healed); refresh(); };
 $("#lang-select").onchange = async (ev) => { await post("/api/locale", { locale: ev.target.value }); refresh(); };
 $("#thread-close").onclick = () => { S.thread = null; renderThread(); };
-$("#user-select").onchange = (ev) => { S.me = ev.target.value; localStorage.setItem("nexo.user", S.me); shownView = null; refresh(); };
+$("#user-select").onchange = (ev) => { S.me = ev.target.value; localStorage.setItem("nexo.user", S.me); shownView = null; if (S.home) openHome(); else refresh(); };
+
+// openHome shows the App Home tab: Slack tells nexo (app_home_opened) and
+// nexo publishes the board, which arrives with the next change event.
+async function openHome() {
+  S.home = true; S.thread = null; localStorage.setItem("nexo.home", "1");
+  render();
+  await post("/api/home", { user: S.me });
+  refresh();
+}
 $("#composer").onsubmit = async (ev) => {
   ev.preventDefault();
   const input = $("#composer-input");
@@ -429,5 +457,5 @@ $("#thread-composer").onsubmit = async (ev) => {
   refresh();
 };
 
-refresh();
+if (S.home) openHome(); else refresh();
 live();
