@@ -3,11 +3,11 @@ package bot
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/slack-go/slack"
 
 	"github.com/nexo-org/nexo-bot/chat"
+	"github.com/nexo-org/nexo-bot/i18n"
 )
 
 // maxHomeBlocks is Slack's limit of blocks in a Home tab view.
@@ -19,15 +19,15 @@ var _ chat.Home = (*SlackChat)(nil)
 // the blocks as RenderBlocks makes them, at most 100 (a longer one keeps
 // the first 99 and says how many were left out; the board paginates so
 // that it never comes to that).
-func RenderHome(m chat.Message) slack.HomeTabViewRequest {
+func RenderHome(t i18n.T, m chat.Message) slack.HomeTabViewRequest {
 	var out []slack.Block
 	for _, b := range m.Blocks {
-		out = append(out, renderBlock(b)...)
+		out = append(out, renderBlock(t, b)...)
 	}
 	if len(out) > maxHomeBlocks {
 		dropped := len(out) - (maxHomeBlocks - 1)
 		out = append(out[:maxHomeBlocks-1:maxHomeBlocks-1],
-			slack.NewContextBlock("", mrkdwn(fmt.Sprintf("_… %d more blocks not shown (Slack allows %d)_", dropped, maxHomeBlocks))))
+			slack.NewContextBlock("", mrkdwn(t.N("bot.blocks_left_out", dropped, "Max", maxHomeBlocks))))
 	}
 	return slack.HomeTabViewRequest{Type: slack.VTHomeTab, Blocks: slack.Blocks{BlockSet: out}}
 }
@@ -38,7 +38,7 @@ func (c *SlackChat) PublishHome(ctx context.Context, user string, m chat.Message
 	if user == "" {
 		return errors.New("bot: publish home: empty user")
 	}
-	view := RenderHome(m)
+	view := RenderHome(c.T(""), m) // the board speaks slack.locale
 	return c.call(ctx, "views.publish", func(ctx context.Context) error {
 		_, err := c.api.PublishViewContext(ctx, slack.PublishViewContextRequest{UserID: user, View: view})
 		return err
