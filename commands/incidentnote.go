@@ -5,13 +5,15 @@ import (
 
 	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/commands/records"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/store"
 )
 
 // IncidentNote adds an entry to a nexo incident's timeline and posts it in
 // the incident's channel, when the incident exists in nexo. Changes,
-// hotfixes and rollbacks that name an incident report through it.
-func IncidentNote(ctx context.Context, d *Deps, incident, kind, actor, text string) {
+// hotfixes and rollbacks that name an incident report through it; the note
+// speaks the incident channel's locale, as its post-mortem does.
+func IncidentNote(ctx context.Context, d *Deps, incident, kind, actor string, note i18n.Msg) {
 	if incident == "" {
 		return
 	}
@@ -22,6 +24,7 @@ func IncidentNote(ctx context.Context, d *Deps, incident, kind, actor, text stri
 			return
 		}
 	}
+	text := d.T(inc.Channel).Msg(note)
 	now := d.Clock().Now()
 	_ = d.Store.AppendTimeline(ctx, inc.ID, store.TimelineEntry{Key: kind + ":" + text, Time: now, Kind: kind, Actor: actor, Text: text})
 	if inc.Channel != "" {

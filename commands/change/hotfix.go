@@ -131,7 +131,7 @@ func StartHotfix(ctx context.Context, d *commands.Deps, hr HotfixRequest) (*stor
 	}
 	_ = d.Engine.Schedule(ctx, wf.ID+"/page", now.Add(cfg.Hotfix.SLA.D()), HotfixPageTimer, wf.ID)
 	commands.Audit(ctx, d, requester, "hotfix.request", svc.Name, prod.Name, wf.ID, "ok", fmt.Sprintf("%s → %s, incident %s", current, tag, incident))
-	commands.IncidentNote(ctx, d, incident, "deploy", requester, d.T(wf.Channel).S("change.hotfix.requested_note", "Service", svc.Name, "Env", prod.Name, "Tag", tag, "Reason", reason))
+	commands.IncidentNote(ctx, d, incident, "deploy", requester, i18n.M("change.hotfix.requested_note", "Service", svc.Name, "Env", prod.Name, "Tag", tag, "Reason", reason))
 	return wf, nil
 }
 
@@ -208,9 +208,8 @@ func hotfixSLA(ctx context.Context, d *commands.Deps, t store.Timer, page bool) 
 // hotfix, and notes every finished change in its incident.
 func hotfixFinished(ctx context.Context, d *commands.Deps, wf *store.Workflow, c *Change) {
 	if c.Incident != "" {
-		t := d.T(wf.Channel)
-		commands.IncidentNote(ctx, d, c.Incident, c.Flavor, c.Requester, t.S("change.incident_note",
-			"Flavor", t.S("change.flavor."+noun(c.Flavor)), "Service", c.Service, "Env", c.Env, "Tag", c.Tag, "Result", commands.OrDash(c.Result)))
+		commands.IncidentNote(ctx, d, c.Incident, c.Flavor, c.Requester, i18n.M("change.incident_note",
+			"Flavor", i18n.M("change.flavor."+noun(c.Flavor)), "Service", c.Service, "Env", c.Env, "Tag", c.Tag, "Result", commands.OrDash(c.Result)))
 	}
 	if c.Result == records.ResultSuccess {
 		hotfixLive(ctx, d, wf, c)

@@ -13,6 +13,7 @@ import (
 	"github.com/nexo-org/nexo-bot/commands/policy"
 	"github.com/nexo-org/nexo-bot/commands/records"
 	"github.com/nexo-org/nexo-bot/config"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/integrations/argocd"
 	"github.com/nexo-org/nexo-bot/store"
 	"github.com/nexo-org/nexo-bot/workflow"
@@ -200,7 +201,7 @@ func (f *Flow) finish(ctx context.Context, wf *store.Workflow, rb *Rollback, res
 		icon = ":x:"
 	}
 	f.reply(ctx, wf, rb, "result", icon+" "+rb.Note)
-	commands.IncidentNote(ctx, d, rb.Incident, "rollback", rb.Requester, d.T(wf.Channel).S("rollback.incident_note", "Via", rb.Via, "Note", rb.Note))
+	commands.IncidentNote(ctx, d, rb.Incident, "rollback", rb.Requester, i18n.M("rollback.incident_note", "Via", rb.Via, "Note", rb.Note))
 	return workflow.Outcome{Next: Done, Done: true}, nil
 }
 

@@ -72,6 +72,6 @@ func (l lifecycle) End(ctx context.Context, wf *store.Workflow, e commands.Endin
 		d.Cards().Update(wf.Channel, wf.CardTS, f.card(wf, &rb, wf.State))
 	}
 	f.reply(ctx, wf, &rb, "ended", ":stop_sign: "+commands.TitleCase(rb.Note))
-	commands.IncidentNote(ctx, d, rb.Incident, "rollback", rb.Requester, t.S("rollback.incident_note", "Via", rb.Via, "Note", rb.Note))
+	commands.IncidentNote(ctx, d, rb.Incident, "rollback", rb.Requester, i18n.M("rollback.incident_note", "Via", rb.Via, "Note", rb.Note))
 	return nil
 }
