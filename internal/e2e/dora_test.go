@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/nexo-org/nexo-bot/commands/incident"
 	"github.com/nexo-org/nexo-bot/commands/records"
 	"github.com/nexo-org/nexo-bot/commands/rollback"
+	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/internal/dorametrics"
 	dto "github.com/prometheus/client_model/go"
 )
@@ -97,7 +97,11 @@ func sameFigures(t *testing.T, where string, g doraGauges, r dora.Report) {
 // <env>` reports for the same 30 days (the playbook's GitOps history
 // included), and the card posted in Slack says the same counts.
 func TestDORAGaugesEqualTheDoraReport(t *testing.T) {
-	e := New(t, Options{})
+	EachLocale(t, func(t *testing.T, locale string) { gaugesEqualTheReport(t, locale) })
+}
+
+func gaugesEqualTheReport(t *testing.T, locale string) {
+	e := New(t, Options{Locale: locale})
 	ctx := context.Background()
 	qa := func() doraGauges { return gaugesOf(t, e.Scrape(), "nexo-be", "qa") }
 	if !e.Slack.WaitFor(func() bool { return e.Runtime.DORA.Snapshot() != nil }, 20*time.Second) {
@@ -118,7 +122,7 @@ func TestDORAGaugesEqualTheDoraReport(t *testing.T) {
 
 	// Rolled back through Argo CD: the promotion failed.
 	e.Command(Alice, "rollback nexo-be qa")
-	menu := e.WaitFind("Rollback nexo-be in qa", "last stable", "2026.02.17")
+	menu := e.WaitFind(append(e.Words("rollback.menu.title", "Service", "nexo-be", "Env", "qa"), append(e.Words("rollback.menu.stable"), "2026.02.17")...)...)
 	e.Click(Alice, menu, "rollback.run")
 	rb := rollbackOf(t, e)
 	e.Eventually("argo rollback", 5*time.Second, 60, func() bool { st, _ := rollbackState(t, e, rb.ID); return st == rollback.Done })
@@ -137,9 +141,7 @@ func TestDORAGaugesEqualTheDoraReport(t *testing.T) {
 	}, 10*time.Second) {
 		t.Fatalf("no incident channel: %+v", e.Slack.Channels())
 	}
-	// Resolve once the declaration is finished: its last write of the
-	// record (the card's ts) is not under the incident's lease, so a
-	// resolution landing before it would be overwritten.
+	// Resolve once the declaration has posted its card.
 	if !e.Slack.WaitFor(func() bool {
 		var inc incident.State
 		return e.Store.GetDoc(ctx, records.IncidentsCollection, incCh.Name, &inc) == nil && inc.CardTS != ""
@@ -187,7 +189,10 @@ func TestDORAGaugesEqualTheDoraReport(t *testing.T) {
 	// The card `/nexo dora nexo-be qa` posts says the same.
 	e.Command(Carol, "dora nexo-be qa")
 	failed := int(*g.cfr*g.deployments + 0.5)
-	card := e.WaitFind("DORA Metrics - nexo-be qa", fmt.Sprintf("%d deployments on", int(g.deployments)), fmt.Sprintf("· %d failed · 1 incident resolved", failed))
+	words := e.Words("dora.title", "Service", "nexo-be", "Env", "qa")
+	words = append(words, e.Words("dora.summary_line", "Deployments", i18n.M("dora.deployments", "Count", int(g.deployments)),
+		"Failed", failed, "Resolved", i18n.M("dora.incidents", "Count", 1))...)
+	card := e.WaitFind(words...)
 	if !strings.Contains(Content(card), dora.HumanDuration(e.Cat, 25*time.Minute)) {
 		t.Fatalf("the card's time to restore:\n%s", Content(card))
 	}
