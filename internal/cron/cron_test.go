@@ -47,7 +47,7 @@ func TestMatches(t *testing.T) {
 		{"0 18 * * 5", time.Date(2026, 12, 5, 18, 0, 0, 0, utc), false},
 		{"*/15 9-17 * * mon-fri", time.Date(2026, 12, 2, 9, 45, 0, 0, utc), true},
 		{"*/15 9-17 * * mon-fri", time.Date(2026, 12, 6, 9, 45, 0, 0, utc), false}, // Sunday
-		{"0 0 * * 7", time.Date(2026, 12, 6, 0, 0, 0, 0, utc), true},                // 7 is Sunday
+		{"0 0 * * 7", time.Date(2026, 12, 6, 0, 0, 0, 0, utc), true},               // 7 is Sunday
 		{"0 0 20 12 *", time.Date(2026, 12, 20, 0, 0, 0, 0, utc), true},
 		{"0 0 1 * mon", time.Date(2026, 12, 7, 0, 0, 0, 0, utc), true}, // either day field (Monday)
 		{"0 0 1 * mon", time.Date(2026, 12, 1, 0, 0, 0, 0, utc), true}, // either day field (the 1st)
