@@ -12,6 +12,7 @@ import (
 	"github.com/nexo-org/nexo-bot/commands/change"
 	"github.com/nexo-org/nexo-bot/commands/diagnose"
 	"github.com/nexo-org/nexo-bot/commands/dora"
+	"github.com/nexo-org/nexo-bot/commands/freeze"
 	"github.com/nexo-org/nexo-bot/commands/incident"
 	"github.com/nexo-org/nexo-bot/commands/rollback"
 	"github.com/nexo-org/nexo-bot/commands/rotation"
@@ -28,6 +29,7 @@ var All = []func(r *commands.Router, d *commands.Deps){
 	dora.Register,     // 7 DORA
 	views.Register,    // the cheat sheet's read-only views
 	cancel.Register,   // end any open workflow where it stands
+	freeze.Register,   // change freezes and Argo CD sync windows
 }
 
 // Setup builds the router with every scenario registered, refuses a name,
