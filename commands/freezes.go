@@ -30,6 +30,8 @@ type Freeze struct {
 	Window     *FreezeWindow
 	Start, End time.Time // End is zero when it is not known
 	By         string    // ad-hoc: the admin who froze the env
+	// Say is the freeze for a card or the board ("frozen until …: why").
+	Say i18n.Msg
 }
 
 // FreezeWindow is an Argo CD sync window that holds an env.

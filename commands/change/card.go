@@ -89,6 +89,9 @@ func RenderCard(d *commands.Deps, id string, c *Change, state string) chat.Messa
 	if c.Note != "" {
 		blocks = append(blocks, chat.Block{Section: &chat.Section{Text: c.Note}})
 	}
+	if c.Freeze != "" {
+		blocks = append(blocks, chat.Block{Context: []string{":snowflake: " + c.Freeze}})
+	}
 	if c.Gate != "" && state == Approval {
 		blocks = append(blocks, chat.Block{Context: []string{":lock: Gate: " + c.Gate}})
 	}

@@ -97,7 +97,13 @@ func (g *Gate) Active(ctx context.Context, service, env string, now time.Time) (
 	if err != nil || !gate.Blocked {
 		return nil, err
 	}
-	return gate.Freeze, nil
+	f := *gate.Freeze
+	var reason any = f.Reason
+	if f.Window != nil {
+		reason = windowMsg(&f)
+	}
+	f.Say = i18n.M("freeze.status", "Until", untilArg(f.End), "Reason", reason)
+	return &f, nil
 }
 
 // windowFreeze describes a blocking sync window as a freeze.

@@ -36,6 +36,9 @@ func (f *Flow) card(wf *store.Workflow, rb *Rollback, state string) chat.Message
 	if rb.Note != "" {
 		blocks = append(blocks, chat.Block{Section: &chat.Section{Text: rb.Note}})
 	}
+	if rb.Freeze != "" {
+		blocks = append(blocks, chat.Block{Context: []string{":snowflake: " + rb.Freeze}})
+	}
 	var btns []chat.Button
 	if state == Approval && rb.Need.Approvals > 0 && !dec.Satisfied {
 		btns = append(btns, chat.Button{Text: "Approve rollback", Action: "rollback.approve", Value: wf.ID, Style: chat.StyleDanger})
