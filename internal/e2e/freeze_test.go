@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nexo-org/nexo-bot/commands/change"
+	"github.com/nexo-org/nexo-bot/commands/rollback"
 	"github.com/nexo-org/nexo-bot/config"
 	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/integrations/argocd"
@@ -188,6 +189,33 @@ func TestFreezeArgoCDSyncWindow(t *testing.T) {
 		e.Eventually("the sync through the window", time.Second, 60, func() bool { return e.Argo.OperationsStarted("nexo-be-production") > 0 })
 		if e.Clock.Now().After(opens) {
 			t.Fatalf("synced at %s, after the window", e.Clock.Now())
+		}
+	})
+}
+
+// A rollback passes an admin's freeze and says so on its card; a
+// promotion into the same env is refused meanwhile.
+func TestFreezeRollbackPasses(t *testing.T) {
+	EachLocale(t, func(t *testing.T, locale string) {
+		e := New(t, Options{Locale: locale, Mutate: withAdmin(nil)})
+		e.Command(Carol, "promote nexo-be qa 2026.02.18")
+		bad := onlyChange(t, e, "nexo-be", "qa")
+		e.Eventually("qa deploy", 10*time.Second, 60, func() bool { st, _ := changeState(t, e, bad.ID); return st == change.Done })
+
+		e.Command(Alice, `freeze qa 1d --reason "load test"`)
+		end := e.Clock.Now().Add(24 * time.Hour).Truncate(time.Minute)
+		e.WaitFind(e.Words("freeze.set", "User", "<@"+Alice+">", "Env", "qa", "Until", i18n.Moment(end), "Reason", "load test")...)
+		e.Command(Carol, "promote nexo-be qa 2026.02.17")
+		e.Ephemeral(Carol, e.Words("freeze.frozen", "Env", "qa", "Until", i18n.Moment(end), "Reason", "load test")...)
+
+		e.Command(Alice, "rollback nexo-be qa")
+		menu := e.WaitFind("Rollback nexo-be in qa", "last stable", "2026.02.17")
+		e.Click(Alice, menu, "rollback.run")
+		rb := rollbackOf(t, e)
+		e.WaitFind(e.Words("freeze.passing", "Reason", "load test", "Until", i18n.Moment(end))...)
+		e.Eventually("the rollback", 5*time.Second, 60, func() bool { st, _ := rollbackState(t, e, rb.ID); return st == rollback.Done })
+		if n := e.Argo.CallCount("POST", "/api/v1/applications/nexo-be-qa/rollback"); n != 1 {
+			t.Fatalf("%d rollback calls", n)
 		}
 	})
 }
