@@ -218,3 +218,23 @@ func TestParseEnd(t *testing.T) {
 		}
 	}
 }
+
+func TestListingShowsActiveAndUpcomingConfigFreezes(t *testing.T) {
+	r := newRig(t, `freezes:
+  - {env: production, reason: "year-end", from: "2026-12-22", until: "2027-01-04"}
+  - {env: production, reason: "far away", from: "2027-06-01", until: "2027-06-02"}
+  - {env: staging, reason: "Fridays", schedule: "0 18 * * fri", duration: 63h}
+`)
+	now := utc("2026-12-10 12:00") // a Thursday
+	prod := configEntries(r.d.Config, "production", now)
+	if len(prod) != 1 || prod[0].reason != "year-end" || !prod[0].start.Equal(utc("2026-12-22 03:00")) {
+		t.Fatalf("production: %+v", prod)
+	}
+	stg := configEntries(r.d.Config, "staging", now)
+	if len(stg) != 1 || !stg[0].start.Equal(utc("2026-12-11 21:00")) || !stg[0].end.Equal(utc("2026-12-14 12:00")) {
+		t.Fatalf("staging: %+v", stg)
+	}
+	if got := configEntries(r.d.Config, "qa", now); len(got) != 0 {
+		t.Fatalf("qa: %+v", got)
+	}
+}
