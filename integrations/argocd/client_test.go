@@ -508,7 +508,7 @@ func TestGetProjectAndSyncWindows(t *testing.T) {
 	if err != nil || p.Metadata.Name != "default" || len(p.Spec.SyncWindows) != 0 {
 		t.Fatalf("default project: %+v %v", p, err)
 	}
-	if _, err := c.GetProject(ctx, "nope"); argocd.ErrorCode(err) != argocd.CodePermissionDenied {
+	if _, err := c.GetProject(ctx, "nope"); argocd.ErrorCode(err) != argocd.CodeNotFound || apiErr(t, err).Message != `appprojects.argoproj.io "nope" not found` {
 		t.Fatalf("missing project: %v", err)
 	}
 	if _, err := c.GetProject(ctx, "../x"); err == nil {

@@ -40,6 +40,11 @@ func TestSyncWindowsOfARealProject(t *testing.T) {
 	deny := newApp(t, "sw-deny", argocdtest.App{Project: project}, false)
 	manual := newApp(t, "sw-manual", argocdtest.App{Project: project}, false)
 
+	// A missing project: NotFound, as the fake answers.
+	_, err := deny.bot.GetProject(c, "it-no-such-project")
+	if e := apiErr(t, err); e.HTTPStatus != http.StatusNotFound || e.Code != argocd.CodeNotFound || e.Message != `appprojects.argoproj.io "it-no-such-project" not found` {
+		t.Fatalf("missing project: %+v", e)
+	}
 	p, err := deny.bot.GetProject(c, project)
 	if err != nil {
 		t.Fatalf("nexo reads the project: %v", err)

@@ -258,14 +258,16 @@ func (s *Server) SetSyncWindows(project string, windows ...argocd.SyncWindow) {
 	}
 }
 
-// handleProject is GET /api/v1/projects/{name}: like a missing app, a
-// missing project is 403 "permission denied" (RBAC is enforced first).
+// handleProject is GET /api/v1/projects/{name}. Unlike a missing app, a
+// missing project the role may read is Kubernetes' NotFound turned into
+// gRPC's (util/grpc kubeErrToGRPC): 404, code 5.
 func (s *Server) handleProject(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.projects[r.PathValue("name")]
+	name := r.PathValue("name")
+	p := s.projects[name]
 	if p == nil {
-		writeError(w, http.StatusForbidden, argocd.CodePermissionDenied, "permission denied")
+		writeError(w, http.StatusNotFound, argocd.CodeNotFound, fmt.Sprintf("appprojects.argoproj.io %q not found", name))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
