@@ -16,6 +16,10 @@ type Freezes interface {
 	// emergency is a hotfix or a rollback: it passes nexo's freezes and
 	// the sync windows that allow manual syncs.
 	Gate(ctx context.Context, service, env string, emergency bool, now time.Time) (FreezeGate, error)
+	// Held is Gate for an ordinary change in one of its workflow's
+	// steps: it reads no Application (the project Gate remembered is
+	// used), so a step's Argo CD reads stay the step's own.
+	Held(ctx context.Context, service, env string, now time.Time) (FreezeGate, error)
 	// Active is the freeze in force in env at now (nil: none); with a
 	// service, its app's sync windows count too.
 	Active(ctx context.Context, service, env string, now time.Time) (*Freeze, error)
@@ -66,6 +70,15 @@ func CheckFreeze(ctx context.Context, d *Deps, service, env string, emergency bo
 		return FreezeGate{}, nil
 	}
 	return d.Freezes.Gate(ctx, service, env, emergency, d.Clock().Now())
+}
+
+// HeldByFreeze asks the gate, from a workflow's step, whether an ordinary
+// change of service into env must wait now.
+func HeldByFreeze(ctx context.Context, d *Deps, service, env string) (FreezeGate, error) {
+	if d.Freezes == nil {
+		return FreezeGate{}, nil
+	}
+	return d.Freezes.Held(ctx, service, env, d.Clock().Now())
 }
 
 // ActiveFreeze is the freeze in force in env now, for status cards and

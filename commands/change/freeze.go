@@ -47,7 +47,7 @@ func (f *Flow) frozen(ctx context.Context, wf *store.Workflow, c *Change) (workf
 	if c.emergency() {
 		return workflow.Outcome{}, false, nil
 	}
-	g, err := commands.CheckFreeze(ctx, f.D, c.Service, c.Env, false)
+	g, err := commands.HeldByFreeze(ctx, f.D, c.Service, c.Env)
 	if err != nil || !g.Blocked {
 		return workflow.Outcome{}, false, err
 	}

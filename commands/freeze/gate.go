@@ -2,6 +2,7 @@ package freeze
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/nexo-org/nexo-bot/commands"
@@ -24,10 +25,24 @@ import (
 // windows at the sync).
 type Gate struct {
 	D *commands.Deps
+
+	mu     sync.Mutex
+	failed map[string]time.Time // app → when to read it again
 }
 
 // Gate implements commands.Freezes.
 func (g *Gate) Gate(ctx context.Context, service, env string, emergency bool, now time.Time) (commands.FreezeGate, error) {
+	return g.gate(ctx, service, env, emergency, true, now)
+}
+
+// Held implements commands.Freezes.
+func (g *Gate) Held(ctx context.Context, service, env string, now time.Time) (commands.FreezeGate, error) {
+	return g.gate(ctx, service, env, false, false, now)
+}
+
+// gate is Gate; fetch lets it read the Application when its project is
+// not remembered.
+func (g *Gate) gate(ctx context.Context, service, env string, emergency, fetch bool, now time.Time) (commands.FreezeGate, error) {
 	a, err := adHoc(ctx, g.D.Store, env)
 	if err != nil {
 		return commands.FreezeGate{}, err
@@ -39,7 +54,7 @@ func (g *Gate) Gate(ctx context.Context, service, env string, emergency bool, no
 		nf.End = end
 		frozen = &nf
 	}
-	proj, windows, werr := project(ctx, g.D, service, env)
+	proj, windows, werr := g.project(ctx, service, env, fetch, now)
 	if werr != nil {
 		g.D.Log.Warn("sync windows unknown; Argo CD enforces them at the sync", "service", service, "env", env, "err", werr)
 	}

@@ -117,27 +117,93 @@ func latest(fs []commands.Freeze) commands.Freeze {
 	return fs[0]
 }
 
-// project reads the Argo CD app of service in env and its project's
-// windows that apply to it.
-func project(ctx context.Context, d *commands.Deps, service, env string) (string, []*argocd.SyncWindow, error) {
+// projectsCollection remembers each app's Argo CD project, so the gate
+// reads the Application once (not at every step of every change: those
+// reads would compete with the workflows' own), on every replica.
+const projectsCollection = "freeze-argocd-projects"
+
+// projectTTL is how long a remembered project is used before it is read
+// again; failTTL how long a failed read is not retried.
+const (
+	projectTTL = time.Hour
+	failTTL    = 5 * time.Minute
+)
+
+// appProject is what the windows match an app on: its name, project and
+// destination.
+type appProject struct {
+	Project     string                        `json:"project"`
+	Destination argocd.ApplicationDestination `json:"destination"`
+	At          time.Time                     `json:"at"`
+}
+
+// projectOf is app's project and destination: remembered, else read from
+// Argo CD (a stale one when Argo CD cannot be read).
+func (g *Gate) projectOf(ctx context.Context, app string, fetch bool, now time.Time) (appProject, error) {
+	var known appProject
+	err := g.D.Store.GetDoc(ctx, projectsCollection, app, &known)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return known, err
+	}
+	if known.Project != "" && (now.Sub(known.At) < projectTTL || !fetch) {
+		return known, nil
+	}
+	if !fetch {
+		return known, errors.New("the app's project is not known yet")
+	}
+	g.mu.Lock()
+	retry := g.failed[app]
+	g.mu.Unlock()
+	if now.Before(retry) {
+		if known.Project != "" {
+			return known, nil
+		}
+		return known, fmt.Errorf("reading the app failed less than %s ago", failTTL)
+	}
+	a, err := g.D.ArgoCD.GetApp(ctx, app, "")
+	if err != nil {
+		g.mu.Lock()
+		if g.failed == nil {
+			g.failed = map[string]time.Time{}
+		}
+		g.failed[app] = now.Add(failTTL)
+		g.mu.Unlock()
+		if known.Project != "" {
+			return known, nil
+		}
+		return known, fmt.Errorf("reading the app: %w", err)
+	}
+	got := appProject{Project: a.Spec.Project, Destination: a.Spec.Destination, At: now}
+	if got.Project == "" {
+		got.Project = "default"
+	}
+	if err := g.D.Store.PutDoc(ctx, projectsCollection, app, got); err != nil {
+		g.D.Log.Warn("remembering the app's project", "app", app, "err", err)
+	}
+	return got, nil
+}
+
+// project reads the windows of service's app in env: its project's that
+// apply to it.
+func (g *Gate) project(ctx context.Context, service, env string, fetch bool, now time.Time) (string, []*argocd.SyncWindow, error) {
+	d := g.D
 	if d.ArgoCD == nil || service == "" {
 		return "", nil, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, argoTimeout)
 	defer cancel()
-	app, err := d.ArgoCD.GetApp(ctx, d.Config.AppName(service, env), "")
+	appName := d.Config.AppName(service, env)
+	known, err := g.projectOf(ctx, appName, fetch, now)
 	if err != nil {
-		return "", nil, fmt.Errorf("reading the app: %w", err)
+		return "", nil, err
 	}
-	name := app.Spec.Project
-	if name == "" {
-		name = "default"
-	}
-	p, err := d.ArgoCD.GetProject(ctx, name)
+	p, err := d.ArgoCD.GetProject(ctx, known.Project)
 	if err != nil {
-		return name, nil, fmt.Errorf("reading project %s: %w", name, err)
+		return known.Project, nil, fmt.Errorf("reading project %s: %w", known.Project, err)
 	}
-	return name, p.WindowsFor(app), nil
+	app := &argocd.Application{Metadata: argocd.ObjectMeta{Name: appName}}
+	app.Spec.Project, app.Spec.Destination = known.Project, known.Destination
+	return known.Project, p.WindowsFor(app), nil
 }
 
 // windowVerdict is what the sync windows say about a sync at now: blocked
