@@ -111,7 +111,7 @@ func Freeze(ctx context.Context, d *commands.Deps, user, channel, envName, endTe
 		return nil, err
 	}
 	if prev != nil && now.Before(prev.Until) && prev.Until.Equal(end) && prev.Reason == reason {
-		return commands.Ephemeral(commands.Say(t.S("freeze.already", "Env", env.Name, "Until", i18n.Moment(end), "Reason", reason))), nil
+		return commands.Ephemeral(chat.Message{Text: t.S("freeze.already", "Env", env.Name, "Until", i18n.Moment(end), "Reason", reason)}), nil
 	}
 	doc := AdHoc{Env: env.Name, Reason: reason, From: now, Until: end, By: user}
 	if prev != nil && now.Before(prev.Until) {
@@ -125,7 +125,7 @@ func Freeze(ctx context.Context, d *commands.Deps, user, channel, envName, endTe
 		detail += fmt.Sprintf(" (was until %s: %s)", prev.Until.UTC().Format(time.RFC3339), prev.Reason) //i18n:verbatim the audit log's detail, in English as every entry
 	}
 	commands.Audit(ctx, d, user, "freeze.set", "", env.Name, env.Name, "ok", detail)
-	return commands.InChannel(commands.Say(t.S("freeze.set", "User", chat.Mention(user), "Env", env.Name, "Until", i18n.Moment(end), "Reason", reason))), nil
+	return commands.InChannel(chat.Message{Text: t.S("freeze.set", "User", chat.Mention(user), "Env", env.Name, "Until", i18n.Moment(end), "Reason", reason)}), nil
 }
 
 // Unfreeze lifts env's ad-hoc freeze; admins only, audited. A freeze
@@ -149,7 +149,7 @@ func Unfreeze(ctx context.Context, d *commands.Deps, user, channel, envName stri
 		if len(cfgHeld) > 0 {
 			return nil, commands.Refuse("freeze.config_only", "Env", env.Name, "Until", i18n.Moment(latest(cfgHeld).End), "Reason", latest(cfgHeld).Reason)
 		}
-		return commands.Ephemeral(commands.Say(t.S("freeze.not_frozen", "Env", env.Name))), nil
+		return commands.Ephemeral(chat.Message{Text: t.S("freeze.not_frozen", "Env", env.Name)}), nil
 	}
 	if err := d.Store.DeleteDoc(ctx, collection, env.Name); err != nil {
 		return nil, err
@@ -160,7 +160,7 @@ func Unfreeze(ctx context.Context, d *commands.Deps, user, channel, envName stri
 	if len(cfgHeld) > 0 {
 		text += " " + t.S("freeze.still_config", "Until", i18n.Moment(latest(cfgHeld).End), "Reason", latest(cfgHeld).Reason)
 	}
-	return commands.InChannel(commands.Say(text)), nil
+	return commands.InChannel(chat.Message{Text: text}), nil
 }
 
 // entry is one line of the listing.
@@ -188,7 +188,7 @@ func List(ctx context.Context, d *commands.Deps, channel string) (*chat.Reply, e
 		entries = append(entries, configEntries(d.Config, e.Name, now)...)
 	}
 	if len(entries) == 0 {
-		return commands.Ephemeral(commands.Say(t.S("freeze.none", "Command", d.Config.Slack.Command))), nil
+		return commands.Ephemeral(chat.Message{Text: t.S("freeze.none", "Command", d.Config.Slack.Command)}), nil
 	}
 	sort.SliceStable(entries, func(i, j int) bool { return entries[i].start.Before(entries[j].start) })
 	var lines []string
