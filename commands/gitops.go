@@ -3,16 +3,14 @@ package commands
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/nexo-org/nexo-bot/config"
-	"github.com/nexo-org/nexo-bot/integrations/argocd"
 	"github.com/nexo-org/nexo-bot/integrations/gitops"
-	"github.com/nexo-org/nexo-bot/integrations/registry"
 )
 
-// What the GitOps repo, the registry and Argo CD say about a service's
-// tag: read by every scenario that changes or shows one.
+// What the GitOps repo and the registry say about a service's tag: read by
+// every scenario that changes or shows one (what Argo CD runs is in
+// integrations/argocd, facts.go).
 
 // ReadTag reads the tag of service in env at origin/<branch>.
 func ReadTag(ctx context.Context, d *Deps, service, env string) (string, error) {
@@ -48,27 +46,4 @@ func BranchEnv(cfg *config.Config, env string) string {
 		return e.ValuesFile
 	}
 	return env
-}
-
-// RunsTag reports whether an app's images carry tag (any image ending in :tag).
-func RunsTag(app *argocd.Application, tag string) bool {
-	for _, img := range app.Status.Summary.Images {
-		if strings.HasSuffix(img, ":"+tag) {
-			return true
-		}
-	}
-	return false
-}
-
-// RunningTag is the tag of repo's image among the images Argo CD reports.
-func RunningTag(app *argocd.Application, repo string) string {
-	if app == nil {
-		return ""
-	}
-	for _, img := range app.Status.Summary.Images {
-		if _, r, tag, err := registry.SplitImage(img); err == nil && r == repo {
-			return tag
-		}
-	}
-	return ""
 }

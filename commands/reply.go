@@ -94,6 +94,3 @@ func Ephemeral(m chat.Message) *chat.Reply { return &chat.Reply{Ephemeral: true,
 
 // InChannel is a reply everybody in the channel sees.
 func InChannel(m chat.Message) *chat.Reply { return &chat.Reply{Message: m} }
-
-// Say is a short message: the same text as the fallback and the one block.
-func Say(text string) chat.Message { return chat.Message{Text: text} }

@@ -8,6 +8,7 @@ import (
 	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/config"
 	"github.com/nexo-org/nexo-bot/i18n"
+	"github.com/nexo-org/nexo-bot/integrations/kube"
 	"github.com/nexo-org/nexo-bot/internal/text"
 )
 
@@ -83,21 +84,6 @@ func Minutes(d time.Duration) string {
 	return fmt.Sprintf("%dh%02dmin", int(d.Hours()), int(d.Minutes())%60)
 }
 
-// ShortAge is kubectl's AGE column: "45s", "12m", "5h", "3d".
-func ShortAge(d time.Duration) string {
-	switch {
-	case d < 0:
-		return "0s"
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh", int(d.Hours()))
-	}
-	return fmt.Sprintf("%dd", int(d.Hours()/24))
-}
-
 // Ago is a short human duration ("5m ago", "3d ago").
 //
 // Deprecated: T.Ago, in the reader's locale.
@@ -107,7 +93,7 @@ func Ago(now, t time.Time) string {
 	if now.Before(t) {
 		return "just now"
 	}
-	return ShortAge(now.Sub(t)) + " ago"
+	return kube.Age(now.Sub(t)) + " ago"
 }
 
 // Seconds formats a latency in seconds: "250ms", "1.5s".
@@ -142,15 +128,6 @@ func StripMarks(s string) string {
 		s = strings.ReplaceAll(s, r, "")
 	}
 	return s
-}
-
-// TrimLines drops trailing spaces (tabwriter padding) and the last newline.
-func TrimLines(s string) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	for i, l := range lines {
-		lines[i] = strings.TrimRight(l, " ")
-	}
-	return strings.Join(lines, "\n")
 }
 
 // ShortErr is an error's text cut to a card's width.
@@ -189,10 +166,6 @@ func DidYouMean(s string, candidates []string, format string, args ...any) strin
 		return ""
 	}
 	return " Did you mean " + fmt.Sprintf(format, append(args, best)...) + "?"
-}
-
-func didYouMean(s string, candidates []string, format string, args ...any) string {
-	return DidYouMean(s, candidates, format, args...)
 }
 
 func closest(s string, candidates []string) string { return config.Closest(s, candidates) }

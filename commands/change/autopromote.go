@@ -8,6 +8,7 @@ import (
 
 	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/integrations/argocd"
 	"github.com/nexo-org/nexo-bot/store"
 )
 
@@ -102,7 +103,7 @@ func (a *AutoPromoter) scanOne(ctx context.Context, service, from, to string, af
 	if err != nil {
 		return err
 	}
-	healthy := app.Status.Health.Status == "Healthy" && app.Status.Sync.Status == "Synced" && commands.RunsTag(app, tag)
+	healthy := app.Status.Health.Status == "Healthy" && app.Status.Sync.Status == "Synced" && argocd.RunsTag(app, tag)
 	if !healthy {
 		if w.Tag == tag && !w.HealthySince.IsZero() {
 			w.HealthySince = time.Time{}

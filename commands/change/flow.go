@@ -234,11 +234,17 @@ func (f *Flow) sync(ctx context.Context, wf *store.Workflow, c *Change) (workflo
 	if err != nil {
 		return workflow.Outcome{}, err
 	}
-	running := cur.Status.OperationState != nil && cur.Status.OperationState.Phase == "Running"
-	// status.sync.revision is the git revision Argo CD compared with (the
-	// target's), deployed or not: only Synced means it runs.
+	// A replica that died with the sync request in flight, or whose answer
+	// was lost, finds the operation it asked for running or done: that
+	// counts as synced, and no second sync is sent. Another operation
+	// running is waited out without asking (Argo CD would refuse).
+	running := cur.Operation != nil || (cur.Status.OperationState != nil && cur.Status.OperationState.Phase == "Running")
 	already := (cur.Status.Sync.Status == "Synced" && f.carriesChange(ctx, c, cur.Status.Sync.Revision)) ||
-		(running && cur.Status.OperationState.SyncResult != nil && f.carriesChange(ctx, c, cur.Status.OperationState.SyncResult.Revision))
+		f.carriesChange(ctx, c, operationRevision(cur))
+	if running && !already {
+		c.Note = "waiting: Argo CD is running another operation on " + app
+		return workflow.Outcome{Wait: f.poll(), Detail: c.Note}, nil
+	}
 	if !already {
 		// With automated sync on, Argo CD refuses a sync to a pinned
 		// revision ("auto-sync currently set to HEAD"): sync the target
@@ -260,6 +266,24 @@ func (f *Flow) sync(ctx context.Context, wf *store.Workflow, c *Change) (workflo
 	c.SyncedAt = &now
 	c.Note = "syncing " + app
 	return workflow.Outcome{Next: Rollout, Wait: f.poll()}, nil
+}
+
+// operationRevision is the commit of the application's running or last
+// sync operation: the one it resolved, else the one requested when that is
+// a commit (a branch name says nothing about which commit it was).
+func operationRevision(a *argocd.Application) string {
+	if st := a.Status.OperationState; st != nil {
+		if st.SyncResult != nil && st.SyncResult.Revision != "" {
+			return st.SyncResult.Revision
+		}
+		if st.Operation != nil && st.Operation.Sync != nil && isCommit(st.Operation.Sync.Revision) {
+			return st.Operation.Sync.Revision
+		}
+	}
+	if a.Operation != nil && a.Operation.Sync != nil && isCommit(a.Operation.Sync.Revision) {
+		return a.Operation.Sync.Revision
+	}
+	return ""
 }
 
 // carriesChange reports whether a GitOps revision deploys this change: it is
@@ -365,4 +389,17 @@ func (f *Flow) breach(ctx context.Context, wf *store.Workflow, c *Change, v floa
 		}}})
 	}
 	f.replyMsg(ctx, wf, c, "breach", m)
+}
+
+// isCommit reports whether rev is a full git commit id (SHA-1 or SHA-256).
+func isCommit(rev string) bool {
+	if len(rev) != 40 && len(rev) != 64 {
+		return false
+	}
+	for _, r := range rev {
+		if !strings.ContainsRune("0123456789abcdef", r) {
+			return false
+		}
+	}
+	return true
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/commands/records"
+	"github.com/nexo-org/nexo-bot/integrations/argocd"
 )
 
 // HealthySince is when tag became Healthy in env: from nexo's deployment
@@ -38,13 +39,13 @@ func HealthySince(ctx context.Context, d *commands.Deps, service, env, tag strin
 	if err != nil {
 		return since, err
 	}
-	if app.Status.Health.Status != "Healthy" || !commands.RunsTag(app, tag) {
+	if app.Status.Health.Status != "Healthy" || !argocd.RunsTag(app, tag) {
 		return since, nil
 	}
 	if latest != nil && latest.Tag == tag && latest.HealthyAt != nil {
 		return *latest.HealthyAt, nil
 	}
-	if h := commands.LastHistory(app); h != nil {
+	if h := argocd.LastHistory(app); h != nil {
 		return h.DeployedAt, nil
 	}
 	return since, nil

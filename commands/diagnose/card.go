@@ -7,6 +7,7 @@ import (
 	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/i18n"
+	"github.com/nexo-org/nexo-bot/integrations/argocd"
 	"github.com/nexo-org/nexo-bot/integrations/kube"
 )
 
@@ -59,7 +60,7 @@ func Card(t i18n.T, f *Facts, v Verdict) chat.Message {
 	m.Blocks = append(m.Blocks, chat.Block{Divider: true})
 	m.Blocks = append(m.Blocks, chat.Block{Section: &chat.Section{Fields: evidenceFields(t, f)}})
 	if f.PodsErr == nil && len(f.Pods) > 0 {
-		m.Blocks = append(m.Blocks, chat.Block{Code: commands.PodsTable(f.Pods, f.Now)},
+		m.Blocks = append(m.Blocks, chat.Block{Code: kube.PodsTable(f.Pods, f.Now)},
 			chat.Block{Context: []string{t.S("diagnose.card.restarts_note")}})
 	}
 	if lines := eventLines(t, f); len(lines) > 0 {
@@ -136,7 +137,7 @@ func evidenceFields(t i18n.T, f *Facts) []string {
 		gitLine += "_" + errText(t, f.GitErr) + "_"
 	} else {
 		gitLine += "`" + f.GitTag + "`"
-		if running := commands.RunningTag(f.App, f.ImageRepo); running != "" && running != f.GitTag {
+		if running := argocd.RunningTag(f.App, f.ImageRepo); running != "" && running != f.GitTag {
 			gitLine += t.S("diagnose.argo_reports", "Tag", running)
 		}
 	}

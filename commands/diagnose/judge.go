@@ -9,6 +9,7 @@ import (
 
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/i18n"
+	"github.com/nexo-org/nexo-bot/integrations/argocd"
 	"github.com/nexo-org/nexo-bot/integrations/kube"
 	"github.com/nexo-org/nexo-bot/integrations/registry"
 	corev1 "k8s.io/api/core/v1"
@@ -191,10 +192,10 @@ func prefixed(prefix, s string) string {
 
 func healthyLine(f *Facts) i18n.Msg {
 	var on, last i18n.Msg
-	if tag := commands.RunningTag(f.App, f.ImageRepo); tag != "" {
+	if tag := argocd.RunningTag(f.App, f.ImageRepo); tag != "" {
 		on = i18n.M("diagnose.healthy.on", "Tag", tag)
 	}
-	if h := commands.LastHistory(f.App); h != nil {
+	if h := argocd.LastHistory(f.App); h != nil {
 		last = i18n.M("diagnose.healthy.last", "Ago", i18n.Since{Now: f.Now, At: h.DeployedAt}, "When", i18n.Moment(h.DeployedAt), "Revision", commands.ShortSHA(h.Revision))
 	}
 	return i18n.M("diagnose.healthy.line", "App", f.AppName, "On", on, "Last", last)

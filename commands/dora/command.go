@@ -33,13 +33,16 @@ const LeadTimeCollection = "dora-leadtime"
 // free). A variable so tests can lower it.
 var maxCompares = 50
 
+// CompareBudget is how many compare calls one report, or one refresh of
+// the gauges, may make (cache hits are free).
+func CompareBudget() int { return maxCompares }
+
 // compareTimeout bounds one compare call.
 const compareTimeout = 15 * time.Second
 
-// Register adds `/nexo dora` and the weekly digest (dora.digest).
+// Register adds `/nexo dora` (the weekly digest is commands/dora/digest).
 func Register(r *commands.Router, d *commands.Deps) {
 	r.Register(Spec(d))
-	registerDigest(r, d)
 }
 
 // Query is what one DORA report measures.
@@ -189,14 +192,14 @@ func Measure(ctx context.Context, d *commands.Deps, q Query) (Result, error) {
 	if q.Service == "all" {
 		services = d.Config.ServiceNames()
 	}
-	src, err := gather(ctx, d, services, q.Env, q.Since, q.Until)
+	src, err := Gather(ctx, d, services, q.Env, q.Since, q.Until)
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{Notes: src.notes, Recorded: src.recorded, Imported: src.imported}
+	res := Result{Notes: src.Notes, Recorded: src.Recorded, Imported: src.Imported}
 	res.Report, err = Compute(Input{
 		Service: q.Service, Env: q.Env, Since: q.Since, Until: q.Until, Location: q.Location,
-		Deployments: src.deps, Incidents: src.incs, Bands: d.Config.DORA.Bands,
+		Deployments: src.Deployments, Incidents: src.Incidents, Bands: d.Config.DORA.Bands,
 	})
 	if err != nil {
 		return res, commands.Refuse("dora.refuse.compute", "Why", err.Error())
@@ -204,22 +207,23 @@ func Measure(ctx context.Context, d *commands.Deps, q Query) (Result, error) {
 	return res, nil
 }
 
-// sources are what reports are computed from.
-type sources struct {
-	// deps are the records, then the imported deployments of the services.
-	deps []records.Deployment
-	incs []records.Incident
-	// notes tell the reader what is missing (unreadable records, history
+// Sources are what reports are computed from.
+type Sources struct {
+	// Deployments are the records, then the imported deployments of the
+	// services.
+	Deployments []records.Deployment
+	Incidents   []records.Incident
+	// Notes tell the reader what is missing (unreadable records, history
 	// not read, lead times not looked up).
-	notes              []i18n.Msg
-	recorded, imported int
+	Notes              []i18n.Msg
+	Recorded, Imported int
 }
 
-// gather reads the sources of reports on services in env: every record,
+// Gather reads the sources of reports on services in env: every record,
 // and the GitOps history of the services' values files in env, with lead
 // times looked up for the imported deployments between since and until.
-func gather(ctx context.Context, d *commands.Deps, services []string, env string, since, until time.Time) (sources, error) {
-	var src sources
+func Gather(ctx context.Context, d *commands.Deps, services []string, env string, since, until time.Time) (Sources, error) {
+	var src Sources
 	deps, bad, err := loadDocs[records.Deployment](ctx, d.Store, records.DeploymentsCollection)
 	if err != nil {
 		return src, fmt.Errorf("reading deployment records: %w", err)
@@ -229,26 +233,26 @@ func gather(ctx context.Context, d *commands.Deps, services []string, env string
 		return src, fmt.Errorf("reading incident records: %w", err)
 	}
 	if bad+badInc > 0 {
-		src.notes = append(src.notes, i18n.M("dora.note.unreadable", "Count", bad+badInc))
+		src.Notes = append(src.Notes, i18n.M("dora.note.unreadable", "Count", bad+badInc))
 	}
-	src.recorded, src.incs = len(deps), incs
+	src.Recorded, src.Incidents = len(deps), incs
 	if d.GitOps != nil && len(services) > 0 {
 		imported, err := importHistory(ctx, d, services, env, deps)
 		if err != nil {
 			ref := commands.NewRef()
-			src.notes = append(src.notes, i18n.M("dora.note.history", "Ref", ref))
-			logger(d).Warn("dora: GitOps history", "ref", ref, "err", err)
+			src.Notes = append(src.Notes, i18n.M("dora.note.history", "Ref", ref))
+			Logger(d).Warn("dora: GitOps history", "ref", ref, "err", err)
 		} else {
-			src.imported = len(imported)
+			src.Imported = len(imported)
 			if d.GitHub != nil {
 				if note := fillLeadTimes(ctx, d, imported, since, until); note.ID != "" {
-					src.notes = append(src.notes, note)
+					src.Notes = append(src.Notes, note)
 				}
 			}
 			deps = append(deps, imported...)
 		}
 	}
-	src.deps = deps
+	src.Deployments = deps
 	return src, nil
 }
 
@@ -269,12 +273,12 @@ func Post(ctx context.Context, d *commands.Deps, channel string, res Result) err
 	}
 	png, err := ChartPNG(t, res.Report)
 	if err != nil {
-		logger(d).Warn("dora: chart", "err", err)
+		Logger(d).Warn("dora: chart", "err", err)
 		return nil
 	}
 	name := "dora-" + res.Report.Service + ".png"
 	if err := d.Chat.Upload(ctx, channel, ts, name, Title(t, res.Report), png); err != nil {
-		logger(d).Warn("dora: chart upload", "channel", channel, "err", err)
+		Logger(d).Warn("dora: chart upload", "channel", channel, "err", err)
 	}
 	return nil
 }
@@ -310,7 +314,8 @@ func importHistory(ctx context.Context, d *commands.Deps, services []string, env
 	return ImportHistory(ctx, d.GitOps, targets, ImportOptions{TagKey: d.Config.GitOps.TagKey, Known: known})
 }
 
-func logger(d *commands.Deps) *slog.Logger {
+// Logger is d.Log, else slog's default.
+func Logger(d *commands.Deps) *slog.Logger {
 	if d.Log != nil {
 		return d.Log
 	}

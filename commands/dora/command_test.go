@@ -3,93 +3,24 @@ package dora
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
 	"image/png"
-	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/nexo-org/nexo-bot/chat"
-	"github.com/nexo-org/nexo-bot/chat/chattest"
 	"github.com/nexo-org/nexo-bot/commands"
-	"github.com/nexo-org/nexo-bot/commands/records"
+	"github.com/nexo-org/nexo-bot/commands/dora/doratest"
 	"github.com/nexo-org/nexo-bot/config"
-	"github.com/nexo-org/nexo-bot/integrations/github"
-	"github.com/nexo-org/nexo-bot/integrations/gitops"
-	"github.com/nexo-org/nexo-bot/integrations/gitops/gitopstest"
-	"github.com/nexo-org/nexo-bot/store"
-	"github.com/nexo-org/nexo-bot/store/boltstore"
 )
 
-func doraTime(s string) time.Time {
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		panic(err)
-	}
-	return t
-}
-
-func doraPtr(t time.Time) *time.Time { return &t }
-
-// doraDeps is a bolt store, the playbook's GitOps history in a real bare
-// repository and a recording chat.
-func doraDeps(t *testing.T) (*commands.Deps, *chattest.Recorder) {
-	t.Helper()
-	remote := gitopstest.SeedPlaybook(t)
-	dir := t.TempDir()
-	cfg, err := config.Parse([]byte(fmt.Sprintf(`
-slack: {channel: C0DORA}
-gitops: {repo_url: %q, workdir: %q}
-services:
-  - {name: nexo-be, repo: nexo-org/nexo-be}
-  - {name: nexo-fe, repo: nexo-org/nexo-fe}
-`, remote.URL, filepath.Join(dir, "gitops"))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := boltstore.Open(filepath.Join(dir, "nexo.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	repo, err := gitops.NewCLI(gitops.CLIOptions{RepoURL: cfg.GitOps.RepoURL, Workdir: cfg.GitOps.Workdir, Timeout: 20 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := chattest.New(1771000000)
-	return &commands.Deps{Config: cfg, Store: st, Chat: c, GitOps: repo}, c
-}
-
-// putDoraRecords stores what nexo itself recorded for nexo-be in
-// production: the 2026.02.10 promotion (also in the git history, at
-// 2026-02-12 15:00), a failed attempt, and an incident 55 minutes after it.
-func putDoraRecords(t *testing.T, ctx context.Context, st store.Store) {
-	t.Helper()
-	deps := []records.Deployment{
-		{ID: "promote-20260212-be", Service: "nexo-be", Env: "production", Tag: "2026.02.10", Previous: "2026.02.03",
-			Kind: records.KindPromote, Result: records.ResultSuccess, RequestedAt: doraTime("2026-02-12T14:00:00Z"),
-			MergedAt: doraPtr(doraTime("2026-02-12T15:00:00Z")), HealthyAt: doraPtr(doraTime("2026-02-12T15:05:00Z")),
-			FirstCommitAt: doraPtr(doraTime("2026-02-12T12:05:00Z"))},
-		{ID: "promote-20260211-be", Service: "nexo-be", Env: "production", Tag: "2026.02.10", Previous: "2026.02.03",
-			Kind: records.KindPromote, Result: records.ResultFailed, RequestedAt: doraTime("2026-02-11T14:00:00Z"),
-			FinishedAt: doraPtr(doraTime("2026-02-11T14:30:00Z"))},
-	}
-	for _, d := range deps {
-		if err := st.PutDoc(ctx, records.DeploymentsCollection, d.ID, d); err != nil {
-			t.Fatal(err)
-		}
-	}
-	inc := records.Incident{ID: "inc-20260212-errors", Title: "5xx after deploy", Service: "nexo-be", Env: "production",
-		Status: records.StatusResolved, DeclaredAt: doraTime("2026-02-12T16:00:00Z"), ResolvedAt: doraPtr(doraTime("2026-02-12T16:25:00Z"))}
-	if err := st.PutDoc(ctx, records.IncidentsCollection, inc.ID, inc); err != nil {
-		t.Fatal(err)
-	}
-}
+// The fixtures the DORA packages share (commands/dora/doratest).
+var (
+	doraTime       = doratest.Time
+	doraPtr        = doratest.Ptr
+	doraDeps       = doratest.Deps
+	putDoraRecords = doratest.PutRecords
+)
 
 func TestDoraSlackCardAndChart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
@@ -229,71 +160,11 @@ func TestParseDoraQueryDefaults(t *testing.T) {
 	}
 }
 
-// compareServer answers GitHub's compare API
-// (GET /api/v3/repos/{owner}/{repo}/compare/{base}...{head}, GitHub Enterprise form) for nexo-be:
-// two commits, the oldest at 10:00 the day before the head tag's date.
-type compareServer struct {
-	*httptest.Server
-	calls atomic.Int32
-}
-
-func newCompareServer(t *testing.T, token string) *compareServer {
-	s := &compareServer{}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		if r.Header.Get("Authorization") != "Bearer "+token {
-			w.WriteHeader(http.StatusUnauthorized)
-			_, _ = w.Write([]byte(`{"message":"Bad credentials","documentation_url":"https://docs.github.com/rest"}`))
-			return
-		}
-		const prefix = "/api/v3/repos/nexo-org/nexo-be/compare/"
-		base, head, ok := strings.Cut(strings.TrimPrefix(r.URL.Path, prefix), "...")
-		if r.Method != http.MethodGet || !strings.HasPrefix(r.URL.Path, prefix) || !ok {
-			w.WriteHeader(http.StatusNotFound)
-			_, _ = w.Write([]byte(`{"message":"Not Found","documentation_url":"https://docs.github.com/rest"}`))
-			return
-		}
-		s.calls.Add(1)
-		day, err := time.Parse("2006.01.02", head)
-		if err != nil {
-			w.WriteHeader(http.StatusNotFound)
-			_, _ = w.Write([]byte(`{"message":"Not Found","documentation_url":"https://docs.github.com/rest/commits/commits#compare-two-commits"}`))
-			return
-		}
-		commit := func(sha, msg string, at time.Time) map[string]any {
-			who := map[string]any{"name": "Dev", "email": "dev@nexo.example", "date": at.Format(time.RFC3339)}
-			return map[string]any{
-				"sha": sha, "node_id": "C_" + sha, "html_url": "https://github.com/nexo-org/nexo-be/commit/" + sha,
-				"commit":    map[string]any{"author": who, "committer": who, "message": msg, "tree": map[string]any{"sha": "t" + sha}},
-				"author":    map[string]any{"login": "dev", "id": 1, "type": "User"},
-				"committer": map[string]any{"login": "dev", "id": 1, "type": "User"},
-				"parents":   []any{},
-			}
-		}
-		commits := []any{
-			commit(fmt.Sprintf("%040x", day.Unix()), "feat: first change of "+head, day.Add(-14*time.Hour)),
-			commit(fmt.Sprintf("%040x", day.Unix()+1), "fix: second change of "+head, day.Add(8*time.Hour)),
-		}
-		_ = json.NewEncoder(w).Encode(map[string]any{
-			"url": "https://api.github.com/repos/nexo-org/nexo-be/compare/" + base + "..." + head, "status": "ahead",
-			"ahead_by": 2, "behind_by": 0, "total_commits": 2, "commits": commits, "files": []any{},
-		})
-	}))
-	t.Cleanup(s.Close)
-	return s
-}
-
 func TestDoraLeadTimeFromCompareIsCachedAndBounded(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 	d, _ := doraDeps(t)
-	const token = "ghp_doratesttoken"
-	gh := newCompareServer(t, token)
-	client, err := github.NewClient(github.Options{BaseURL: gh.URL + "/api/v3/", Token: token, Owner: "nexo-org", Repo: "nexo-gitops", Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.GitHub = client
+	gh := doratest.WithGitHub(t, d)
 	q, err := ParseQuery(d.Config, []string{"nexo-be"}, "2026-01-15", "2026-02-20", "", time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -305,8 +176,8 @@ func TestDoraLeadTimeFromCompareIsCachedAndBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Imported != 4 || gh.calls.Load() != 3 || res.Report.LeadTime.Samples != 3 || res.Report.LeadTime.Median != 77*time.Hour || len(res.Notes) != 0 {
-		t.Fatalf("imported %d, calls %d, lead %+v, notes %q", res.Imported, gh.calls.Load(), res.Report.LeadTime, res.Notes)
+	if res.Imported != 4 || gh.Calls.Load() != 3 || res.Report.LeadTime.Samples != 3 || res.Report.LeadTime.Median != 77*time.Hour || len(res.Notes) != 0 {
+		t.Fatalf("imported %d, calls %d, lead %+v, notes %q", res.Imported, gh.Calls.Load(), res.Report.LeadTime, res.Notes)
 	}
 	docs, err := d.Store.ListDocs(ctx, LeadTimeCollection)
 	if err != nil || len(docs) != 3 || docs[0].ID != "nexo-org/nexo-be/2026.01.20/2026.01.27" {
@@ -314,8 +185,8 @@ func TestDoraLeadTimeFromCompareIsCachedAndBounded(t *testing.T) {
 	}
 	// Again: all from the cache.
 	res2, err := Measure(ctx, d, q)
-	if err != nil || gh.calls.Load() != 3 || res2.Report.LeadTime != res.Report.LeadTime {
-		t.Fatalf("second run: calls %d, lead %+v, %v", gh.calls.Load(), res2.Report.LeadTime, err)
+	if err != nil || gh.Calls.Load() != 3 || res2.Report.LeadTime != res.Report.LeadTime {
+		t.Fatalf("second run: calls %d, lead %+v, %v", gh.Calls.Load(), res2.Report.LeadTime, err)
 	}
 
 	// A budget of one call: the newest deployment gets it, the note says so.
@@ -331,8 +202,8 @@ func TestDoraLeadTimeFromCompareIsCachedAndBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if gh.calls.Load() != 4 || res3.Report.LeadTime.Samples != 1 || len(res3.Report.Fastest) != 1 || res3.Report.Fastest[0].Tag != "2026.02.10" {
-		t.Fatalf("budget: calls %d, lead %+v, fastest %+v", gh.calls.Load(), res3.Report.LeadTime, res3.Report.Fastest)
+	if gh.Calls.Load() != 4 || res3.Report.LeadTime.Samples != 1 || len(res3.Report.Fastest) != 1 || res3.Report.Fastest[0].Tag != "2026.02.10" {
+		t.Fatalf("budget: calls %d, lead %+v, fastest %+v", gh.Calls.Load(), res3.Report.LeadTime, res3.Report.Fastest)
 	}
 	if len(res3.Notes) != 1 || !strings.Contains(commands.English().Msg(res3.Notes[0]), "2 without lead time (compare budget of 1 calls used") {
 		t.Fatalf("notes: %q", res3.Notes)

@@ -79,7 +79,7 @@ func ImportHistory(ctx context.Context, repo gitops.Repo, targets []HistoryTarge
 	m := newMatcher(opt.Known, opt.MatchWindow)
 	var out []records.Deployment
 	for _, t := range targets {
-		all, err := readHistory(ctx, repo, t, opt.TagKey)
+		all, err := ReadHistory(ctx, repo, t, opt.TagKey)
 		if err != nil {
 			return nil, err
 		}
@@ -96,17 +96,17 @@ func (opt ImportOptions) normalize() (ImportOptions, error) {
 		return opt, fmt.Errorf("dora: tag key %q: %w", opt.TagKey, err)
 	}
 	if opt.MatchWindow <= 0 {
-		opt.MatchWindow = defaultMatchWindow
+		opt.MatchWindow = DefaultMatchWindow
 	}
 	return opt, nil
 }
 
-// defaultMatchWindow is ImportOptions.MatchWindow's default.
-const defaultMatchWindow = 6 * time.Hour
+// DefaultMatchWindow is ImportOptions.MatchWindow's default.
+const DefaultMatchWindow = 6 * time.Hour
 
 // readHistory is every deployment a target's history holds, oldest first,
 // before recorded ones are taken out.
-func readHistory(ctx context.Context, repo gitops.Repo, t HistoryTarget, tagKey string) ([]records.Deployment, error) {
+func ReadHistory(ctx context.Context, repo gitops.Repo, t HistoryTarget, tagKey string) ([]records.Deployment, error) {
 	versions, err := repo.FileHistory(ctx, t.Path)
 	if err != nil {
 		return nil, fmt.Errorf("dora: history of %s: %w", t.Path, err)
@@ -146,28 +146,40 @@ func deploymentFromCommit(t HistoryTarget, c gitops.Commit, tag, prev string) re
 	return d
 }
 
-// matcher finds recorded deployments a commit corresponds to.
-type matcher struct {
+// Matcher finds recorded deployments a commit corresponds to.
+type Matcher struct {
 	// bySHA counts the records standing for each GitOps commit.
 	bySHA  map[string]int
 	byKey  map[string][]time.Time
 	window time.Duration
 }
 
-func newMatcher(known []records.Deployment, window time.Duration) *matcher {
-	m := &matcher{bySHA: map[string]int{}, byKey: map[string][]time.Time{}, window: window}
+func newMatcher(known []records.Deployment, window time.Duration) *Matcher {
+	bySHA := map[string]int{}
 	for i := range known {
-		for _, sha := range recordedSHAs(&known[i]) {
-			m.bySHA[sha]++
+		for _, sha := range RecordedSHAs(&known[i]) {
+			bySHA[sha]++
 		}
-		m.addKey(&known[i])
+	}
+	return MatcherOf(bySHA, known, window)
+}
+
+// MatcherOf is a Matcher of commits against records, as ImportHistory
+// matches them: bySHA counts the records standing for each GitOps commit
+// (RecordedSHAs), and a commit with the service, env and tag of one of
+// keyed within window is that record (each record used up once). bySHA is
+// read, not copied.
+func MatcherOf(bySHA map[string]int, keyed []records.Deployment, window time.Duration) *Matcher {
+	m := &Matcher{bySHA: bySHA, byKey: map[string][]time.Time{}, window: window}
+	for i := range keyed {
+		m.addKey(&keyed[i])
 	}
 	return m
 }
 
 // recordedSHAs are the GitOps commits a record stands for: its merge SHA,
 // and the SHA in an imported id ("git:<sha>").
-func recordedSHAs(k *records.Deployment) []string {
+func RecordedSHAs(k *records.Deployment) []string {
 	var out []string
 	if k.GitOpsSHA != "" {
 		out = append(out, k.GitOpsSHA)
@@ -178,7 +190,7 @@ func recordedSHAs(k *records.Deployment) []string {
 	return out
 }
 
-func (m *matcher) addKey(k *records.Deployment) {
+func (m *Matcher) addKey(k *records.Deployment) {
 	at := k.DeployedAt()
 	if k.MergedAt != nil {
 		at = *k.MergedAt
@@ -188,19 +200,19 @@ func (m *matcher) addKey(k *records.Deployment) {
 }
 
 // unknown is the deployments of all that no record stands for.
-func (m *matcher) unknown(all []records.Deployment) []records.Deployment {
+func (m *Matcher) unknown(all []records.Deployment) []records.Deployment {
 	var out []records.Deployment
 	for _, d := range all {
-		if !m.known(d) {
+		if !m.Known(d) {
 			out = append(out, d)
 		}
 	}
 	return out
 }
 
-// known reports whether d was recorded; a record matched by time is used up
+// Known reports whether d was recorded; a record matched by time is used up
 // so two commits cannot both match it.
-func (m *matcher) known(d records.Deployment) bool {
+func (m *Matcher) Known(d records.Deployment) bool {
 	if m.bySHA[d.GitOpsSHA] > 0 {
 		return true
 	}

@@ -18,10 +18,10 @@ type leadTimeDoc struct {
 	Commits       int        `json:"commits"`
 }
 
-// needsLeadTime tells whether an imported deployment between since and
+// NeedsLeadTime tells whether an imported deployment between since and
 // until can get a lead time from the compare API: it has none, a previous
 // tag, is not a rollback, and its service names a source repository.
-func needsLeadTime(d *commands.Deps, dep *records.Deployment, since, until time.Time) bool {
+func NeedsLeadTime(d *commands.Deps, dep *records.Deployment, since, until time.Time) bool {
 	at := dep.DeployedAt()
 	if dep.FirstCommitAt != nil || dep.Previous == "" || dep.Kind == records.KindRollback || at.Before(since) || !at.Before(until) {
 		return false
@@ -36,17 +36,17 @@ func leadTimeKey(d *commands.Deps, dep *records.Deployment) string {
 	return svc.Repo + "/" + dep.Previous + "/" + dep.Tag
 }
 
-// Outcomes of lookUpLeadTime.
+// Outcomes of LookUpLeadTime.
 const (
-	leadKnown   = iota // the answer is in dep (a time, or none: no commits)
-	leadSkipped        // not cached, and no call was allowed
-	leadFailed         // the cache or the compare call failed
+	LeadKnown   = iota // the answer is in dep (a time, or none: no commits)
+	LeadSkipped        // not cached, and no call was allowed
+	LeadFailed         // the cache or the compare call failed
 )
 
-// lookUpLeadTime sets dep.FirstCommitAt from the cache, else, when mayCall,
+// LookUpLeadTime sets dep.FirstCommitAt from the cache, else, when mayCall,
 // from the compare API between dep's previous and new tag (the oldest
 // commit time), caching the answer. called tells whether it called GitHub.
-func lookUpLeadTime(ctx context.Context, d *commands.Deps, dep *records.Deployment, mayCall bool) (outcome int, called bool) {
+func LookUpLeadTime(ctx context.Context, d *commands.Deps, dep *records.Deployment, mayCall bool) (outcome int, called bool) {
 	svc, _ := d.Config.Service(dep.Service)
 	key := leadTimeKey(d, dep)
 	var lt leadTimeDoc
@@ -54,16 +54,16 @@ func lookUpLeadTime(ctx context.Context, d *commands.Deps, dep *records.Deployme
 	switch {
 	case err == nil:
 	case !errors.Is(err, store.ErrNotFound):
-		return leadFailed, false
+		return LeadFailed, false
 	case !mayCall:
-		return leadSkipped, false
+		return LeadSkipped, false
 	default:
 		cctx, cancel := context.WithTimeout(ctx, compareTimeout)
 		commits, err := d.GitHub.Compare(cctx, svc.Repo, dep.Previous, dep.Tag)
 		cancel()
 		if err != nil {
-			logger(d).Info("dora: compare", "repo", svc.Repo, "base", dep.Previous, "head", dep.Tag, "err", err)
-			return leadFailed, true
+			Logger(d).Info("dora: compare", "repo", svc.Repo, "base", dep.Previous, "head", dep.Tag, "err", err)
+			return LeadFailed, true
 		}
 		lt = leadTimeDoc{Commits: len(commits)}
 		for _, c := range commits {
@@ -73,12 +73,12 @@ func lookUpLeadTime(ctx context.Context, d *commands.Deps, dep *records.Deployme
 			}
 		}
 		if err := d.Store.PutDoc(ctx, LeadTimeCollection, key, lt); err != nil {
-			logger(d).Warn("dora: caching lead time", "key", key, "err", err)
+			Logger(d).Warn("dora: caching lead time", "key", key, "err", err)
 		}
 		called = true
 	}
 	dep.FirstCommitAt = lt.FirstCommitAt
-	return leadKnown, called
+	return LeadKnown, called
 }
 
 // fillLeadTimes sets FirstCommitAt of the imported deployments of the
@@ -88,21 +88,21 @@ func lookUpLeadTime(ctx context.Context, d *commands.Deps, dep *records.Deployme
 func fillLeadTimes(ctx context.Context, d *commands.Deps, imported []records.Deployment, since, until time.Time) i18n.Msg {
 	idx := make([]int, 0, len(imported))
 	for i := range imported {
-		if needsLeadTime(d, &imported[i], since, until) {
+		if NeedsLeadTime(d, &imported[i], since, until) {
 			idx = append(idx, i)
 		}
 	}
 	slices.SortFunc(idx, func(a, b int) int { return imported[b].DeployedAt().Compare(imported[a].DeployedAt()) })
 	calls, skipped, failed := 0, 0, 0
 	for _, i := range idx {
-		outcome, called := lookUpLeadTime(ctx, d, &imported[i], calls < maxCompares)
+		outcome, called := LookUpLeadTime(ctx, d, &imported[i], calls < maxCompares)
 		if called {
 			calls++
 		}
 		switch outcome {
-		case leadSkipped:
+		case LeadSkipped:
 			skipped++
-		case leadFailed:
+		case LeadFailed:
 			failed++
 		}
 	}

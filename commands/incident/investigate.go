@@ -11,6 +11,7 @@ import (
 
 	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/commands/history"
 	"github.com/nexo-org/nexo-bot/commands/records"
 	"github.com/nexo-org/nexo-bot/config"
 	"github.com/nexo-org/nexo-bot/integrations/gitops"
@@ -198,7 +199,7 @@ func InvestigateWindow(ctx context.Context, d *commands.Deps, service, env strin
 		inv.StableNote = "The GitOps repo is not configured: no rollback target."
 	} else {
 		hctx, cancel := part()
-		rows, err := commands.History(hctx, d, service, env)
+		rows, err := history.Of(hctx, d, service, env)
 		cancel()
 		if err != nil {
 			inv.StableNote = "The history could not be read: " + commands.Clip(err.Error(), 120)

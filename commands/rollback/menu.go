@@ -8,6 +8,7 @@ import (
 
 	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/commands/history"
 )
 
 // Menu renders the history with a button per available path.
@@ -20,12 +21,12 @@ func Menu(ctx context.Context, d *commands.Deps, service, envName, to string) (c
 	if err != nil {
 		return chat.Message{}, err
 	}
-	rows, err := commands.History(ctx, d, svc.Name, env.Name)
+	rows, err := history.Of(ctx, d, svc.Name, env.Name)
 	if err != nil {
 		return chat.Message{}, err
 	}
 	var lines []string
-	var target *commands.HistoryRow
+	var target *history.Row
 	for i := range rows {
 		r := &rows[i]
 		mark := ""

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/commands/history"
 	"github.com/nexo-org/nexo-bot/commands/policy"
 	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/store"
@@ -107,7 +108,7 @@ func Start(ctx context.Context, d *commands.Deps, rr Request) (*store.Workflow, 
 		return nil, err
 	}
 	need := commands.RollbackNeed(env, rr.Requester)
-	rows, err := commands.History(ctx, d, svc.Name, env.Name)
+	rows, err := history.Of(ctx, d, svc.Name, env.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +120,7 @@ func Start(ctx context.Context, d *commands.Deps, rr Request) (*store.Workflow, 
 	if channel == "" {
 		channel = cfg.ServiceChannel(svc.Name)
 	}
-	var target *commands.HistoryRow
+	var target *history.Row
 	for i := range rows {
 		r := &rows[i]
 		if rr.To == "" || rr.To == "-" {

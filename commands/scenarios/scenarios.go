@@ -12,6 +12,7 @@ import (
 	"github.com/nexo-org/nexo-bot/commands/change"
 	"github.com/nexo-org/nexo-bot/commands/diagnose"
 	"github.com/nexo-org/nexo-bot/commands/dora"
+	"github.com/nexo-org/nexo-bot/commands/dora/digest"
 	"github.com/nexo-org/nexo-bot/commands/freeze"
 	"github.com/nexo-org/nexo-bot/commands/incident"
 	"github.com/nexo-org/nexo-bot/commands/rollback"
@@ -27,6 +28,7 @@ var All = []func(r *commands.Router, d *commands.Deps){
 	incident.Register, // 5 incidents
 	rotation.Register, // 6 rotate a secret
 	dora.Register,     // 7 DORA
+	digest.Register,   // 7 the weekly DORA digest
 	views.Register,    // the cheat sheet's read-only views
 	cancel.Register,   // end any open workflow where it stands
 	freeze.Register,   // change freezes and Argo CD sync windows

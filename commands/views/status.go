@@ -12,6 +12,7 @@ import (
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/config"
 	"github.com/nexo-org/nexo-bot/i18n"
+	"github.com/nexo-org/nexo-bot/integrations/argocd"
 )
 
 // EnvStatus is one environment's state as nexo sees it.
@@ -93,7 +94,7 @@ func CollectStatus(ctx context.Context, d *commands.Deps, service string, envs [
 			}
 			row.Sync, row.Health = app.Status.Sync.Status, app.Status.Health.Status
 			row.Revision = app.Status.Sync.Revision
-			if h := commands.LastHistory(app); h != nil {
+			if h := argocd.LastHistory(app); h != nil {
 				row.DeployedAt = h.DeployedAt
 			}
 		}(i, e.Name)

@@ -10,9 +10,12 @@ import (
 
 	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/commands/history"
 	"github.com/nexo-org/nexo-bot/config"
 	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/integrations/argocd"
+	"github.com/nexo-org/nexo-bot/integrations/kube"
+	"github.com/nexo-org/nexo-bot/internal/text"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -54,7 +57,7 @@ func HistorySpec(d *commands.Deps) *commands.Spec {
 			}
 			ctx, cancel := context.WithTimeout(ctx, viewTimeout)
 			defer cancel()
-			rows, err := commands.History(ctx, d, svc.Name, env.Name)
+			rows, err := history.Of(ctx, d, svc.Name, env.Name)
 			if err != nil {
 				return nil, err
 			}
@@ -66,7 +69,7 @@ func HistorySpec(d *commands.Deps) *commands.Spec {
 // HistoryCard renders history rows as a table, for a reader. The table is
 // a code block, where Slack renders no date token: its times are in the
 // config's timezone, said below it.
-func HistoryCard(t i18n.T, cfg *config.Config, service, env string, rows []commands.HistoryRow) chat.Message {
+func HistoryCard(t i18n.T, cfg *config.Config, service, env string, rows []history.Row) chat.Message {
 	m := chat.Message{
 		Text:   t.N("views.history.fallback", len(rows), "Service", service, "Env", env),
 		Blocks: []chat.Block{{Section: &chat.Section{Text: t.S("views.history.title", "Service", service, "Env", env)}}},
@@ -95,7 +98,7 @@ func HistoryCard(t i18n.T, cfg *config.Config, service, env string, rows []comma
 	}
 	tw.Flush()
 	m.Blocks = append(m.Blocks,
-		chat.Block{Code: commands.TrimLines(b.String())},
+		chat.Block{Code: text.TrimLines(b.String())},
 		chat.Block{Context: []string{t.S("views.history.context", "App", cfg.AppName(service, env), "Path", cfg.ValuesPath(service, env),
 			"Zone", t.Zone().String(), "Command", cfg.Slack.Command, "Service", service, "Env", env)}})
 	return m
@@ -152,7 +155,7 @@ func CollectDiff(ctx context.Context, d *commands.Deps, service, env string) *Di
 	}()
 	wg.Wait()
 	if r.App != nil {
-		r.RunningTag = commands.RunningTag(r.App, cfg.ImageRepository(service))
+		r.RunningTag = argocd.RunningTag(r.App, cfg.ImageRepository(service))
 		for _, res := range r.App.Status.Resources {
 			if res.Status == "OutOfSync" {
 				r.OutOfSync = append(r.OutOfSync, res)
@@ -265,7 +268,7 @@ func PodsSpec(d *commands.Deps) *commands.Spec {
 func PodsCard(t i18n.T, service, env, namespace, selector string, pods []corev1.Pod, now time.Time) chat.Message {
 	ready := 0
 	for _, p := range pods {
-		if r, n := commands.PodReady(p); r == n && n > 0 {
+		if r, n := kube.PodReady(p); r == n && n > 0 {
 			ready++
 		}
 	}
@@ -276,7 +279,7 @@ func PodsCard(t i18n.T, service, env, namespace, selector string, pods []corev1.
 	if len(pods) == 0 {
 		m.Blocks = append(m.Blocks, chat.Block{Section: &chat.Section{Text: t.S("views.pods.none", "Selector", selector, "Namespace", namespace)}})
 	} else {
-		m.Blocks = append(m.Blocks, chat.Block{Code: commands.PodsTable(pods, now)})
+		m.Blocks = append(m.Blocks, chat.Block{Code: kube.PodsTable(pods, now)})
 	}
 	m.Blocks = append(m.Blocks, chat.Block{Context: []string{t.S("views.where", "Namespace", namespace, "Selector", selector)}})
 	return m

@@ -14,70 +14,7 @@ import (
 	"github.com/nexo-org/nexo-bot/integrations/argocdfake"
 	"github.com/nexo-org/nexo-bot/integrations/gitops/gitopstest"
 	"github.com/nexo-org/nexo-bot/store"
-	corev1 "k8s.io/api/core/v1"
 )
-
-func TestPodsTableLikeKubectl(t *testing.T) {
-	cases := []struct {
-		fixture string
-		rows    [][]string // name, ready, status, restarts prefix, age
-	}{
-		{"imagepull", [][]string{
-			{"nexo-be-5d8f9c7b6d-abc12", "0/1", "ImagePullBackOff", "0", "2m"},
-			{"nexo-be-7c9d8b6f4-q9m4t", "1/1", "Running", "0", "20h"},
-			{"nexo-be-7c9d8b6f4-x7k2p", "1/1", "Running", "0", "20h"},
-		}},
-		{"crashloop", [][]string{{"nexo-be-6f7a8b9c0d-k3j5h", "0/1", "CrashLoopBackOff", "6 (2m ago)", "10m"}}},
-		{"oomkilled", [][]string{{"nexo-be-8a9b0c1d2e-p4r6s", "0/1", "CrashLoopBackOff", "5 (3m ago)", "50m"}}},
-		{"pending", [][]string{{"nexo-be-9b0c1d2e3f-w8v7u", "0/1", "Pending", "0", "15m"}}},
-		{"configerror", [][]string{{"nexo-be-0c1d2e3f4a-h2g3f", "0/1", "CreateContainerConfigError", "0", "3m"}}},
-	}
-	for _, tc := range cases {
-		t.Run(tc.fixture, func(t *testing.T) {
-			ps := commandstest.Pods(t, tc.fixture)
-			// the kube client sorts by name; so does kubectl
-			r := commandstest.NewRig(t, commandstest.Options{Pods: ps, NoArgo: true})
-			list, err := r.Deps.Kube.Pods(r.Ctx, "nexo-staging", "app=nexo-be")
-			if err != nil {
-				t.Fatal(err)
-			}
-			table := commands.PodsTable(list, commandstest.Now)
-			lines := strings.Split(table, "\n")
-			if got := strings.Fields(lines[0]); strings.Join(got, " ") != "NAME READY STATUS RESTARTS AGE" {
-				t.Fatalf("header %q", lines[0])
-			}
-			if len(lines) != len(tc.rows)+1 {
-				t.Fatalf("table:\n%s", table)
-			}
-			for i, want := range tc.rows {
-				line := lines[i+1]
-				for _, cell := range want {
-					if !strings.Contains(line, cell) {
-						t.Errorf("row %d %q lacks %q", i, line, cell)
-					}
-				}
-				if !strings.HasPrefix(line, want[0]) {
-					t.Errorf("row %d is %q, want %s first", i, line, want[0])
-				}
-			}
-		})
-	}
-}
-
-func TestPodStatusEdgeCases(t *testing.T) {
-	p := commandstest.Pods(t, "healthy")[0]
-	del := p.CreationTimestamp
-	p.DeletionTimestamp = &del
-	if s := commands.PodStatus(p); s != "Terminating" {
-		t.Errorf("deleting pod: %s", s)
-	}
-	p = commandstest.Pods(t, "healthy")[0]
-	p.Spec.InitContainers = []corev1.Container{{Name: "migrate"}}
-	p.Status.InitContainerStatuses = []corev1.ContainerStatus{{Name: "migrate", State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 2, Reason: "Error"}}}}
-	if s := commands.PodStatus(p); s != "Init:Error" {
-		t.Errorf("failed init container: %s", s)
-	}
-}
 
 func TestPodsCommand(t *testing.T) {
 	r := commandstest.NewRig(t, commandstest.Options{Pods: commandstest.Pods(t, "imagepull"), NoArgo: true})
@@ -172,7 +109,7 @@ func TestDiffCommand(t *testing.T) {
 		app := &argocd.Application{}
 		app.Status.Sync.Status = "OutOfSync"
 		app.Status.Summary.Images = []string{"ghcr.io/nexo-org/nexo-be:2026.02.17", "docker.io/library/redis:7"}
-		rep := &views.DiffReport{Service: "nexo-be", Env: "qa", GitTag: "2026.02.17", App: app, RunningTag: commands.RunningTag(app, "nexo-org/nexo-be"),
+		rep := &views.DiffReport{Service: "nexo-be", Env: "qa", GitTag: "2026.02.17", App: app, RunningTag: argocd.RunningTag(app, "nexo-org/nexo-be"),
 			OutOfSync: []argocd.ResourceStatus{{Kind: "ConfigMap", Name: "nexo-be-config", Status: "OutOfSync"}}}
 		if rep.RunningTag != "2026.02.17" || rep.InSync() {
 			t.Fatalf("running %q, in sync %v", rep.RunningTag, rep.InSync())

@@ -1,4 +1,4 @@
-// Package dorametrics exports the DORA figures a dora.Tracker keeps as
+// Package dorametrics exports the DORA figures a gauges.Tracker keeps as
 // Prometheus gauges, one series per configured service and environment
 // over the tracker's period (the last 30 days, today included). A scrape
 // reads the tracker's last snapshot and computes nothing. Names, labels and
@@ -9,7 +9,7 @@ package dorametrics
 import (
 	"sync"
 
-	"github.com/nexo-org/nexo-bot/commands/dora"
+	"github.com/nexo-org/nexo-bot/commands/dora/gauges"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -75,18 +75,18 @@ var (
 // series of a snapshot are built once, at the first scrape after its
 // refresh; later scrapes send them again.
 type Collector struct {
-	t *dora.Tracker
+	t *gauges.Tracker
 
 	mu     sync.Mutex
-	snap   *dora.Snapshot
+	snap   *gauges.Snapshot
 	series []prometheus.Metric
 }
 
 // New is the collector of t.
-func New(t *dora.Tracker) *Collector { return &Collector{t: t} }
+func New(t *gauges.Tracker) *Collector { return &Collector{t: t} }
 
 // Register adds t's collector to reg.
-func Register(reg prometheus.Registerer, t *dora.Tracker) error { return reg.Register(New(t)) }
+func Register(reg prometheus.Registerer, t *gauges.Tracker) error { return reg.Register(New(t)) }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
@@ -107,7 +107,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 
 // seriesOf is the snapshot's series, built on its first scrape. Before
 // the first refresh there is none: no figure rather than a false zero.
-func (c *Collector) seriesOf(snap *dora.Snapshot) []prometheus.Metric {
+func (c *Collector) seriesOf(snap *gauges.Snapshot) []prometheus.Metric {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if snap == c.snap {

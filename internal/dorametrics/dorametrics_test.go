@@ -14,6 +14,7 @@ import (
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/commands/dora"
 	"github.com/nexo-org/nexo-bot/commands/dora/doratest"
+	"github.com/nexo-org/nexo-bot/commands/dora/gauges"
 	"github.com/nexo-org/nexo-bot/commands/records"
 	"github.com/nexo-org/nexo-bot/config"
 	"github.com/nexo-org/nexo-bot/store/boltstore"
@@ -28,7 +29,7 @@ var now = time.Date(2026, 2, 18, 10, 0, 0, 0, time.UTC)
 func ptr(t time.Time) *time.Time { return &t }
 
 // tracker is a tracker over a bolt store of cfgYAML's services.
-func tracker(t testing.TB, cfgYAML string) (*dora.Tracker, *commands.Deps) {
+func tracker(t testing.TB, cfgYAML string) (*gauges.Tracker, *commands.Deps) {
 	t.Helper()
 	cfg, err := config.Parse([]byte(cfgYAML))
 	if err != nil {
@@ -40,11 +41,11 @@ func tracker(t testing.TB, cfgYAML string) (*dora.Tracker, *commands.Deps) {
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	d := &commands.Deps{Config: cfg, Store: st, Engine: workflow.New(st, workflow.NewManualClock(now), slog.New(slog.NewTextHandler(io.Discard, nil)), "test")}
-	return dora.NewTracker(d, dora.TrackerOptions{}), d
+	return gauges.NewTracker(d, gauges.Options{}), d
 }
 
 // gather is every sample the collector exports, by name.
-func gather(t testing.TB, tr *dora.Tracker) map[string][]*dto.Metric {
+func gather(t testing.TB, tr *gauges.Tracker) map[string][]*dto.Metric {
 	t.Helper()
 	reg := prometheus.NewPedanticRegistry()
 	if err := Register(reg, tr); err != nil {

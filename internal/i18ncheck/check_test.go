@@ -24,7 +24,7 @@ func repoRoot(t *testing.T) string {
 // Dirs are the packages that talk to people; Skip the test doubles in them.
 var (
 	Dirs = []string{"commands", "bot"}
-	Skip = []string{"commands/commandstest", "bot/slackfake", "commands/rotation/rotationtest"}
+	Skip = []string{"commands/commandstest", "bot/slackfake", "commands/rotation/rotationtest", "commands/dora/doratest"}
 	// Pending are the packages whose sentences are still being moved into
 	// the catalog (issue 19); the list only shrinks, and empties.
 	Pending = []string{"commands/change", "commands/incident", "commands/rollback", "bot"}

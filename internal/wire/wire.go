@@ -23,7 +23,7 @@ import (
 	"github.com/nexo-org/nexo-bot/bot"
 	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/commands"
-	"github.com/nexo-org/nexo-bot/commands/dora"
+	"github.com/nexo-org/nexo-bot/commands/dora/gauges"
 	"github.com/nexo-org/nexo-bot/commands/scenarios"
 	"github.com/nexo-org/nexo-bot/config"
 	"github.com/nexo-org/nexo-bot/integrations/argocd"
@@ -84,7 +84,7 @@ type Runtime struct {
 	Metrics *prometheus.Registry
 	Log     *slog.Logger
 	// DORA keeps the figures of the /metrics DORA gauges (started by Start).
-	DORA *dora.Tracker
+	DORA *gauges.Tracker
 
 	ready atomic.Bool
 	// doraDone is closed when the DORA tracker started by Start stops.
@@ -162,7 +162,7 @@ func Build(ctx context.Context, cfg *config.Config, sec config.Secrets, o Option
 		return nil, err
 	}
 	rt.Deps, rt.Router = d, router
-	rt.DORA = dora.NewTracker(d, dora.TrackerOptions{Refresh: cfg.DORA.MetricsRefresh.D()})
+	rt.DORA = gauges.NewTracker(d, gauges.Options{Refresh: cfg.DORA.MetricsRefresh.D()})
 	d.OnDeployFinished(rt.DORA.OnDeployFinished)
 	if err := dorametrics.Register(reg, rt.DORA); err != nil {
 		return nil, fmt.Errorf("registering the DORA gauges: %w", err)

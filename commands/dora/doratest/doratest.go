@@ -1,5 +1,6 @@
 // Package doratest generates deployment and incident records at scale for
-// the DORA benchmarks (the tracker's refresh, the /metrics scrape).
+// the DORA benchmarks (the tracker's refresh, the /metrics scrape), and the
+// fixtures the DORA packages' tests share (Deps, CompareServer, Time).
 package doratest
 
 import (

@@ -1,15 +1,18 @@
-package commands
+// Package history is the deploy history of a service in an environment:
+// Argo CD's status.history joined with the git log of the values file. The
+// rollback menu, `/nexo history` and incident investigations read it.
+package history
 
 import (
 	"context"
 	"time"
 
-	"github.com/nexo-org/nexo-bot/integrations/argocd"
+	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/integrations/gitops"
 )
 
-// HistoryRow is one line of `/nexo rollback` without --via (and `/nexo history`).
-type HistoryRow struct {
+// Row is one line of `/nexo rollback` without --via (and `/nexo history`).
+type Row struct {
 	ID         int64 // Argo CD history id (when InArgo)
 	InArgo     bool  // the row is an Argo CD status.history entry
 	Revision   string
@@ -20,18 +23,18 @@ type HistoryRow struct {
 	Stable     bool // the last stable version before the current one
 }
 
-// History joins Argo CD's status.history with the git log of the values
+// Of joins Argo CD's status.history with the git log of the values
 // file: newest first, the current one and the last stable marked.
-func History(ctx context.Context, d *Deps, service, env string) ([]HistoryRow, error) {
+func Of(ctx context.Context, d *commands.Deps, service, env string) ([]Row, error) {
 	if err := d.GitOps.Sync(ctx); err != nil {
 		return nil, err
 	}
 	path := d.Config.ValuesPath(service, env)
-	current, err := ReadTag(ctx, d, service, env)
+	current, err := commands.ReadTag(ctx, d, service, env)
 	if err != nil {
 		return nil, err
 	}
-	var rows []HistoryRow
+	var rows []Row
 	tagAt := map[string]string{}
 	tagOf := func(rev string) string {
 		if t, ok := tagAt[rev]; ok {
@@ -52,7 +55,7 @@ func History(ctx context.Context, d *Deps, service, env string) ([]HistoryRow, e
 		}
 		for i := len(app.Status.History) - 1; i >= 0; i-- {
 			h := app.Status.History[i]
-			rows = append(rows, HistoryRow{ID: h.ID, InArgo: true, Revision: h.Revision, Tag: tagOf(h.Revision), DeployedAt: h.DeployedAt})
+			rows = append(rows, Row{ID: h.ID, InArgo: true, Revision: h.Revision, Tag: tagOf(h.Revision), DeployedAt: h.DeployedAt})
 		}
 		if len(rows) > 0 {
 			rows[0].Current = true
@@ -72,7 +75,7 @@ func History(ctx context.Context, d *Deps, service, env string) ([]HistoryRow, e
 			continue
 		}
 		if d.ArgoCD == nil {
-			rows = append(rows, HistoryRow{Revision: c.SHA, Tag: tagOf(c.SHA), DeployedAt: c.Time, Subject: c.Subject})
+			rows = append(rows, Row{Revision: c.SHA, Tag: tagOf(c.SHA), DeployedAt: c.Time, Subject: c.Subject})
 		}
 	}
 	if d.ArgoCD == nil && len(rows) > 0 {
@@ -85,16 +88,4 @@ func History(ctx context.Context, d *Deps, service, env string) ([]HistoryRow, e
 		}
 	}
 	return rows, nil
-}
-
-// LastHistory is the newest entry of an app's deployment history.
-func LastHistory(app *argocd.Application) *argocd.RevisionHistory {
-	var last *argocd.RevisionHistory
-	for i := range app.Status.History {
-		h := &app.Status.History[i]
-		if last == nil || h.ID > last.ID {
-			last = h
-		}
-	}
-	return last
 }

@@ -1,4 +1,7 @@
-package commands
+package kube
+
+// What `kubectl get pods` says of a pod: the facts the diagnosis and the
+// pods view read, and kubectl's table of them.
 
 import (
 	"fmt"
@@ -6,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/nexo-org/nexo-bot/internal/text"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -18,12 +22,12 @@ func PodsTable(pods []corev1.Pod, now time.Time) string {
 		r, t := PodReady(p)
 		restarts := fmt.Sprint(PodRestarts(p))
 		if last := LastRestart(p); !last.IsZero() && PodRestarts(p) > 0 {
-			restarts += " (" + ShortAge(now.Sub(last)) + " ago)"
+			restarts += " (" + Age(now.Sub(last)) + " ago)"
 		}
-		fmt.Fprintf(tw, "%s\t%d/%d\t%s\t%s\t%s\n", p.Name, r, t, PodStatus(p), restarts, ShortAge(now.Sub(p.CreationTimestamp.Time)))
+		fmt.Fprintf(tw, "%s\t%d/%d\t%s\t%s\t%s\n", p.Name, r, t, PodStatus(p), restarts, Age(now.Sub(p.CreationTimestamp.Time)))
 	}
 	tw.Flush()
-	return TrimLines(b.String())
+	return text.TrimLines(b.String())
 }
 
 // PodReady counts the ready containers of a pod and its containers.
@@ -104,4 +108,19 @@ func PodStatus(p corev1.Pod) string {
 		reason = "Terminating"
 	}
 	return reason
+}
+
+// Age is kubectl's AGE column: "45s", "12m", "5h", "3d".
+func Age(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "0s"
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
 }

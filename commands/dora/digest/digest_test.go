@@ -1,11 +1,10 @@
-package dora
+package digest
 
 import (
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,14 +12,19 @@ import (
 	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/chat/chattest"
 	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/commands/dora"
+	"github.com/nexo-org/nexo-bot/commands/dora/doratest"
 	"github.com/nexo-org/nexo-bot/commands/records"
-	"github.com/nexo-org/nexo-bot/config"
 	"github.com/nexo-org/nexo-bot/i18n"
-	"github.com/nexo-org/nexo-bot/integrations/gitops"
-	"github.com/nexo-org/nexo-bot/integrations/gitops/gitopstest"
 	"github.com/nexo-org/nexo-bot/store"
-	"github.com/nexo-org/nexo-bot/store/boltstore"
 	"github.com/nexo-org/nexo-bot/workflow"
+)
+
+// The fixtures the DORA packages share (commands/dora/doratest).
+var (
+	doraTime = doratest.Time
+	doraPtr  = doratest.Ptr
+	putDoc   = doratest.PutDoc
 )
 
 // digestDeps is a bolt store, the playbook's GitOps history, a recording
@@ -29,32 +33,16 @@ import (
 // Portuguese. extra is more YAML.
 func digestDeps(t *testing.T, digest string, extra ...string) (*commands.Deps, *chattest.Recorder, *workflow.ManualClock) {
 	t.Helper()
-	remote := gitopstest.SeedPlaybook(t)
-	dir := t.TempDir()
-	cfg, err := config.Parse([]byte(fmt.Sprintf(`
+	d, c := doratest.DepsWith(t, fmt.Sprintf(`
 slack: {channel: C0DEPLOYS, channel_locales: {C0DEPLOYS: pt-BR}}
-gitops: {repo_url: %q, workdir: %q}
 dora: {digest: %q}
 services:
   - {name: nexo-be, channel: C0BACKEND}
   - {name: nexo-fe}
-`, remote.URL, filepath.Join(dir, "gitops"), digest) + strings.Join(extra, "\n")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := boltstore.Open(filepath.Join(dir, "nexo.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	repo, err := gitops.NewCLI(gitops.CLIOptions{RepoURL: cfg.GitOps.RepoURL, Workdir: cfg.GitOps.Workdir, Timeout: 20 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+`, digest)+strings.Join(extra, "\n"))
 	clock := workflow.NewManualClock(doraTime("2026-02-18T10:00:00Z"))
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	c := chattest.New(1771000000)
-	d := &commands.Deps{Config: cfg, Store: st, Chat: c, GitOps: repo, Log: log, Engine: workflow.New(st, clock, log, "test")}
+	d.Log, d.Engine = log, workflow.New(d.Store, clock, log, "test")
 	return d, c, clock
 }
 
@@ -72,8 +60,8 @@ func startDora(t *testing.T, d *commands.Deps) {
 
 func nextDigest(t *testing.T, st store.Store) time.Time {
 	t.Helper()
-	var n digestNext
-	if err := st.GetDoc(context.Background(), digestCollection, "next", &n); err != nil {
+	var n nextDoc
+	if err := st.GetDoc(context.Background(), collection, "next", &n); err != nil {
 		t.Fatal(err)
 	}
 	return n.Due
@@ -167,7 +155,7 @@ func TestDigestPostsEachTeamsWeekOnce(t *testing.T) {
 
 	// The same timer handled again (its claim expired while it ran): the
 	// posts are not repeated.
-	if err := digestFired(ctx, d, store.Timer{ID: DigestTimer, Kind: DigestTimer, Due: doraTime("2026-02-23T09:00:00Z")}); err != nil {
+	if err := fired(ctx, d, store.Timer{ID: Timer, Kind: Timer, Due: doraTime("2026-02-23T09:00:00Z")}); err != nil {
 		t.Fatal(err)
 	}
 	if len(c.Posts()) != 2 {
@@ -214,8 +202,8 @@ func TestDigestMissedWhileDownIsPostedAtStartAndOffCancelsIt(t *testing.T) {
 	if n := d.Engine.FireDue(ctx); n != 0 {
 		t.Fatalf("fired %d timers with the digest off", n)
 	}
-	var n digestNext
-	if err := d.Store.GetDoc(ctx, digestCollection, "next", &n); err == nil {
+	var n nextDoc
+	if err := d.Store.GetDoc(ctx, collection, "next", &n); err == nil {
 		t.Fatalf("schedule kept with the digest off: %+v", n)
 	}
 	if len(c.Posts()) != 2 {
@@ -224,8 +212,8 @@ func TestDigestMissedWhileDownIsPostedAtStartAndOffCancelsIt(t *testing.T) {
 }
 
 func TestDigestMessagesSayTheTrendAndSplitLongLists(t *testing.T) {
-	week := func(deploys, failed int, lead, restore time.Duration, overall Band) Report {
-		r := Report{Overall: overall}
+	week := func(deploys, failed int, lead, restore time.Duration, overall dora.Band) dora.Report {
+		r := dora.Report{Overall: overall}
 		r.ChangeFailureRate.Deployments, r.ChangeFailureRate.Failed = deploys, failed
 		r.DeploymentFrequency.DeployDays = deploys
 		if deploys == 0 {
@@ -242,12 +230,12 @@ func TestDigestMessagesSayTheTrendAndSplitLongLists(t *testing.T) {
 		return r
 	}
 	g := Digest{Channel: "C1", Env: "production", Since: doraTime("2026-02-16T00:00:00Z"), Until: doraTime("2026-02-23T00:00:00Z"), Location: time.UTC, Bands: "2023",
-		Rows: []DigestRow{
-			{Service: "fast", Week: week(5, 0, time.Hour, 20*time.Minute, Elite), Previous: week(3, 1, 3*time.Hour, time.Hour, High)},
-			{Service: "same", Week: week(2, 0, 2*time.Hour, 0, High), Previous: week(2, 0, 2*time.Hour, 0, High)},
-			{Service: "quiet", Week: week(0, 0, 0, 0, NA), Previous: week(0, 0, 0, 0, NA)},
+		Rows: []Row{
+			{Service: "fast", Week: week(5, 0, time.Hour, 20*time.Minute, dora.Elite), Previous: week(3, 1, 3*time.Hour, time.Hour, dora.High)},
+			{Service: "same", Week: week(2, 0, 2*time.Hour, 0, dora.High), Previous: week(2, 0, 2*time.Hour, 0, dora.High)},
+			{Service: "quiet", Week: week(0, 0, 0, 0, dora.NA), Previous: week(0, 0, 0, 0, dora.NA)},
 		}}
-	ms := DigestMessages(i18n.Default().In(i18n.English), g, "/nexo")
+	ms := Messages(i18n.Default().In(i18n.English), g, "/nexo")
 	if len(ms) != 1 {
 		t.Fatalf("%d messages", len(ms))
 	}
@@ -270,9 +258,9 @@ func TestDigestMessagesSayTheTrendAndSplitLongLists(t *testing.T) {
 	// 85 services: three messages of at most 40, within Slack's 50 blocks.
 	g.Rows = nil
 	for i := 0; i < 85; i++ {
-		g.Rows = append(g.Rows, DigestRow{Service: fmt.Sprintf("svc-%02d", i), Week: week(1, 0, time.Hour, 0, High), Previous: week(1, 0, time.Hour, 0, High)})
+		g.Rows = append(g.Rows, Row{Service: fmt.Sprintf("svc-%02d", i), Week: week(1, 0, time.Hour, 0, dora.High), Previous: week(1, 0, time.Hour, 0, dora.High)})
 	}
-	ms = DigestMessages(i18n.Default().In(i18n.English), g, "/nexo")
+	ms = Messages(i18n.Default().In(i18n.English), g, "/nexo")
 	if len(ms) != 3 {
 		t.Fatalf("%d messages for 85 services", len(ms))
 	}
@@ -293,7 +281,7 @@ func TestDigestMessagesSayTheTrendAndSplitLongLists(t *testing.T) {
 	if seen != 85 {
 		t.Fatalf("%d services shown of 85", seen)
 	}
-	var empty chat.Message = DigestMessages(i18n.Default().In(i18n.English), Digest{Env: "production", Location: time.UTC, Since: g.Since, Until: g.Until}, "/nexo")[0]
+	var empty chat.Message = Messages(i18n.Default().In(i18n.English), Digest{Env: "production", Location: time.UTC, Since: g.Since, Until: g.Until}, "/nexo")[0]
 	if len(empty.Blocks) != 3 {
 		t.Fatalf("a channel with no service: %+v", empty)
 	}

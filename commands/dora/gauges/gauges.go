@@ -1,4 +1,7 @@
-package dora
+// Package gauges keeps the DORA report of every configured service in
+// every environment up to date, incrementally, for the /metrics gauges
+// (internal/dorametrics exports them).
+package gauges
 
 import (
 	"cmp"
@@ -13,11 +16,12 @@ import (
 	"time"
 
 	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/commands/dora"
 	"github.com/nexo-org/nexo-bot/commands/records"
 )
 
 // DefaultRefresh is how often a Tracker reads its sources again when
-// TrackerOptions.Refresh is zero (config dora.metrics_refresh).
+// Options.Refresh is zero (config dora.metrics_refresh).
 const DefaultRefresh = time.Minute
 
 // Tracker limits and pacing.
@@ -32,14 +36,14 @@ const (
 	nudgeDelay = 2 * time.Second
 )
 
-// TrackerOptions tune a Tracker.
-type TrackerOptions struct {
+// Options tune a Tracker.
+type Options struct {
 	// Refresh is how often Run reads the sources again (default DefaultRefresh).
 	Refresh time.Duration
 }
 
 // Tracker keeps the DORA report of every configured service in every
-// environment over the default period (DefaultPeriod: the last 30 days,
+// environment over the default period (dora.DefaultPeriod: the last 30 days,
 // today included) up to date for /metrics, from the same sources as
 // `/nexo dora`: the store's deployment and incident records, the GitOps
 // history of each values file and the cached lead times of imported
@@ -92,7 +96,7 @@ type group struct {
 	// leadDone marks imported deployments whose lead time was looked up.
 	leadDone map[string]bool
 	dirty    bool
-	report   Report
+	report   dora.Report
 }
 
 // docState is what a refresh remembers of one store document.
@@ -112,21 +116,21 @@ type Snapshot struct {
 	Bands string
 	// Rows are one per configured service and environment, by service then
 	// environment order.
-	Rows []GaugeRow
+	Rows []Row
 	// Took is how long the refresh took.
 	Took time.Duration
 	// Computed counts the reports this refresh computed again.
 	Computed int
 }
 
-// GaugeRow is the report of one service in one environment.
-type GaugeRow struct {
+// Row is the report of one service in one environment.
+type Row struct {
 	Service, Env string
-	Report       Report
+	Report       dora.Report
 }
 
 // NewTracker makes a tracker of every configured service and environment.
-func NewTracker(d *commands.Deps, o TrackerOptions) *Tracker {
+func NewTracker(d *commands.Deps, o Options) *Tracker {
 	if o.Refresh <= 0 {
 		o.Refresh = DefaultRefresh
 	}
@@ -174,7 +178,7 @@ func (t *Tracker) Run(ctx context.Context) {
 	defer tick.Stop()
 	for {
 		if err := t.Refresh(ctx); err != nil && ctx.Err() == nil {
-			logger(t.d).Warn("dora gauges: refresh", "err", err)
+			dora.Logger(t.d).Warn("dora gauges: refresh", "err", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -200,7 +204,7 @@ func (t *Tracker) Refresh(ctx context.Context) error {
 	defer t.mu.Unlock()
 	started := time.Now()
 	now := t.d.Clock().Now()
-	since, until := DefaultPeriod(now, Location(t.d.Config))
+	since, until := dora.DefaultPeriod(now, dora.Location(t.d.Config))
 	if !since.Equal(t.since) {
 		t.since = since
 		for _, g := range t.groups {
@@ -230,7 +234,7 @@ func (t *Tracker) Refresh(ctx context.Context) error {
 		t.lookUpLeadTimes(ctx, since, until)
 	}
 	computed := 0
-	rows := make([]GaugeRow, 0, len(t.order))
+	rows := make([]Row, 0, len(t.order))
 	for _, k := range t.order {
 		g := t.groups[k]
 		if g.dirty {
@@ -241,7 +245,7 @@ func (t *Tracker) Refresh(ctx context.Context) error {
 			g.report, g.dirty = r, false
 			computed++
 		}
-		rows = append(rows, GaugeRow{Service: k.service, Env: k.env, Report: g.report})
+		rows = append(rows, Row{Service: k.service, Env: k.env, Report: g.report})
 	}
 	t.snap.Store(&Snapshot{At: now, Since: since, Until: until, Bands: t.d.Config.DORA.Bands,
 		Rows: rows, Took: time.Since(started), Computed: computed})
@@ -274,7 +278,7 @@ func (t *Tracker) readDeployments(ctx context.Context) error {
 		if json.Unmarshal(doc.Data, &dep) != nil {
 			continue // unreadable: skipped, as reports skip it
 		}
-		st.shas = recordedSHAs(&dep)
+		st.shas = dora.RecordedSHAs(&dep)
 		for _, sha := range st.shas {
 			t.shaChanged(sha, +1)
 		}
@@ -398,7 +402,7 @@ func (t *Tracker) readHistories(ctx context.Context) error {
 	var errs []error
 	for _, k := range stale {
 		g := t.groups[k]
-		hist, err := readHistory(ctx, repo, HistoryTarget{Service: k.service, Env: k.env, Path: g.path}, t.d.Config.GitOps.TagKey)
+		hist, err := dora.ReadHistory(ctx, repo, dora.HistoryTarget{Service: k.service, Env: k.env, Path: g.path}, t.d.Config.GitOps.TagKey)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -435,14 +439,10 @@ func (t *Tracker) setHistory(g *group, hist []records.Deployment) {
 // filter sets the imported deployments of a group: its history less the
 // commits a record stands for, matched as ImportHistory matches them.
 func (t *Tracker) filter(g *group) {
-	known := sortedRecords(g)
-	m := &matcher{bySHA: t.shas, byKey: map[string][]time.Time{}, window: defaultMatchWindow}
-	for i := range known {
-		m.addKey(&known[i])
-	}
+	m := dora.MatcherOf(t.shas, sortedRecords(g), dora.DefaultMatchWindow)
 	g.imported = g.imported[:0]
 	for i := range g.history {
-		if !m.known(g.history[i]) {
+		if !m.Known(g.history[i]) {
 			g.imported = append(g.imported, i)
 		}
 	}
@@ -474,24 +474,24 @@ func (t *Tracker) lookUpLeadTimes(ctx context.Context, since, until time.Time) {
 				return
 			}
 			dep := &g.history[g.imported[j]]
-			if g.leadDone[dep.ID] || !needsLeadTime(t.d, dep, since, until) {
+			if g.leadDone[dep.ID] || !dora.NeedsLeadTime(t.d, dep, since, until) {
 				continue
 			}
 			if at, ok := t.leadFailed[dep.ID]; ok && time.Since(at) < leadRetryAfter {
 				continue
 			}
-			outcome, called := lookUpLeadTime(ctx, t.d, dep, calls < maxCompares)
+			outcome, called := dora.LookUpLeadTime(ctx, t.d, dep, calls < dora.CompareBudget())
 			if called {
 				calls++
 			}
 			switch outcome {
-			case leadKnown:
+			case dora.LeadKnown:
 				g.leadDone[dep.ID] = true
 				delete(t.leadFailed, dep.ID)
 				if dep.FirstCommitAt != nil {
 					g.dirty = true
 				}
-			case leadFailed:
+			case dora.LeadFailed:
 				t.leadFailed[dep.ID] = time.Now()
 			}
 		}
@@ -500,7 +500,7 @@ func (t *Tracker) lookUpLeadTimes(ctx context.Context, since, until time.Time) {
 
 // compute is the group's report, as `/nexo dora <service> <env>` computes
 // it for the default period.
-func (t *Tracker) compute(g *group, since, until time.Time) (Report, error) {
+func (t *Tracker) compute(g *group, since, until time.Time) (dora.Report, error) {
 	deps := sortedRecords(g)
 	for _, i := range g.imported {
 		deps = append(deps, g.history[i])
@@ -509,8 +509,8 @@ func (t *Tracker) compute(g *group, since, until time.Time) (Report, error) {
 	for _, inc := range g.incs {
 		incs = append(incs, *inc)
 	}
-	return Compute(Input{
-		Service: g.key.service, Env: g.key.env, Since: since, Until: until, Location: Location(t.d.Config),
+	return dora.Compute(dora.Input{
+		Service: g.key.service, Env: g.key.env, Since: since, Until: until, Location: dora.Location(t.d.Config),
 		Deployments: deps, Incidents: incs, Bands: t.d.Config.DORA.Bands,
 	})
 }

@@ -1,4 +1,7 @@
-package dora
+// Package digest posts the weekly DORA digest (dora.digest) to each team's
+// channel: the week's four metrics of every service against the week
+// before, from the sources `/nexo dora` reads.
+package digest
 
 import (
 	"context"
@@ -10,77 +13,78 @@ import (
 
 	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/commands/dora"
 	"github.com/nexo-org/nexo-bot/config"
 	"github.com/nexo-org/nexo-bot/i18n"
 	"github.com/nexo-org/nexo-bot/store"
 )
 
-// DigestTimer is the weekly digest's timer kind and id (one schedule).
-const DigestTimer = "dora.digest"
+// Timer is the weekly digest's timer kind and id (one schedule).
+const Timer = "dora.digest"
 
-// digestCollection holds the digest's next due time ("next").
-const digestCollection = "dora-digest"
+// collection holds the digest's next due time ("next").
+const collection = "dora-digest"
 
-// digestMissedGrace: a digest that fell due while no replica ran is
+// missedGrace: a digest that fell due while no replica ran is
 // posted when one starts, if it is not older than this.
-const digestMissedGrace = 24 * time.Hour
+const missedGrace = 24 * time.Hour
 
-// digestServicesPerMessage bounds the services of one message (Slack
+// servicesPerMessage bounds the services of one message (Slack
 // allows 50 blocks; the header and the two context lines take three).
-const digestServicesPerMessage = 40
+const servicesPerMessage = 40
 
-// registerDigest handles the digest's timer and schedules it at start.
-func registerDigest(r *commands.Router, d *commands.Deps) {
-	d.Engine.HandleTimer(DigestTimer, func(ctx context.Context, t store.Timer) error { return digestFired(ctx, d, t) })
-	r.OnStart(func(ctx context.Context) error { return ScheduleDigest(ctx, d) })
+// Register handles the digest's timer and schedules it at start.
+func Register(r *commands.Router, d *commands.Deps) {
+	d.Engine.HandleTimer(Timer, func(ctx context.Context, t store.Timer) error { return fired(ctx, d, t) })
+	r.OnStart(func(ctx context.Context) error { return Schedule(ctx, d) })
 }
 
-type digestNext struct {
+type nextDoc struct {
 	Due time.Time `json:"due"`
 }
 
-// ScheduleDigest schedules the next digest of dora.digest (in Location),
+// Schedule schedules the next digest of dora.digest (in dora.Location),
 // or cancels it when dora.digest is empty. A digest that fell due less
 // than a day ago and was not posted (no replica ran then) is kept due, so
 // it is posted now. Every replica does this at start; they all schedule
 // the same timer.
-func ScheduleDigest(ctx context.Context, d *commands.Deps) error {
+func Schedule(ctx context.Context, d *commands.Deps) error {
 	st := d.Engine.Store()
 	if d.Config.DORA.Digest == "" {
-		if err := st.CancelTimer(ctx, DigestTimer); err != nil {
+		if err := st.CancelTimer(ctx, Timer); err != nil {
 			return err
 		}
-		return st.DeleteDoc(ctx, digestCollection, "next")
+		return st.DeleteDoc(ctx, collection, "next")
 	}
 	w, err := config.ParseWeekly(d.Config.DORA.Digest)
 	if err != nil {
 		return fmt.Errorf("dora.digest: %w", err) // config validation refuses it first
 	}
-	loc, now := Location(d.Config), d.Clock().Now()
+	loc, now := dora.Location(d.Config), d.Clock().Now()
 	due := w.Next(now, loc)
-	var next digestNext
-	err = st.GetDoc(ctx, digestCollection, "next", &next)
+	var next nextDoc
+	err = st.GetDoc(ctx, collection, "next", &next)
 	switch {
 	case err == nil:
-		if w.Is(next.Due, loc) && next.Due.Before(due) && now.Sub(next.Due) <= digestMissedGrace {
+		if w.Is(next.Due, loc) && next.Due.Before(due) && now.Sub(next.Due) <= missedGrace {
 			due = next.Due
 		}
 	case !errors.Is(err, store.ErrNotFound):
 		return err
 	}
-	if err := st.PutDoc(ctx, digestCollection, "next", digestNext{Due: due}); err != nil {
+	if err := st.PutDoc(ctx, collection, "next", nextDoc{Due: due}); err != nil {
 		return err
 	}
-	return d.Engine.Schedule(ctx, DigestTimer, due, DigestTimer, nil)
+	return d.Engine.Schedule(ctx, Timer, due, Timer, nil)
 }
 
-// digestFired posts every team's digest of the week before the timer's
+// fired posts every team's digest of the week before the timer's
 // day, each once (PostOnce with the timer's key, so a timer handled twice
-// posts once), then schedules the next one, within Timeout. An error
+// posts once), then schedules the next one, within dora.Timeout. An error
 // leaves the timer to be handled again; what was posted is not posted
 // again.
-func digestFired(ctx context.Context, d *commands.Deps, t store.Timer) error {
-	ctx, cancel := context.WithTimeout(ctx, Timeout)
+func fired(ctx context.Context, d *commands.Deps, t store.Timer) error {
+	ctx, cancel := context.WithTimeout(ctx, dora.Timeout)
 	defer cancel()
 	cfg := d.Config
 	if cfg.DORA.Digest == "" {
@@ -90,18 +94,18 @@ func digestFired(ctx context.Context, d *commands.Deps, t store.Timer) error {
 	if err != nil {
 		return nil
 	}
-	loc := Location(cfg)
+	loc := dora.Location(cfg)
 	due := t.Due.In(loc)
-	digests, err := Digests(ctx, d, time.Date(due.Year(), due.Month(), due.Day(), 0, 0, 0, 0, loc))
+	digests, err := Build(ctx, d, time.Date(due.Year(), due.Month(), due.Day(), 0, 0, 0, 0, loc))
 	if err != nil {
 		return err
 	}
 	var failed error
 	for _, g := range digests {
-		for i, m := range DigestMessages(d.T(g.Channel), g, d.Config.Slack.Command) {
+		for i, m := range Messages(d.T(g.Channel), g, d.Config.Slack.Command) {
 			key := fmt.Sprintf("%s-%s-%d", commands.TimerPostKey(t), g.Channel, i+1)
-			if _, err := commands.PostOnce(ctx, d, DigestTimer, key, g.Channel, "", m); err != nil {
-				logger(d).Warn("dora digest: post", "channel", g.Channel, "err", err)
+			if _, err := commands.PostOnce(ctx, d, Timer, key, g.Channel, "", m); err != nil {
+				dora.Logger(d).Warn("dora digest: post", "channel", g.Channel, "err", err)
 				failed = errors.Join(failed, err)
 			}
 		}
@@ -114,10 +118,10 @@ func digestFired(ctx context.Context, d *commands.Deps, t store.Timer) error {
 		from = t.Due
 	}
 	next := w.Next(from, loc)
-	if err := d.Engine.Store().PutDoc(ctx, digestCollection, "next", digestNext{Due: next}); err != nil {
+	if err := d.Engine.Store().PutDoc(ctx, collection, "next", nextDoc{Due: next}); err != nil {
 		return err
 	}
-	return d.Engine.Schedule(ctx, DigestTimer, next, DigestTimer, nil)
+	return d.Engine.Schedule(ctx, Timer, next, Timer, nil)
 }
 
 // Digest is one team channel's figures for a week and the week before.
@@ -132,24 +136,24 @@ type Digest struct {
 	Location     *time.Location
 	Bands        string
 	// Rows are the channel's services, in config order.
-	Rows []DigestRow
+	Rows []Row
 	// Notes say what the figures lack (as `/nexo dora` notes do).
 	Notes []i18n.Msg
 }
 
-// DigestRow is one service's week and the week before.
-type DigestRow struct {
+// Row is one service's week and the week before.
+type Row struct {
 	Service        string
-	Week, Previous Report
+	Week, Previous dora.Report
 }
 
-// Digests computes one digest per team channel: the configured services
+// Build computes one digest per team channel: the configured services
 // grouped by their channel (services.channel, else slack.channel), each
 // measured in dora.env over the 7 days before until (a local midnight)
 // and the 7 days before those, from the sources `/nexo dora` reads.
-func Digests(ctx context.Context, d *commands.Deps, until time.Time) ([]Digest, error) {
+func Build(ctx context.Context, d *commands.Deps, until time.Time) ([]Digest, error) {
 	cfg := d.Config
-	loc := Location(cfg)
+	loc := dora.Location(cfg)
 	env := cfg.DORA.Env
 	if e, ok := cfg.Env(env); ok {
 		env = e.Name
@@ -157,7 +161,7 @@ func Digests(ctx context.Context, d *commands.Deps, until time.Time) ([]Digest, 
 	since := until.AddDate(0, 0, -7)
 	before := since.AddDate(0, 0, -7)
 	services := cfg.ServiceNames()
-	src, err := gather(ctx, d, services, env, before, until)
+	src, err := dora.Gather(ctx, d, services, env, before, until)
 	if err != nil {
 		return nil, err
 	}
@@ -166,23 +170,23 @@ func Digests(ctx context.Context, d *commands.Deps, until time.Time) ([]Digest, 
 	for _, svc := range services {
 		ch := cfg.ServiceChannel(svc)
 		if ch == "" {
-			logger(d).Warn("dora digest: no channel for the service (services.channel or slack.channel)", "service", svc)
+			dora.Logger(d).Warn("dora digest: no channel for the service (services.channel or slack.channel)", "service", svc)
 			continue
 		}
 		i, ok := byChannel[ch]
 		if !ok {
 			i = len(out)
 			byChannel[ch] = i
-			out = append(out, Digest{Channel: ch, Env: env, Since: since, Until: until, Location: loc, Bands: cfg.DORA.Bands, Notes: src.notes})
+			out = append(out, Digest{Channel: ch, Env: env, Since: since, Until: until, Location: loc, Bands: cfg.DORA.Bands, Notes: src.Notes})
 		}
-		row := DigestRow{Service: svc}
+		row := Row{Service: svc}
 		for _, p := range []struct {
-			r      *Report
+			r      *dora.Report
 			from   time.Time
 			before time.Time
 		}{{&row.Week, since, until}, {&row.Previous, before, since}} {
-			*p.r, err = Compute(Input{Service: svc, Env: env, Since: p.from, Until: p.before, Location: loc,
-				Deployments: src.deps, Incidents: src.incs, Bands: cfg.DORA.Bands})
+			*p.r, err = dora.Compute(dora.Input{Service: svc, Env: env, Since: p.from, Until: p.before, Location: loc,
+				Deployments: src.Deployments, Incidents: src.Incidents, Bands: cfg.DORA.Bands})
 			if err != nil {
 				return nil, err
 			}
@@ -192,24 +196,24 @@ func Digests(ctx context.Context, d *commands.Deps, until time.Time) ([]Digest, 
 	return out, nil
 }
 
-// DigestMessages renders a digest in t's locale: a header, one section
+// Messages renders a digest in t's locale: a header, one section
 // per service with each metric, its value the week before and whether
 // that is better or worse, and a context line; several messages when the
 // channel has more than 40 services. command is the slash command
 // ("/nexo"). Every sentence comes from the catalog (dora.digest.*).
-func DigestMessages(t i18n.T, g Digest, command string) []chat.Message {
+func Messages(t i18n.T, g Digest, command string) []chat.Message {
 	last := g.Until.AddDate(0, 0, -1)
 	period := t.S("dora.digest.period", "Since", g.Since.In(g.Location).Format("2006-01-02"), "Last", last.In(g.Location).Format("2006-01-02"),
 		"Bands", g.Bands, "Zone", g.Location.String())
-	overall := func(b Band) string {
+	overall := func(b dora.Band) string {
 		switch b {
-		case Elite:
+		case dora.Elite:
 			return t.S("dora.digest.overall.elite")
-		case High:
+		case dora.High:
 			return t.S("dora.digest.overall.high")
-		case Medium:
+		case dora.Medium:
 			return t.S("dora.digest.overall.medium")
-		case Low:
+		case dora.Low:
 			return t.S("dora.digest.overall.low")
 		}
 		return t.S("dora.digest.overall.na")
@@ -235,10 +239,10 @@ func DigestMessages(t i18n.T, g Digest, command string) []chat.Message {
 		return t.S("dora.digest.down_worse", "Before", beforeText)
 	}
 	// the week's values read as the report's card does
-	percent := func(r Report) string { return FailureText(t, r) }
-	lead := func(r Report) string { return LeadTimeText(t, r) }
-	restore := func(r Report) string { return RestoreText(t, r) }
-	section := func(r DigestRow) string {
+	percent := func(r dora.Report) string { return dora.FailureText(t, r) }
+	lead := func(r dora.Report) string { return dora.LeadTimeText(t, r) }
+	restore := func(r dora.Report) string { return dora.RestoreText(t, r) }
+	section := func(r Row) string {
 		w, p := r.Week, r.Previous
 		text := t.S("dora.digest.service", "Service", r.Service, "Overall", overall(w.Overall))
 		if p.Overall != w.Overall {
@@ -267,8 +271,8 @@ func DigestMessages(t i18n.T, g Digest, command string) []chat.Message {
 		}
 		return strings.Join(lines, "\n")
 	}
-	footer := append([]string{t.S("dora.digest.footer", "Command", command)}, NotesIn(t, g.Notes)...)
-	pages := max(1, (len(g.Rows)+digestServicesPerMessage-1)/digestServicesPerMessage)
+	footer := append([]string{t.S("dora.digest.footer", "Command", command)}, dora.NotesIn(t, g.Notes)...)
+	pages := max(1, (len(g.Rows)+servicesPerMessage-1)/servicesPerMessage)
 	out := make([]chat.Message, 0, pages)
 	for p := range pages {
 		head := t.S("dora.digest.title", "Env", g.Env)
@@ -276,7 +280,7 @@ func DigestMessages(t i18n.T, g Digest, command string) []chat.Message {
 			head = t.S("dora.digest.title_page", "Env", g.Env, "Page", p+1, "Pages", pages)
 		}
 		m := chat.Message{Text: head + ": " + period, Blocks: []chat.Block{{Header: head}, {Context: []string{period}}}}
-		for _, r := range g.Rows[p*digestServicesPerMessage : min((p+1)*digestServicesPerMessage, len(g.Rows))] {
+		for _, r := range g.Rows[p*servicesPerMessage : min((p+1)*servicesPerMessage, len(g.Rows))] {
 			m.Blocks = append(m.Blocks, chat.Block{Section: &chat.Section{Text: section(r)}})
 		}
 		m.Blocks = append(m.Blocks, chat.Block{Context: footer})

@@ -1,4 +1,4 @@
-package dora
+package gauges
 
 import (
 	"context"
@@ -10,8 +10,9 @@ import (
 	"time"
 
 	"github.com/nexo-org/nexo-bot/commands"
+	"github.com/nexo-org/nexo-bot/commands/dora"
+	"github.com/nexo-org/nexo-bot/commands/dora/doratest"
 	"github.com/nexo-org/nexo-bot/commands/records"
-	"github.com/nexo-org/nexo-bot/integrations/github"
 	"github.com/nexo-org/nexo-bot/integrations/gitops"
 	"github.com/nexo-org/nexo-bot/integrations/gitops/gitopstest"
 	"github.com/nexo-org/nexo-bot/store"
@@ -37,33 +38,29 @@ func (r *countingRepo) Sync(ctx context.Context) error {
 	return r.Repo.Sync(ctx)
 }
 
+// The fixtures the DORA packages share (commands/dora/doratest).
+var (
+	doraTime       = doratest.Time
+	doraPtr        = doratest.Ptr
+	doraDeps       = doratest.Deps
+	putDoraRecords = doratest.PutRecords
+	putDoc         = doratest.PutDoc
+)
+
 // trackerNow is the tests' clock: the period is 2026-01-20 → 2026-02-19.
 var trackerNow = doraTime("2026-02-18T10:00:00Z")
 
 // trackerDeps is doraDeps with a manual clock, GitHub's compare API and a
 // counting repository; the remote is returned for new commits.
-func trackerDeps(t *testing.T) (*commands.Deps, *workflow.ManualClock, *countingRepo, *compareServer) {
+func trackerDeps(t *testing.T) (*commands.Deps, *workflow.ManualClock, *countingRepo, *doratest.CompareServer) {
 	t.Helper()
 	d, _ := doraDeps(t)
 	clock := workflow.NewManualClock(trackerNow)
 	d.Engine = workflow.New(d.Store, clock, slog.Default(), "test")
 	repo := &countingRepo{Repo: d.GitOps}
 	d.GitOps = repo
-	const token = "ghp_doratesttoken"
-	gh := newCompareServer(t, token)
-	client, err := github.NewClient(github.Options{BaseURL: gh.URL + "/api/v3/", Token: token, Owner: "nexo-org", Repo: "nexo-gitops", Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.GitHub = client
+	gh := doratest.WithGitHub(t, d)
 	return d, clock, repo, gh
-}
-
-func putDoc(t *testing.T, st store.Store, collection, id string, v any) {
-	t.Helper()
-	if err := st.PutDoc(context.Background(), collection, id, v); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // sameAsReports checks every row of the tracker's snapshot against the
@@ -74,11 +71,11 @@ func sameAsReports(t *testing.T, ctx context.Context, d *commands.Deps, snap *Sn
 		t.Fatalf("snapshot: %+v", snap)
 	}
 	for _, row := range snap.Rows {
-		q, err := ParseQuery(d.Config, []string{row.Service, row.Env}, "", "", "", d.Clock().Now())
+		q, err := dora.ParseQuery(d.Config, []string{row.Service, row.Env}, "", "", "", d.Clock().Now())
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := Measure(ctx, d, q)
+		res, err := dora.Measure(ctx, d, q)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -90,7 +87,7 @@ func sameAsReports(t *testing.T, ctx context.Context, d *commands.Deps, snap *Sn
 	}
 }
 
-func row(t *testing.T, snap *Snapshot, service, env string) Report {
+func row(t *testing.T, snap *Snapshot, service, env string) dora.Report {
 	t.Helper()
 	for _, r := range snap.Rows {
 		if r.Service == service && r.Env == env {
@@ -98,7 +95,7 @@ func row(t *testing.T, snap *Snapshot, service, env string) Report {
 		}
 	}
 	t.Fatalf("no row for %s %s", service, env)
-	return Report{}
+	return dora.Report{}
 }
 
 // moreRecords adds, besides putDoraRecords: a rollback of nexo-fe in
@@ -126,7 +123,7 @@ func TestTrackerEqualsTheReportOfEveryServiceAndEnv(t *testing.T) {
 	d, _, _, gh := trackerDeps(t)
 	putDoraRecords(t, ctx, d.Store)
 	moreRecords(t, d.Store)
-	tr := NewTracker(d, TrackerOptions{})
+	tr := NewTracker(d, Options{})
 	if tr.Snapshot() != nil {
 		t.Fatal("a snapshot before the first refresh")
 	}
@@ -137,7 +134,7 @@ func TestTrackerEqualsTheReportOfEveryServiceAndEnv(t *testing.T) {
 	if !snap.Since.Equal(doraTime("2026-01-20T00:00:00Z")) || !snap.Until.Equal(doraTime("2026-02-19T00:00:00Z")) || snap.Computed != 8 || snap.Bands != "2023" {
 		t.Fatalf("snapshot period %s → %s, computed %d, bands %s", snap.Since, snap.Until, snap.Computed, snap.Bands)
 	}
-	calls := gh.calls.Load()
+	calls := gh.Calls.Load()
 	if calls == 0 {
 		t.Fatal("no lead time was looked up for the imported deployments")
 	}
@@ -153,8 +150,8 @@ func TestTrackerEqualsTheReportOfEveryServiceAndEnv(t *testing.T) {
 		t.Fatalf("an incident with no environment counts in every one: %+v", dev.TimeToRestore)
 	}
 	sameAsReports(t, ctx, d, snap)
-	if gh.calls.Load() != calls {
-		t.Fatalf("the reports made %d compare calls the tracker had cached", gh.calls.Load()-calls)
+	if gh.Calls.Load() != calls {
+		t.Fatalf("the reports made %d compare calls the tracker had cached", gh.Calls.Load()-calls)
 	}
 }
 
@@ -163,7 +160,7 @@ func TestTrackerRefreshDoesOnlyWhatChanged(t *testing.T) {
 	defer cancel()
 	d, clock, repo, _ := trackerDeps(t)
 	putDoraRecords(t, ctx, d.Store)
-	tr := NewTracker(d, TrackerOptions{})
+	tr := NewTracker(d, Options{})
 	refresh := func(wantComputed int, what string) *Snapshot {
 		t.Helper()
 		if err := tr.Refresh(ctx); err != nil {
@@ -250,7 +247,7 @@ func TestTrackersOfTwoReplicasReadTheSharedStore(t *testing.T) {
 	d, _, _, _ := trackerDeps(t)
 	d.GitOps, d.GitHub = nil, nil
 	other := &commands.Deps{Config: d.Config, Store: d.Store, Engine: d.Engine}
-	a, b := NewTracker(d, TrackerOptions{}), NewTracker(other, TrackerOptions{})
+	a, b := NewTracker(d, Options{}), NewTracker(other, Options{})
 	for _, tr := range []*Tracker{a, b} {
 		if err := tr.Refresh(ctx); err != nil {
 			t.Fatal(err)
@@ -288,7 +285,7 @@ func TestTrackerKeepsItsFiguresWhenASourceFails(t *testing.T) {
 	st := &downStore{Store: d.Store}
 	d.Store = st
 	putDoraRecords(t, ctx, d.Store)
-	tr := NewTracker(d, TrackerOptions{})
+	tr := NewTracker(d, Options{})
 	if err := tr.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -326,7 +323,7 @@ func TestTrackerRunRefreshesWhenNudged(t *testing.T) {
 	defer cancel()
 	d, _, _, _ := trackerDeps(t)
 	d.GitOps, d.GitHub = nil, nil
-	tr := NewTracker(d, TrackerOptions{Refresh: time.Hour})
+	tr := NewTracker(d, Options{Refresh: time.Hour})
 	d.OnDeployFinished(tr.OnDeployFinished)
 	done := make(chan struct{})
 	go func() { tr.Run(ctx); close(done) }()
