@@ -107,9 +107,16 @@ func TestFreezeHotfixPasses(t *testing.T) {
 }
 
 // Ad-hoc freezes are admins', idempotent, audited, listed, and survive a
-// restart; unfreeze lifts them once.
+// restart, on both stores; unfreeze lifts them once.
 func TestFreezeAdHocLifecycle(t *testing.T) {
-	e := New(t, Options{Mutate: withAdmin(nil)})
+	for _, redis := range []bool{false, true} {
+		name := map[bool]string{false: "bolt", true: "redis"}[redis]
+		t.Run(name, func(t *testing.T) { adHocLifecycle(t, redis) })
+	}
+}
+
+func adHocLifecycle(t *testing.T, redis bool) {
+	e := New(t, Options{Redis: redis, Mutate: withAdmin(nil)})
 	e.Command(Carol, "freeze")
 	e.Ephemeral(Carol, e.Words("freeze.none", "Command", "/nexo")...)
 	e.Command(Alice, "freeze production soon --reason x")
