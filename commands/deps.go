@@ -50,6 +50,9 @@ type Deps struct {
 	// Changes is the GitOps change pipeline, for scenarios that open a
 	// change of their own (set by commands/change).
 	Changes Changes
+	// Freezes is the change-freeze gate (set by commands/freeze; nil: no
+	// freezes).
+	Freezes Freezes
 	// Catalog is the message catalog (nil: the embedded one, in the
 	// config's timezone).
 	Catalog *i18n.Catalog

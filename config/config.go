@@ -37,6 +37,8 @@ type Config struct {
 	Environments []Environment `yaml:"environments"`
 	Services     []Service     `yaml:"services"`
 	Groups       Groups        `yaml:"groups"`
+	// Freezes are the change freezes (see Freeze).
+	Freezes []Freeze `yaml:"freezes"`
 	// Admins may run every command in every channel (user ids or group names).
 	Admins []string `yaml:"admins"`
 	// Timezone tells the time in texts outside Slack: post-mortem files,

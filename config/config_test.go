@@ -4,6 +4,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestExampleConfigIsValid(t *testing.T) {
@@ -133,5 +134,66 @@ func TestWorkflowLeaseTTL(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "workflow.lease_ttl: must be between 1s and 10m") {
 			t.Errorf("lease_ttl %s: %v", bad, err)
 		}
+	}
+}
+
+// The commented freezes: block of the example config is valid once
+// uncommented, so the example cannot rot.
+func TestExampleFreezesAreValid(t *testing.T) {
+	raw, err := os.ReadFile("../docs/examples/nexo.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	in := false
+	for _, l := range strings.Split(string(raw), "\n") {
+		switch {
+		case l == "# freezes:":
+			in = true
+			out = append(out, "freezes:")
+		case in && strings.HasPrefix(l, "#   "):
+			out = append(out, strings.TrimPrefix(l, "#"))
+		default:
+			in = false
+			out = append(out, l)
+		}
+	}
+	c, err := Parse([]byte(strings.Join(out, "\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Freezes) != 2 || c.Freezes[1].Duration.D().Hours() != 63 || c.Freezes[0].Until != "2027-01-04" {
+		t.Fatalf("freezes: %+v", c.Freezes)
+	}
+}
+
+func TestFreezesAreValidated(t *testing.T) {
+	base := "services: [{name: nexo-be}]\nfreezes:\n"
+	cases := []struct{ entry, want string }{
+		{"  - {env: prodution, reason: x, from: 2026-12-20, until: 2027-01-02}", `freezes[0].env: "prodution" is not an environment`},
+		{"  - {env: production, from: 2026-12-20, until: 2027-01-02}", `freezes[0].reason: required`},
+		{"  - {env: production, reason: x, from: 2026-12-20}", `freezes[0]: a dated range needs both from and until`},
+		{"  - {env: production, reason: x, from: 2026-12-20, until: 2026-12-19}", `freezes[0].until: must be after from`},
+		{"  - {env: production, reason: x, from: 20/12/2026, until: 2027-01-02}", `freezes[0].from: "20/12/2026" is not a date`},
+		{"  - {env: production, reason: x, schedule: '0 18 * *', duration: 2h}", `freezes[0].schedule: "0 18 * *" is not a cron schedule`},
+		{"  - {env: production, reason: x, schedule: '0 18 * * fri'}", `freezes[0].duration: must be between 1m and 31d`},
+		{"  - {env: production, reason: x, schedule: '0 18 * * fri', duration: 40d}", `freezes[0].duration: must be between 1m and 31d, got 960h0m0s`},
+		{"  - {env: production, reason: x, schedule: '0 18 * * fri', duration: 2h, from: 2026-12-20, until: 2027-01-02}", `freezes[0]: use either from/until`},
+		{"  - {env: production, reason: x}", `freezes[0]: needs from/until`},
+		{"  - {env: production, reason: x, schedule: '0 18 * * fri', duration: 2h, timezone: Mars/Olympus}", `freezes[0].timezone: not a time zone`},
+	}
+	for _, tc := range cases {
+		_, err := Parse([]byte(base + tc.entry + "\n"))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s:\n want %q\n got %v", tc.entry, tc.want, err)
+		}
+	}
+	c, err := Parse([]byte(base + "  - {env: prod, reason: x, from: '2026-12-20 18:00', until: 2027-01-02T00:00:00Z}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	from, until, err := c.Freezes[0].Range(c.Zone())
+	if err != nil || from.Hour() != 18 || !until.Equal(time.Date(2027, 1, 2, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("range %s %s %v", from, until, err)
 	}
 }

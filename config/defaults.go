@@ -173,6 +173,7 @@ func (c *Config) Validate() Problems {
 	c.validateEnvironments(&p)
 	c.validateServices(&p)
 	c.validateGroups(&p)
+	c.validateFreezes(&p)
 	return p
 }
 

@@ -84,6 +84,9 @@ func RenderCard(t i18n.T, id string, c *Change, state string) chat.Message {
 	if c.Note != "" {
 		blocks = append(blocks, chat.Block{Section: &chat.Section{Text: c.Note}})
 	}
+	if c.Freeze != "" {
+		blocks = append(blocks, chat.Block{Context: []string{":snowflake: " + c.Freeze}})
+	}
 	if c.Gate != "" && state == Approval {
 		blocks = append(blocks, chat.Block{Context: []string{t.S("change.card.gate", "Why", c.Gate)}})
 	}

@@ -41,6 +41,10 @@ type Change struct {
 	Auto     bool   `json:"auto,omitempty"`
 	Incident string `json:"incident,omitempty"`
 	Reason   string `json:"reason,omitempty"`
+	// WhenOpen waits for a freeze to end instead of being refused.
+	WhenOpen bool `json:"when_open,omitempty"`
+	// Freeze is the card's note of an emergency passing a freeze.
+	Freeze string `json:"freeze,omitempty"`
 
 	Branch    string   `json:"branch"`
 	Subject   string   `json:"subject"` // commit subject = PR title
@@ -100,6 +104,9 @@ func newWorkflow(d *commands.Deps, idKind string, c Change, channel string) (*st
 // startChange starts an ordinary change (promotion, fix, backfill): a held
 // lock is a refusal naming the open workflow.
 func startChange(ctx context.Context, d *commands.Deps, idKind string, c Change, channel string) (*store.Workflow, error) {
+	if err := checkFreeze(ctx, d, &c, channel); err != nil {
+		return nil, err
+	}
 	wf, err := newWorkflow(d, idKind, c, channel)
 	if err != nil {
 		return nil, err
@@ -114,6 +121,9 @@ func startChange(ctx context.Context, d *commands.Deps, idKind string, c Change,
 // ordinary change of the same target (commands.StartEmergency); offer is
 // the Supersede button of this request.
 func startEmergency(ctx context.Context, d *commands.Deps, idKind string, c Change, channel, supersede string, offer chat.Button) (*store.Workflow, error) {
+	if err := checkFreeze(ctx, d, &c, channel); err != nil {
+		return nil, err
+	}
 	wf, err := newWorkflow(d, idKind, c, channel)
 	if err != nil {
 		return nil, err

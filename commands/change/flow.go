@@ -92,6 +92,9 @@ func (f *Flow) card(ctx context.Context, wf *store.Workflow, c *Change) (workflo
 
 // pr pushes the branch with the values edit and ensures the PR.
 func (f *Flow) pr(ctx context.Context, wf *store.Workflow, c *Change) (workflow.Outcome, error) {
+	if out, wait, err := f.frozen(ctx, wf, c); wait || err != nil {
+		return out, err
+	}
 	d := f.D
 	if err := d.GitOps.Sync(ctx); err != nil {
 		return workflow.Outcome{}, err
@@ -175,6 +178,9 @@ func (f *Flow) approval(ctx context.Context, wf *store.Workflow, c *Change) (wor
 			return workflow.Outcome{Wait: time.Minute, Detail: c.Note}, nil
 		}
 		return workflow.Outcome{Park: true, Detail: c.Note}, nil
+	}
+	if out, wait, err := f.frozen(ctx, wf, c); wait || err != nil {
+		return out, err
 	}
 	if c.ApprovedAt == nil {
 		c.ApprovedAt = &now

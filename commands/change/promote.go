@@ -23,7 +23,7 @@ func PromoteSpec(d *commands.Deps) *commands.Spec {
 		Args:     []string{"service", "env", "version?"},
 		Summary:  "change.promote.summary",
 		Help:     "change.promote.help",
-		Flags:    []commands.Flag{{Name: "skip-soak"}, {Name: "reason", Value: "\"…\""}, {Name: "incident", Value: "<id>"}},
+		Flags:    []commands.Flag{{Name: "skip-soak"}, {Name: "reason", Value: "\"…\""}, {Name: "incident", Value: "<id>"}, {Name: "when-open"}},
 		Mutating: true,
 		Run: func(ctx context.Context, r commands.Request) (*chat.Reply, error) {
 			version := ""
@@ -37,6 +37,7 @@ func PromoteSpec(d *commands.Deps) *commands.Spec {
 				Service: r.Args.Words[0], Env: r.Args.Words[1], Tag: version,
 				Requester: r.UserID, Channel: r.ChannelID,
 				SkipSoak: r.Args.Has("skip-soak"), Reason: r.Args.Flag("reason"), Incident: r.Args.Flag("incident"),
+				WhenOpen: r.Args.Has("when-open"),
 			})
 			if err != nil {
 				return nil, err
@@ -55,6 +56,7 @@ type PromoteRequest struct {
 	Reason            string
 	Incident          string
 	Auto              bool
+	WhenOpen          bool // wait for a freeze to end instead of being refused
 	// Flavor is records.KindPromote (default) or "backfill" (no soak gates).
 	Flavor string
 }
@@ -106,7 +108,7 @@ func StartPromotion(ctx context.Context, d *commands.Deps, pr PromoteRequest) (*
 	}
 	c := Change{
 		Flavor: flavor, Service: svc.Name, Env: env.Name, Tag: tag, Previous: current,
-		Auto: pr.Auto, Incident: pr.Incident, Reason: pr.Reason, SkipSoak: pr.SkipSoak,
+		Auto: pr.Auto, Incident: pr.Incident, Reason: pr.Reason, SkipSoak: pr.SkipSoak, WhenOpen: pr.WhenOpen,
 		Requester: pr.Requester, RequestedAt: d.Clock().Now(),
 		Need: policy.Requirement{Approvals: env.Policy.Approvals, Group: env.Policy.ApproverGroup, Requester: pr.Requester},
 	}

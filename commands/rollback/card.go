@@ -47,6 +47,9 @@ func RenderCard(t i18n.T, wf *store.Workflow, rb *Rollback, state string) chat.M
 	if rb.Note != "" {
 		blocks = append(blocks, chat.Block{Section: &chat.Section{Text: rb.Note}})
 	}
+	if rb.Freeze != "" {
+		blocks = append(blocks, chat.Block{Context: []string{":snowflake: " + rb.Freeze}})
+	}
 	var btns []chat.Button
 	if state == Approval && rb.Need.Approvals > 0 && !dec.Satisfied {
 		btns = append(btns, chat.Button{Text: t.S("rollback.card.approve"), Action: "rollback.approve", Value: wf.ID, Style: chat.StyleDanger})

@@ -58,6 +58,8 @@ type Rollback struct {
 	FinishedAt    *time.Time `json:"finished_at,omitempty"`
 	Result        string     `json:"result,omitempty"`
 	Note          string     `json:"note,omitempty"`
+	// Freeze is the card's note when the rollback passes a freeze.
+	Freeze string `json:"freeze,omitempty"`
 }
 
 // Requirement implements commands.Approvable.
@@ -184,11 +186,22 @@ func Start(ctx context.Context, d *commands.Deps, rr Request) (*store.Workflow, 
 
 func startRollbackWF(ctx context.Context, d *commands.Deps, rb Rollback, need policy.Requirement, rr Request, channel string) (*store.Workflow, error) {
 	rb.Need, rb.Requester, rb.Incident, rb.RequestedAt = need, rr.Requester, rr.Incident, d.Clock().Now()
+	// A rollback passes nexo's freezes; through Argo CD it also needs the
+	// app's sync windows to allow manual syncs (its controller checks them).
+	g, err := commands.CheckFreeze(ctx, d, rb.Service, rb.Env, true)
+	switch {
+	case err != nil:
+		return nil, err
+	case g.Blocked && rb.Via == ViaArgoCD:
+		return nil, &commands.Refusal{Msg: g.Why}
+	case g.Freeze != nil && !g.Blocked:
+		rb.Freeze = d.T(channel).Msg(g.Why)
+	}
 	wf := &store.Workflow{ID: workflow.NewID("rollback"), Kind: Kind, LockKey: commands.LockKey(rb.Service, rb.Env), State: Card, Channel: channel, CreatedBy: rr.Requester}
 	if err := workflow.Encode(wf, rb); err != nil {
 		return nil, err
 	}
-	err := commands.StartEmergency(ctx, d, commands.Emergency{
+	err = commands.StartEmergency(ctx, d, commands.Emergency{
 		Workflow: wf, Card: (&Flow{D: d}).card(wf, &rb, Approval), What: What(&rb), Service: rb.Service, Env: rb.Env,
 		Requester: rr.Requester, Supersede: rr.Supersede, Offer: rr.offer(d.T(channel)),
 	})

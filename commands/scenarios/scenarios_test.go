@@ -37,7 +37,7 @@ func TestEveryScenarioRegistersWithoutCollisions(t *testing.T) {
 	for _, s := range r.Specs() {
 		names = append(names, s.Name)
 	}
-	want := "help promote hotfix rollback diagnose incident rotate-secret dora status history diff pods logs audit cancel"
+	want := "help promote hotfix rollback diagnose incident rotate-secret dora status history diff pods logs audit cancel freeze unfreeze"
 	if got := strings.Join(names, " "); got != want {
 		t.Fatalf("commands in help order:\n got %s\nwant %s", got, want)
 	}

@@ -25,6 +25,8 @@ type EnvStatus struct {
 	Revision   string
 	DeployedAt time.Time
 	ArgoErr    error
+	// Freeze is the freeze in force (nil: none), from commands.ActiveFreeze.
+	Freeze *commands.Freeze
 }
 
 // StatusSpec is `/nexo status <service> [env]`.
@@ -76,6 +78,11 @@ func CollectStatus(ctx context.Context, d *commands.Deps, service string, envs [
 			default:
 				row.GitTag, row.GitErr = commands.ReadTag(ctx, d, service, env)
 			}
+			if f, err := commands.ActiveFreeze(ctx, d, service, env); err == nil {
+				row.Freeze = f
+			} else {
+				d.Log.Warn("status: freezes unknown", "service", service, "env", env, "err", err)
+			}
 			if d.ArgoCD == nil {
 				row.ArgoErr = errNoArgoCD
 				return
@@ -112,6 +119,9 @@ func StatusCard(t i18n.T, cfg *config.Config, service string, rows []EnvStatus, 
 		when := ""
 		if !r.DeployedAt.IsZero() {
 			when = t.S("views.status.deployed", "Ago", i18n.Since{Now: now, At: r.DeployedAt})
+		}
+		if f := r.Freeze; f != nil {
+			when += "\n" + t.Msg(f.Say)
 		}
 		fields = append(fields, fmt.Sprintf("*%s*  %s\n%s%s", r.Env, tag, state, when))
 		plain = append(plain, fmt.Sprintf("%s %s %s/%s", r.Env, r.GitTag, r.Health, r.Sync))

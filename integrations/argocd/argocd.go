@@ -243,6 +243,36 @@ type PatchRequest struct {
 	PatchType string `json:"patchType,omitempty"`
 }
 
+// AppProject is GET /api/v1/projects/{name}: nexo reads its sync windows.
+type AppProject struct {
+	Metadata ObjectMeta     `json:"metadata"`
+	Spec     AppProjectSpec `json:"spec"`
+}
+
+// AppProjectSpec is the part of a project's spec nexo reads.
+type AppProjectSpec struct {
+	Description string        `json:"description,omitempty"`
+	SyncWindows []*SyncWindow `json:"syncWindows,omitempty"`
+}
+
+// SyncWindow is one of a project's sync windows: from each start of
+// Schedule (five-field cron in TimeZone, default UTC) for Duration (a Go
+// duration), syncs of the matching apps are allowed (kind allow: and only
+// then) or denied; ManualSync lets manual syncs through.
+type SyncWindow struct {
+	Kind           string   `json:"kind,omitempty"`
+	Schedule       string   `json:"schedule,omitempty"`
+	Duration       string   `json:"duration,omitempty"`
+	Applications   []string `json:"applications,omitempty"`
+	Namespaces     []string `json:"namespaces,omitempty"`
+	Clusters       []string `json:"clusters,omitempty"`
+	ManualSync     bool     `json:"manualSync,omitempty"`
+	TimeZone       string   `json:"timeZone,omitempty"`
+	UseAndOperator bool     `json:"andOperator,omitempty"`
+	Description    string   `json:"description,omitempty"`
+	SyncOverrun    bool     `json:"syncOverrun,omitempty"`
+}
+
 // APIError is argocd-server's error body (runtimeError): {"error","code","message"}.
 // Code is the gRPC code (e.g. 9 FailedPrecondition, 5 NotFound).
 type APIError struct {
@@ -278,6 +308,9 @@ type Client interface {
 	SetAutoSync(ctx context.Context, name string, enabled bool) (*Application, error)
 	// ResourceTree reads GET …/resource-tree.
 	ResourceTree(ctx context.Context, name string) (*ResourceTree, error)
+	// GetProject reads an AppProject (GET /api/v1/projects/{name}): its
+	// sync windows. The account needs RBAC `projects, get`.
+	GetProject(ctx context.Context, name string) (*AppProject, error)
 }
 
 // HealthMessage is the most telling health message of the app: argocd-server

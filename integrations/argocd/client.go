@@ -133,6 +133,18 @@ func (c *HTTPClient) GetApp(ctx context.Context, name, refresh string) (*Applica
 	return &app, nil
 }
 
+// GetProject implements Client.
+func (c *HTTPClient) GetProject(ctx context.Context, name string) (*AppProject, error) {
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	var p AppProject
+	if err := c.do(ctx, http.MethodGet, "/api/v1/projects/"+url.PathEscape(name), nil, nil, &p); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
 // Sync implements Client. It is not retried: a repeated sync could start a
 // second operation.
 func (c *HTTPClient) Sync(ctx context.Context, name string, req SyncRequest) (*Application, error) {

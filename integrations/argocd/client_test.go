@@ -496,3 +496,42 @@ func TestEventsAndContentType(t *testing.T) {
 		t.Fatalf("POST without Content-Type: %d, want 415", resp.StatusCode)
 	}
 }
+
+// GetProject reads the project's sync windows; a sync they block is
+// refused as argocd-server refuses it, and a manualSync window lets nexo's
+// (manual) sync through.
+func TestGetProjectAndSyncWindows(t *testing.T) {
+	now := time.Date(2026, 12, 2, 14, 0, 0, 0, time.UTC)
+	fake, c := setup(t, argocdfake.Options{Now: func() time.Time { return now }}, baseSpec())
+	ctx := context.Background()
+	p, err := c.GetProject(ctx, "default")
+	if err != nil || p.Metadata.Name != "default" || len(p.Spec.SyncWindows) != 0 {
+		t.Fatalf("default project: %+v %v", p, err)
+	}
+	if _, err := c.GetProject(ctx, "nope"); argocd.ErrorCode(err) != argocd.CodeNotFound || apiErr(t, err).Message != `appprojects.argoproj.io "nope" not found` {
+		t.Fatalf("missing project: %v", err)
+	}
+	if _, err := c.GetProject(ctx, "../x"); err == nil {
+		t.Fatal("bad name accepted")
+	}
+	fake.SetSyncWindows("default", argocd.SyncWindow{Kind: "deny", Schedule: "0 10 * * *", Duration: "2h", TimeZone: "America/Sao_Paulo", Applications: []string{"*-production"}, Description: "change freeze"})
+	p, err = c.GetProject(ctx, "default")
+	if err != nil || len(p.Spec.SyncWindows) != 1 {
+		t.Fatalf("project: %+v %v", p, err)
+	}
+	w := p.Spec.SyncWindows[0]
+	if w.Kind != "deny" || w.Schedule != "0 10 * * *" || w.Duration != "2h" || w.TimeZone != "America/Sao_Paulo" || w.Applications[0] != "*-production" || w.ManualSync {
+		t.Fatalf("window: %+v", w)
+	}
+	_, err = c.Sync(ctx, app, argocd.SyncRequest{})
+	if !argocd.IsBlockedBySyncWindow(err) || fake.OperationsStarted(app) != 0 {
+		t.Fatalf("sync in a deny window: %v (%d operations)", err, fake.OperationsStarted(app))
+	}
+	if e := apiErr(t, err); e.HTTPStatus != http.StatusForbidden || e.Message != "cannot sync: blocked by sync window" || strings.Contains(e.Error(), "cannot sync") {
+		t.Fatalf("refusal: %+v / %q", e, e.Error())
+	}
+	fake.SetSyncWindows("default", argocd.SyncWindow{Kind: "deny", Schedule: "0 10 * * *", Duration: "2h", TimeZone: "America/Sao_Paulo", Applications: []string{"*-production"}, ManualSync: true})
+	if _, err := c.Sync(ctx, app, argocd.SyncRequest{}); err != nil {
+		t.Fatalf("manualSync window: %v", err)
+	}
+}

@@ -180,6 +180,7 @@ func TestTypesMatchSwagger(t *testing.T) {
 		{PatchRequest{}, "applicationApplicationPatchRequest"},
 		{APIError{}, "runtimeError"},
 		{EventList{}, "eventsEventList"},
+		{AppProject{}, "v1alpha1AppProject"},
 	}
 	seen := map[string]bool{}
 	total := 0
@@ -221,6 +222,7 @@ func TestPathsAndMethodsExist(t *testing.T) {
 		{"post", "/api/v1/applications/{name}/rollback"},
 		{"get", "/api/v1/applications/{applicationName}/resource-tree"},
 		{"get", "/api/v1/applications/{name}/events"},
+		{"get", "/api/v1/projects/{name}"},
 	}
 	for _, u := range used {
 		ops, ok := s.Paths[u.path]

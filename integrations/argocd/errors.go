@@ -19,6 +19,7 @@ import (
 //	sync to a pinned rev, auto-sync  400 code 9  "Cannot sync to REV: auto-sync currently set to TARGET"
 //	rollback to a missing id         400 code 3  "application argocd/APP does not have deployment with id N"
 //	sync to a revision git lacks     400 code 9  "error resolving repo revision: … unable to resolve 'REV' to a commit SHA: revision not found"
+//	sync blocked by a sync window    403 code 7  "cannot sync: blocked by sync window" (server/application Sync, v3.6)
 //	non-GET without exactly application/json 415 "Invalid content type" (plain text)
 var (
 	deniedRE      = regexp.MustCompile(`^permission denied: ([^,]+), ([^,]+), ([^,]+)`)
@@ -36,6 +37,8 @@ func (e *APIError) Sentence() string {
 	switch {
 	case e.HTTPStatus == http.StatusUnauthorized || e.Code == CodeUnauthenticated:
 		return "Argo CD did not accept nexo's token (missing, expired or revoked: check ARGOCD_AUTH_TOKEN)"
+	case IsBlockedBySyncWindow(e):
+		return "Argo CD refuses the sync: a sync window of the application's project blocks it"
 	case e.Code == CodePermissionDenied && msg == "permission denied":
 		// argocd-server does not tell a missing app from a forbidden one.
 		return "Argo CD: no such application or no permission"
@@ -66,6 +69,13 @@ func (e *APIError) Sentence() string {
 		return fmt.Sprintf("Argo CD is failing (HTTP %d); try again shortly", e.HTTPStatus)
 	}
 	return fmt.Sprintf("Argo CD refused the request (HTTP %d, code %d)", e.HTTPStatus, e.Code)
+}
+
+// IsBlockedBySyncWindow reports whether err is argocd-server refusing a
+// sync because a sync window of the app's project blocks it.
+func IsBlockedBySyncWindow(err error) bool {
+	var apiErr *APIError
+	return errors.As(err, &apiErr) && apiErr.Code == CodePermissionDenied && strings.HasPrefix(strings.TrimSpace(apiErr.Message), "cannot sync: blocked by sync window")
 }
 
 // clean keeps a name taken from argocd-server's text short and free of

@@ -13,7 +13,8 @@ import (
 
 // TestDocumentedRBACIsEnough: the token of the nexo account, bound to
 // exactly the policy.csv of docs/install.md, can make every call nexo makes
-// (read, resource tree, events, auto-sync off and on, sync, rollback) and
+// (read, resource tree, events, the app's project, auto-sync off and on,
+// sync, rollback) and
 // nothing else: deleting or creating an application is refused.
 func TestDocumentedRBACIsEnough(t *testing.T) {
 	acd := argocdtest.Start(t)
@@ -30,6 +31,7 @@ func TestDocumentedRBACIsEnough(t *testing.T) {
 		case f[0] == "g" && len(f) == 3 && f[1] == argocdtest.Account:
 		case f[0] == "p" && len(f) == 6 && f[1] == "role:nexo" && f[2] == "applications" && f[5] == "allow" &&
 			(f[3] == "get" || f[3] == "sync" || f[3] == "update"):
+		case f[0] == "p" && len(f) == 6 && f[1] == "role:nexo" && f[2] == "projects" && f[3] == "get" && f[5] == "allow":
 		default:
 			t.Fatalf("policy line %q grants more than nexo's calls need", line)
 		}
@@ -48,6 +50,9 @@ func TestDocumentedRBACIsEnough(t *testing.T) {
 	}
 	if _, err := f.bot.Events(c, f.name); err != nil {
 		t.Fatalf("events: %v", err)
+	}
+	if _, err := f.bot.GetProject(c, app.Spec.Project); err != nil {
+		t.Fatalf("project: %v", err)
 	}
 	if _, err := f.bot.Sync(c, f.name, argocd.SyncRequest{}); err != nil {
 		t.Fatalf("sync: %v", err)

@@ -116,11 +116,14 @@ type Server struct {
 	opts Options
 	hs   *httptest.Server
 
-	mu     sync.Mutex
-	apps   map[string]*app
-	calls  calllog.Log[Call]
-	faults []*Fault
-	rv     int
+	mu   sync.Mutex
+	apps map[string]*app
+	// projects are the AppProjects; "default" exists, as argocd-server
+	// creates it.
+	projects map[string]*argocd.AppProject
+	calls    calllog.Log[Call]
+	faults   []*Fault
+	rv       int
 }
 
 type app struct {
@@ -161,7 +164,9 @@ func New(opts Options) *Server {
 	if opts.HistoryLimit <= 0 {
 		opts.HistoryLimit = 10
 	}
-	s := &Server{opts: opts, apps: map[string]*app{}}
+	s := &Server{opts: opts, apps: map[string]*app{}, projects: map[string]*argocd.AppProject{
+		"default": {Metadata: argocd.ObjectMeta{Name: "default", Namespace: "argocd"}},
+	}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/applications/{name}", s.handleGet)
 	mux.HandleFunc("PATCH /api/v1/applications/{name}", s.handlePatch)
@@ -169,6 +174,7 @@ func New(opts Options) *Server {
 	mux.HandleFunc("POST /api/v1/applications/{name}/rollback", s.handleRollback)
 	mux.HandleFunc("GET /api/v1/applications/{applicationName}/resource-tree", s.handleTree)
 	mux.HandleFunc("GET /api/v1/applications/{name}/events", s.handleEvents)
+	mux.HandleFunc("GET /api/v1/projects/{name}", s.handleProject)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		// argocd-server's mux answers unknown paths in plain text.
 		http.Error(w, "Not Found", http.StatusNotFound)
@@ -233,6 +239,52 @@ func (s *Server) AddApp(name string, spec AppSpec) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.apps[name] = a
+}
+
+// SetSyncWindows replaces the sync windows of project (created when
+// missing), as `argocd proj windows add` does.
+func (s *Server) SetSyncWindows(project string, windows ...argocd.SyncWindow) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.projects[project]
+	if p == nil {
+		p = &argocd.AppProject{Metadata: argocd.ObjectMeta{Name: project, Namespace: "argocd"}}
+		s.projects[project] = p
+	}
+	p.Spec.SyncWindows = nil
+	for i := range windows {
+		w := windows[i]
+		p.Spec.SyncWindows = append(p.Spec.SyncWindows, &w)
+	}
+}
+
+// handleProject is GET /api/v1/projects/{name}. Unlike a missing app, a
+// missing project the role may read is Kubernetes' NotFound turned into
+// gRPC's (util/grpc kubeErrToGRPC): 404, code 5.
+func (s *Server) handleProject(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	name := r.PathValue("name")
+	p := s.projects[name]
+	if p == nil {
+		writeError(w, http.StatusNotFound, argocd.CodeNotFound, fmt.Sprintf("appprojects.argoproj.io %q not found", name))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+// blockedByWindow reports whether a's project's sync windows refuse a
+// manual sync now, as argocd-server's Sync does.
+func (s *Server) blockedByWindow(a *app) (bool, error) {
+	spec := a.typedSpec()
+	p := s.projects[spec.Project]
+	if p == nil {
+		return false, nil
+	}
+	windows := p.WindowsFor(&argocd.Application{Metadata: argocd.ObjectMeta{Name: a.name}, Spec: spec})
+	ok, err := argocd.CanSync(windows, true, s.opts.Now())
+	return !ok, err
 }
 
 // SetHealth sets the app's health (and its pods' health in the tree).
@@ -519,6 +571,15 @@ func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.tick(a)
+	// argocd-server checks the project's sync windows before anything else
+	// (server/application Sync: PermissionDenied).
+	if blocked, err := s.blockedByWindow(a); err != nil {
+		writeError(w, http.StatusForbidden, argocd.CodePermissionDenied, "cannot sync: invalid sync window: "+err.Error())
+		return
+	} else if blocked {
+		writeError(w, http.StatusForbidden, argocd.CodePermissionDenied, "cannot sync: blocked by sync window")
+		return
+	}
 	spec := a.typedSpec()
 	target := ""
 	if spec.Source != nil {

@@ -177,5 +177,8 @@ func TestBoardOnRedis(t *testing.T) {
 	e.Eventually("the PR", time.Second, 20, func() bool { st, _ := changeState(t, e, wf.ID); return st == change.Approval })
 	e.waitHome(Platf, func(h slackfake.HomeView) bool { return strings.Contains(string(h.Blocks), `"change.approve"`) })
 	e.clickHome(Platf, "change.approve")
-	e.Eventually("Paula's approval", time.Second, 10, func() bool { _, c := changeState(t, e, wf.ID); return len(c.Approvals) == 1 && c.Approvals[0].User == Platf })
+	e.Eventually("Paula's approval", time.Second, 10, func() bool {
+		_, c := changeState(t, e, wf.ID)
+		return len(c.Approvals) == 1 && c.Approvals[0].User == Platf
+	})
 }
