@@ -216,7 +216,7 @@ func TestFreezeRollbackPasses(t *testing.T) {
 		e.Ephemeral(Carol, e.Words("freeze.frozen", "Env", "qa", "Until", i18n.Moment(end), "Reason", "load test")...)
 
 		e.Command(Alice, "rollback nexo-be qa")
-		menu := e.WaitFind("Rollback nexo-be in qa", "last stable", "2026.02.17")
+		menu := e.WaitFind(append(e.Words("rollback.menu.title", "Service", "nexo-be", "Env", "qa"), append(e.Words("rollback.menu.stable"), "2026.02.17")...)...)
 		e.Click(Alice, menu, "rollback.run")
 		rb := rollbackOf(t, e)
 		e.WaitFind(e.Words("freeze.passing", "Reason", "load test", "Until", i18n.Moment(end))...)
