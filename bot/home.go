@@ -20,15 +20,7 @@ var _ chat.Home = (*SlackChat)(nil)
 // the first 99 and says how many were left out; the board paginates so
 // that it never comes to that).
 func RenderHome(t i18n.T, m chat.Message) slack.HomeTabViewRequest {
-	var out []slack.Block
-	for _, b := range m.Blocks {
-		out = append(out, renderBlock(t, b)...)
-	}
-	if len(out) > maxHomeBlocks {
-		dropped := len(out) - (maxHomeBlocks - 1)
-		out = append(out[:maxHomeBlocks-1:maxHomeBlocks-1],
-			slack.NewContextBlock("", mrkdwn(t.N("bot.blocks_left_out", dropped, "Max", maxHomeBlocks))))
-	}
+	out := renderWithin(t, m, maxHomeBlocks)
 	return slack.HomeTabViewRequest{Type: slack.VTHomeTab, Blocks: slack.Blocks{BlockSet: out}}
 }
 

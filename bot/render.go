@@ -84,14 +84,20 @@ func RenderBlocks(m chat.Message) []slack.Block {
 // RenderBlocksIn is RenderBlocks with the transport's own words (the
 // confirm dialog, the note on left-out blocks) in t's locale.
 func RenderBlocksIn(t i18n.T, m chat.Message) []slack.Block {
+	return renderWithin(t, m, maxBlocks)
+}
+
+// renderWithin renders m's blocks, at most max of them: a longer message
+// keeps the first max-1 and says how many were left out.
+func renderWithin(t i18n.T, m chat.Message, max int) []slack.Block {
 	var out []slack.Block
 	for _, b := range m.Blocks {
 		out = append(out, renderBlock(t, b)...)
 	}
-	if len(out) > maxBlocks {
-		dropped := len(out) - (maxBlocks - 1)
-		out = append(out[:maxBlocks-1:maxBlocks-1],
-			slack.NewContextBlock("", mrkdwn(t.N("bot.blocks_left_out", dropped, "Max", maxBlocks))))
+	if len(out) > max {
+		dropped := len(out) - (max - 1)
+		out = append(out[:max-1:max-1],
+			slack.NewContextBlock("", mrkdwn(t.N("bot.blocks_left_out", dropped, "Max", max))))
 	}
 	return out
 }

@@ -46,32 +46,13 @@ func (s *Server) publishView(p map[string]string) result {
 	if len(p["view"]) > maxViewBytes {
 		return failResult("view_too_large")
 	}
-	var v struct {
-		Type            string          `json:"type"`
-		CallbackID      string          `json:"callback_id"`
-		PrivateMetadata string          `json:"private_metadata"`
-		ExternalID      string          `json:"external_id"`
-		Blocks          json.RawMessage `json:"blocks"`
-	}
+	var v viewBody
 	if err := json.Unmarshal([]byte(p["view"]), &v); err != nil {
 		return failResult("invalid_arguments")
 	}
-	var problems []string
-	if v.Type != "home" {
-		problems = append(problems, "[ERROR] must be home [json-pointer:/view/type]")
-	}
-	if len(v.CallbackID) > 255 {
-		problems = append(problems, "[ERROR] callback_id must be at most 255 characters [json-pointer:/view/callback_id]")
-	}
-	if len(v.PrivateMetadata) > 3000 {
-		problems = append(problems, "[ERROR] private_metadata must be at most 3000 characters [json-pointer:/view/private_metadata]")
-	}
-	blocks, bp := validateBlocks(v.Blocks, 100)
-	problems = append(problems, bp...)
-	if len(problems) > 0 {
-		r := failResult("invalid_arguments")
-		r["response_metadata"] = map[string]any{"messages": problems}
-		return r
+	blocks, refused := v.check("home", nil)
+	if refused != nil {
+		return refused
 	}
 	if u, ok := s.users[user]; !ok || u.IsBot {
 		return failResult("user_not_found")

@@ -509,39 +509,25 @@ func (s *Server) invite(p map[string]string) result {
 	return okResult(result{"channel": s.channelJSON(c)})
 }
 
-func (s *Server) openView(p map[string]string) result {
-	tid := p["trigger_id"]
-	t, ok := s.triggers[tid]
-	if !ok {
-		return failResult("invalid_trigger_id")
-	}
-	if s.opts.TriggerTTL > 0 && time.Since(t.issued) > s.opts.TriggerTTL {
-		return failResult("expired_trigger_id")
-	}
-	var v struct {
-		Type            string          `json:"type"`
-		Title           *textObj        `json:"title"`
-		Submit          *textObj        `json:"submit"`
-		Close           *textObj        `json:"close"`
-		CallbackID      string          `json:"callback_id"`
-		PrivateMetadata string          `json:"private_metadata"`
-		Blocks          json.RawMessage `json:"blocks"`
-	}
-	if err := json.Unmarshal([]byte(p["view"]), &v); err != nil {
-		return failResult("invalid_arguments")
-	}
-	var problems []string
-	if v.Type != "modal" {
-		problems = append(problems, "[ERROR] must be modal [json-pointer:/view/type]")
-	}
-	if v.Title == nil || v.Title.Text == "" || len([]rune(v.Title.Text)) > 24 {
-		problems = append(problems, "[ERROR] title must be 1 to 24 characters [json-pointer:/view/title/text]")
-	}
-	if v.Submit != nil && len([]rune(v.Submit.Text)) > 24 {
-		problems = append(problems, "[ERROR] submit must be at most 24 characters [json-pointer:/view/submit/text]")
-	}
-	if v.Close != nil && len([]rune(v.Close.Text)) > 24 {
-		problems = append(problems, "[ERROR] close must be at most 24 characters [json-pointer:/view/close/text]")
+// viewBody is the view object of views.open and views.publish.
+type viewBody struct {
+	Type            string          `json:"type"`
+	Title           *textObj        `json:"title"`
+	Submit          *textObj        `json:"submit"`
+	Close           *textObj        `json:"close"`
+	CallbackID      string          `json:"callback_id"`
+	PrivateMetadata string          `json:"private_metadata"`
+	ExternalID      string          `json:"external_id"`
+	Blocks          json.RawMessage `json:"blocks"`
+}
+
+// check applies what Slack checks of every view of type typ, after the
+// problems its method found: the type, callback_id, private_metadata and
+// the blocks (at most 100). It returns the blocks, or Slack's
+// invalid_arguments answer listing every problem.
+func (v *viewBody) check(typ string, problems []string) (json.RawMessage, result) {
+	if v.Type != typ {
+		problems = append([]string{"[ERROR] must be " + typ + " [json-pointer:/view/type]"}, problems...)
 	}
 	if len(v.CallbackID) > 255 {
 		problems = append(problems, "[ERROR] callback_id must be at most 255 characters [json-pointer:/view/callback_id]")
@@ -554,7 +540,37 @@ func (s *Server) openView(p map[string]string) result {
 	if len(problems) > 0 {
 		r := failResult("invalid_arguments")
 		r["response_metadata"] = map[string]any{"messages": problems}
-		return r
+		return nil, r
+	}
+	return blocks, nil
+}
+
+func (s *Server) openView(p map[string]string) result {
+	tid := p["trigger_id"]
+	t, ok := s.triggers[tid]
+	if !ok {
+		return failResult("invalid_trigger_id")
+	}
+	if s.opts.TriggerTTL > 0 && time.Since(t.issued) > s.opts.TriggerTTL {
+		return failResult("expired_trigger_id")
+	}
+	var v viewBody
+	if err := json.Unmarshal([]byte(p["view"]), &v); err != nil {
+		return failResult("invalid_arguments")
+	}
+	var problems []string
+	if v.Title == nil || v.Title.Text == "" || len([]rune(v.Title.Text)) > 24 {
+		problems = append(problems, "[ERROR] title must be 1 to 24 characters [json-pointer:/view/title/text]")
+	}
+	if v.Submit != nil && len([]rune(v.Submit.Text)) > 24 {
+		problems = append(problems, "[ERROR] submit must be at most 24 characters [json-pointer:/view/submit/text]")
+	}
+	if v.Close != nil && len([]rune(v.Close.Text)) > 24 {
+		problems = append(problems, "[ERROR] close must be at most 24 characters [json-pointer:/view/close/text]")
+	}
+	blocks, refused := v.check("modal", problems)
+	if refused != nil {
+		return refused
 	}
 	delete(s.triggers, tid)
 	view := &View{ID: s.nextID("V"), TriggerID: tid, User: t.user, CallbackID: v.CallbackID, PrivateMetadata: v.PrivateMetadata, Title: v.Title.Text, Blocks: blocks}

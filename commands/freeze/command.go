@@ -221,29 +221,8 @@ func List(ctx context.Context, d *commands.Deps, channel string) (*chat.Reply, e
 // within the listing's horizon.
 func configEntries(cfg *config.Config, env string, now time.Time) []entry {
 	var out []entry
-	for i := range cfg.Freezes {
-		f := &cfg.Freezes[i]
-		e, ok := cfg.Env(f.Env)
-		if !ok || e.Name != env {
-			continue
-		}
-		loc := f.Zone(cfg.Zone())
-		if f.Schedule != "" {
-			sc, err := f.Cron()
-			if err != nil {
-				continue
-			}
-			if w, ok := sc.Covering(now, f.Duration.D(), loc); ok {
-				out = append(out, entry{env: env, start: w.Start, end: w.End, reason: f.Reason, source: commands.FreezeConfig})
-			} else if s, ok := sc.Next(now, upcomingHorizon, loc); ok {
-				out = append(out, entry{env: env, start: s, end: s.Add(f.Duration.D()), reason: f.Reason, source: commands.FreezeConfig})
-			}
-			continue
-		}
-		from, until, err := f.Range(loc)
-		if err == nil && now.Before(until) && from.Sub(now) <= upcomingHorizon {
-			out = append(out, entry{env: env, start: from, end: until, reason: f.Reason, source: commands.FreezeConfig})
-		}
+	for _, f := range configFreezes(cfg, env, now, upcomingHorizon) {
+		out = append(out, entry{env: env, start: f.Start, end: f.End, reason: f.Reason, source: f.Source})
 	}
 	return out
 }

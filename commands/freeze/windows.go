@@ -37,7 +37,16 @@ const argoTimeout = 10 * time.Second
 
 // configAt are the config freezes of env that hold at now.
 func configAt(cfg *config.Config, env string, now time.Time) []commands.Freeze {
+	return configFreezes(cfg, env, now, 0)
+}
+
+// configFreezes are env's config freezes in force at now, and, with a
+// horizon, those starting within it (each recurring one's next window).
+func configFreezes(cfg *config.Config, env string, now time.Time, horizon time.Duration) []commands.Freeze {
 	var out []commands.Freeze
+	add := func(f *config.Freeze, start, end time.Time) {
+		out = append(out, commands.Freeze{Env: env, Source: commands.FreezeConfig, Reason: f.Reason, Start: start, End: end})
+	}
 	for i := range cfg.Freezes {
 		f := &cfg.Freezes[i]
 		e, ok := cfg.Env(f.Env)
@@ -51,13 +60,17 @@ func configAt(cfg *config.Config, env string, now time.Time) []commands.Freeze {
 				continue // refused by config validation
 			}
 			if w, ok := sc.Covering(now, f.Duration.D(), loc); ok {
-				out = append(out, commands.Freeze{Env: env, Source: commands.FreezeConfig, Reason: f.Reason, Start: w.Start, End: w.End})
+				add(f, w.Start, w.End)
+			} else if horizon > 0 {
+				if s, ok := sc.Next(now, horizon, loc); ok {
+					add(f, s, s.Add(f.Duration.D()))
+				}
 			}
 			continue
 		}
 		from, until, err := f.Range(loc)
-		if err == nil && !now.Before(from) && now.Before(until) {
-			out = append(out, commands.Freeze{Env: env, Source: commands.FreezeConfig, Reason: f.Reason, Start: from, End: until})
+		if err == nil && now.Before(until) && from.Sub(now) <= horizon {
+			add(f, from, until)
 		}
 	}
 	return out
