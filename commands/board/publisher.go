@@ -73,38 +73,19 @@ func (p *Publisher) Start(ctx context.Context) {
 }
 
 // Opened records that user opened the Home tab and publishes their board.
-func (p *Publisher) Opened(user string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	v := p.viewers[user]
-	if v == nil {
-		v = &viewer{page: 1}
-		p.viewers[user] = v
-	}
-	v.opened, v.notice = p.now(), ""
-	p.trim()
-	p.pending[user] = true
-	p.schedule()
-}
+func (p *Publisher) Opened(user string) { p.touch(user, 0, "") }
 
 // Page shows user another page of the board.
-func (p *Publisher) Page(user string, page int) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	v := p.viewers[user]
-	if v == nil {
-		v = &viewer{}
-		p.viewers[user] = v
-	}
-	v.opened, v.page, v.notice = p.now(), page, ""
-	p.trim()
-	p.pending[user] = true
-	p.schedule()
-}
+func (p *Publisher) Page(user string, page int) { p.touch(user, page, "") }
 
 // Notice shows user text on top of their board (the answer to a button
 // they pressed there) until their next click or opening.
-func (p *Publisher) Notice(user, text string) {
+func (p *Publisher) Notice(user, text string) { p.touch(user, 0, text) }
+
+// touch marks user as a recent viewer, on page (0: the page they are on,
+// the first for a new viewer) with notice on top, and schedules their
+// publish.
+func (p *Publisher) touch(user string, page int, notice string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	v := p.viewers[user]
@@ -112,7 +93,10 @@ func (p *Publisher) Notice(user, text string) {
 		v = &viewer{page: 1}
 		p.viewers[user] = v
 	}
-	v.opened, v.notice = p.now(), text
+	if page > 0 {
+		v.page = page
+	}
+	v.opened, v.notice = p.now(), notice
 	p.trim()
 	p.pending[user] = true
 	p.schedule()
