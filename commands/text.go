@@ -1,14 +1,11 @@
 package commands
 
 import (
-	"fmt"
 	"strings"
-	"time"
 
 	"github.com/nexo-org/nexo-bot/chat"
 	"github.com/nexo-org/nexo-bot/config"
 	"github.com/nexo-org/nexo-bot/i18n"
-	"github.com/nexo-org/nexo-bot/integrations/kube"
 	"github.com/nexo-org/nexo-bot/internal/text"
 )
 
@@ -61,49 +58,6 @@ func TitleCase(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-// HumanDuration is "24h" for whole hours, else Go's form ("30m0s").
-func HumanDuration(d time.Duration) string {
-	if d >= time.Hour && d%time.Hour == 0 {
-		return fmt.Sprintf("%dh", int(d.Hours()))
-	}
-	return d.String()
-}
-
-// Minutes formats a duration for people, rounded to the minute: "6min",
-// "1h", "2h05min"; under a minute, "<1min".
-func Minutes(d time.Duration) string {
-	d = d.Round(time.Minute)
-	switch {
-	case d < time.Minute:
-		return "<1min"
-	case d < time.Hour:
-		return fmt.Sprintf("%dmin", int(d.Minutes()))
-	case d%time.Hour == 0:
-		return fmt.Sprintf("%dh", int(d.Hours()))
-	}
-	return fmt.Sprintf("%dh%02dmin", int(d.Hours()), int(d.Minutes())%60)
-}
-
-// Ago is a short human duration ("5m ago", "3d ago").
-//
-// Deprecated: T.Ago, in the reader's locale.
-//
-//i18n:verbatim deprecated; goes when the last scenario uses T.Ago
-func Ago(now, t time.Time) string {
-	if now.Before(t) {
-		return "just now"
-	}
-	return kube.Age(now.Sub(t)) + " ago"
-}
-
-// Seconds formats a latency in seconds: "250ms", "1.5s".
-func Seconds(v float64) string {
-	if v < 1 {
-		return fmt.Sprintf("%dms", int(v*1000))
-	}
-	return fmt.Sprintf("%.1fs", v)
-}
-
 // HealthEmoji maps an Argo CD health to an emoji.
 func HealthEmoji(h string) string {
 	switch h {
@@ -133,9 +87,6 @@ func StripMarks(s string) string {
 // ShortErr is an error's text cut to a card's width.
 func ShortErr(err error) string { return Clip(err.Error(), 80) }
 
-// OneLine folds whitespace runs into single spaces.
-func OneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
 // Suggest is the clause " Did you mean `word`?" (core.did_you_mean) for the
 // candidate closest to s, or the zero Msg when nothing is close.
 func Suggest(s string, candidates []string) i18n.Msg {
@@ -152,20 +103,6 @@ func didYouMeanFlag(s string, flags []string) i18n.Msg {
 		return i18n.Msg{}
 	}
 	return i18n.M("core.did_you_mean", "Word", "--"+best)
-}
-
-// DidYouMean is " Did you mean <format with the closest candidate>?", or
-// "" when nothing is close.
-//
-// Deprecated: Suggest, rendered in the reader's locale.
-//
-//i18n:verbatim deprecated; goes when the last scenario uses Suggest
-func DidYouMean(s string, candidates []string, format string, args ...any) string {
-	best := closest(s, candidates)
-	if best == "" {
-		return ""
-	}
-	return " Did you mean " + fmt.Sprintf(format, append(args, best)...) + "?"
 }
 
 func closest(s string, candidates []string) string { return config.Closest(s, candidates) }

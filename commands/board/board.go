@@ -37,9 +37,6 @@ const (
 	approveAct = "change.approve"
 )
 
-// Register adds the board with no freeze reader.
-func Register(r *commands.Router, d *commands.Deps) { RegisterWith(nil)(r, d) }
-
 // RegisterWith adds the board; freezes, when not nil, gives the board its
 // FreezeReader over the same deps.
 func RegisterWith(freezes func(d *commands.Deps) FreezeReader) func(r *commands.Router, d *commands.Deps) {

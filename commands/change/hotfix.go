@@ -282,7 +282,7 @@ func RecoveryReport(ctx context.Context, d *commands.Deps, t i18n.T, c *Change) 
 // seconds is a latency for people: "420ms", "1.5s" ("1,5s" in pt-BR).
 func seconds(t i18n.T, v float64) string {
 	if v < 1 {
-		return commands.Seconds(v)
+		return fmt.Sprintf("%dms", int(v*1000))
 	}
 	return t.Decimal(v, 1) + "s"
 }

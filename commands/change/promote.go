@@ -201,7 +201,7 @@ func PromoteBody(c *Change, now time.Time) string {
 	case c.SkipSoak:
 		fmt.Fprintf(&b, "- ⚠️ Soak in %s skipped: %s\n", c.FromEnv, c.Reason)
 	case c.FromEnv != "" && c.Soak > 0:
-		fmt.Fprintf(&b, "- ✅ %s stable for %s (checked by nexo before merge)\n", commands.TitleCase(c.FromEnv), commands.HumanDuration(c.Soak))
+		fmt.Fprintf(&b, "- ✅ %s stable for %s (checked by nexo before merge)\n", commands.TitleCase(c.FromEnv), soakText(c.Soak))
 	case c.FromEnv != "":
 		fmt.Fprintf(&b, "- ✅ Running in %s\n", c.FromEnv)
 	}
@@ -210,4 +210,13 @@ func PromoteBody(c *Change, now time.Time) string {
 	fmt.Fprintf(&b, "1. Revert this PR\n2. OR: /nexo rollback %s %s\n3. Previous version: %s\n", c.Service, c.Env, commands.OrDash(c.Previous))
 	fmt.Fprintf(&b, "\nRequested-by: %s via nexo at %s\n", c.Requester, now.Format(time.RFC3339))
 	return b.String()
+}
+
+// soakText is a soak for the PR body: "24h" for whole hours, else Go's
+// form ("30m0s").
+func soakText(d time.Duration) string {
+	if d >= time.Hour && d%time.Hour == 0 {
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return d.String()
 }

@@ -44,7 +44,7 @@ func RenderPostmortem(t i18n.T, s *State, entries []store.TimelineEntry) string 
 		}
 		return t.Clock(at)
 	}
-	line("incident.pm.title", "Title", commands.OneLine(s.Title))
+	line("incident.pm.title", "Title", oneLine(s.Title))
 	b.WriteString("\n")
 	line("incident.pm.service", "Service", s.Service, "Env", s.Env)
 	line("incident.pm.severity", "Severity", commands.OrDash(s.Severity))
@@ -65,7 +65,7 @@ func RenderPostmortem(t i18n.T, s *State, entries []store.TimelineEntry) string 
 	sorted := append([]store.TimelineEntry(nil), entries...)
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Time.Before(sorted[j].Time) })
 	for _, e := range sorted {
-		text := commands.OneLine(e.Text)
+		text := oneLine(e.Text)
 		if e.Permalink != "" {
 			text += " ([" + t.S("incident.pm.message_link") + "](" + e.Permalink + "))"
 		}
@@ -75,7 +75,7 @@ func RenderPostmortem(t i18n.T, s *State, entries []store.TimelineEntry) string 
 	b.WriteString("\n")
 	line("incident.pm.h_root_cause")
 	if s.RootCause != "" {
-		b.WriteString(commands.OneLine(s.RootCause) + "\n")
+		b.WriteString(oneLine(s.RootCause) + "\n")
 	} else {
 		line("incident.pm.root_cause_todo")
 	}
@@ -92,7 +92,7 @@ func RenderPostmortem(t i18n.T, s *State, entries []store.TimelineEntry) string 
 		b.WriteString("\n")
 		line("incident.pm.leads")
 		for _, l := range leads {
-			b.WriteString("- " + commands.OneLine(l) + "\n")
+			b.WriteString("- " + oneLine(l) + "\n")
 		}
 	}
 
@@ -103,7 +103,7 @@ func RenderPostmortem(t i18n.T, s *State, entries []store.TimelineEntry) string 
 		switch e.Kind {
 		case records.KindRollback, records.KindHotfix, records.KindPromote, records.KindFix, "backfill":
 			n++
-			fmt.Fprintf(&b, "%d. %s\n", n, commands.OneLine(e.Text))
+			fmt.Fprintf(&b, "%d. %s\n", n, oneLine(e.Text))
 		}
 	}
 	// The note given on resolve ends the status line (incident.timeline.status_note).
@@ -112,7 +112,7 @@ func RenderPostmortem(t i18n.T, s *State, entries []store.TimelineEntry) string 
 		if e.Kind == "status" && strings.Contains(e.Text, resolved) && strings.Contains(e.Text, ": ") {
 			n++
 			_, note, _ := strings.Cut(e.Text, ": ")
-			fmt.Fprintf(&b, "%d. %s\n", n, commands.OneLine(note))
+			fmt.Fprintf(&b, "%d. %s\n", n, oneLine(note))
 		}
 	}
 	if n == 0 {
@@ -128,7 +128,7 @@ func RenderPostmortem(t i18n.T, s *State, entries []store.TimelineEntry) string 
 		}
 	}
 	for _, f := range items {
-		fmt.Fprintf(&b, "- [ ] %s\n", commands.OneLine(f))
+		fmt.Fprintf(&b, "- [ ] %s\n", oneLine(f))
 	}
 
 	b.WriteString("\n")

@@ -71,14 +71,6 @@ func TestRenderPostmortemGolden(t *testing.T) {
 	}
 }
 
-func TestMinutes(t *testing.T) {
-	for d, want := range map[time.Duration]string{20 * time.Second: "<1min", 5*time.Minute + 40*time.Second: "6min", time.Hour: "1h", 2*time.Hour + 5*time.Minute: "2h05min"} {
-		if got := commands.Minutes(d); got != want {
-			t.Errorf("Minutes(%s) = %q, want %q", d, got, want)
-		}
-	}
-}
-
 // Without a spike the investigation stays calm: no red sparkline (inline
 // code), and a service without a ConfigMap gets one quiet line.
 func TestInvestigationWithoutSpikeIsQuiet(t *testing.T) {
