@@ -226,3 +226,24 @@ func TestFreezeRollbackPasses(t *testing.T) {
 		}
 	})
 }
+
+// The board shows an admin's freeze on its environment's rows, with its
+// end and reason, in every locale.
+func TestFreezeShowsOnTheBoard(t *testing.T) {
+	EachLocale(t, func(t *testing.T, locale string) {
+		e := New(t, Options{Locale: locale, Mutate: withAdmin(nil)})
+		e.openHome(Platf)
+		e.Command(Alice, `freeze qa 1d --reason "load test"`)
+		end := e.Clock.Now().Add(24 * time.Hour).Truncate(time.Minute)
+		e.WaitFind(e.Words("freeze.set", "User", "<@"+Alice+">", "Env", "qa", "Until", i18n.Moment(end), "Reason", "load test")...)
+		want := e.Words("board.env.frozen_until", "Until", i18n.Moment(end), "Reason", "load test")
+		h := e.openHome(Platf)
+		if !containsAll(homeText(h), want) {
+			t.Fatalf("the board does not show the freeze %q:\n%s", want, homeText(h))
+		}
+		// Every service has its qa row frozen, and no other environment.
+		if n := strings.Count(homeText(h), want[len(want)-1]); n != len(e.Config.Services) {
+			t.Fatalf("%d rows show the freeze, want one per service (%d):\n%s", n, len(e.Config.Services), homeText(h))
+		}
+	})
+}
