@@ -194,6 +194,7 @@ func (e *rotEnv) runToEnd(id string) (*store.Workflow, rotation.Job) {
 	for i := 0; i < 200; i++ {
 		wf, job := e.workflow(id)
 		if wf.Done {
+			e.deps.Cards().Flush() // the card's last edit is sent in the background
 			return wf, job
 		}
 		e.clock.Advance(5 * time.Second)

@@ -27,6 +27,7 @@ import (
 	"github.com/nexo-org/nexo-bot/integrations/kube"
 	"github.com/nexo-org/nexo-bot/integrations/secretstore"
 	"github.com/nexo-org/nexo-bot/integrations/secretstore/redact"
+	"github.com/nexo-org/nexo-bot/internal/text"
 )
 
 // Forward steps, in order.
@@ -551,7 +552,11 @@ func (r *Rotation) scrub(err error) error { return redact.Error(err, r.known...)
 func (r *Rotation) reason(err error) *Reason {
 	var re *reasonError
 	if !errors.As(err, &re) {
-		return nil
+		// Raw error text never reaches people: a sentence and a
+		// reference that is in the log line.
+		ref := text.Ref()
+		r.deps.Log.Warn("rotation step error", "rotation", r.state.ID, "ref", ref, "err", err.Error())
+		return &Reason{ID: "rotation.failure.unexpected", Args: map[string]string{"Ref": ref}}
 	}
 	why := Reason{ID: re.reason.ID, Within: re.reason.Within, Args: map[string]string{}}
 	for k, v := range re.reason.Args {
