@@ -49,7 +49,7 @@ func promoteProductionTo(t *testing.T, e *Env, state string) *store.Workflow {
 	}
 	e.Click(Alice, card, "change.approve")
 	e.Click(Bob, card, "change.approve")
-	e.Eventually("the promotion in "+state, time.Second, 40, func() bool { st, _ := changeState(t, e, wf.ID); return st == state })
+	e.Eventually("the promotion in "+state, time.Second, 120, func() bool { st, _ := changeState(t, e, wf.ID); return st == state })
 	return wf
 }
 
