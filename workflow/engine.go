@@ -126,6 +126,21 @@ type Engine struct {
 	loops   sync.WaitGroup  // RunTimers and RunHeartbeat
 	// stopping is set by Shutdown: no new step starts on this replica.
 	stopping atomic.Bool
+	// runCtx is Run's context: once it ends (SIGTERM) no new step starts
+	// either, even before Shutdown is called.
+	runCtx atomic.Pointer[context.Context]
+}
+
+// halting reports whether this replica starts no new step: Shutdown was
+// called or Run's context has ended.
+func (e *Engine) halting() bool {
+	if e.stopping.Load() {
+		return true
+	}
+	if ctx := e.runCtx.Load(); ctx != nil && (*ctx).Err() != nil {
+		return true
+	}
+	return false
 }
 
 // TimerClaimTTL is how long a claimed timer stays hidden from the other
@@ -289,7 +304,7 @@ func (e *Engine) Advance(ctx context.Context, id string) error {
 		}
 	}()
 	for i := 0; i < e.MaxSteps; i++ {
-		if e.stopping.Load() {
+		if e.halting() {
 			// Shutting down: leave the next step to a live replica, now.
 			return e.wakeAt(ctx, id, e.clock.Now())
 		}
@@ -526,6 +541,7 @@ func (e *Engine) Resume(ctx context.Context) error {
 // Run starts the timer loop (RunTimers) and the heartbeat (RunHeartbeat)
 // in the background until ctx ends; Shutdown waits for both.
 func (e *Engine) Run(ctx context.Context) {
+	e.runCtx.Store(&ctx)
 	e.loops.Add(2)
 	go func() {
 		defer e.loops.Done()
