@@ -47,8 +47,7 @@ var catalogFS embed.FS
 
 // Catalog is the loaded message catalog.
 type Catalog struct {
-	bundle     *goi18n.Bundle
-	localizers map[string]*goi18n.Localizer
+	bundle *goi18n.Bundle
 	// ids lists every message id per locale (for the checks).
 	ids map[string]map[string]*goi18n.Message
 	// Zone is where texts outside Slack tell the time (config `timezone`).
@@ -79,7 +78,7 @@ func LoadFS(fsys fs.FS, dir string, zone *time.Location) (*Catalog, error) {
 	if zone == nil {
 		zone = time.UTC
 	}
-	c := &Catalog{bundle: goi18n.NewBundle(language.English), localizers: map[string]*goi18n.Localizer{}, ids: map[string]map[string]*goi18n.Message{}, Zone: zone}
+	c := &Catalog{bundle: goi18n.NewBundle(language.English), ids: map[string]map[string]*goi18n.Message{}, Zone: zone}
 	for _, loc := range Locales {
 		tag := language.MustParse(loc)
 		c.ids[loc] = map[string]*goi18n.Message{}
@@ -106,7 +105,6 @@ func LoadFS(fsys fs.FS, dir string, zone *time.Location) (*Catalog, error) {
 				return nil, fmt.Errorf("%s: %w", f, err)
 			}
 		}
-		c.localizers[loc] = goi18n.NewLocalizer(c.bundle, loc)
 	}
 	return c, nil
 }
@@ -257,12 +255,23 @@ func (t T) render(id string, count any, kv []any) string {
 			count = n
 		}
 	}
-	l := c.localizers[t.Locale]
-	if l == nil {
-		l = c.localizers[English]
+	m := c.ids[t.Locale][id]
+	if m == nil {
+		m = c.ids[English][id]
 	}
-	out, err := l.Localize(&goi18n.LocalizeConfig{MessageID: id, TemplateData: data, PluralCount: count})
-	if err != nil || out == "" {
+	if m == nil {
+		return "⟦" + id + "⟧"
+	}
+	src := m.Other
+	if n, ok := count.(int); ok {
+		if form := pluralForm(t.Locale, n); form != "" && form != "other" {
+			if f := formText(m, form); f != "" {
+				src = f
+			}
+		}
+	}
+	out := fill(src, data)
+	if out == "" {
 		return "⟦" + id + "⟧"
 	}
 	return out
