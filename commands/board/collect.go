@@ -37,8 +37,8 @@ type changeData struct {
 }
 
 // Collect reads the whole board: Outline, then Fill for every service.
-func Collect(ctx context.Context, d *commands.Deps, freezes FreezeReader, links *Links) Board {
-	b := Outline(ctx, d, freezes, links)
+func Collect(ctx context.Context, d *commands.Deps, links *Links) Board {
+	b := Outline(ctx, d, links)
 	Fill(ctx, d, &b, nil)
 	return b
 }
@@ -46,7 +46,7 @@ func Collect(ctx context.Context, d *commands.Deps, freezes FreezeReader, links 
 // Outline reads what the store knows: the open changes (with their
 // threads' links, cached by workflow id in links), and per service and
 // environment its open change and freeze. Tags and Argo CD are Fill's.
-func Outline(ctx context.Context, d *commands.Deps, freezes FreezeReader, links *Links) Board {
+func Outline(ctx context.Context, d *commands.Deps, links *Links) Board {
 	cfg := d.Config
 	b := Board{Now: d.Clock().Now(), Branch: cfg.GitOps.Branch, Apps: cfg.AppName("<service>", "<env>")}
 	open := map[string]*Change{}
@@ -74,8 +74,10 @@ func Outline(ctx context.Context, d *commands.Deps, freezes FreezeReader, links 
 				cp := *c
 				e.Change = &cp
 			}
-			if freezes != nil {
-				e.Frozen, e.Reason, e.Until = freezes.Frozen(ctx, env.Name, b.Now)
+			if d.Freezes != nil {
+				if fz, err := d.Freezes.Active(ctx, "", env.Name, b.Now); err == nil && fz != nil {
+					e.Frozen, e.Reason, e.Until = true, fz.Reason, fz.End
+				}
 			}
 		}
 		b.Services = append(b.Services, s)

@@ -32,11 +32,10 @@ type Publisher struct {
 	Debounce, Gap, Recent time.Duration
 	MaxViewers            int
 
-	d       *commands.Deps
-	home    chat.Home
-	freezes FreezeReader
-	links   Links
-	now     func() time.Time // wall clock: pacing is not the workflows' time
+	d     *commands.Deps
+	home  chat.Home
+	links Links
+	now   func() time.Time // wall clock: pacing is not the workflows' time
 
 	mu      sync.Mutex
 	ctx     context.Context
@@ -55,10 +54,10 @@ type viewer struct {
 }
 
 // NewPublisher builds a publisher with the defaults; Start arms it.
-func NewPublisher(d *commands.Deps, home chat.Home, freezes FreezeReader) *Publisher {
+func NewPublisher(d *commands.Deps, home chat.Home) *Publisher {
 	return &Publisher{
 		Debounce: DefaultDebounce, Gap: DefaultGap, Recent: DefaultRecent, MaxViewers: DefaultMaxViewers,
-		d: d, home: home, freezes: freezes, now: time.Now,
+		d: d, home: home, now: time.Now,
 		viewers: map[string]*viewer{}, pending: map[string]bool{},
 	}
 }
@@ -183,7 +182,7 @@ func (p *Publisher) round() {
 	sort.Strings(users)
 	// Read the store once, then git and Argo CD only for the services on
 	// the pages these viewers are on.
-	b := Outline(ctx, p.d, p.freezes, &p.links)
+	b := Outline(ctx, p.d, &p.links)
 	t := p.d.T("")
 	views := make([]Viewer, 0, len(users))
 	wanted := map[string]bool{}

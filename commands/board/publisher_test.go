@@ -28,7 +28,7 @@ func testPublisher(t *testing.T) (*Publisher, *chattest.Recorder, *testClock) {
 	rec := chattest.New(0)
 	d := &commands.Deps{Config: cfg, Store: st, Chat: rec, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	d.Members = commands.NewMembers(cfg, rec)
-	p := NewPublisher(d, rec, nil)
+	p := NewPublisher(d, rec)
 	p.Debounce, p.Gap = 30*time.Millisecond, time.Millisecond
 	clock := &testClock{}
 	clock.Set(time.Date(2026, 2, 18, 10, 0, 0, 0, time.UTC))
@@ -114,18 +114,26 @@ func (c *testClock) Now() time.Time      { return time.Unix(0, c.ns.Load()).UTC(
 func (c *testClock) Add(d time.Duration) { c.ns.Add(int64(d)) }
 func (c *testClock) Set(t time.Time)     { c.ns.Store(t.UnixNano()) }
 
-type prodFreeze struct{ until time.Time }
-
-func (f prodFreeze) Frozen(_ context.Context, env string, _ time.Time) (bool, string, time.Time) {
-	return env == "production", "Black Friday", f.until
+// prodFreeze is a freeze gate that holds production.
+type prodFreeze struct {
+	commands.Freezes
+	until time.Time
 }
 
-// The FreezeReader hook: an active freeze reaches the rows of its
-// environment, and what is not configured says so.
+func (f prodFreeze) Active(_ context.Context, service, env string, _ time.Time) (*commands.Freeze, error) {
+	if service != "" || env != "production" {
+		return nil, nil
+	}
+	return &commands.Freeze{Env: env, Reason: "Black Friday", End: f.until}, nil
+}
+
+// The freeze gate's active freeze reaches the rows of its environment,
+// and what is not configured says so.
 func TestCollectShowsFreezesFromTheHook(t *testing.T) {
 	p, _, _ := testPublisher(t)
 	until := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
-	b := Collect(context.Background(), p.d, prodFreeze{until}, &Links{})
+	p.d.Freezes = prodFreeze{until: until}
+	b := Collect(context.Background(), p.d, &Links{})
 	if len(b.Services) != 1 || len(b.Services[0].Envs) != 4 {
 		t.Fatalf("services %+v", b.Services)
 	}
@@ -137,7 +145,8 @@ func TestCollectShowsFreezesFromTheHook(t *testing.T) {
 			t.Errorf("%s: sources not configured, yet %+v", e.Name, e)
 		}
 	}
-	if b := Collect(context.Background(), p.d, nil, &Links{}); b.Services[0].Envs[3].Frozen {
-		t.Errorf("no FreezeReader, yet a freeze")
+	p.d.Freezes = nil
+	if b := Collect(context.Background(), p.d, &Links{}); b.Services[0].Envs[3].Frozen {
+		t.Errorf("no freeze gate, yet a freeze")
 	}
 }

@@ -205,7 +205,7 @@ func TestApprovalSectionOnlyForApprovers(t *testing.T) {
 }
 
 // Unknowns are said, never shown as error text; freezes come from the
-// FreezeReader hook; a notice answers the viewer's last click.
+// freeze gate; a notice answers the viewer's last click.
 func TestEnvironmentFieldsAndNotice(t *testing.T) {
 	for _, loc := range i18n.Locales {
 		tr := i18n.Default().In(loc)

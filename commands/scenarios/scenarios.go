@@ -6,7 +6,6 @@ package scenarios
 
 import (
 	"context"
-	"time"
 
 	"github.com/nexo-org/nexo-bot/commands"
 	"github.com/nexo-org/nexo-bot/commands/board"
@@ -24,35 +23,17 @@ import (
 
 // All is every scenario, in the playbook's order.
 var All = []func(r *commands.Router, d *commands.Deps){
-	change.Register,                  // 1 promote (and auto-promotion), 2 hotfix, 4's fix PR
-	rollback.Register,                // 3 rollback
-	diagnose.Register,                // 4 diagnose a failed deploy
-	incident.Register,                // 5 incidents
-	rotation.Register,                // 6 rotate a secret
-	dora.Register,                    // 7 DORA
-	digest.Register,                  // 7 the weekly DORA digest
-	views.Register,                   // the cheat sheet's read-only views
-	cancel.Register,                  // end any open workflow where it stands
-	freeze.Register,                  // change freezes and Argo CD sync windows
-	board.RegisterWith(boardFreezes), // the release board in the App Home tab
-}
-
-// boardFreezes shows the board the freezes nexo keeps (config and ad-hoc)
-// per environment; Argo CD's sync windows, per application, would cost
-// the board an Application read per row and show on the status card.
-func boardFreezes(d *commands.Deps) board.FreezeReader { return envFreezes{d} }
-
-type envFreezes struct{ d *commands.Deps }
-
-func (f envFreezes) Frozen(ctx context.Context, env string, at time.Time) (bool, string, time.Time) {
-	if f.d.Freezes == nil {
-		return false, "", time.Time{}
-	}
-	fz, err := f.d.Freezes.Active(ctx, "", env, at)
-	if err != nil || fz == nil {
-		return false, "", time.Time{}
-	}
-	return true, fz.Reason, fz.End
+	change.Register,   // 1 promote (and auto-promotion), 2 hotfix, 4's fix PR
+	rollback.Register, // 3 rollback
+	diagnose.Register, // 4 diagnose a failed deploy
+	incident.Register, // 5 incidents
+	rotation.Register, // 6 rotate a secret
+	dora.Register,     // 7 DORA
+	digest.Register,   // 7 the weekly DORA digest
+	views.Register,    // the cheat sheet's read-only views
+	cancel.Register,   // end any open workflow where it stands
+	freeze.Register,   // change freezes and Argo CD sync windows
+	board.Register,    // the release board in the App Home tab
 }
 
 // Setup builds the router with every scenario registered, refuses a name,
