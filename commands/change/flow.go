@@ -246,8 +246,7 @@ func (f *Flow) sync(ctx context.Context, wf *store.Workflow, c *Change) (workflo
 	already := (cur.Status.Sync.Status == "Synced" && f.carriesChange(ctx, c, cur.Status.Sync.Revision)) ||
 		f.carriesChange(ctx, c, operationRevision(cur))
 	if running && !already {
-		c.Note = d.T(wf.Channel).S("change.note.sync_busy", "App", app)
-		return workflow.Outcome{Wait: f.poll(), Detail: c.Note}, nil
+		return f.syncBusy(wf, c, app), nil
 	}
 	if !already {
 		// With automated sync on, Argo CD refuses a sync to a pinned
@@ -258,10 +257,8 @@ func (f *Flow) sync(ctx context.Context, wf *store.Workflow, c *Change) (workflo
 			req.Revision = ""
 		}
 		if _, err := d.ArgoCD.Sync(ctx, app, req); err != nil {
-			var apiErr *argocd.APIError
-			if errors.As(err, &apiErr) && strings.Contains(apiErr.Message, "another operation is already in progress") {
-				c.Note = d.T(wf.Channel).S("change.note.sync_busy", "App", app)
-				return workflow.Outcome{Wait: f.poll(), Detail: c.Note}, nil
+			if argocd.IsOperationInProgress(err) {
+				return f.syncBusy(wf, c, app), nil
 			}
 			return workflow.Outcome{}, err
 		}
@@ -270,6 +267,12 @@ func (f *Flow) sync(ctx context.Context, wf *store.Workflow, c *Change) (workflo
 	c.SyncedAt = &now
 	c.Note = d.T(wf.Channel).S("change.note.syncing", "App", app)
 	return workflow.Outcome{Next: Rollout, Wait: f.poll()}, nil
+}
+
+// syncBusy waits for another Argo CD operation on app to end.
+func (f *Flow) syncBusy(wf *store.Workflow, c *Change, app string) workflow.Outcome {
+	c.Note = f.D.T(wf.Channel).S("change.note.sync_busy", "App", app)
+	return workflow.Outcome{Wait: f.poll(), Detail: c.Note}
 }
 
 // operationRevision is the commit of the application's running or last

@@ -2,7 +2,6 @@ package rollback
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -105,12 +104,11 @@ func (f *Flow) act(ctx context.Context, wf *store.Workflow, rb *Rollback) (workf
 			f.reply(ctx, wf, rb, "autosync", t.S("rollback.note.autosync_off", "App", name))
 		}
 		_, err = d.ArgoCD.Rollback(ctx, name, rb.HistoryID)
-		var apiErr *argocd.APIError
-		if errors.As(err, &apiErr) && strings.Contains(apiErr.Message, "auto-sync is enabled") {
+		if argocd.IsAutoSyncRollbackRefusal(err) {
 			// The policy changed under us: turn it off again and retry.
-			return workflow.Outcome{}, fmt.Errorf("argocd still has auto-sync on: %s", apiErr.Message)
+			return workflow.Outcome{}, fmt.Errorf("argocd still has auto-sync on: %w", err)
 		}
-		if errors.As(err, &apiErr) && strings.Contains(apiErr.Message, "another operation is already in progress") {
+		if argocd.IsOperationInProgress(err) {
 			rb.Note = t.S("rollback.note.busy")
 			return workflow.Outcome{Wait: f.poll(), Detail: rb.Note}, nil
 		}
